@@ -1,0 +1,54 @@
+# Swarm. `make run` and `make test` are the whole set-up.
+SHELL := /bin/bash
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+PY := $(VENV)/bin/python
+# Django 6 needs Python 3.12+. Take python3.13/python3.12 from PATH when they run, else pyenv's.
+PYTHON ?= $(shell for c in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bin/python3.13 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then command -v $$c; break; fi; done)
+
+.PHONY: run test worker bench lint fmt deps sysdeps clean-venv
+
+$(VENV)/.installed: requirements.txt
+	@if [ -z "$(PYTHON)" ]; then echo "ERROR: Swarm needs Python 3.12 or newer (Django 6 refuses 3.11). Install python3.12 or python3.13 and retry." >&2; exit 1; fi
+	@echo "Creating $(VENV) with $(PYTHON)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+deps: $(VENV)/.installed
+
+# bubblewrap is the agents' sandbox; without it Swarm refuses to run agent commands (and says so).
+sysdeps:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing bubblewrap (agent sandbox)"; (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null)); \
+	  else echo "NOTE: install bubblewrap (apt-get install bubblewrap) so agents can run commands in a sandbox."; fi; }
+
+run: deps sysdeps
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py seed_demo
+	@echo "Swarm is serving http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) swarm_web.asgi:application
+
+worker: deps sysdeps
+	$(VENV)/bin/celery -A swarm_web worker --loglevel=INFO --concurrency=$${CONCURRENCY:-4}
+
+test: deps sysdeps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: deps sysdeps
+	$(PY) -m benchmarks
+
+lint: deps
+	$(VENV)/bin/ruff check .
+
+fmt: deps
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean-venv:
+	rm -rf $(VENV)

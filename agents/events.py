@@ -1,0 +1,73 @@
+"""Group names and broadcasts. Every broadcast renders the same fragment templates the pages include."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
+
+from agents import executor
+from agents.models import Agent, Event
+
+log = logging.getLogger(__name__)
+
+
+def agent_group(agent_id: int) -> str:
+    return f"agent-{agent_id}"
+
+
+def task_group(task_id: int) -> str:
+    return f"task-{task_id}"
+
+
+def render_event(event: Event) -> str:
+    return render_to_string("agents/partials/event.html", {"event": event, "oob": True})
+
+
+DENSE_FROM = 25  # agents per task from which the task page shows a table instead of cards
+
+
+def render_card(agent: Agent) -> str:
+    dense = len(agent.task.roster) >= DENSE_FROM
+    template = "agents/partials/agent_row.html" if dense else "agents/partials/agent_card.html"
+    return render_to_string(template, {"agent": agent, "oob": True})
+
+
+def render_attention(task) -> str:
+    attention = task.agents.filter(status__in=Agent.ATTENTION).select_related("profile")
+    return render_to_string("agents/partials/attention.html", {"attention": attention})
+
+
+def render_header(agent: Agent) -> str:
+    return render_to_string("agents/partials/agent_header.html", {"agent": agent, "oob": True})
+
+
+def _send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        loop = executor.main_loop
+        if loop is not None and loop.is_running():
+            # embedded mode: the in-memory layer lives on the web server's loop; hand the send to it, in order
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        else:
+            async_to_sync(layer.group_send)(group, message)
+    except Exception:  # the DB log is the truth; a lost broadcast is recovered by replay on reconnect
+        log.exception("broadcast to %s failed", group)
+
+
+def broadcast_events(agent_id: int, seqs: list[int]) -> None:
+    """Push freshly committed events of one agent to its watchers and its task's watchers."""
+    agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
+    events = list(Event.objects.filter(agent_id=agent_id, seq__in=seqs).order_by("seq"))
+    header = render_header(agent)
+    for i, event in enumerate(events):
+        html = render_event(event)
+        if i == len(events) - 1:
+            html += header
+        _send(agent_group(agent_id), {"type": "agent.event", "seq": event.seq, "html": html})
+    _send(task_group(agent.task_id), {"type": "task.update", "html": render_card(agent) + render_attention(agent.task)})

@@ -1,0 +1,105 @@
+"""Where steps run. `kick` schedules an agent's next step; the step itself is always `runtime.run_step`.
+
+- inprocess: a small thread pool inside the web process (embedded mode). Broadcasts hop to the web
+  server's event loop, since the in-memory channel layer belongs to that loop.
+- celery: one Celery task per step, on any number of workers.
+- manual: nothing is scheduled; tests drive `run_step` themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+
+main_loop: asyncio.AbstractEventLoop | None = None
+
+
+def kick(agent_id: int, delay: float = 0.0) -> None:
+    mode = settings.SWARM_EXECUTOR
+    if mode == "celery":
+        from agents.tasks import step
+
+        step.apply_async((agent_id,), countdown=delay)
+    elif mode == "inprocess":
+        _embedded().schedule(agent_id, delay)
+
+
+def after_step(agent_id: int, delay: float | None) -> None:
+    if delay is not None:
+        kick(agent_id, delay)
+
+
+class EmbeddedExecutor:
+    def __init__(self, workers: int):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="swarm-step")
+        self.heap: list[tuple[float, int]] = []
+        self.pending: set[int] = set()
+        self.cond = threading.Condition()
+        threading.Thread(target=self._timer, name="swarm-scheduler", daemon=True).start()
+
+    def schedule(self, agent_id: int, delay: float) -> None:
+        with self.cond:
+            if agent_id in self.pending:
+                return  # already due: one step at a time per agent
+            self.pending.add(agent_id)
+            heapq.heappush(self.heap, (time.monotonic() + delay, agent_id))
+            self.cond.notify()
+
+    def _timer(self) -> None:
+        while True:
+            with self.cond:
+                while not self.heap or self.heap[0][0] > time.monotonic():
+                    self.cond.wait(timeout=(self.heap[0][0] - time.monotonic()) if self.heap else None)
+                _, agent_id = heapq.heappop(self.heap)
+            self.pool.submit(self._run, agent_id)
+
+    def _run(self, agent_id: int) -> None:
+        from agents.runtime import run_step
+
+        with self.cond:
+            self.pending.discard(agent_id)
+        close_old_connections()
+        try:
+            after_step(agent_id, run_step(agent_id))
+        except Exception:
+            log.exception("step of agent %s crashed", agent_id)
+        finally:
+            close_old_connections()
+
+
+_executor: EmbeddedExecutor | None = None
+_lock = threading.Lock()
+
+
+def _embedded() -> EmbeddedExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = EmbeddedExecutor(settings.SWARM_MAX_PARALLEL_STEPS)
+    return _executor
+
+
+def resume_orphans() -> int:
+    """Startup sweep: re-schedule running agents whose step was cut short by a restart (lease lapsed or none)."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from agents.models import Agent
+
+    ids = list(
+        Agent.objects.filter(status=Agent.Status.RUNNING)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=timezone.now()))
+        .values_list("pk", flat=True)
+    )
+    for pk in ids:
+        kick(pk)
+    return len(ids)

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from agents.models import ModelProfile, Repository, Skill, TaskSpec, TasteGuide
+
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+
+def _lines(text: str) -> list[str]:
+    return [
+        line.strip().lstrip("-*").strip() for line in (text or "").splitlines() if line.strip().lstrip("-*").strip()
+    ]
+
+
+class TasteGuideForm(forms.ModelForm):
+    rules_text = forms.CharField(
+        label="Rules",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="One rule per line, e.g. “Never weaken a test to make it pass.”",
+        max_length=20_000,
+    )
+
+    class Meta:
+        model = TasteGuide
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["rules_text"] = "\n".join(self.instance.rules)
+
+    def clean_rules_text(self):
+        rules = _lines(self.cleaned_data["rules_text"])
+        if not rules:
+            raise forms.ValidationError("Write at least one rule.")
+        if any(len(r) > 500 for r in rules):
+            raise forms.ValidationError("Keep each rule under 500 characters.")
+        return rules
+
+    def save(self, commit=True):
+        self.instance.rules = self.cleaned_data["rules_text"]
+        return super().save(commit)
+
+
+class TaskSpecForm(forms.ModelForm):
+    acceptance_text = forms.CharField(
+        label="Acceptance criteria",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One criterion per line; judges check each one.",
+        max_length=20_000,
+    )
+    roster_text = forms.CharField(
+        label="Agents",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One agent per line: Name = model profile, e.g. “Ada = sim-diligent”. Names must be unique.",
+        max_length=20_000,
+    )
+
+    class Meta:
+        model = TaskSpec
+        fields = [
+            "title",
+            "repo",
+            "goal",
+            "context",
+            "verify_command",
+            "budget_minutes",
+            "budget_tokens",
+            "budget_usd",
+            "taste_guides",
+            "skills",
+        ]
+        widgets = {
+            "goal": forms.Textarea(attrs={"rows": 4}),
+            "context": forms.Textarea(attrs={"rows": 4}),
+            "taste_guides": forms.CheckboxSelectMultiple,
+            "skills": forms.CheckboxSelectMultiple,
+        }
+        help_texts = {
+            "verify_command": "Run in each agent's worktree to verify a submission, e.g. “python -m pytest -q”.",
+            "budget_minutes": "Per agent.",
+        }
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team = team
+        self.fields["repo"].queryset = Repository.objects.filter(team=team)
+        self.fields["taste_guides"].queryset = TasteGuide.objects.filter(team=team)
+        self.fields["skills"].queryset = Skill.objects.filter(team=team)
+        self.fields["goal"].required = True
+        self.fields["budget_minutes"].min_value = 1
+        self.fields["budget_usd"].min_value = 0
+        if self.instance.pk and not self.is_bound:
+            self.initial["acceptance_text"] = "\n".join(self.instance.acceptance)
+            self.initial["roster_text"] = "\n".join(f"{r['name']} = {r['profile']}" for r in self.instance.roster)
+
+    def clean_goal(self):
+        goal = self.cleaned_data.get("goal", "").strip()
+        if not goal:
+            raise forms.ValidationError("Say what the agents should achieve.")
+        return goal
+
+    def clean_acceptance_text(self):
+        criteria = _lines(self.cleaned_data["acceptance_text"])
+        if not criteria:
+            raise forms.ValidationError("Write at least one acceptance criterion.")
+        return criteria
+
+    def clean_roster_text(self):
+        profiles = set(ModelProfile.objects.filter(team=self.team).values_list("name", flat=True))
+        roster, seen, errors = [], set(), []
+        for line in _lines(self.cleaned_data["roster_text"]):
+            name, sep, profile = (part.strip() for part in line.partition("="))
+            if not sep:
+                errors.append(f"“{line}”: write it as Name = profile.")
+                continue
+            if not NAME_RE.match(name):
+                errors.append(f"“{name}”: a name starts with a letter and has at most 40 letters, digits, - or _.")
+            elif name.lower() in seen:
+                errors.append(f"“{name}” appears twice; agent names must be unique within a task.")
+            if profile not in profiles:
+                errors.append(f"“{profile}” is not a model profile of your team (have: {', '.join(sorted(profiles))}).")
+            seen.add(name.lower())
+            roster.append({"name": name, "profile": profile})
+        if errors:
+            raise forms.ValidationError(errors)
+        if not roster:
+            raise forms.ValidationError("Name at least one agent.")
+        if len(roster) > 1000:
+            raise forms.ValidationError("At most 1,000 agents per task.")
+        return roster
+
+    def save(self, commit=True):
+        self.instance.acceptance = self.cleaned_data["acceptance_text"]
+        self.instance.roster = self.cleaned_data["roster_text"]
+        self.instance.team = self.team
+        return super().save(commit)
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=20_000)
+    mode = forms.ChoiceField(
+        choices=[("queue", "queue"), ("steer", "steer"), ("interrupt", "interrupt")], initial="queue"
+    )

@@ -1,0 +1,12 @@
+from django.core.management.base import BaseCommand
+
+from agents.demo import ensure_admin, seed
+
+
+class Command(BaseCommand):
+    help = "Create the demo team, repository, task, taste guide, skills, simulator profiles and the admin account."
+
+    def handle(self, *args, **options):
+        team, task = seed()
+        ensure_admin(team, out=self.stdout)
+        self.stdout.write(f"Demo ready: team {team.name!r}, task {task.title!r} (#{task.pk}).")

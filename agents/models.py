@@ -1,0 +1,267 @@
+"""The work and its inputs: teams, repositories, specs, taste, skills, model profiles, agents, events, messages."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    role = models.CharField(max_length=20, default="member")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user) -> str:
+        raw = "swm_" + secrets.token_urlsafe(32)
+        cls.objects.create(user=user, digest=cls.hash(raw))
+        return raw
+
+
+class Repository(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="repositories")
+    name = models.CharField(max_length=100)
+    path = models.CharField(max_length=500)
+    default_branch = models.CharField(max_length=100, default="main")
+    verify_command = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="repo_name_unique_in_team")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TasteGuide(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="taste_guides")
+    name = models.CharField(max_length=100)
+    rules = models.JSONField(default=list)  # list of short rules, one sentence each
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("agents:taste_edit", args=[self.pk])
+
+
+class Skill(models.Model):
+    """A reusable prompt sequence an agent may load by name."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="skills")
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300)
+    body = models.TextField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelProfile(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="model_profiles")
+    name = models.CharField(max_length=100)
+    model = models.CharField(max_length=200, help_text="litellm model string, e.g. openai/gpt-4o or sim/diligent")
+    api_base = models.CharField(max_length=300, blank=True, default="")
+    api_key_env = models.CharField(max_length=100, blank=True, default="", help_text="NAME of the env var with the key")
+    family = models.CharField(max_length=50, default="simulator")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="profile_name_unique_in_team")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def simulated(self) -> bool:
+        return self.model.startswith("sim/")
+
+
+class TaskSpec(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="tasks")
+    repo = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="tasks")
+    title = models.CharField(max_length=200)
+    goal = models.TextField()
+    context = models.TextField(blank=True, default="")
+    acceptance = models.JSONField(default=list)  # list of criteria strings
+    verify_command = models.CharField(max_length=500, blank=True, default="")
+    budget_minutes = models.PositiveIntegerField(default=30)
+    budget_tokens = models.PositiveIntegerField(default=200_000)
+    budget_usd = models.DecimalField(max_digits=8, decimal_places=2, default=5)
+    taste_guides = models.ManyToManyField(TasteGuide, blank=True, related_name="tasks")
+    skills = models.ManyToManyField(Skill, blank=True, related_name="tasks")
+    roster = models.JSONField(default=list)  # [{"name": "Ada", "profile": "sim-diligent"}]
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    launched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("agents:task_detail", args=[self.pk])
+
+    @property
+    def effective_verify_command(self) -> str:
+        return self.verify_command or self.repo.verify_command
+
+
+class Agent(models.Model):
+    """One named agent working on one task in its own worktree. Its run is the sequence of its steps."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        AWAITING_REVIEW = "awaiting_review", "awaiting review"
+        PAUSED = "paused", "paused"
+        ERROR = "error", "error"
+        ACCEPTED = "accepted", "accepted"
+        STOPPED = "stopped", "stopped"
+
+    ATTENTION = {Status.AWAITING_REVIEW, Status.PAUSED, Status.ERROR}
+
+    task = models.ForeignKey(TaskSpec, on_delete=models.CASCADE, related_name="agents")
+    name = models.CharField(max_length=60)
+    role = models.CharField(max_length=40, default="worker")
+    profile = models.ForeignKey(ModelProfile, on_delete=models.PROTECT, related_name="agents")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    status_reason = models.CharField(max_length=300, blank=True, default="")
+    activity = models.CharField(max_length=300, blank=True, default="")
+    branch = models.CharField(max_length=200, blank=True, default="")
+    worktree = models.CharField(max_length=500, blank=True, default="")
+    base_commit = models.CharField(max_length=40, blank=True, default="")
+    submitted_commit = models.CharField(max_length=40, blank=True, default="")
+    # usage
+    tokens_in = models.PositiveBigIntegerField(default=0)
+    tokens_out = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    elapsed_seconds = models.FloatField(default=0)
+    steps = models.PositiveIntegerField(default=0)
+    nudges = models.PositiveIntegerField(default=0)
+    files_read = models.JSONField(default=list)
+    files_edited = models.JSONField(default=list)
+    # the model conversation (system prompt excluded: it is rebuilt each step with fresh budget figures)
+    conversation = models.JSONField(default=list)
+    # run bookkeeping (RELIABILITY D1/D2): event counter row, lease and fencing token
+    next_seq = models.PositiveBigIntegerField(default=1)
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    fencing_token = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["task", "name"], name="agent_name_unique_in_task")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("agents:agent_detail", args=[self.pk])
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.status in self.ATTENTION
+
+    @property
+    def colour(self) -> int:
+        """One of 12 stable hues for the agent's name, so it is recognisable everywhere."""
+        return int(hashlib.sha1(self.name.encode()).hexdigest()[:4], 16) % 12
+
+    @property
+    def budget_seconds(self) -> int:
+        return self.task.budget_minutes * 60
+
+    def budget_fraction(self) -> dict[str, float]:
+        task = self.task
+        return {
+            "time": min(1.0, self.elapsed_seconds / max(1, task.budget_minutes * 60)),
+            "tokens": min(1.0, self.tokens / max(1, task.budget_tokens)),
+            "cost": min(1.0, float(self.cost_usd) / float(task.budget_usd)) if task.budget_usd else 0.0,
+        }
+
+
+class Event(models.Model):
+    """One thing that happened to an agent; (agent, seq) is gapless and is what sockets replay."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=30)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["agent_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["agent", "seq"], name="event_seq_unique_per_agent")]
+
+
+class Message(models.Model):
+    """A message injected into an agent's context, by a person or by another agent."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        DELIVERED = "delivered"
+        ANSWERED = "answered"
+
+    class Mode(models.TextChoices):
+        QUEUE = "queue"
+        STEER = "steer"
+        INTERRUPT = "interrupt"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    sender_agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.QUEUE)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    @property
+    def sender_label(self) -> str:
+        if self.sender_agent_id:
+            return self.sender_agent.name
+        if self.author_id:
+            return self.author.username
+        return "Swarm"

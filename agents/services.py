@@ -1,0 +1,222 @@
+"""Every state change a user can see. Each saves in a transaction and broadcasts after commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents import worktrees
+from agents.events import broadcast_events
+from agents.models import Agent, Event, Membership, Message, ModelProfile, TaskSpec, Team
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 64 * 1024
+
+
+class ServiceError(Exception):
+    """A refusal a person should read; `status` is the HTTP status the API answers with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def clean_text(value: str, limit: int = MAX_TEXT) -> str:
+    """Untrusted text on its way to the DB: no NULs (PostgreSQL refuses them), bounded length."""
+    value = value.replace("\x00", "\ufffd")
+    if len(value) > limit:
+        value = value[:limit] + f"\n… [truncated {len(value) - limit} characters]"
+    return value
+
+
+def clean_payload(value):
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {str(k): clean_payload(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_payload(v) for v in value]
+    return value
+
+
+def _schedule_broadcast(agent_id: int, seqs: list[int]) -> None:
+    transaction.on_commit(lambda: broadcast_events(agent_id, seqs))
+
+
+def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) -> list[Event]:
+    """Append events to an agent's log with gapless seqs from its counter row; update fields on the row."""
+    items = list(items)
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent_id)
+        seq = agent.next_seq
+        events = [
+            Event(agent_id=agent_id, seq=seq + i, kind=kind, payload=clean_payload(payload))
+            for i, (kind, payload) in enumerate(items)
+        ]
+        Event.objects.bulk_create(events)
+        fields["next_seq"] = seq + len(events)
+        Agent.objects.filter(pk=agent_id).update(**fields)
+        _schedule_broadcast(agent_id, [e.seq for e in events])
+    return events
+
+
+def record_event(agent_id: int, kind: str, payload: dict | None = None, **fields) -> Event:
+    return append_events(agent_id, [(kind, payload or {})], **fields)[0]
+
+
+def set_status(agent_id: int, status: str, reason: str = "", **fields) -> Event:
+    fields.setdefault("activity", reason or status.replace("_", " "))
+    if status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+        fields["finished_at"] = timezone.now()
+    return record_event(
+        agent_id, "status", {"status": status, "reason": reason}, status=status, status_reason=reason, **fields
+    )
+
+
+def user_team_ids(user) -> list[int]:
+    if not user.is_authenticated:
+        return []
+    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+
+
+def primary_team(user) -> Team:
+    membership = Membership.objects.filter(user=user).select_related("team").order_by("id").first()
+    if membership is None:
+        raise ServiceError("You are not a member of any team; ask an admin to add you.", 403)
+    return membership.team
+
+
+def inject_message(
+    agent: Agent,
+    text: str,
+    *,
+    author=None,
+    sender_agent: Agent | None = None,
+    mode: str = Message.Mode.QUEUE,
+    client_msg_id: str | None = None,
+) -> Message:
+    """Queue a message for an agent; it is delivered into its context at its next step."""
+    text = (text or "").strip()
+    if not text:
+        raise ServiceError("A message needs some text.")
+    if len(text) > 20_000:
+        raise ServiceError("A message is limited to 20,000 characters.", 413)
+    if mode not in Message.Mode.values:
+        raise ServiceError(f"Unknown mode {mode!r}; use queue, steer or interrupt.")
+    if agent.status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+        raise ServiceError(f"{agent.name} has finished ({agent.get_status_display()}); it takes no more messages.", 409)
+    if client_msg_id:
+        existing = Message.objects.filter(client_msg_id=client_msg_id, agent=agent).first()
+        if existing:
+            return existing
+    with transaction.atomic():
+        message = Message.objects.create(
+            agent=agent,
+            author=author,
+            sender_agent=sender_agent,
+            text=clean_text(text),
+            mode=mode,
+            client_msg_id=client_msg_id or None,
+        )
+        record_event(
+            agent.pk,
+            "message",
+            {
+                "message_id": message.pk,
+                "text": message.text,
+                "sender": sender_agent.name if sender_agent else (author.username if author else "Swarm"),
+                "from_agent": bool(sender_agent),
+                "mode": mode,
+            },
+        )
+    from agents import executor
+
+    if agent.status == Agent.Status.PAUSED and author is not None:
+        resume(agent, reason=f"resumed by {author.username}'s message")
+    else:
+        transaction.on_commit(lambda: executor.kick(agent.pk))
+    return message
+
+
+def take_queued_messages(agent_id: int) -> list[Message]:
+    """Claim every queued message of an agent for delivery, exactly once (conditional update per row)."""
+    delivered = []
+    for message in Message.objects.filter(agent_id=agent_id, state=Message.State.QUEUED).order_by("id"):
+        claimed = Message.objects.filter(pk=message.pk, state=Message.State.QUEUED).update(
+            state=Message.State.DELIVERED, delivered_at=timezone.now()
+        )
+        if claimed == 1:
+            message.state = Message.State.DELIVERED
+            delivered.append(message)
+    return delivered
+
+
+def mark_answered(messages: list[Message]) -> None:
+    ids = [m.pk for m in messages]
+    Message.objects.filter(pk__in=ids, state=Message.State.DELIVERED).update(
+        state=Message.State.ANSWERED, answered_at=timezone.now()
+    )
+
+
+def launch_task(task: TaskSpec) -> list[Agent]:
+    """Create the task's named agents, each on its own branch in its own worktree, and start them."""
+    if task.agents.exists():
+        raise ServiceError("This task has already been launched.", 409)
+    roster = task.roster or []
+    if not roster:
+        raise ServiceError("Add at least one agent (name and model profile) before launching.")
+    profiles = {p.name: p for p in ModelProfile.objects.filter(team=task.team)}
+    missing = sorted({r["profile"] for r in roster if r["profile"] not in profiles})
+    if missing:
+        raise ServiceError(f"Unknown model profile(s): {', '.join(missing)}.")
+    with transaction.atomic():
+        claimed = TaskSpec.objects.filter(pk=task.pk, launched_at=None).update(launched_at=timezone.now())
+        if claimed != 1:
+            raise ServiceError("This task has already been launched.", 409)
+        agents = [
+            Agent.objects.create(
+                task=task, name=r["name"], role=r.get("role", "worker"), profile=profiles[r["profile"]]
+            )
+            for r in roster
+        ]
+    for agent in agents:
+        try:
+            branch, path, base = worktrees.create(task.repo, task.pk, agent.name)
+        except worktrees.GitError as exc:
+            set_status(agent.pk, Agent.Status.ERROR, f"could not create worktree: {exc}")
+            continue
+        set_status(
+            agent.pk,
+            Agent.Status.RUNNING,
+            f"started on branch {branch}",
+            branch=branch,
+            worktree=str(path),
+            base_commit=base,
+            started_at=timezone.now(),
+            activity="starting",
+        )
+    from agents import executor
+
+    started = [a.pk for a in agents]
+    transaction.on_commit(lambda: [executor.kick(pk) for pk in started])
+    return list(Agent.objects.filter(task=task).select_related("profile"))
+
+
+def resume(agent: Agent, reason: str = "resumed") -> None:
+    from agents import executor
+
+    if agent.status not in {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}:
+        return
+    set_status(agent.pk, Agent.Status.RUNNING, reason, lease_expires_at=None)
+    transaction.on_commit(lambda: executor.kick(agent.pk))
+
+
+def stop(agent: Agent, by: str) -> None:
+    if agent.status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+        return
+    set_status(agent.pk, Agent.Status.STOPPED, f"stopped by {by}")

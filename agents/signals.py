@@ -1,0 +1,6 @@
+"""The seam between the runtime and verification: the runtime announces, judges listen."""
+
+from django.dispatch import Signal
+
+# Sent after commit when an agent submits its work. kwargs: agent_id, commit_sha, summary.
+work_submitted = Signal()

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def compact(value) -> str:
+    value = int(value or 0)
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 1_000:
+        return f"{value / 1_000:.1f}k"
+    return str(value)
+
+
+@register.filter
+def minutes(seconds) -> str:
+    return f"{(seconds or 0) / 60:.1f}"
+
+
+@register.filter
+def pretty_json(value) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@register.inclusion_tag("agents/partials/budget_bars.html")
+def budget_bars(agent):
+    task = agent.task
+    f = agent.budget_fraction()
+    return {
+        "bars": [
+            ("time", f["time"], f"{agent.elapsed_seconds / 60:.1f} / {task.budget_minutes} min"),
+            ("tokens", f["tokens"], f"{compact(agent.tokens)} / {compact(task.budget_tokens)}"),
+            ("cost", f["cost"], f"${agent.cost_usd:.2f} / ${task.budget_usd:.2f}"),
+        ]
+    }

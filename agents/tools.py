@@ -1,0 +1,191 @@
+"""What an agent may do in its worktree. File tools run on the host with path checks; commands run sandboxed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents import sandbox, worktrees
+
+MAX_READ = 200_000
+MAX_WRITE = 1_000_000
+MAX_LIST = 2_000
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "list_files",
+            "description": "List files in the worktree (respects .gitignore).",
+            "parameters": {"type": "object", "properties": {"path": {"type": "string", "default": "."}}},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "read_file",
+            "description": "Read a text file, optionally a line range (1-based, inclusive).",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "start_line": {"type": "integer"},
+                    "end_line": {"type": "integer"},
+                },
+                "required": ["path"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "write_file",
+            "description": "Create a new file (or overwrite one you have read) with the given content.",
+            "parameters": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+                "required": ["path", "content"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "edit_file",
+            "description": "Replace an exact, unique piece of text in a file you have read.",
+            "parameters": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "old": {"type": "string"}, "new": {"type": "string"}},
+                "required": ["path", "old", "new"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "run_command",
+            "description": "Run a shell command in your worktree (sandboxed: no network, time and output limits).",
+            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "submit",
+            "description": "Submit your work for verification by judges and a person. You do not decide it is done.",
+            "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
+        },
+    },
+]
+
+TOOL_NAMES = {t["function"]["name"] for t in TOOLS}
+
+
+class ToolRefused(Exception):
+    """The tool call was not carried out; the message explains why, for the agent and the person."""
+
+
+@dataclass
+class ToolOutcome:
+    ok: bool
+    result: str
+    activity: str
+    submitted: bool = False
+    summary: str = ""
+    read: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)
+    command: dict | None = None
+
+
+def resolve(worktree: str | Path, relative: str) -> Path:
+    """A path inside the worktree, or ToolRefused: no absolute paths, no `..` out, no links out."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        raise ToolRefused("path must be a non-empty string")
+    root = Path(worktree).resolve()
+    candidate = (root / relative).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise ToolRefused(f"{relative!r} is outside your worktree")
+    parts = candidate.relative_to(root).parts
+    if parts and parts[0] == ".git":
+        raise ToolRefused("the .git metadata is managed by Swarm, not by agents")
+    return candidate
+
+
+def _rel(worktree: str | Path, path: Path) -> str:
+    return str(path.relative_to(Path(worktree).resolve()))
+
+
+def execute(worktree: str, name: str, args: dict, files_read: set[str]) -> ToolOutcome:
+    """Carry out one tool call. Raises ToolRefused for refusals the agent should read."""
+    if name not in TOOL_NAMES:
+        raise ToolRefused(f"unknown tool {name!r}; available: {', '.join(sorted(TOOL_NAMES))}")
+    if name == "list_files":
+        out = worktrees.git(
+            worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", args.get("path") or "."
+        )
+        files = out.splitlines()
+        text = "\n".join(files[:MAX_LIST]) + (f"\n… {len(files) - MAX_LIST} more" if len(files) > MAX_LIST else "")
+        return ToolOutcome(True, text or "(no files)", f"listing {args.get('path') or '.'}")
+    if name == "read_file":
+        path = resolve(worktree, args.get("path"))
+        if not path.is_file():
+            raise ToolRefused(f"{args.get('path')!r} is not a file")
+        text = path.read_bytes()[:MAX_READ].decode("utf-8", errors="replace")
+        start, end = args.get("start_line"), args.get("end_line")
+        if start or end:
+            lines = text.splitlines()
+            s = max(1, int(start or 1))
+            e = min(len(lines), int(end or len(lines)))
+            text = "\n".join(f"{i}: {lines[i - 1]}" for i in range(s, e + 1))
+        rel = _rel(worktree, path)
+        return ToolOutcome(True, text, f"reading {rel}", read=[rel])
+    if name in {"write_file", "edit_file"}:
+        path = resolve(worktree, args.get("path"))
+        rel = _rel(worktree, path)
+        if path.exists() and rel not in files_read:
+            raise ToolRefused(
+                f"you have not read {rel} in this run. Read it (read_file) before you change it: "
+                "edits made without reading the code are refused."
+            )
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise ToolRefused(f"{rel} is not a regular file")
+        if name == "write_file":
+            content = args.get("content")
+            if not isinstance(content, str) or len(content) > MAX_WRITE:
+                raise ToolRefused("content must be a string of at most 1 MB")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content)
+            return ToolOutcome(True, f"wrote {rel} ({len(content)} characters)", f"writing {rel}", edited=[rel])
+        old, new = args.get("old"), args.get("new")
+        if not isinstance(old, str) or not isinstance(new, str) or not old:
+            raise ToolRefused("edit_file needs `old` (non-empty) and `new` strings")
+        if not path.exists():
+            raise ToolRefused(f"{rel} does not exist; use write_file to create it")
+        current = path.read_text(errors="replace")
+        count = current.count(old)
+        if count != 1:
+            raise ToolRefused(f"`old` must occur exactly once in {rel}; it occurs {count} times")
+        path.write_text(current.replace(old, new, 1))
+        return ToolOutcome(True, f"edited {rel}", f"editing {rel}", edited=[rel])
+    if name == "run_command":
+        command = args.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise ToolRefused("run_command needs a command string")
+        try:
+            result = sandbox.run(worktree, command)
+        except sandbox.SandboxUnavailable as exc:
+            raise ToolRefused(f"commands are disabled: {exc}") from None
+        text = f"$ {command}\n{result.output}\n[exit code {result.exit_code}]"
+        return ToolOutcome(result.exit_code == 0, text, f"ran {command[:80]}", command=result.as_dict())
+    # submit
+    summary = args.get("summary")
+    if not isinstance(summary, str):
+        summary = ""
+    return ToolOutcome(
+        True, "submitted for verification; wait for the verdict", "submitted", submitted=True, summary=summary
+    )
+
+
+def files_read_set(files_read: list[str]) -> set[str]:
+    return {os.path.normpath(p) for p in files_read}

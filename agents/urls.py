@@ -1,0 +1,22 @@
+from django.urls import path
+
+from agents import views
+
+app_name = "agents"
+
+urlpatterns = [
+    path("", views.task_list, name="task_list"),
+    path("tasks/new/", views.task_new, name="task_new"),
+    path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:pk>/edit/", views.task_edit, name="task_edit"),
+    path("tasks/<int:pk>/delete/", views.task_delete, name="task_delete"),
+    path("tasks/<int:pk>/launch/", views.task_launch, name="task_launch"),
+    path("agents/<int:pk>/", views.agent_detail, name="agent_detail"),
+    path("agents/<int:pk>/messages/", views.agent_message, name="agent_message"),
+    path("agents/<int:pk>/<str:action>/", views.agent_control, name="agent_control"),
+    path("taste/", views.taste_list, name="taste_list"),
+    path("taste/new/", views.taste_edit, name="taste_new"),
+    path("taste/<int:pk>/", views.taste_edit, name="taste_edit"),
+    path("taste/<int:pk>/delete/", views.taste_delete, name="taste_delete"),
+    path("preview/", views.markdown_preview, name="preview"),
+]

@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import markdown as md
+import nh3
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from agents import sandbox, services
+from agents.events import DENSE_FROM
+from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
+from agents.models import Agent, Skill, TaskSpec, TasteGuide
+from agents.services import ServiceError, user_team_ids
+
+# Markdown preview: only harmless tags; no images (an exfiltration channel), no attributes that act.
+PREVIEW_TAGS = {
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "a",
+    "br",
+    "hr",
+}
+
+
+def render_markdown(text: str) -> str:
+    html = md.markdown(text or "", extensions=["fenced_code"])
+    return nh3.clean(html, tags=PREVIEW_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"})
+
+
+def _get_task_for_user(user, pk: int) -> TaskSpec:
+    """The task if it belongs to one of the user's teams; 404 otherwise (no hint that it exists)."""
+    return get_object_or_404(TaskSpec.objects.select_related("repo", "team"), pk=pk, team_id__in=user_team_ids(user))
+
+
+def _get_agent_for_user(user, pk: int) -> Agent:
+    return get_object_or_404(
+        Agent.objects.select_related("task", "task__repo", "profile"), pk=pk, task__team_id__in=user_team_ids(user)
+    )
+
+
+def _team_or_403(request):
+    try:
+        return services.primary_team(request.user)
+    except ServiceError as exc:
+        raise Http404(exc.message) from None
+
+
+@login_required
+def task_list(request):
+    teams = user_team_ids(request.user)
+    tasks = (
+        TaskSpec.objects.filter(team_id__in=teams)
+        .select_related("repo")
+        .annotate(
+            n_agents=Count("agents", distinct=True),
+            cost=Sum("agents__cost_usd"),
+            n_pending=Count("agents__verdicts", filter=Q(agents__verdicts__status="pending"), distinct=True),
+        )
+    )
+    by_status = {}
+    for row in Agent.objects.filter(task__team_id__in=teams).values("task_id", "status").annotate(n=Count("id")):
+        by_status.setdefault(row["task_id"], []).append((row["status"], row["n"]))
+    for task in tasks:
+        task.status_counts = sorted(by_status.get(task.pk, []))
+    attention = Agent.objects.filter(task__team_id__in=teams, status__in=Agent.ATTENTION).select_related(
+        "task", "profile"
+    )
+    return render(request, "agents/task_list.html", {"tasks": tasks, "attention": attention[:50]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_new(request):
+    team = _team_or_403(request)
+    form = TaskSpecForm(request.POST or None, team=team)
+    if request.method == "POST" and form.is_valid():
+        form.instance.created_by = request.user
+        task = form.save()
+        messages.success(request, f"Task “{task.title}” saved.")
+        return redirect(task)
+    return render(request, "agents/task_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def task_edit(request, pk: int):
+    task = _get_task_for_user(request.user, pk)
+    form = TaskSpecForm(request.POST or None, instance=task, team=task.team)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Task saved.")
+        return redirect(task)
+    return render(request, "agents/task_form.html", {"form": form, "task": task}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def task_delete(request, pk: int):
+    task = _get_task_for_user(request.user, pk)
+    if task.agents.exclude(status__in=[Agent.Status.ACCEPTED, Agent.Status.STOPPED]).exists():
+        messages.error(request, "Stop its agents before deleting a task that is running.")
+        return redirect(task)
+    title = task.title
+    task.delete()
+    messages.success(request, f"Task “{title}” deleted. Its branches stay in the repository.")
+    return redirect("agents:task_list")
+
+
+@login_required
+def task_detail(request, pk: int):
+    task = _get_task_for_user(request.user, pk)
+    agents = list(task.agents.select_related("task", "profile"))
+    attention = [a for a in agents if a.needs_attention]
+    sandbox_ok, sandbox_note = sandbox.availability()
+    return render(
+        request,
+        "agents/task_detail.html",
+        {
+            "task": task,
+            "agents": agents,
+            "attention": attention,
+            "dense": len(task.roster) >= DENSE_FROM,
+            "acceptance_html": render_markdown("\n".join(f"- {c}" for c in task.acceptance)),
+            "goal_html": render_markdown(task.goal),
+            "sandbox_ok": sandbox_ok,
+            "sandbox_note": sandbox_note,
+        },
+    )
+
+
+@login_required
+@require_POST
+def task_launch(request, pk: int):
+    task = _get_task_for_user(request.user, pk)
+    try:
+        agents = services.launch_task(task)
+        messages.success(request, f"Launched {len(agents)} agents.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect(task)
+
+
+@login_required
+def agent_detail(request, pk: int):
+    agent = _get_agent_for_user(request.user, pk)
+    events = list(agent.events.all())
+    states = dict(agent.messages.values_list("pk", "state"))
+    for event in events:
+        if event.kind == "message":
+            event.receipt_state = states.get(event.payload.get("message_id"), "queued")
+    return render(
+        request,
+        "agents/agent_detail.html",
+        {"agent": agent, "events": events, "last_seq": events[-1].seq if events else 0, "form": MessageForm()},
+    )
+
+
+@login_required
+@require_POST
+def agent_message(request, pk: int):
+    agent = _get_agent_for_user(request.user, pk)
+    form = MessageForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            services.inject_message(
+                agent, form.cleaned_data["text"], author=request.user, mode=form.cleaned_data["mode"]
+            )
+            form = MessageForm()
+        except ServiceError as exc:
+            error = exc.message
+    if request.htmx:
+        return render(request, "agents/partials/message_form.html", {"agent": agent, "form": form, "error": error})
+    if error:
+        messages.error(request, error)
+    return redirect(agent)
+
+
+@login_required
+@require_POST
+def agent_control(request, pk: int, action: str):
+    agent = _get_agent_for_user(request.user, pk)
+    if action == "stop":
+        services.stop(agent, request.user.username)
+    elif action == "resume":
+        services.resume(agent, f"resumed by {request.user.username}")
+    else:
+        raise Http404("unknown action")
+    return redirect(agent)
+
+
+@login_required
+def taste_list(request):
+    guides = TasteGuide.objects.filter(team_id__in=user_team_ids(request.user)).order_by("name")
+    skills = Skill.objects.filter(team_id__in=user_team_ids(request.user)).order_by("name")
+    return render(request, "agents/taste_list.html", {"guides": guides, "skills": skills})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def taste_edit(request, pk: int | None = None):
+    team_ids = user_team_ids(request.user)
+    guide = get_object_or_404(TasteGuide, pk=pk, team_id__in=team_ids) if pk else TasteGuide(team=_team_or_403(request))
+    form = TasteGuideForm(request.POST or None, instance=guide)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Taste guide “{guide.name}” saved.")
+        return redirect("agents:taste_list")
+    return render(request, "agents/taste_form.html", {"form": form, "guide": guide}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def taste_delete(request, pk: int):
+    guide = get_object_or_404(TasteGuide, pk=pk, team_id__in=user_team_ids(request.user))
+    guide.delete()
+    messages.success(request, "Taste guide deleted.")
+    return redirect("agents:taste_list")
+
+
+@login_required
+@require_POST
+def markdown_preview(request):
+    field = request.POST.get("field", "text")
+    text = request.POST.get(field, "")
+    if request.POST.get("as_list"):
+        text = "\n".join(f"- {line.strip()}" for line in text.splitlines() if line.strip())
+    return HttpResponse(render_markdown(text[:50_000]) or "<p class='muted'>Nothing to preview yet.</p>")

@@ -1,0 +1,84 @@
+"""Git done by the host, never by an agent: worktrees, commits and diffs, with hooks and filters disabled."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+
+# Planted hooks, fsmonitors and filter drivers must never run on the host (RELIABILITY 21e).
+SAFE_GIT = [
+    "git",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "protocol.file.allow=never",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "user.name=Swarm",
+    "-c",
+    "user.email=swarm@localhost",
+]
+
+
+class GitError(Exception):
+    pass
+
+
+def git(repo: str | Path, *args: str, check: bool = True, input: str | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    proc = subprocess.run(
+        [*SAFE_GIT, "-C", str(repo), *args], capture_output=True, text=True, env=env, input=input, timeout=120
+    )
+    if check and proc.returncode != 0:
+        raise GitError((proc.stderr or proc.stdout).strip()[:2000])
+    return proc.stdout
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "agent"
+
+
+def create(repo, task_id: int, agent_name: str) -> tuple[str, Path, str]:
+    """Make branch swarm/<task>/<agent> and its worktree; returns (branch, path, base commit)."""
+    branch = f"swarm/{task_id}/{slug(agent_name)}"
+    path = Path(settings.WORKTREES_DIR) / f"task-{task_id}" / slug(agent_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = git(repo.path, "rev-parse", repo.default_branch).strip()
+    if path.exists():
+        return branch, path, base  # created before a crash: keep it and the work in it
+    git(repo.path, "worktree", "add", "-b", branch, str(path), base)
+    return branch, path, base
+
+
+def commit_all(worktree: str | Path, message: str) -> str:
+    """Commit everything the agent changed in its worktree; returns the head commit."""
+    git(worktree, "add", "-A")
+    if git(worktree, "status", "--porcelain").strip():
+        git(worktree, "commit", "-q", "--no-verify", "-m", message)
+    return git(worktree, "rev-parse", "HEAD").strip()
+
+
+def diff(worktree: str | Path, base: str, head: str = "HEAD") -> str:
+    return git(worktree, "diff", "--no-color", "--no-ext-diff", "--no-textconv", f"{base}..{head}")
+
+
+def diff_stat(worktree: str | Path, base: str, head: str = "HEAD") -> list[dict]:
+    out = git(worktree, "diff", "--numstat", "--no-ext-diff", "--no-textconv", f"{base}..{head}")
+    rows = []
+    for line in out.splitlines():
+        added, removed, path = line.split("\t", 2)
+        rows.append({"path": path, "added": added, "removed": removed})
+    return rows
+
+
+def head(worktree: str | Path) -> str:
+    return git(worktree, "rev-parse", "HEAD").strip()

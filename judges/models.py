@@ -1,0 +1,49 @@
+"""Verification: verdicts with their evidence, and the human reviews that decide them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from agents.models import Agent
+
+
+class Verdict(models.Model):
+    """What verification found for one submitted commit; advisory until a person decides."""
+
+    class Recommendation(models.TextChoices):
+        APPROVE = "approve", "recommend approve"
+        REJECT = "reject", "recommend reject"
+        NEEDS_PERSON = "needs_person", "needs a person"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        SUPERSEDED = "superseded"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="verdicts")
+    commit_sha = models.CharField(max_length=40)
+    recommendation = models.CharField(max_length=20, choices=Recommendation.choices)
+    reasons = models.JSONField(default=list)  # list of sentences
+    evidence = models.JSONField(default=dict)  # {"verify": {"command", "exit_code", "output"}, "diff_stat": ...}
+    summary = models.TextField(blank=True, default="")  # the agent's own claim, kept as data
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Review(models.Model):
+    """The audit row of a person's decision on a verdict."""
+
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    decision = models.CharField(max_length=10)  # approve / reject
+    comment = models.TextField(blank=True, default="")
+    commit_sha = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)

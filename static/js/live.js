@@ -1,0 +1,71 @@
+// Live updates: one websocket per live region, HTML fragments swapped in by id.
+// Reconnects with the last seq it saw, so the server replays exactly the events it missed.
+(function () {
+  "use strict";
+  const status = () => document.getElementById("live-status");
+
+  function apply(html, region) {
+    const tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    for (const el of Array.from(tpl.content.children)) {
+      const existing = el.id && document.getElementById(el.id);
+      if (existing) {
+        existing.replaceWith(el);
+      } else if (el.classList.contains("event") && region.id === "transcript") {
+        region.appendChild(el);
+      } else if (el.id && el.id.endsWith("-card")) {
+        const host = region.querySelector(".cards, tbody") || region;
+        host.appendChild(el);
+      }
+      if (window.htmx && el.isConnected && !el.closest("[hx-disable]")) window.htmx.process(el);
+    }
+  }
+
+  function connect(region, attempt) {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const after = region.dataset.lastSeq || "0";
+    const ws = new WebSocket(proto + "//" + location.host + region.dataset.ws + "?after=" + after);
+    let stale = null;
+    ws.onopen = () => {
+      attempt = 0;
+      status().hidden = true;
+      document.body.classList.remove("stale");
+      region.dataset.connected = "1";
+    };
+    ws.onmessage = (msg) => {
+      const data = JSON.parse(msg.data);
+      if (data.seq !== null && data.seq !== undefined) {
+        if (data.seq <= Number(region.dataset.lastSeq || 0)) return; // already shown
+        region.dataset.lastSeq = String(data.seq);
+      }
+      const follow = region.scrollHeight - region.scrollTop - region.clientHeight < 40;
+      apply(data.html, region);
+      if (follow && region.id === "transcript") region.scrollTop = region.scrollHeight;
+    };
+    ws.onclose = (ev) => {
+      region.dataset.connected = "0";
+      if (ev.code === 4403 || ev.code === 4404) {
+        status().textContent = "Live updates unavailable: you may not watch this.";
+        status().hidden = false;
+        return; // fatal: do not retry
+      }
+      status().textContent = "Reconnecting… live updates paused";
+      status().hidden = false;
+      stale = setTimeout(() => document.body.classList.add("stale"), 5000);
+      const wait = Math.min(10000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
+      setTimeout(() => { clearTimeout(stale); connect(region, attempt + 1); }, wait);
+    };
+    region._ws = ws;
+  }
+
+  function confirmations(ev) {
+    const btn = ev.submitter;
+    const msg = btn && btn.dataset.confirm;
+    if (msg && !window.confirm(msg)) ev.preventDefault();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("[data-ws]").forEach((region) => connect(region, 0));
+    document.addEventListener("submit", confirmations, true);
+  });
+})();

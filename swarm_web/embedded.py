@@ -1,0 +1,22 @@
+"""Embedded mode wiring: on the first connection, remember the server's event loop and resume orphans."""
+
+import asyncio
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+
+class EmbeddedStartup:
+    def __init__(self, app):
+        self.app = app
+        self.started = False
+
+    async def __call__(self, scope, receive, send):
+        if not self.started and scope["type"] in {"http", "websocket"}:
+            self.started = True
+            from agents import executor
+
+            executor.main_loop = asyncio.get_running_loop()
+            if settings.SWARM_EXECUTOR == "inprocess":
+                await sync_to_async(executor.resume_orphans)()
+        return await self.app(scope, receive, send)
