@@ -1,0 +1,30 @@
+"""Builders for tests: plain functions that make what a scenario needs."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from agents import demo, runtime
+from agents.models import Agent, Membership, Team
+
+
+def make_user(username: str, team: Team, password: str = "pw-for-tests-123"):
+    user = get_user_model().objects.create_user(username, password=password)
+    Membership.objects.create(team=team, user=user)
+    return user
+
+
+def demo_team(name: str = "Demo team"):
+    """A team with the seeded demo: repository, task with 8 named agents, taste guide, skills, sim profiles."""
+    return demo.seed(name)
+
+
+def run_until_idle(agents, max_steps: int = 30) -> None:
+    """Drive agents step by step (the manual executor) until none is running."""
+    ids = [a.pk for a in agents]
+    for _ in range(max_steps):
+        running = list(Agent.objects.filter(pk__in=ids, status=Agent.Status.RUNNING).values_list("pk", flat=True))
+        if not running:
+            return
+        for pk in running:
+            runtime.run_step(pk)
