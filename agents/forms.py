@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.core.validators import MinValueValidator
 
 from agents.models import ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 
@@ -45,19 +46,43 @@ class TasteGuideForm(forms.ModelForm):
         return super().save(commit)
 
 
-class TaskSpecForm(forms.ModelForm):
-    acceptance_text = forms.CharField(
-        label="Acceptance criteria",
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="One criterion per line; judges check each one.",
-        max_length=20_000,
-    )
-    roster_text = forms.CharField(
-        label="Agents",
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="One agent per line: Name = model profile, e.g. “Ada = sim-diligent”. Names must be unique.",
-        max_length=20_000,
-    )
+def clean_acceptance(criteria: list[str]) -> list[str]:
+    """Acceptance rules shared by the task form and the API: at least one non-blank criterion."""
+    criteria = [c.strip() for c in criteria if c.strip()]
+    if not criteria:
+        raise forms.ValidationError("Write at least one acceptance criterion.")
+    return criteria
+
+
+def clean_roster(entries: list[tuple[str, str]], team, errors: list[str] | None = None) -> list[dict]:
+    """Roster rules shared by the task form and the API: (name, profile) pairs -> [{"name", "profile"}].
+
+    Names are unique (case-insensitively) and well formed, profiles belong to the team. `errors` carries
+    problems the caller already found while parsing, so a person sees all of them at once.
+    """
+    profiles = set(ModelProfile.objects.filter(team=team).values_list("name", flat=True))
+    roster, seen, errors = [], set(), list(errors or [])
+    for name, profile in entries:
+        if not NAME_RE.match(name):
+            errors.append(f"“{name}”: a name starts with a letter and has at most 40 letters, digits, - or _.")
+        elif name.lower() in seen:
+            errors.append(f"“{name}” appears twice; agent names must be unique within a task.")
+        if profile not in profiles:
+            errors.append(f"“{profile}” is not a model profile of your team (have: {', '.join(sorted(profiles))}).")
+        seen.add(name.lower())
+        roster.append({"name": name, "profile": profile})
+    if errors:
+        raise forms.ValidationError(errors)
+    if not roster:
+        raise forms.ValidationError("Name at least one agent.")
+    if len(roster) > 1000:
+        raise forms.ValidationError("At most 1,000 agents per task.")
+    return roster
+
+
+class TaskFieldsForm(forms.ModelForm):
+    """A task's own fields and their rules, shared by the page form and the JSON API (which send acceptance
+    criteria and the roster differently: lines of text there, JSON lists here)."""
 
     class Meta:
         model = TaskSpec
@@ -91,11 +116,10 @@ class TaskSpecForm(forms.ModelForm):
         self.fields["taste_guides"].queryset = TasteGuide.objects.filter(team=team)
         self.fields["skills"].queryset = Skill.objects.filter(team=team)
         self.fields["goal"].required = True
-        self.fields["budget_minutes"].min_value = 1
-        self.fields["budget_usd"].min_value = 0
-        if self.instance.pk and not self.is_bound:
-            self.initial["acceptance_text"] = "\n".join(self.instance.acceptance)
-            self.initial["roster_text"] = "\n".join(f"{r['name']} = {r['profile']}" for r in self.instance.roster)
+        # a field's min_value only acts when given to its constructor, so add the validators themselves
+        for name, low in (("budget_minutes", 1), ("budget_usd", 0)):
+            self.fields[name].validators.append(MinValueValidator(low))
+            self.fields[name].widget.attrs["min"] = low
 
     def clean_goal(self):
         goal = self.cleaned_data.get("goal", "").strip()
@@ -103,40 +127,47 @@ class TaskSpecForm(forms.ModelForm):
             raise forms.ValidationError("Say what the agents should achieve.")
         return goal
 
+    def save(self, commit=True):
+        self.instance.team = self.team
+        return super().save(commit)
+
+
+class TaskSpecForm(TaskFieldsForm):
+    acceptance_text = forms.CharField(
+        label="Acceptance criteria",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One criterion per line; judges check each one.",
+        max_length=20_000,
+    )
+    roster_text = forms.CharField(
+        label="Agents",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One agent per line: Name = model profile, e.g. “Ada = sim-diligent”. Names must be unique.",
+        max_length=20_000,
+    )
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, team=team, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["acceptance_text"] = "\n".join(self.instance.acceptance)
+            self.initial["roster_text"] = "\n".join(f"{r['name']} = {r['profile']}" for r in self.instance.roster)
+
     def clean_acceptance_text(self):
-        criteria = _lines(self.cleaned_data["acceptance_text"])
-        if not criteria:
-            raise forms.ValidationError("Write at least one acceptance criterion.")
-        return criteria
+        return clean_acceptance(_lines(self.cleaned_data["acceptance_text"]))
 
     def clean_roster_text(self):
-        profiles = set(ModelProfile.objects.filter(team=self.team).values_list("name", flat=True))
-        roster, seen, errors = [], set(), []
+        entries, errors = [], []
         for line in _lines(self.cleaned_data["roster_text"]):
             name, sep, profile = (part.strip() for part in line.partition("="))
             if not sep:
                 errors.append(f"“{line}”: write it as Name = profile.")
                 continue
-            if not NAME_RE.match(name):
-                errors.append(f"“{name}”: a name starts with a letter and has at most 40 letters, digits, - or _.")
-            elif name.lower() in seen:
-                errors.append(f"“{name}” appears twice; agent names must be unique within a task.")
-            if profile not in profiles:
-                errors.append(f"“{profile}” is not a model profile of your team (have: {', '.join(sorted(profiles))}).")
-            seen.add(name.lower())
-            roster.append({"name": name, "profile": profile})
-        if errors:
-            raise forms.ValidationError(errors)
-        if not roster:
-            raise forms.ValidationError("Name at least one agent.")
-        if len(roster) > 1000:
-            raise forms.ValidationError("At most 1,000 agents per task.")
-        return roster
+            entries.append((name, profile))
+        return clean_roster(entries, self.team, errors)
 
     def save(self, commit=True):
         self.instance.acceptance = self.cleaned_data["acceptance_text"]
         self.instance.roster = self.cleaned_data["roster_text"]
-        self.instance.team = self.team
         return super().save(commit)
 
 

@@ -102,7 +102,7 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-def complete(profile, messages: list[dict], tools: list[dict]) -> Turn:
+def complete(profile, messages: list[dict], tools: list[dict], on_wait=None, on_text=None) -> Turn:
     """One model call for an agent; returns its text, tool calls, usage and cost."""
     api_key = os.environ.get(profile.api_key_env) if profile.api_key_env else None
     kwargs = {"model": profile.model, "messages": messages, "timeout": settings.SWARM_LLM_TIMEOUT}

@@ -168,6 +168,13 @@ class Agent(models.Model):
     elapsed_seconds = models.FloatField(default=0)
     steps = models.PositiveIntegerField(default=0)
     nudges = models.PositiveIntegerField(default=0)
+    refused_edits = models.PositiveIntegerField(default=0)
+    loops_caught = models.PositiveIntegerField(default=0)
+    recent_calls = models.JSONField(default=list)  # fingerprints of the last tool calls, for loop detection
+    # budget a person granted on top of the task's (the agent pauses at 100% and asks)
+    extra_minutes = models.PositiveIntegerField(default=0)
+    extra_tokens = models.PositiveBigIntegerField(default=0)
+    extra_usd = models.DecimalField(max_digits=8, decimal_places=2, default=0)
     files_read = models.JSONField(default=list)
     files_edited = models.JSONField(default=list)
     # the model conversation (system prompt excluded: it is rebuilt each step with fresh budget figures)
@@ -205,15 +212,23 @@ class Agent(models.Model):
         return int(hashlib.sha1(self.name.encode()).hexdigest()[:4], 16) % 12
 
     @property
-    def budget_seconds(self) -> int:
-        return self.task.budget_minutes * 60
+    def budget_minutes(self) -> int:
+        return self.task.budget_minutes + self.extra_minutes
+
+    @property
+    def budget_tokens(self) -> int:
+        return self.task.budget_tokens + self.extra_tokens
+
+    @property
+    def budget_usd(self):
+        return self.task.budget_usd + self.extra_usd
 
     def budget_fraction(self) -> dict[str, float]:
-        task = self.task
+        usd = float(self.budget_usd)
         return {
-            "time": min(1.0, self.elapsed_seconds / max(1, task.budget_minutes * 60)),
-            "tokens": min(1.0, self.tokens / max(1, task.budget_tokens)),
-            "cost": min(1.0, float(self.cost_usd) / float(task.budget_usd)) if task.budget_usd else 0.0,
+            "time": min(1.0, self.elapsed_seconds / max(1, self.budget_minutes * 60)),
+            "tokens": min(1.0, self.tokens / max(1, self.budget_tokens)),
+            "cost": min(1.0, float(self.cost_usd) / usd) if usd else 1.0,
         }
 
 

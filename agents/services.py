@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from agents import worktrees
@@ -220,3 +221,16 @@ def stop(agent: Agent, by: str) -> None:
     if agent.status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
         return
     set_status(agent.pk, Agent.Status.STOPPED, f"stopped by {by}")
+
+
+def grant_budget(agent: Agent, by: str) -> None:
+    """A person grants half the task's budget again (time, tokens and cost) and the agent resumes."""
+    task = agent.task
+    Agent.objects.filter(pk=agent.pk).update(
+        extra_minutes=F("extra_minutes") + max(1, task.budget_minutes // 2),
+        extra_tokens=F("extra_tokens") + max(1000, task.budget_tokens // 2),
+        extra_usd=F("extra_usd") + task.budget_usd / 2,
+    )
+    record_event(agent.pk, "budget_granted", {"by": by, "minutes": max(1, task.budget_minutes // 2)})
+    agent.refresh_from_db()
+    resume(agent, f"{by} granted more budget")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from agents import sandbox, worktrees
 MAX_READ = 200_000
 MAX_WRITE = 1_000_000
 MAX_LIST = 2_000
+MAX_HITS = 200
 
 TOOLS = [
     {
@@ -72,6 +74,38 @@ TOOLS = [
     {
         "type": "function",
         "function": {
+            "name": "search",
+            "description": "Search the repository's files with a regular expression; answers file:line: text.",
+            "parameters": {
+                "type": "object",
+                "properties": {"pattern": {"type": "string"}, "path": {"type": "string", "default": "."}},
+                "required": ["pattern"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "message_agent",
+            "description": "Send a message to a teammate by name, or to 'all'; it lands in their context.",
+            "parameters": {
+                "type": "object",
+                "properties": {"to": {"type": "string"}, "text": {"type": "string"}},
+                "required": ["to", "text"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "load_skill",
+            "description": "Load the full text of one of the team's skills by name.",
+            "parameters": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
             "name": "submit",
             "description": "Submit your work for verification by judges and a person. You do not decide it is done.",
             "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
@@ -91,8 +125,6 @@ class ToolOutcome:
     ok: bool
     result: str
     activity: str
-    submitted: bool = False
-    summary: str = ""
     read: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
     command: dict | None = None
@@ -127,6 +159,8 @@ def execute(worktree: str, name: str, args: dict, files_read: set[str]) -> ToolO
         files = out.splitlines()
         text = "\n".join(files[:MAX_LIST]) + (f"\n… {len(files) - MAX_LIST} more" if len(files) > MAX_LIST else "")
         return ToolOutcome(True, text or "(no files)", f"listing {args.get('path') or '.'}")
+    if name == "search":
+        return _search(worktree, args.get("pattern"), args.get("path") or ".")
     if name == "read_file":
         path = resolve(worktree, args.get("path"))
         if not path.is_file():
@@ -178,13 +212,30 @@ def execute(worktree: str, name: str, args: dict, files_read: set[str]) -> ToolO
             raise ToolRefused(f"commands are disabled: {exc}") from None
         text = f"$ {command}\n{result.output}\n[exit code {result.exit_code}]"
         return ToolOutcome(result.exit_code == 0, text, f"ran {command[:80]}", command=result.as_dict())
-    # submit
-    summary = args.get("summary")
-    if not isinstance(summary, str):
-        summary = ""
-    return ToolOutcome(
-        True, "submitted for verification; wait for the verdict", "submitted", submitted=True, summary=summary
-    )
+    raise ToolRefused(f"{name} is handled by the runtime, not in the worktree")
+
+
+def _search(worktree: str, pattern, path: str) -> ToolOutcome:
+    if not isinstance(pattern, str) or not pattern:
+        raise ToolRefused("search needs a `pattern` (a regular expression)")
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ToolRefused(f"invalid regular expression: {exc}") from None
+    resolve(worktree, path)
+    files = worktrees.git(worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", path).splitlines()
+    hits: list[str] = []
+    for rel in files:
+        target = resolve(worktree, rel)
+        if not target.is_file() or target.stat().st_size > MAX_READ:
+            continue
+        for number, line in enumerate(target.read_text(errors="replace").splitlines(), 1):
+            if regex.search(line):
+                hits.append(f"{rel}:{number}: {line[:300]}")
+                if len(hits) >= MAX_HITS:
+                    text = "\n".join(hits) + f"\n… stopped at {MAX_HITS} matches"
+                    return ToolOutcome(True, text, f"searching {pattern[:60]}")
+    return ToolOutcome(True, "\n".join(hits) or "no match", f"searching {pattern[:60]}")
 
 
 def files_read_set(files_read: list[str]) -> set[str]:

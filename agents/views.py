@@ -196,6 +196,8 @@ def agent_control(request, pk: int, action: str):
     agent = _get_agent_for_user(request.user, pk)
     if action == "stop":
         services.stop(agent, request.user.username)
+    elif action == "grant":
+        services.grant_budget(agent, request.user.username)
     elif action == "resume":
         services.resume(agent, f"resumed by {request.user.username}")
     else:

@@ -31,12 +31,11 @@ def pretty_json(value) -> str:
 
 @register.inclusion_tag("agents/partials/budget_bars.html")
 def budget_bars(agent):
-    task = agent.task
     f = agent.budget_fraction()
     return {
         "bars": [
-            ("time", f["time"], f"{agent.elapsed_seconds / 60:.1f} / {task.budget_minutes} min"),
-            ("tokens", f["tokens"], f"{compact(agent.tokens)} / {compact(task.budget_tokens)}"),
-            ("cost", f["cost"], f"${agent.cost_usd:.2f} / ${task.budget_usd:.2f}"),
+            ("time", f["time"], f"{agent.elapsed_seconds / 60:.1f} / {agent.budget_minutes} min"),
+            ("tokens", f["tokens"], f"{compact(agent.tokens)} / {compact(agent.budget_tokens)}"),
+            ("cost", f["cost"], f"${agent.cost_usd:.2f} / ${agent.budget_usd:.2f}"),
         ]
     }

@@ -1,0 +1,106 @@
+"""The runtime's guards, one per lesson, on the simulator's misbehaving agents."""
+
+from __future__ import annotations
+
+from agents import runtime, services
+from agents.models import Agent, TaskSpec
+from judges import services as judging
+from judges.models import Verdict
+from tests.factories import run_until_idle
+
+
+def _task_with(task: TaskSpec, roster: list[tuple[str, str]], **fields) -> TaskSpec:
+    clone = TaskSpec.objects.create(
+        team=task.team,
+        repo=task.repo,
+        title=f"{task.title} ({roster[0][1]})",
+        goal=task.goal,
+        acceptance=task.acceptance,
+        verify_command=task.verify_command,
+        roster=[{"name": n, "profile": p} for n, p in roster],
+        **fields,
+    )
+    return clone
+
+
+def test_guesser_edits_without_reading_are_refused_and_counted(demo):
+    _, task = demo
+    agents = services.launch_task(_task_with(task, [("Gus", "sim-guesser")]))
+    run_until_idle(agents, max_steps=6)
+    gus = Agent.objects.get(pk=agents[0].pk)
+    assert gus.refused_edits >= 1
+    refused = gus.events.filter(kind="tool_call", payload__blind_edit=True).first()
+    assert refused is not None and "have not read" in refused.payload["result"]
+    assert "mathutil.py" not in gus.files_edited
+
+
+def test_looper_is_warned_then_paused_for_a_person(demo):
+    _, task = demo
+    agents = services.launch_task(_task_with(task, [("Loopy", "sim-looper")]))
+    run_until_idle(agents, max_steps=10)
+    loopy = Agent.objects.get(pk=agents[0].pk)
+    assert loopy.status == Agent.Status.PAUSED
+    assert "looping" in loopy.status_reason
+    assert loopy.loops_caught == 1
+    assert loopy.steps == 5  # warned at the 3rd repeat, paused at the 5th: no further model calls
+    assert [e.payload["action"] for e in loopy.events.filter(kind="loop")] == ["warned", "paused"]
+
+
+def test_resubmitting_unchanged_work_after_a_rejection_is_refused(demo, bob):
+    _, task = demo
+    agents = services.launch_task(_task_with(task, [("Lazy", "sim-lazy")]))
+    run_until_idle(agents)
+    verdict = Verdict.objects.get(agent=agents[0])
+    judging.review_verdict(verdict, bob, "reject", "The test still fails.")
+    runtime.run_step(agents[0].pk)
+    lazy = Agent.objects.get(pk=agents[0].pk)
+    assert lazy.status == Agent.Status.RUNNING  # not back in the review queue
+    last_call = lazy.events.filter(kind="tool_call").last()
+    assert last_call.payload["tool"] == "submit" and last_call.payload["refused"]
+    assert Verdict.objects.filter(agent=lazy).count() == 1
+
+
+def test_agent_pauses_at_its_budget_and_a_person_can_grant_more(demo, alice):
+    _, task = demo
+    agents = services.launch_task(_task_with(task, [("Tiny", "sim-diligent")], budget_tokens=1500))
+    run_until_idle(agents)
+    tiny = Agent.objects.get(pk=agents[0].pk)
+    assert tiny.status == Agent.Status.PAUSED
+    assert "tokens budget used up" in tiny.status_reason
+    steps_before = tiny.steps
+    services.grant_budget(tiny, alice.username)
+    tiny.refresh_from_db()
+    assert tiny.status == Agent.Status.RUNNING
+    assert tiny.budget_tokens == 1500 + 1000
+    runtime.run_step(tiny.pk)
+    tiny.refresh_from_db()
+    assert tiny.steps == steps_before + 1
+
+
+def test_every_prompt_states_name_role_and_budget_in_plain_words(demo):
+    _, task = demo
+    agents = services.launch_task(task)
+    prompt = runtime.system_prompt(Agent.objects.select_related("task", "profile").get(pk=agents[0].pk))
+    assert "You are Ada, a worker agent" in prompt
+    assert "you have 30 of 30 minutes left" in prompt
+    assert "you are not near any limit" in prompt
+    assert "Grace" in prompt  # teammates are named
+
+
+def test_agents_message_each_other_into_their_contexts(demo):
+    _, task = demo
+    clone = _task_with(task, [("Ada", "sim-diligent"), ("Grace", "sim-diligent")])
+    ada, grace = services.launch_task(clone)
+    from agents.llm import ToolCall
+
+    state = runtime._ToolState(ada)
+    text, _ = runtime._run_tool(
+        ada, ToolCall(id="c1", name="message_agent", arguments={"to": "Grace", "text": "I take mean()."}), state
+    )
+    assert "sent to Grace" in text
+    runtime.run_step(grace.pk)
+    grace.refresh_from_db()
+    delivered = [m for m in grace.conversation if m["role"] == "user"]
+    assert delivered and delivered[0]["content"] == "[Message from Ada] I take mean()."
+    assert grace.events.filter(kind="message", payload__sender="Ada", payload__from_agent=True).exists()
+    assert ada.events.filter(kind="tool_call", payload__tool="message_agent").exists()
