@@ -1,0 +1,41 @@
+"""`make bench`: benchmarks that print figures. Each runs against a fresh throwaway data dir.
+
+python -m benchmarks            # all
+python -m benchmarks guards     # one
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+
+def _setup() -> None:
+    os.environ["SWARM_DATA_DIR"] = tempfile.mkdtemp(prefix="swarm-bench-")
+    os.environ["SWARM_EXECUTOR"] = "manual"
+    os.environ["SWARM_STEP_DELAY"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarm_web.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def main(argv: list[str]) -> int:
+    _setup()
+    from benchmarks import guards
+
+    wanted = set(argv) or {"guards"}
+    started = time.monotonic()
+    if "guards" in wanted:
+        guards.run()
+    print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
