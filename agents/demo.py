@@ -124,6 +124,14 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
         ModelProfile.objects.get_or_create(
             team=team, name=f"sim-{behaviour}", defaults={"model": f"sim/{behaviour}", "family": "simulator"}
         )
+    # two simulated judges of different "families" than the simulated workers, and than each other
+    judges = [
+        ModelProfile.objects.get_or_create(team=team, name=name, defaults={"model": model, "family": family})[0]
+        for name, model, family in (
+            ("judge-strict", "sim/judge", "sim-judge-a"),
+            ("judge-lenient", "sim/judge-lenient", "sim-judge-b"),
+        )
+    ]
     taste, _ = TasteGuide.objects.get_or_create(
         team=team,
         name="House style",
@@ -155,6 +163,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
         )
         task.taste_guides.add(taste)
         task.skills.add(*skills)
+        task.judge_profiles.add(*judges)
     return team, task
 
 

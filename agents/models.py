@@ -118,6 +118,15 @@ class TaskSpec(models.Model):
     taste_guides = models.ManyToManyField(TasteGuide, blank=True, related_name="tasks")
     skills = models.ManyToManyField(Skill, blank=True, related_name="tasks")
     roster = models.JSONField(default=list)  # [{"name": "Ada", "profile": "sim-diligent"}]
+    # verification: the judge panel, how its votes combine, and where approved work is merged
+    judge_profiles = models.ManyToManyField(ModelProfile, blank=True, related_name="judging_tasks")
+    judge_rule = models.CharField(
+        max_length=10, choices=[("unanimous", "unanimous"), ("majority", "majority")], default="unanimous"
+    )
+    auto_approve = models.BooleanField(
+        default=False, help_text="Skip the person when verification passes and the panel is unanimous."
+    )
+    target_branch = models.CharField(max_length=100, blank=True, default="", help_text="Defaults to the repository's.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     launched_at = models.DateTimeField(null=True, blank=True)
@@ -134,6 +143,10 @@ class TaskSpec(models.Model):
     @property
     def effective_verify_command(self) -> str:
         return self.verify_command or self.repo.verify_command
+
+    @property
+    def effective_target_branch(self) -> str:
+        return self.target_branch or self.repo.default_branch
 
 
 class Agent(models.Model):

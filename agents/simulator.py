@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper")
+BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper", "judge", "judge-lenient")
 INJECTED_PREFIX = "[Message from "
 NUDGE_MARK = "[Swarm runtime]"
 
@@ -78,6 +78,9 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
         quoted = injected[-1].split("] ", 1)[-1][:200]
         reply = f'{name} here: I read your message ("{quoted}") and I am taking it into account. '
 
+    if behaviour.startswith("judge"):
+        return {"content": json.dumps(judge(behaviour, messages)), "tool_calls": []}
+
     if behaviour == "lazy":
         call = _call("submit", summary="All done, everything works perfectly.")
         return {"content": reply + "This is finished.", "tool_calls": [call]}
@@ -117,3 +120,60 @@ def as_openai_tool_calls(calls: list[dict], step: int) -> list[dict]:
         }
         for i, c in enumerate(calls)
     ]
+
+
+def _evidence(messages: list[dict]) -> dict:
+    for m in messages:
+        found = re.search(r"<evidence>\s*(\{.*\})\s*</evidence>", m.get("content") or "", re.S)
+        if found:
+            return json.loads(found.group(1))
+    return {}
+
+
+def judge(behaviour: str, messages: list[dict]) -> dict:
+    """A simulated judge. `judge` reads all the evidence; `judge-lenient` (another "family") trusts the tests.
+
+    Both answer in the panel's JSON schema and quote evidence for every checklist item.
+    """
+    ev = _evidence(messages)
+    verify = ev.get("verify") or {}
+    passed = verify.get("exit_code") == 0
+    tail = (verify.get("output") or "").strip().splitlines()[-1:] or ["(no output)"]
+    changed = bool(ev.get("diff_stat"))
+    findings: list[str] = []
+    if not passed:
+        findings.append(f"the verify command failed: {tail[0]}")
+    if not changed:
+        findings.append("the submission changes no file")
+    strict = behaviour == "judge"
+    if strict:
+        if ev.get("tests_removed") or ev.get("assertions_removed"):
+            findings.append(
+                f"tests were weakened: {ev.get('tests_removed', 0)} test functions and "
+                f"{ev.get('assertions_removed', 0)} assertions removed"
+            )
+        for line in ev.get("hardcoded_suspects", [])[:3]:
+            findings.append(f"expected output looks hard-coded: `{line}`")
+    checklist = []
+    for criterion in ev.get("acceptance", []):
+        status = "met" if passed and changed else "not_met"
+        if strict and "test" in criterion.lower() and ("weaken" in criterion.lower() or "delet" in criterion.lower()):
+            status = "not_met" if (ev.get("tests_removed") or ev.get("assertions_removed")) else status
+        checklist.append({"kind": "criterion", "item": criterion, "status": status, "evidence": tail[0]})
+    for rule in ev.get("taste", []):
+        status, quote = ("met", "no violation seen in the diff") if strict else ("unknown", "not checked")
+        if strict and "print" in rule.lower():
+            prints = [line for line in ev.get("added_lines", []) if "print(" in line]
+            if prints:
+                status, quote = "not_met", prints[0]
+                findings.append(f"taste rule broken ({rule}): `{prints[0]}`")
+        checklist.append({"kind": "taste", "item": rule, "status": status, "evidence": quote})
+    if findings:
+        recommendation = "reject"
+    elif strict and ev.get("sensitive_paths"):
+        recommendation = "needs_person"
+        findings.append("sensitive paths changed: " + ", ".join(ev["sensitive_paths"]))
+    else:
+        recommendation = "approve"
+        findings.append(f"the verify command passed: {tail[0]}")
+    return {"recommendation": recommendation, "checklist": checklist, "reasons": findings}

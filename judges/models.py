@@ -19,6 +19,7 @@ class Verdict(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending"
+        MERGING = "merging"
         APPROVED = "approved"
         REJECTED = "rejected"
         SUPERSEDED = "superseded"
@@ -30,6 +31,10 @@ class Verdict(models.Model):
     evidence = models.JSONField(default=dict)  # {"verify": {"command", "exit_code", "output"}, "diff_stat": ...}
     summary = models.TextField(blank=True, default="")  # the agent's own claim, kept as data
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    rule = models.CharField(max_length=10, default="unanimous")
+    diff = models.TextField(blank=True, default="")  # the submitted diff, kept as evidence (capped)
+    merge_error = models.TextField(blank=True, default="")
+    merged_commit = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -38,12 +43,31 @@ class Verdict(models.Model):
         ordering = ["created_at", "id"]
 
 
+class Judgement(models.Model):
+    """One judge's structured opinion of a submission; a judge that errors never counts as approval."""
+
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="judgements")
+    judge = models.CharField(max_length=100)  # the model profile's name
+    model = models.CharField(max_length=200)
+    family = models.CharField(max_length=50)
+    recommendation = models.CharField(max_length=20)  # approve / reject / needs_person / error
+    checklist = models.JSONField(default=list)  # [{"kind", "item", "status": met|not_met|unknown, "evidence"}]
+    reasons = models.JSONField(default=list)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+
 class Review(models.Model):
-    """The audit row of a person's decision on a verdict."""
+    """The audit row of a person's decision on a verdict (refused attempts included)."""
 
     verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="reviews")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     decision = models.CharField(max_length=10)  # approve / reject
     comment = models.TextField(blank=True, default="")
+    line_comments = models.JSONField(default=list)  # [{"path", "line", "text"}] on the diff
     commit_sha = models.CharField(max_length=40)
+    outcome = models.CharField(max_length=300, default="done")  # done, merged <sha>, refused: …, conflict: …
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,4 +1,8 @@
-"""Verification and the human gate. The verdict is advisory; only a person's review ends an agent's work."""
+"""Verification and the human gate. The verdict is advisory; only a person's review ends an agent's work.
+
+Nothing reaches the target branch without a passing verification and a person's approval (or the task's
+explicit auto-approve policy with a unanimous panel). Every decision, refused ones included, is audited.
+"""
 
 from __future__ import annotations
 
@@ -10,110 +14,191 @@ from django.utils import timezone
 from agents import sandbox, services, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
+from judges import merge, panel
 from judges.models import Review, Verdict
 
 log = logging.getLogger(__name__)
 
 
 def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict:
-    """Run the task's verify command on the submitted worktree, keep the evidence, recommend."""
-    agent = Agent.objects.select_related("task", "task__repo").get(pk=agent_id)
-    command = agent.task.effective_verify_command
+    """Run the verification on the submitted commit, gather evidence, ask the panel, recommend."""
+    agent = Agent.objects.select_related("task", "task__repo", "profile").get(pk=agent_id)
+    task = agent.task
+    command = task.effective_verify_command
     services.record_event(agent.pk, "verification", {"state": "started", "command": command}, activity="being verified")
     reasons: list[str] = []
-    evidence: dict = {"summary_claimed": summary}
+    verify = None
     try:
-        evidence["diff_stat"] = worktrees.diff_stat(agent.worktree, agent.base_commit, commit_sha)
+        diff = worktrees.diff(agent.worktree, agent.base_commit, commit_sha)
+        diff_stat = worktrees.diff_stat(agent.worktree, agent.base_commit, commit_sha)
     except worktrees.GitError as exc:
-        evidence["diff_stat"] = []
+        diff, diff_stat = "", []
         reasons.append(f"could not read the diff: {exc}")
     if not command:
-        recommendation = Verdict.Recommendation.NEEDS_PERSON
-        reasons.append("the task has no verify command, so nothing was checked automatically")
+        reasons.append("the task has no verify command, so nothing was run")
     else:
         try:
-            result = sandbox.run(agent.worktree, command)
-            evidence["verify"] = result.as_dict()
-            if result.exit_code == 0:
-                recommendation = Verdict.Recommendation.APPROVE
-                reasons.append(f"`{command}` passed (exit code 0) at commit {commit_sha[:10]}")
-            else:
-                recommendation = Verdict.Recommendation.REJECT
-                reasons.append(f"`{command}` failed with exit code {result.exit_code} at commit {commit_sha[:10]}")
+            verify = sandbox.run(agent.worktree, command).as_dict()
+            verdict_word = "passed" if verify["exit_code"] == 0 else f"failed with exit code {verify['exit_code']}"
+            reasons.append(f"`{command}` {verdict_word} at commit {commit_sha[:10]}")
         except sandbox.SandboxUnavailable as exc:
-            recommendation = Verdict.Recommendation.NEEDS_PERSON
             reasons.append(f"verification could not run: {exc}")
-    if not evidence["diff_stat"]:
-        if recommendation == Verdict.Recommendation.APPROVE:
-            recommendation = Verdict.Recommendation.REJECT
+    verify_passed = bool(verify) and verify["exit_code"] == 0 and bool(diff_stat)
+    if not diff_stat:
         reasons.append("the submission changes no file")
+    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat)
+    evidence["summary_claimed"] = summary
+    judges = panel.panel_for(task, {agent.profile.family})
     with transaction.atomic():
         Verdict.objects.filter(agent=agent, status=Verdict.Status.PENDING).update(status=Verdict.Status.SUPERSEDED)
         verdict = Verdict.objects.create(
             agent=agent,
             commit_sha=commit_sha,
-            recommendation=recommendation,
+            recommendation=Verdict.Recommendation.NEEDS_PERSON,
             reasons=[services.clean_text(r, 2000) for r in reasons],
             evidence=services.clean_payload(evidence),
             summary=services.clean_text(summary, 4000),
+            diff=services.clean_text(diff, 400_000),
+            rule=task.judge_rule,
         )
-        services.record_event(
-            agent.pk,
-            "verdict",
-            {"verdict_id": verdict.pk, "recommendation": recommendation, "reasons": verdict.reasons},
-            activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
-        )
+    opinions = [panel.ask(verdict, judge, evidence, diff) for judge in judges]
+    recommendation = panel.aggregate(task.judge_rule, verify_passed, [o.recommendation for o in opinions])
+    if not judges:
+        verdict.reasons.append("no judge panel configured: only the verify command was checked")
+    for opinion in opinions:
+        if opinion.recommendation != recommendation:
+            verdict.reasons.append(f"{opinion.judge} ({opinion.family}) disagrees: {opinion.recommendation}")
+    verdict.recommendation = recommendation
+    verdict.save(update_fields=["recommendation", "reasons"])
+    services.record_event(
+        agent.pk,
+        "verdict",
+        {
+            "verdict_id": verdict.pk,
+            "recommendation": recommendation,
+            "reasons": verdict.reasons,
+            "judges": [{"judge": o.judge, "family": o.family, "recommendation": o.recommendation} for o in opinions],
+        },
+        activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
+    )
+    if task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions):
+        review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
     return verdict
 
 
-def _claim(verdict: Verdict, status: str, user) -> None:
-    """Exactly one decision per verdict, even with two clicks or two reviewers at once."""
-    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
-        status=status, decided_at=timezone.now(), decided_by=user
+def _audit(verdict: Verdict, user, decision: str, comment: str, outcome: str, line_comments=None) -> None:
+    Review.objects.create(
+        verdict=verdict,
+        reviewer=user,
+        decision=decision,
+        comment=comment,
+        line_comments=line_comments or [],
+        commit_sha=verdict.commit_sha,
+        outcome=outcome[:300],
     )
-    if won != 1:
-        verdict.refresh_from_db()
-        raise ServiceError(f"This verdict was already decided ({verdict.status}).", 409)
 
 
-def review_verdict(verdict: Verdict, user, decision: str, comment: str = "") -> Verdict:
+def _refuse(verdict: Verdict, user, decision: str, message: str, status: int = 409) -> None:
+    _audit(verdict, user, decision, "", f"refused: {message}")
+    raise ServiceError(message, status)
+
+
+def review_verdict(verdict: Verdict, user, decision: str, comment: str = "", line_comments=None) -> Verdict:
+    """A person's decision. Approve merges (or reports the conflict); reject sends everything back to the agent."""
     if decision not in {"approve", "reject"}:
         raise ServiceError("decision must be approve or reject")
     comment = (comment or "").strip()
+    line_comments = [c for c in (line_comments or []) if c.get("text", "").strip()]
     if len(comment) > 20_000:
         raise ServiceError("A comment is limited to 20,000 characters.", 413)
-    agent = verdict.agent
-    if decision == "reject" and not comment and verdict.recommendation != Verdict.Recommendation.REJECT:
+    verdict.refresh_from_db()
+    if verdict.status != Verdict.Status.PENDING:
+        _refuse(verdict, user, decision, f"This verdict was already decided ({verdict.status}).")
+    if decision == "approve":
+        return _approve(verdict, user, comment, line_comments)
+    if not comment and not line_comments and verdict.recommendation != Verdict.Recommendation.REJECT:
         raise ServiceError("Say why you reject: the agent gets your reasons.")
+    return _reject(verdict, user, comment, line_comments)
+
+
+def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
+    agent = verdict.agent
+    task = agent.task
+    verify = verdict.evidence.get("verify") or {}
+    if verify.get("exit_code") != 0:
+        _refuse(verdict, user, "approve", "Verification did not pass for this commit; it cannot be merged.")
+    if verdict.recommendation == Verdict.Recommendation.REJECT:
+        _refuse(verdict, user, "approve", "The panel recommends reject; reject it, or ask for a new verification.")
+    try:
+        head = merge.branch_head(task.repo.path, agent.branch)
+    except worktrees.GitError:
+        head = ""
+    if head != verdict.commit_sha:
+        _refuse(verdict, user, "approve", "The branch moved after this verdict; a new verification is needed.")
+    # D6: approval is a state transition: exactly one of two simultaneous clicks wins
+    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
+        status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
+    )
+    if won != 1:
+        _refuse(verdict, user, "approve", "This verdict was already decided.")
+    who = user.username if user else "the auto-approve policy"
+    try:
+        merged = merge.merge(
+            task.repo.path,
+            task.effective_target_branch,
+            verdict.commit_sha,
+            f"Merge {agent.branch}: {agent.name}'s work on {task.title}\n\nApproved by {who}, verdict #{verdict.pk}.",
+        )
+    except (merge.MergeRefused, worktrees.GitError) as exc:
+        Verdict.objects.filter(pk=verdict.pk).update(
+            status=Verdict.Status.PENDING, decided_at=None, decided_by=None, merge_error=str(exc)[:2000]
+        )
+        _audit(verdict, user, "approve", comment, f"conflict: {exc}", line_comments)
+        services.record_event(agent.pk, "merge_failed", {"verdict_id": verdict.pk, "error": str(exc)[:2000]})
+        raise ServiceError(f"Not merged: {exc}. Nothing was changed.", 409) from None
     with transaction.atomic():
-        if decision == "approve":
-            head = worktrees.head(agent.worktree)
-            if head != verdict.commit_sha:
-                raise ServiceError("The branch moved after this verdict; a new verification is needed.", 409)
-            _claim(verdict, Verdict.Status.APPROVED, user)
-            Review.objects.create(
-                verdict=verdict, reviewer=user, decision="approve", comment=comment, commit_sha=verdict.commit_sha
-            )
-            services.set_status(
-                agent.pk, Agent.Status.ACCEPTED, f"approved by {user.username}", activity="work accepted"
-            )
-        else:
-            _claim(verdict, Verdict.Status.REJECTED, user)
-            Review.objects.create(
-                verdict=verdict, reviewer=user, decision="reject", comment=comment, commit_sha=verdict.commit_sha
-            )
-            feedback = [f"{user.username} rejected your submission (commit {verdict.commit_sha[:10]})."]
-            if comment:
-                feedback.append(f"Reviewer's comment: {comment}")
-            feedback += [f"Verification: {r}" for r in verdict.reasons]
-            output = (verdict.evidence.get("verify") or {}).get("output", "")
-            if output and verdict.recommendation == Verdict.Recommendation.REJECT:
-                feedback.append("Verify output (end):\n" + output[-1500:])
-            feedback.append("Fix this, run the verify command, and submit again.")
-            services.set_status(
-                agent.pk, Agent.Status.RUNNING, f"rejected by {user.username}; back to work", lease_expires_at=None
-            )
-            services.inject_message(agent, "\n".join(feedback), author=user)
+        Verdict.objects.filter(pk=verdict.pk).update(
+            status=Verdict.Status.APPROVED, merged_commit=merged, merge_error=""
+        )
+        _audit(verdict, user, "approve", comment, f"merged {merged[:12]}", line_comments)
+        services.set_status(
+            agent.pk,
+            Agent.Status.ACCEPTED,
+            f"approved by {who}; merged into {task.effective_target_branch} ({merged[:10]})",
+            activity="work accepted and merged",
+        )
+    verdict.refresh_from_db()
+    return verdict
+
+
+def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
+    agent = verdict.agent
+    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
+        status=Verdict.Status.REJECTED, decided_at=timezone.now(), decided_by=user
+    )
+    if won != 1:
+        _refuse(verdict, user, "reject", "This verdict was already decided.")
+    feedback = [f"{user.username} rejected your submission (commit {verdict.commit_sha[:10]})."]
+    if comment:
+        feedback.append(f"Reviewer's comment: {comment}")
+    for c in line_comments:
+        feedback.append(f"Comment on {c.get('path')} line {c.get('line')}: {c.get('text')}")
+    feedback += [f"Verification: {r}" for r in verdict.reasons]
+    for judgement in verdict.judgements.all():
+        failed = [c for c in judgement.checklist if c.get("status") == "not_met"]
+        for item in failed:
+            feedback.append(f"{judgement.judge}: not met: {item.get('item')} ({item.get('evidence', '')[:200]})")
+    output = (verdict.evidence.get("verify") or {}).get("output", "")
+    if output and (verdict.evidence.get("verify") or {}).get("exit_code") != 0:
+        feedback.append("Verify output (end):\n" + output[-1500:])
+    feedback.append("Fix this, run the verify command, and submit again.")
+    with transaction.atomic():
+        _audit(verdict, user, "reject", comment, "sent back to the agent", line_comments)
+        services.set_status(
+            agent.pk, Agent.Status.RUNNING, f"rejected by {user.username}; back to work", lease_expires_at=None
+        )
+        services.inject_message(agent, "\n".join(feedback), author=user)
+    verdict.refresh_from_db()
     return verdict
 
 
@@ -121,5 +206,6 @@ def pending_for_teams(team_ids: list[int]):
     return (
         Verdict.objects.filter(status=Verdict.Status.PENDING, agent__task__team_id__in=team_ids)
         .select_related("agent", "agent__task", "agent__profile")
+        .prefetch_related("judgements")
         .order_by("created_at", "id")
     )

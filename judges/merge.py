@@ -1,0 +1,57 @@
+"""Merging approved work into the task's target branch, by the host, with hooks and filters disabled.
+
+No working tree is touched while merging: `git merge-tree --write-tree` builds the result, `commit-tree`
+records it, and `update-ref` moves the branch only if it still points where we read it (compare-and-swap).
+"""
+
+from __future__ import annotations
+
+from agents import worktrees
+
+
+class MergeRefused(Exception):
+    pass
+
+
+def branch_head(repo_path: str, branch: str) -> str:
+    return worktrees.git(repo_path, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}").strip()
+
+
+def merge(repo_path: str, target: str, commit: str, message: str) -> str:
+    """Merge `commit` into `target`; returns the new head. MergeRefused on conflicts, nothing changed."""
+    old = branch_head(repo_path, target)
+    if _is_ancestor(repo_path, commit, old):
+        raise MergeRefused(f"{target} already contains this work")
+    out = worktrees.git(
+        repo_path, "merge-tree", "--write-tree", "--name-only", "--no-messages", old, commit, check=False
+    )
+    lines = out.strip().splitlines()
+    tree = lines[0] if lines else ""
+    conflicts = lines[1:]
+    if conflicts or len(tree) < 40:
+        raise MergeRefused("merge conflict in " + (", ".join(conflicts) or "the merge"))
+    new = worktrees.git(repo_path, "commit-tree", tree, "-p", old, "-p", commit, "-m", message).strip()
+    worktrees.git(repo_path, "update-ref", "-m", "swarm: merge approved work", f"refs/heads/{target}", new, old)
+    _refresh_checkout(repo_path, target, old, new)
+    return new
+
+
+def _is_ancestor(repo_path: str, commit: str, head: str) -> bool:
+    import subprocess
+
+    proc = subprocess.run(
+        [*worktrees.SAFE_GIT, "-C", repo_path, "merge-base", "--is-ancestor", commit, head], capture_output=True
+    )
+    return proc.returncode == 0
+
+
+def _refresh_checkout(repo_path: str, target: str, old: str, new: str) -> None:
+    """If a person has `target` checked out in the repository, bring its clean files up to date."""
+    current = worktrees.git(repo_path, "symbolic-ref", "-q", "HEAD", check=False).strip()
+    if current != f"refs/heads/{target}":
+        return
+    worktrees.git(repo_path, "read-tree", "-m", "-u", old, new, check=False)
+
+
+def export_patch(worktree: str, base: str, commit: str) -> str:
+    return worktrees.git(worktree, "format-patch", "--stdout", "--no-signature", f"{base}..{commit}")
