@@ -71,3 +71,9 @@ def broadcast_events(agent_id: int, seqs: list[int]) -> None:
             html += header
         _send(agent_group(agent_id), {"type": "agent.event", "seq": event.seq, "html": html})
     _send(task_group(agent.task_id), {"type": "task.update", "html": render_card(agent) + render_attention(agent.task)})
+
+
+def broadcast_streaming(agent_id: int, text: str) -> None:
+    """Model text as it streams in: shown live, not stored (the finished turn is the stored event)."""
+    html = render_to_string("agents/partials/streaming.html", {"agent_id": agent_id, "text": text[-4000:]})
+    _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": html})

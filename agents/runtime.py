@@ -22,7 +22,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import llm, services, tools, worktrees
+from agents import events, llm, services, tools, worktrees
 from agents.models import Agent, Message, Skill
 from agents.signals import work_submitted
 from agents.simulator import INJECTED_PREFIX, NUDGE_MARK
@@ -148,16 +148,21 @@ def _call_model(agent: Agent, messages: list[dict]) -> llm.Turn | None:
     """The model call, abandoned if a person sends an interrupt while it is in flight (returns None)."""
 
     def on_wait(seconds: float, reason: str) -> None:
+        # a provider asked us to wait: show it on the card, and keep the lease for the wait
         services.record_event(
             agent.pk,
             "retry",
             {"seconds": round(seconds, 1), "reason": reason},
             activity=f"waiting {seconds:.0f}s: {reason}",
+            lease_expires_at=timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS + seconds),
         )
+
+    def on_text(text: str) -> None:
+        events.broadcast_streaming(agent.pk, text)
 
     def call() -> llm.Turn:
         try:
-            return llm.complete(agent.profile, messages, tools.TOOLS, on_wait=on_wait)
+            return llm.complete(agent.profile, messages, tools.TOOLS, on_wait=on_wait, on_text=on_text)
         finally:
             close_old_connections()
 
@@ -187,6 +192,9 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
     conversation = list(agent.conversation)
     delivered = _deliver(agent, conversation)
 
+    conversation, compacted = llm.compact(conversation, llm.context_budget(agent.profile))
+    if compacted:
+        services.record_event(agent.pk, "compaction", {"messages": len(conversation)}, activity="compacted old output")
     messages = [{"role": "system", "content": system_prompt(agent)}, *conversation]
     try:
         turn = _call_model(agent, messages)

@@ -2,27 +2,80 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from agents.services import ServiceError, user_team_ids
-from judges import services
+from judges import diffview, merge, services
 from judges.models import Verdict
 
 
 def _get_verdict_for_user(user, pk: int) -> Verdict:
+    """The verdict if its agent's task belongs to one of the user's teams; 404 otherwise."""
     return get_object_or_404(
-        Verdict.objects.select_related("agent", "agent__task", "agent__profile"),
+        Verdict.objects.select_related("agent", "agent__task", "agent__task__repo", "agent__profile"),
         pk=pk,
         agent__task__team_id__in=user_team_ids(user),
     )
+
+
+def _line_comments(post) -> list[dict]:
+    comments = []
+    for ref, text in zip(post.getlist("line_comment_ref"), post.getlist("line_comment"), strict=False):
+        path, _, line = ref.rpartition(":")
+        if text.strip() and path:
+            comments.append({"path": path[:500], "line": line[:12], "text": text.strip()[:5000]})
+    return comments[:200]
 
 
 @login_required
 def review_queue(request):
     verdicts = services.pending_for_teams(user_team_ids(request.user))
     return render(request, "judges/queue.html", {"verdicts": verdicts})
+
+
+@login_required
+@require_GET
+def verdict_detail(request, pk: int):
+    verdict = _get_verdict_for_user(request.user, pk)
+    try:
+        page = int(request.GET.get("page", "1"))
+    except ValueError:
+        page = 1
+    files, pages = diffview.parse(verdict.diff, page)
+    return render(
+        request,
+        "judges/verdict_detail.html",
+        {
+            "verdict": verdict,
+            "files": files,
+            "page": page,
+            "pages": range(1, pages + 1) if pages > 1 else [],
+            "split": request.GET.get("view") == "split",
+            "judgements": list(verdict.judgements.all()),
+            "reviews": list(verdict.reviews.select_related("reviewer")),
+        },
+    )
+
+
+@login_required
+@require_GET
+def comment_form(request, pk: int):
+    verdict = _get_verdict_for_user(request.user, pk)
+    ref = f"{request.GET.get('path', '')[:500]}:{request.GET.get('line', '')[:12]}"
+    return render(request, "judges/partials/line_comment.html", {"verdict": verdict, "ref": ref})
+
+
+@login_required
+@require_GET
+def patch(request, pk: int):
+    verdict = _get_verdict_for_user(request.user, pk)
+    agent = verdict.agent
+    text = merge.export_patch(agent.worktree, agent.base_commit, verdict.commit_sha)
+    response = HttpResponse(text, content_type="text/x-patch; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{agent.branch.replace("/", "-")}.patch"'
+    return response
 
 
 @login_required
@@ -33,7 +86,9 @@ def decide(request, pk: int, decision: str):
     verdict = _get_verdict_for_user(request.user, pk)
     error = None
     try:
-        services.review_verdict(verdict, request.user, decision, request.POST.get("comment", ""))
+        services.review_verdict(
+            verdict, request.user, decision, request.POST.get("comment", ""), _line_comments(request.POST)
+        )
     except ServiceError as exc:
         error = exc.message
     verdict.refresh_from_db()
@@ -41,6 +96,6 @@ def decide(request, pk: int, decision: str):
         return render(request, "judges/partials/verdict.html", {"verdict": verdict, "error": error})
     if error:
         messages.error(request, error)
-    else:
-        messages.success(request, f"{decision.title()}d {verdict.agent.name}'s work.")
+        return redirect("judges:detail", pk=verdict.pk)
+    messages.success(request, f"{decision.title()}d {verdict.agent.name}'s work.")
     return redirect("judges:queue")

@@ -159,7 +159,13 @@ SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 SWARM_LEASE_SECONDS = env_int("SWARM_LEASE_SECONDS", 300)
-SWARM_LLM_TIMEOUT = env_int("SWARM_LLM_TIMEOUT", 120)
+SWARM_LLM_TIMEOUT = env_float("SWARM_LLM_TIMEOUT", 120)  # seconds per model call attempt (per read when streaming)
+SWARM_LLM_RETRIES = env_int("SWARM_LLM_RETRIES", 4)  # retries after the first attempt on 429, 5xx, timeouts
+SWARM_LLM_BACKOFF = env_float("SWARM_LLM_BACKOFF", 1.0)  # first retry's delay in seconds; doubles, with jitter
+SWARM_LLM_BACKOFF_MAX = env_float("SWARM_LLM_BACKOFF_MAX", 30.0)
+SWARM_LLM_STREAM = env_bool("SWARM_LLM_STREAM", True)  # stream real models' replies (the simulator never streams)
+SWARM_LLM_CONTEXT_TOKENS = env_int("SWARM_LLM_CONTEXT_TOKENS", 32_000)  # context window of models litellm does not know
+SWARM_LLM_MODELS_FILE = env_str("SWARM_LLM_MODELS_FILE", "")  # JSON in litellm's model_cost format: prices, windows
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ACKS_LATE = True
