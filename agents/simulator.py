@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper", "judge", "judge-lenient")
+BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper", "sloppy", "judge", "judge-lenient")
 INJECTED_PREFIX = "[Message from "
 NUDGE_MARK = "[Swarm runtime]"
 
@@ -19,6 +19,9 @@ DEMO_FIX = {
     "old": "return sum(values) / (len(values) - 1)",
     "new": "return sum(values) / len(values)",
 }
+# what the sloppy simulator submits first: it changes the line but not the cause
+WRONG_FIX = {"path": "mathutil.py", "old": DEMO_FIX["old"], "new": "return sum(values) / (len(values) - 0.5)"}
+REJECTED_MARK = "rejected your submission"
 
 
 def _call(name: str, **args) -> dict:
@@ -88,6 +91,27 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
     if behaviour == "looper":
         return {"content": reply + "Let me look at the files again.", "tool_calls": [_call("list_files", path=".")]}
 
+    if behaviour == "sloppy":
+        rejected = any(REJECTED_MARK in (m.get("content") or "") for m in messages if m.get("role") == "user")
+        if not rejected:
+            script = [
+                _call("read_file", path="mathutil.py"),
+                _call("edit_file", **WRONG_FIX),
+                _call("submit", summary="Fixed mean()."),
+            ]
+        else:
+            since = done - 3
+            script = [
+                _call("read_file", path="mathutil.py"),
+                _call("edit_file", path="mathutil.py", old=WRONG_FIX["new"], new=DEMO_FIX["new"]),
+                _call("run_command", command=verify),
+                _call("submit", summary="Fixed mean() properly: divide by n. The verify command passes."),
+            ]
+            call = script[min(since, len(script) - 1)]
+            return {"content": reply + _thought(call), "tool_calls": [call]}
+        call = script[min(done, len(script) - 1)]
+        return {"content": reply + _thought(call), "tool_calls": [call]}
+
     if behaviour == "guesser":
         script = [_call("edit_file", **DEMO_FIX), *_diligent_script(verify)[3:]]
     else:
@@ -101,14 +125,17 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
     else:
         # after a rejection: check again, then submit again
         call = script[-3] if (done - len(script)) % 2 == 0 else script[-1]
-    thought = {
+    return {"content": reply + _thought(call), "tool_calls": [call]}
+
+
+def _thought(call: dict) -> str:
+    return {
         "list_files": "Let me see what is in the repository.",
         "read_file": f"Reading {call['arguments'].get('path')} before I change anything.",
         "run_command": "Running the verify command.",
         "edit_file": f"Editing {call['arguments'].get('path')}.",
-        "submit": "The verify command passes; submitting for verification.",
+        "submit": "Submitting for verification.",
     }[call["name"]]
-    return {"content": reply + thought, "tool_calls": [call]}
 
 
 def as_openai_tool_calls(calls: list[dict], step: int) -> list[dict]:

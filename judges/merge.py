@@ -32,7 +32,9 @@ def merge(repo_path: str, target: str, commit: str, message: str) -> str:
         raise MergeRefused("merge conflict in " + (", ".join(conflicts) or "the merge"))
     new = worktrees.git(repo_path, "commit-tree", tree, "-p", old, "-p", commit, "-m", message).strip()
     worktrees.git(repo_path, "update-ref", "-m", "swarm: merge approved work", f"refs/heads/{target}", new, old)
-    _refresh_checkout(repo_path, target, old, new)
+    changed = worktrees.git(repo_path, "diff", "--name-only", old, new).splitlines()
+    if not any(p.endswith(".gitattributes") for p in changed):  # never let merged attributes pick filters to run
+        _refresh_checkout(repo_path, target, old, new)
     return new
 
 

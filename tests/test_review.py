@@ -1,0 +1,228 @@
+"""The human gate: verdicts from a panel, decisions audited, approval merges and every refusal holds."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import close_old_connections
+
+from agents import runtime, sandbox, services, worktrees
+from agents.models import Agent, TaskSpec
+from judges import services as judging
+from judges.models import Review, Verdict
+from tests.factories import run_until_idle
+
+
+def _launch(task: TaskSpec, roster: list[tuple[str, str]]) -> list[Agent]:
+    clone = TaskSpec.objects.create(
+        team=task.team,
+        repo=task.repo,
+        title=f"{task.title} / {roster[0][0]}",
+        goal=task.goal,
+        acceptance=task.acceptance,
+        verify_command=task.verify_command,
+        roster=[{"name": n, "profile": p} for n, p in roster],
+    )
+    clone.taste_guides.set(task.taste_guides.all())
+    clone.judge_profiles.set(task.judge_profiles.all())
+    agents = services.launch_task(clone)
+    run_until_idle(agents)
+    return agents
+
+
+def _main(task: TaskSpec) -> str:
+    return worktrees.git(task.repo.path, "rev-parse", "main").strip()
+
+
+def test_panel_of_two_families_recommends_with_evidence(demo):
+    _, task = demo
+    ada, linus = _launch(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
+    good = Verdict.objects.get(agent=ada)
+    assert good.recommendation == "approve"
+    assert {j.family for j in good.judgements.all()} == {"sim-judge-a", "sim-judge-b"}
+    assert all(c["evidence"] for j in good.judgements.all() for c in j.checklist)
+    bad = Verdict.objects.get(agent=linus)
+    assert bad.recommendation == "reject"
+    assert "test_mean" in bad.evidence["verify"]["output"]
+
+
+def test_approval_merges_into_the_target_branch_and_its_tests_pass_there(demo, bob):
+    _, task = demo
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    before = _main(task)
+    verdict = Verdict.objects.get(agent=ada)
+    judging.review_verdict(verdict, bob, "approve")
+    verdict.refresh_from_db()
+    ada.refresh_from_db()
+    assert verdict.status == "approved" and ada.status == Agent.Status.ACCEPTED
+    after = _main(task)
+    assert after != before and after == verdict.merged_commit
+    show = worktrees.git(task.repo.path, "show", "main:mathutil.py")
+    assert "return sum(values) / len(values)" in show
+    check = subprocess.run(
+        [
+            "git",
+            "-C",
+            task.repo.path,
+            "worktree",
+            "add",
+            "--detach",
+            str(Path(task.repo.path).parent / "check"),
+            "main",
+        ],
+        capture_output=True,
+    )
+    assert check.returncode == 0
+    tests = sandbox.run(Path(task.repo.path).parent / "check", "python -m pytest -q")
+    assert tests.exit_code == 0, tests.output
+    assert "5 passed" in tests.output
+    audit = Review.objects.get(verdict=verdict)
+    assert audit.reviewer == bob and audit.commit_sha == verdict.commit_sha and audit.outcome.startswith("merged")
+
+
+def test_wrong_fix_is_rejected_with_a_line_comment_then_the_resubmission_merges(demo, bob):
+    _, task = demo
+    (sam,) = _launch(task, [("Sam", "sim-sloppy")])
+    first = Verdict.objects.get(agent=sam)
+    assert first.recommendation == "reject"
+    assert "test_mean" in first.evidence["verify"]["output"]
+    judging.review_verdict(
+        first, bob, "reject", "", [{"path": "mathutil.py", "line": "12", "text": "Divide by n, not n - 0.5."}]
+    )
+    run_until_idle([sam])
+    sam.refresh_from_db()
+    told = [m for m in sam.conversation if m["role"] == "user" and "rejected your submission" in m["content"]]
+    assert told and "mathutil.py line 12: Divide by n, not n - 0.5." in told[0]["content"]
+    second = Verdict.objects.filter(agent=sam).latest("id")
+    assert second.pk != first.pk and second.recommendation == "approve"
+    judging.review_verdict(second, bob, "approve")
+    assert "return sum(values) / len(values)" in worktrees.git(task.repo.path, "show", "main:mathutil.py")
+
+
+@pytest.mark.parametrize("case", ["rejected_recommendation", "already_rejected", "failed_verification"])
+def test_approving_a_verdict_that_did_not_pass_is_refused_and_audited(demo, bob, case):
+    _, task = demo
+    (linus,) = _launch(task, [("Linus", "sim-lazy")])
+    verdict = Verdict.objects.get(agent=linus)
+    before = _main(task)
+    if case == "already_rejected":
+        judging.review_verdict(verdict, bob, "reject", "no")
+    elif case == "failed_verification":
+        Verdict.objects.filter(pk=verdict.pk).update(recommendation="needs_person")
+    with pytest.raises(services.ServiceError) as refused:
+        judging.review_verdict(verdict, bob, "approve")
+    assert refused.value.status == 409
+    assert _main(task) == before
+    assert Review.objects.filter(verdict=verdict, outcome__startswith="refused").exists()
+
+
+def test_approving_after_the_branch_moved_needs_a_new_verdict(demo, bob):
+    _, task = demo
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    verdict = Verdict.objects.get(agent=ada)
+    Path(ada.worktree, "extra.py").write_text("x = 1\n")
+    worktrees.commit_all(ada.worktree, "sneaky change after the verdict")
+    before = _main(task)
+    with pytest.raises(services.ServiceError, match="branch moved"):
+        judging.review_verdict(verdict, bob, "approve")
+    assert _main(task) == before
+    verdict.refresh_from_db()
+    assert verdict.status == "pending"
+
+
+def test_two_approvals_at_once_merge_exactly_once(demo, alice, bob):
+    _, task = demo
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    verdict = Verdict.objects.get(agent=ada)
+    before = _main(task)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def approve(user):
+        close_old_connections()
+        barrier.wait()
+        try:
+            judging.review_verdict(Verdict.objects.get(pk=verdict.pk), user, "approve")
+            outcomes.append("merged")
+        except services.ServiceError as exc:
+            outcomes.append(f"refused {exc.status}")
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=approve, args=(u,)) for u in (alice, bob)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["merged", "refused 409"]
+    merges = worktrees.git(task.repo.path, "rev-list", "--merges", f"{before}..main").split()
+    assert len(merges) == 1
+
+
+def test_a_planted_hook_does_not_run_when_the_host_merges(demo, bob, tmp_path):
+    _, task = demo
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    marker = tmp_path / "hook-ran"
+    hooks = Path(task.repo.path, ".git", "hooks")
+    for name in (
+        "post-merge",
+        "pre-commit",
+        "post-commit",
+        "reference-transaction",
+        "post-checkout",
+        "pre-merge-commit",
+    ):
+        hook = hooks / name
+        hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+        hook.chmod(0o755)
+    # positive control: git run the ordinary way does run the planted hook
+    subprocess.run(["git", "-C", task.repo.path, "commit", "--allow-empty", "-qm", "control"], check=True)
+    assert marker.exists()
+    marker.unlink()
+    verdict = Verdict.objects.get(agent=ada)
+    Verdict.objects.filter(pk=verdict.pk).update(commit_sha=verdict.commit_sha)  # unchanged head
+    judging.review_verdict(verdict, bob, "approve")
+    verdict.refresh_from_db()
+    assert verdict.status == "approved"
+    assert not marker.exists()
+
+
+def test_another_teams_verdict_is_not_found(demo, mallory, client):
+    _, task = demo
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    verdict = Verdict.objects.get(agent=ada)
+    client.force_login(mallory)
+    for url in (f"/reviews/verdicts/{verdict.pk}/", f"/reviews/verdicts/{verdict.pk}/patch/"):
+        assert client.get(url).status_code == 404
+    assert client.post(f"/reviews/verdicts/{verdict.pk}/approve/").status_code == 404
+    verdict.refresh_from_db()
+    assert verdict.status == "pending"
+    assert not Review.objects.filter(verdict=verdict).exists()
+
+
+def test_approve_without_a_verdict_is_not_possible(demo, bob, alice_client):
+    _, task = demo
+    agents = services.launch_task(task)
+    runtime.run_step(agents[0].pk)  # still working: no submission, no verdict
+    assert not Verdict.objects.filter(agent=agents[0]).exists()
+    assert alice_client.post("/reviews/verdicts/999999/approve/").status_code == 404
+
+
+def test_the_review_page_shows_the_diff_judges_side_by_side_and_takes_line_comments(demo, alice_client):
+    _, task = demo
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    verdict = Verdict.objects.get(agent=ada)
+    page = alice_client.get(f"/reviews/verdicts/{verdict.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "mathutil.py" in html and "judge-strict" in html and "judge-lenient" in html
+    assert 'class="add"' in html
+    split = alice_client.get(f"/reviews/verdicts/{verdict.pk}/?view=split")
+    assert split.status_code == 200
+    form = alice_client.get(f"/reviews/verdicts/{verdict.pk}/comment-form/?path=mathutil.py&line=12")
+    assert 'name="line_comment"' in form.content.decode() and "mathutil.py:12" in form.content.decode()
+    patch = alice_client.get(f"/reviews/verdicts/{verdict.pk}/patch/")
+    assert patch.status_code == 200 and b"+    return sum(values) / len(values)" in patch.content
