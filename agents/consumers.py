@@ -75,10 +75,13 @@ class AgentConsumer(_Watcher):
 
     async def agent_event(self, message):
         seq = message["seq"]
+        if seq is None:  # not part of the log (streamed text): forward as it comes
+            await self.send(text_data=json.dumps({"seq": None, "html": message["html"]}))
+            return
         if seq <= self.last_seq:
             return  # already sent by the replay
         if seq > self.last_seq + 1:
-            pass  # MUTANT overtook another: fill the gap from the log
+            await self._replay_through(seq - 1)  # a broadcast overtook another: fill the gap from the log
         await self.send(text_data=json.dumps({"seq": seq, "html": message["html"]}))
         self.last_seq = seq
 
