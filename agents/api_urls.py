@@ -1,7 +1,85 @@
-from django.urls import path
+"""The agents app's route table: each URL under /api/, what its methods do, and the shapes they take and answer.
+
+The URL patterns and the OpenAPI document are both made from it (judges/api.py has the verdicts' table).
+"""
 
 from agents import api
+from agents.api_base import Operation, Route, listing
 
-urlpatterns = [
-    path("health", api.health, name="api_health"),
+ROUTES = [
+    Route("health", "api_health", get=Operation(api.health, "Status and run mode", api.HEALTH, auth="none")),
+    Route(
+        "openapi.json",
+        "api_openapi",
+        get=Operation(api.openapi, "This API described as OpenAPI 3.1", {"type": "object"}, auth="token"),
+    ),
+    Route(
+        "repos",
+        "api_repos",
+        get=Operation(api.repos_list, "Your teams' repositories", listing("repos", api.REPO)),
+        post=Operation(
+            api.repos_create,
+            "Add a git repository that is on the server",
+            api.REPO,
+            status=201,
+            body=api.NEW_REPO,
+            errors=(409,),
+        ),
+    ),
+    Route(
+        "models",
+        "api_models",
+        get=Operation(api.models_list, "Your teams' model profiles", listing("models", api.PROFILE)),
+        post=Operation(
+            api.models_create,
+            "Add a model profile (the key stays in the named environment variable)",
+            api.PROFILE,
+            status=201,
+            body=api.NEW_PROFILE,
+            errors=(409,),
+        ),
+    ),
+    Route(
+        "tasks",
+        "api_tasks",
+        get=Operation(api.tasks_list, "Your teams' tasks, newest first", listing("tasks", api.TASK_SUMMARY)),
+        post=Operation(api.tasks_create, "Write a task spec with its roster", api.TASK, status=201, body=api.NEW_TASK),
+    ),
+    Route("tasks/<int:pk>", "api_task", get=Operation(api.task_detail, "A task with its agents", api.TASK)),
+    Route(
+        "tasks/<int:pk>/launch",
+        "api_task_launch",
+        post=Operation(
+            api.task_launch,
+            "Launch the task: one agent per roster entry, each on its own branch and worktree",
+            api.LAUNCHED,
+            status=201,
+            errors=(400, 409),
+        ),
+    ),
+    Route("agents/<int:pk>", "api_agent", get=Operation(api.agent_detail, "An agent with its usage", api.AGENT)),
+    Route(
+        "agents/<int:pk>/events",
+        "api_agent_events",
+        get=Operation(
+            api.agent_events,
+            "The agent's events in seq order, as the browser sees them",
+            api.EVENTS,
+            query={"after": {"type": "integer", "minimum": 0, "description": "only events with a larger seq"}},
+        ),
+    ),
+    Route(
+        "agents/<int:pk>/messages",
+        "api_agent_messages",
+        post=Operation(
+            api.agent_message,
+            "Send the agent a message, delivered at its next step (resending a client_msg_id answers its message)",
+            api.MESSAGE,
+            status=201,
+            body=api.NEW_MESSAGE,
+            errors=(409,),
+        ),
+    ),
 ]
+
+urlpatterns = [route.urlpattern() for route in ROUTES]

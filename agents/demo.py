@@ -139,6 +139,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
             "rules": [
                 "Fix causes, not symptoms.",
                 "Never weaken or delete a test to make it pass.",
+                "No print() debugging left in code.",
                 "Keep diffs small.",
             ]
         },

@@ -116,6 +116,7 @@ class TaskFieldsForm(forms.ModelForm):
         self.fields["taste_guides"].queryset = TasteGuide.objects.filter(team=team)
         self.fields["skills"].queryset = Skill.objects.filter(team=team)
         self.fields["goal"].required = True
+        self.fields["goal"].error_messages["required"] = "Say what the agents should achieve."
         # a field's min_value only acts when given to its constructor, so add the validators themselves
         for name, low in (("budget_minutes", 1), ("budget_usd", 0)):
             self.fields[name].validators.append(MinValueValidator(low))

@@ -191,6 +191,8 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
         return None
     conversation = list(agent.conversation)
     delivered = _deliver(agent, conversation)
+    if delivered:  # in the agent's context from now on, whatever happens to the model call
+        Agent.objects.filter(pk=agent.pk, fencing_token=token).update(conversation=conversation)
 
     conversation, compacted = llm.compact(conversation, llm.context_budget(agent.profile))
     if compacted:
@@ -218,10 +220,8 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
         tokens_out=F("tokens_out") + turn.tokens_out,
         cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
     )
-    if delivered:
-        services.mark_answered(delivered)
-        for message in delivered:
-            services.record_event(agent.pk, "message_answered", {"message_id": message.pk})
+    for message_id in services.mark_answered(agent.pk):
+        services.record_event(agent.pk, "message_answered", {"message_id": message_id})
 
     state = _ToolState(agent)
     if not turn.tool_calls:

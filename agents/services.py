@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -109,32 +109,43 @@ def inject_message(
         raise ServiceError("A message is limited to 20,000 characters.", 413)
     if mode not in Message.Mode.values:
         raise ServiceError(f"Unknown mode {mode!r}; use queue, steer or interrupt.")
-    if agent.status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
-        raise ServiceError(f"{agent.name} has finished ({agent.get_status_display()}); it takes no more messages.", 409)
+    client_msg_id = (client_msg_id or "").strip() or None
     if client_msg_id:
-        existing = Message.objects.filter(client_msg_id=client_msg_id, agent=agent).first()
+        if len(client_msg_id) > 64:
+            raise ServiceError("client_msg_id is limited to 64 characters.")
+        # a retried or double-clicked send answers with the message already queued, even if the agent stopped since
+        existing = _message_for_client_id(agent, client_msg_id)
         if existing:
             return existing
-    with transaction.atomic():
-        message = Message.objects.create(
-            agent=agent,
-            author=author,
-            sender_agent=sender_agent,
-            text=clean_text(text),
-            mode=mode,
-            client_msg_id=client_msg_id or None,
-        )
-        record_event(
-            agent.pk,
-            "message",
-            {
-                "message_id": message.pk,
-                "text": message.text,
-                "sender": sender_agent.name if sender_agent else (author.username if author else "Swarm"),
-                "from_agent": bool(sender_agent),
-                "mode": mode,
-            },
-        )
+    if agent.status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+        raise ServiceError(f"{agent.name} has finished ({agent.get_status_display()}); it takes no more messages.", 409)
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                agent=agent,
+                author=author,
+                sender_agent=sender_agent,
+                text=clean_text(text),
+                mode=mode,
+                client_msg_id=client_msg_id,
+            )
+            record_event(
+                agent.pk,
+                "message",
+                {
+                    "message_id": message.pk,
+                    "text": message.text,
+                    "sender": sender_agent.name if sender_agent else (author.username if author else "Swarm"),
+                    "from_agent": bool(sender_agent),
+                    "mode": mode,
+                },
+            )
+    except IntegrityError:
+        # two sends with the same client id raced past the check above: the first one won
+        existing = _message_for_client_id(agent, client_msg_id) if client_msg_id else None
+        if existing is None:
+            raise
+        return existing
     from agents import executor
 
     if agent.status == Agent.Status.PAUSED and author is not None:
@@ -142,6 +153,13 @@ def inject_message(
     else:
         transaction.on_commit(lambda: executor.kick(agent.pk))
     return message
+
+
+def _message_for_client_id(agent: Agent, client_msg_id: str) -> Message | None:
+    existing = Message.objects.filter(client_msg_id=client_msg_id).first()
+    if existing is not None and existing.agent_id != agent.pk:
+        raise ServiceError("This message id was already used for another agent; send it again from the form.", 409)
+    return existing
 
 
 def take_queued_messages(agent_id: int) -> list[Message]:
@@ -157,11 +175,13 @@ def take_queued_messages(agent_id: int) -> list[Message]:
     return delivered
 
 
-def mark_answered(messages: list[Message]) -> None:
-    ids = [m.pk for m in messages]
+def mark_answered(agent_id: int) -> list[int]:
+    """The agent's turn after delivery answers every message delivered to it; returns their ids."""
+    ids = list(Message.objects.filter(agent_id=agent_id, state=Message.State.DELIVERED).values_list("pk", flat=True))
     Message.objects.filter(pk__in=ids, state=Message.State.DELIVERED).update(
         state=Message.State.ANSWERED, answered_at=timezone.now()
     )
+    return ids
 
 
 def launch_task(task: TaskSpec) -> list[Agent]:

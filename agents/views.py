@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import markdown as md
 import nh3
 from django.contrib import messages
@@ -165,7 +167,13 @@ def agent_detail(request, pk: int):
     return render(
         request,
         "agents/agent_detail.html",
-        {"agent": agent, "events": events, "last_seq": events[-1].seq if events else 0, "form": MessageForm()},
+        {
+            "agent": agent,
+            "events": events,
+            "last_seq": events[-1].seq if events else 0,
+            "form": MessageForm(),
+            "client_msg_id": uuid.uuid4().hex,
+        },
     )
 
 
@@ -174,17 +182,26 @@ def agent_detail(request, pk: int):
 def agent_message(request, pk: int):
     agent = _get_agent_for_user(request.user, pk)
     form = MessageForm(request.POST)
+    # the form carries a fresh id per message, so a double click or a resend queues it once
+    client_msg_id = request.POST.get("client_msg_id", "").strip() or None
     error = None
     if form.is_valid():
         try:
             services.inject_message(
-                agent, form.cleaned_data["text"], author=request.user, mode=form.cleaned_data["mode"]
+                agent,
+                form.cleaned_data["text"],
+                author=request.user,
+                mode=form.cleaned_data["mode"],
+                client_msg_id=client_msg_id,
             )
-            form = MessageForm()
+            form, client_msg_id = MessageForm(), None
         except ServiceError as exc:
             error = exc.message
+    elif not request.htmx:  # the fragment shows the field errors in place; a full page needs them said
+        error = "Your message was not sent: " + " ".join(e for errors in form.errors.values() for e in errors)
     if request.htmx:
-        return render(request, "agents/partials/message_form.html", {"agent": agent, "form": form, "error": error})
+        context = {"agent": agent, "form": form, "error": error, "client_msg_id": client_msg_id or uuid.uuid4().hex}
+        return render(request, "agents/partials/message_form.html", context)
     if error:
         messages.error(request, error)
     return redirect(agent)

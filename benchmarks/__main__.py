@@ -27,12 +27,14 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import guards
+    from benchmarks import guards, judges
 
-    wanted = set(argv) or {"guards"}
+    wanted = set(argv) or {"guards", "judges"}
     started = time.monotonic()
     if "guards" in wanted:
         guards.run()
+    if "judges" in wanted:
+        judges.run()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")
     return 0
 

@@ -58,12 +58,10 @@ def _diff_facts(diff: str) -> dict:
     added_code: list[str] = []
     for path, f in files.items():
         if TEST_PATH.search(path):
-            tests_removed += sum(1 for x in f["removed"] if re.match(r"\s*def test_", x)) - sum(
-                1 for x in f["added"] if re.match(r"\s*def test_", x)
-            )
-            assertions_removed += sum(1 for x in f["removed"] if re.match(r"\s*assert\b", x)) - sum(
-                1 for x in f["added"] if re.match(r"\s*assert\b", x)
-            )
+            tests_removed += _count(f["removed"], r"\s*def test_") - _count(f["added"], r"\s*def test_")
+            # an assertion that disappears, or is rewritten, is a weakened test until a person says otherwise
+            kept = {x.strip() for x in f["added"]}
+            assertions_removed += sum(1 for x in f["removed"] if re.match(r"\s*assert\b", x) and x.strip() not in kept)
         else:
             added_code += f["added"]
     return {
@@ -71,6 +69,10 @@ def _diff_facts(diff: str) -> dict:
         "assertions_removed": max(0, assertions_removed),
         "added_lines": [x.strip() for x in added_code if x.strip()][:200],
     }
+
+
+def _count(lines: list[str], pattern: str) -> int:
+    return sum(1 for x in lines if re.match(pattern, x))
 
 
 def _test_literals(worktree: str, base: str) -> set[str]:

@@ -1,0 +1,344 @@
+"""The JSON API's machinery: route tables, token auth, body checking, errors and the OpenAPI document.
+
+One route table per app (agents/api_urls.py, judges/api.py) makes both the URLs and the OpenAPI schema, which is
+built from the URLconf itself, so the two cannot drift. A handler gets the request (with `request.user` from the
+token and `request.team_ids`), the checked JSON body when its operation declares one, and the URL's parameters.
+It returns data, or `(status, data)`. Refusals are `ServiceError`s; the dispatcher answers them as
+`{"error": "..."}` with their status (and `field` when one field is at fault).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from django.urls import URLPattern, URLResolver, get_resolver, path
+from django.views.decorators.csrf import csrf_exempt
+
+from agents import services
+from agents.models import ApiToken
+from agents.services import ServiceError
+
+MAX_ID = 2**63 - 1
+TOKEN_HINT = "make one with `python manage.py api_token USERNAME` and send `Authorization: Bearer <token>`"
+
+
+class FieldError(ServiceError):
+    """A 400 that names the body field (or query parameter) at fault."""
+
+    def __init__(self, where: str, message: str):
+        # "title must not be empty." / "budget.usd: Ensure that there are ..." (a sentence of its own)
+        super().__init__(f"{where} {message}" if message[:1].islower() else f"{where}: {message}", 400)
+        self.field = where
+
+
+# ---------------------------------------------------------------- the route table and its dispatcher
+
+
+@dataclass(frozen=True)
+class Operation:
+    handler: Callable
+    summary: str
+    response: dict  # JSON schema of the success answer
+    status: int = 200
+    body: dict | None = None  # JSON schema of the request body; None: the body is ignored
+    query: dict[str, dict] = field(default_factory=dict)  # name -> schema (with a description)
+    errors: tuple[int, ...] = ()  # statuses besides the ones every operation of its kind can answer
+    auth: str = "team"  # "none", "token" (any valid token) or "team" (a token of a team member)
+
+
+class Route:
+    """One URL under /api/ and what each HTTP method does there."""
+
+    def __init__(self, pattern: str, name: str, **operations: Operation):
+        self.pattern, self.name = pattern, name
+        self.operations = {method.upper(): op for method, op in operations.items()}
+
+    def urlpattern(self) -> URLPattern:
+        def view(request, **kwargs):
+            return dispatch(self, request, **kwargs)
+
+        view.route = self  # read back by the OpenAPI builder
+        return path(self.pattern, csrf_exempt(view), name=self.name)
+
+
+def error(message: str, status: int, **extra) -> JsonResponse:
+    response = JsonResponse({"error": message, **extra}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="swarm"'
+    return response
+
+
+def dispatch(route: Route, request, **kwargs) -> JsonResponse:
+    op = route.operations.get(request.method)
+    if op is None:
+        allowed = ", ".join(route.operations)
+        response = error(f"{request.method} is not allowed here; use {allowed}.", 405)
+        response["Allow"] = allowed
+        return response
+    try:
+        if op.auth != "none":
+            # the token only: a session cookie never authenticates the API (no CSRF protection here)
+            request.user = authenticate(request)
+            request.team_ids = services.user_team_ids(request.user)
+            if op.auth == "team" and not request.team_ids:
+                raise ServiceError("You are not a member of any team; ask an admin to add you.", 403)
+        if op.body is not None:
+            body = read_json(request, required=bool(op.body.get("required")))
+            check(body, op.body)
+            result = op.handler(request, body, **kwargs)
+        else:
+            result = op.handler(request, **kwargs)
+    except ServiceError as exc:
+        extra = {"field": exc.field} if isinstance(exc, FieldError) else {}
+        return error(exc.message, exc.status, **extra)
+    status, data = result if isinstance(result, tuple) else (op.status, result)
+    return JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def authenticate(request):
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise ServiceError(f"This needs an API token: {TOKEN_HINT}.", 401)
+    token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash(raw.strip())).first()
+    if token is None or not token.user.is_active:
+        raise ServiceError(f"This API token is not valid; {TOKEN_HINT}.", 401)
+    return token.user
+
+
+def read_json(request, required: bool = True) -> dict:
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raise ServiceError(f"The body is larger than the {limit:,} bytes this server accepts.", 413) from None
+    if not raw.strip():
+        if required:
+            raise ServiceError("Send a JSON object as the body.", 400)
+        return {}
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ServiceError("The body must be UTF-8 encoded JSON.", 400) from None
+    except json.JSONDecodeError as exc:
+        raise ServiceError(f"The body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+    except ValueError as exc:
+        raise ServiceError(f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise ServiceError("The body's JSON is nested too deeply.") from None
+    if not isinstance(data, dict):
+        raise ServiceError('The body must be a JSON object, like {"text": "..."}.', 400)
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+# ---------------------------------------------------------------- request checking (a small JSON-schema subset)
+
+_KIND_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return {float: "number", str: "string", list: "array", dict: "object"}[type(value)]
+
+
+def check(value, schema: dict, where: str = "") -> None:
+    """Check types, required fields, lengths and enums; the first problem raises a FieldError naming where it is.
+
+    Values are never echoed back: a field may hold a secret pasted by mistake.
+    """
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    kind = _kind(value)
+    if kinds and kind not in kinds and not (kind == "integer" and "number" in kinds):
+        expected = " or ".join(_KIND_NAMES[k] for k in kinds)
+        raise FieldError(where or "The body", f"must be {expected}, not {_KIND_NAMES[kind]}.")
+    if "enum" in schema and value not in schema["enum"]:
+        raise FieldError(where, f"must be one of: {', '.join(map(str, schema['enum']))}.")
+    if kind == "string":
+        if len(value.strip()) < schema.get("minLength", 0):
+            raise FieldError(where, "must not be empty.")
+        if len(value) > schema.get("maxLength", len(value)):
+            raise FieldError(where, f"is longer than {schema['maxLength']:,} characters.")
+    if kind in {"integer", "number"}:
+        if value < schema.get("minimum", value):
+            raise FieldError(where, f"must be at least {schema['minimum']}.")
+        top = min(MAX_ID, schema.get("maximum", MAX_ID))
+        if value > top or value < -MAX_ID:
+            raise FieldError(where, f"is out of range (at most {top:,}).")
+    if kind == "array":
+        if len(value) > schema.get("maxItems", len(value)):
+            raise FieldError(where, f"has more than {schema['maxItems']:,} items.")
+        for i, item in enumerate(value):
+            check(item, schema.get("items", {}), f"{where}[{i}]")
+    if kind == "object":
+        props = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in value:
+                raise FieldError(_join(where, name), "is required.")
+        for name, item in value.items():
+            if name not in props:
+                raise FieldError(_join(where, name), f"is not a field here (fields: {', '.join(props)}).")
+            check(item, props[name], _join(where, name))
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def int_query(request, name: str, default: int) -> int:
+    raw = request.GET.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or int(raw) > MAX_ID:
+        raise FieldError(name, "must be a whole number of 0 or more.")
+    return int(raw)
+
+
+def owned(queryset, pk: int, what: str):
+    """The object if it is in the caller's teams (the queryset is already scoped); 404 alike when it is another
+    team's or does not exist, so a stranger learns nothing."""
+    obj = queryset.filter(pk=pk).first() if pk <= MAX_ID else None
+    if obj is None:
+        raise ServiceError(f"There is no {what} {pk} in your teams.", 404)
+    return obj
+
+
+# ---------------------------------------------------------------- the OpenAPI document, built from the URLconf
+
+
+def _api_patterns(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _api_patterns(p.url_patterns, prefix + str(p.pattern))
+        elif (prefix + str(p.pattern)).startswith("api/"):
+            yield prefix + str(p.pattern), p
+
+
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+_ERRORS = {
+    400: "The body or a parameter is malformed; `field` names it.",
+    401: "Missing or invalid API token.",
+    403: "The token's user is in no team.",
+    404: "No such object in your teams.",
+    405: "Wrong method.",
+    409: "Conflicts with the object's current state.",
+    413: "The body is too large.",
+}
+
+
+def _hoist(schema, components: dict):
+    """Titled object schemas go to components/schemas and are referenced from where they were used."""
+    if isinstance(schema, list):
+        return [_hoist(s, components) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _hoist(v, components) for k, v in schema.items()}
+    if isinstance(schema.get("title"), str) and schema.get("type") == "object":
+        components[schema["title"]] = out
+        return {"$ref": f"#/components/schemas/{schema['title']}"}
+    return out
+
+
+def build_openapi() -> dict:
+    components = {"Error": ERROR}
+    paths: dict[str, dict] = {}
+    for route_path, pattern in _api_patterns(get_resolver().url_patterns):
+        route = getattr(pattern.callback, "route", None)
+        if route is None:
+            continue  # not declared in a route table: the OpenAPI test reports it
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "integer" if conv == "int" else "string"}}
+            for conv, name in _CONVERTER.findall(route_path)
+        ]
+        item = paths.setdefault("/" + _CONVERTER.sub(r"{\2}", route_path), {})
+        for method, op in route.operations.items():
+            statuses = set(op.errors) | {405}
+            statuses |= {401, 403} if op.auth == "team" else {401} if op.auth == "token" else set()
+            statuses |= {404} if params else set()
+            statuses |= {400, 413} if op.body is not None else set()
+            statuses |= {400} if op.query else set()
+            responses = {str(op.status): {"description": op.summary, "content": _json(op.response)}}
+            for status in sorted(statuses):
+                responses[str(status)] = {"description": _ERRORS[status], "content": _json(ERROR_REF)}
+            operation = {
+                "operationId": f"{route.name}_{method.lower()}",
+                "summary": op.summary,
+                "parameters": params
+                + [{"name": n, "in": "query", "required": False, "schema": s} for n, s in op.query.items()],
+                "responses": responses,
+                "security": [] if op.auth == "none" else [{"bearer": []}],
+            }
+            if op.body is not None:
+                operation["requestBody"] = {"required": bool(op.body.get("required")), "content": _json(op.body)}
+            item[method.lower()] = operation
+    doc = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Swarm API",
+            "version": "1",
+            "description": f"Supervise teams of coding agents. Every call but health needs a token: {TOKEN_HINT}.",
+        },
+        "paths": paths,
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    }
+    doc = _hoist(doc, components)
+    doc["components"]["schemas"] = components
+    return doc
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+# ---------------------------------------------------------------- schema helpers
+
+ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
+    "required": ["error"],
+}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+TIME = {"type": ["string", "null"], "description": "ISO 8601, or null when it has not happened"}
+STRINGS = {"type": "array", "items": STRING}
+
+
+def obj(title: str | None = None, /, **properties) -> dict:
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    return {"title": title, **schema} if title else schema
+
+
+def listing(key: str, item: dict) -> dict:
+    return obj(**{key: {"type": "array", "items": item}})
+
+
+def body(required: list[str], **properties) -> dict:
+    """A request body (or part of one): unknown fields are refused, so a typo or a forged field is not ignored."""
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def text(max_length: int, min_length: int = 0, **extra) -> dict:
+    return {"type": "string", "maxLength": max_length, "minLength": min_length, **extra}

@@ -1,0 +1,201 @@
+"""Talking to a running agent: a message is queued, delivered once at the next step, then answered."""
+
+from __future__ import annotations
+
+import threading
+from html import escape
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from agents import runtime, services
+from agents.models import Agent, Event, Message, ModelProfile
+
+TEXT = "Please also check that clamp() handles low > high."
+
+
+@pytest.fixture
+def launched(demo):
+    _, task = demo
+    return {a.name: a for a in services.launch_task(task)}
+
+
+@pytest.fixture
+def ada(launched):
+    return launched["Ada"]
+
+
+def post_message(client, agent, text=TEXT, htmx=False, **extra):
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(f"/agents/{agent.pk}/messages/", {"text": text, "mode": "queue", **extra}, headers=headers)
+
+
+def injected_entries(agent: Agent, text: str = TEXT) -> list[dict]:
+    agent.refresh_from_db()
+    return [m for m in agent.conversation if m["role"] == "user" and text in (m.get("content") or "")]
+
+
+def test_message_from_the_agent_page_is_queued_with_an_event(alice_client, alice, ada):
+    response = post_message(alice_client, ada)
+    assert response.status_code == 302
+    assert response["Location"] == f"/agents/{ada.pk}/"
+    message = Message.objects.get(agent=ada)
+    assert message.state == Message.State.QUEUED
+    assert message.author == alice
+    assert message.text == TEXT
+    event = Event.objects.get(agent=ada, kind="message")
+    assert event.payload["message_id"] == message.pk
+    assert event.payload["sender"] == "alice"
+    assert event.payload["text"] == TEXT
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "message from alice" in page
+    assert f'id="message-{message.pk}-receipt">queued<' in page
+
+
+def test_htmx_send_answers_with_a_fresh_message_box(alice_client, ada):
+    response = post_message(alice_client, ada, htmx=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="message-box"' in html
+    assert "<html" not in html  # a fragment, not the page
+    assert TEXT not in html  # the box is emptied for the next message
+    assert Message.objects.get(agent=ada).state == Message.State.QUEUED
+    assert Event.objects.filter(agent=ada, kind="message").count() == 1
+
+
+def test_next_step_delivers_the_message_once_and_the_agent_answers_it(alice_client, ada):
+    post_message(alice_client, ada)
+    runtime.run_step(ada.pk)
+
+    message = Message.objects.get(agent=ada)
+    assert message.state == Message.State.ANSWERED
+    assert message.delivered_at is not None and message.answered_at is not None
+    entries = injected_entries(ada)
+    assert len(entries) == 1
+    assert entries[0]["content"].startswith("[Message from alice] ")
+    kinds = list(ada.events.order_by("seq").values_list("kind", flat=True))
+    assert kinds.count("message_delivered") == 1
+    assert kinds.count("message_answered") == 1
+    assert kinds.index("message") < kinds.index("message_delivered") < kinds.index("model_turn")
+    assert kinds.index("model_turn") < kinds.index("message_answered")
+    turn = ada.events.filter(kind="model_turn").order_by("seq").last()
+    assert "I read your message" in turn.payload["text"]
+    assert TEXT[:40] in turn.payload["text"]
+
+    page = alice_client.get(f"/agents/{ada.pk}/").content.decode()
+    assert f'id="message-{message.pk}-receipt">answered<' in page
+
+    runtime.run_step(ada.pk)  # the next step does not deliver it again
+    assert len(injected_entries(ada)) == 1
+    assert ada.events.filter(kind="message_delivered").count() == 1
+    later = ada.events.filter(kind="model_turn").order_by("seq").last()
+    assert later.pk != turn.pk and "I read your message" not in later.payload["text"]
+
+
+def test_two_steps_at_once_deliver_the_message_once(alice_client, ada):
+    post_message(alice_client, ada)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def step():
+        try:
+            barrier.wait(timeout=10)
+            runtime.run_step(ada.pk)
+        except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=step) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert Message.objects.get(agent=ada).state == Message.State.ANSWERED
+    assert ada.events.filter(kind="message_delivered").count() == 1
+    assert len(injected_entries(ada)) == 1
+    seqs = list(ada.events.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))  # and the log stays gapless
+
+
+def test_message_to_a_stopped_agent_is_refused_clearly(alice_client, ada):
+    services.stop(ada, "alice")
+    ada.refresh_from_db()
+    with pytest.raises(services.ServiceError) as refused:
+        services.inject_message(ada, TEXT)
+    assert refused.value.status == 409
+
+    response = post_message(alice_client, ada, htmx=True)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="alert"' in html and "Ada has finished (stopped); it takes no more messages." in html
+    assert escape(TEXT) in html  # what the person wrote is not lost
+
+    response = post_message(alice_client, ada)
+    assert response.status_code == 302
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "Ada has finished (stopped); it takes no more messages." in page
+    assert not Message.objects.filter(agent=ada).exists()
+    assert not ada.events.filter(kind="message").exists()
+
+
+def test_empty_message_is_refused_with_a_form_error(alice_client, ada):
+    response = post_message(alice_client, ada, text="   \n ", htmx=True)
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+
+    response = post_message(alice_client, ada, text="")
+    assert response.status_code == 302
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "Your message was not sent: This field is required." in page
+    assert not Message.objects.filter(agent=ada).exists()
+    assert not ada.events.filter(kind="message").exists()
+
+
+def test_the_same_client_message_id_queues_the_message_once(alice_client, ada, launched):
+    page = alice_client.get(f"/agents/{ada.pk}/").content.decode()
+    assert 'name="client_msg_id" value="' in page  # the form carries one, so a double click is harmless
+    first = post_message(alice_client, ada, htmx=True, client_msg_id="c-123")
+    second = post_message(alice_client, ada, htmx=True, client_msg_id="c-123")
+    assert first.status_code == second.status_code == 200
+    assert Message.objects.filter(agent=ada).count() == 1
+    assert ada.events.filter(kind="message").count() == 1
+    assert services.inject_message(ada, TEXT, client_msg_id="c-123") == Message.objects.get(agent=ada)
+
+    # the same id aimed at another agent is a client mistake, answered in words rather than a 500
+    grace = launched["Grace"]
+    response = post_message(alice_client, grace, htmx=True, client_msg_id="c-123")
+    assert response.status_code == 200
+    assert "already used for another agent" in response.content.decode()
+    assert not Message.objects.filter(agent=grace).exists()
+
+    other = post_message(alice_client, ada, htmx=True, client_msg_id="c-456")
+    assert other.status_code == 200
+    assert Message.objects.filter(agent=ada).count() == 2
+
+
+def test_teammate_message_is_marked_with_its_sender(bob, ada):
+    bob_client = Client()
+    bob_client.force_login(bob)
+    post_message(bob_client, ada, text="Bob here: mind the empty list case.")
+    runtime.run_step(ada.pk)
+    entries = injected_entries(ada, "mind the empty list case")
+    assert [e["content"] for e in entries] == ["[Message from bob] Bob here: mind the empty list case."]
+
+
+def test_a_message_survives_a_failed_model_call(alice_client, ada):
+    good = ada.profile
+    broken = ModelProfile.objects.create(team=ada.task.team, name="typo", model="sim/no-such-behaviour")
+    Agent.objects.filter(pk=ada.pk).update(profile=broken)  # a person picked a model name that does not exist
+    post_message(alice_client, ada)
+    runtime.run_step(ada.pk)
+    ada.refresh_from_db()
+    assert ada.status == Agent.Status.ERROR
+
+    Agent.objects.filter(pk=ada.pk).update(profile=good)  # they fix the profile and resume
+    alice_client.post(f"/agents/{ada.pk}/resume/")
+    runtime.run_step(ada.pk)
+    assert len(injected_entries(ada)) == 1
+    assert Message.objects.get(agent=ada).state == Message.State.ANSWERED

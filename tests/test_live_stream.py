@@ -1,0 +1,287 @@
+"""The live transcript over websockets: who may watch, replay on reconnect, and every event exactly once, in order.
+
+Each test drives the real ASGI application (Origin check, session auth, routing, consumers) with channels'
+WebsocketCommunicator and the in-memory channel layer. Events come from the services and the runtime, whose
+broadcasts go out after commit, as they do in the running app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from agents import events, executor, runtime, services
+from agents.models import Agent, Event
+from swarm_web.asgi import application
+
+TIMEOUT = 10  # seconds; generous, the machine is small and shared
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test runs its own event loop: start and end with an empty layer and no remembered server loop."""
+    layer = get_channel_layer()
+    saved_loop = executor.main_loop
+    async_to_sync(layer.flush)()
+    yield
+    async_to_sync(layer.flush)()
+    executor.main_loop = saved_loop
+
+
+@pytest.fixture
+def launched(demo):
+    _, task = demo
+    agents = services.launch_task(task)
+    return task, {a.name: a for a in agents}
+
+
+def headers_for(user=None, origin: str = "http://localhost") -> list[tuple[bytes, bytes]]:
+    """What a browser sends on the handshake: its Origin and, when logged in, its session cookie."""
+    headers = [(b"origin", origin.encode())]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        headers.append((b"cookie", cookie.encode()))
+    return headers
+
+
+async def open_agent_socket(headers, agent_id: int, after: int = 0) -> tuple[WebsocketCommunicator, list[dict]]:
+    """Connect and read the replay; the header fragment (seq null) closes it. Returns the socket and the replay."""
+    comm = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/?after={after}", headers=headers)
+    connected, code = await comm.connect(timeout=TIMEOUT)
+    assert connected, f"socket refused with {code}"
+    replay = []
+    while True:
+        message = await comm.receive_json_from(timeout=TIMEOUT)
+        if message["seq"] is None:
+            assert "agent-header" in message["html"] or f"agent-{agent_id}" in message["html"]
+            return comm, replay
+        replay.append(message)
+
+
+async def receive_until(comm: WebsocketCommunicator, last_seq: int) -> list[dict]:
+    got = []
+    while not got or got[-1]["seq"] is None or got[-1]["seq"] < last_seq:
+        got.append(await comm.receive_json_from(timeout=TIMEOUT))
+    return got
+
+
+def seqs(messages: list[dict]) -> list[int]:
+    return [m["seq"] for m in messages if m["seq"] is not None]
+
+
+record = database_sync_to_async(services.record_event)
+append = database_sync_to_async(services.append_events)
+step = database_sync_to_async(runtime.run_step)
+broadcast = database_sync_to_async(events.broadcast_events)
+
+
+@database_sync_to_async
+def last_seq_of(agent_id: int) -> int:
+    return Agent.objects.values_list("next_seq", flat=True).get(pk=agent_id) - 1
+
+
+def test_reconnect_replays_missed_events_exactly_once_in_order(launched, alice):
+    _, agents = launched
+    ada = agents["Ada"]
+    headers = headers_for(alice)
+
+    async def scenario() -> tuple[list[dict], int]:
+        received: list[dict] = []
+        comm, replay = await open_agent_socket(headers, ada.pk, after=0)
+        received += replay
+        assert seqs(replay) == [1]  # "started on branch ..."
+        for i in range(3):
+            await record(ada.pk, "model_turn", {"text": f"thinking aloud {i}"})
+        received += await receive_until(comm, 4)
+
+        await comm.disconnect()  # the browser loses its connection
+        last_seen = seqs(received)[-1]
+        assert await step(ada.pk) is not None  # Ada keeps working while nobody watches
+        assert await step(ada.pk) is not None
+        missed_upto = await last_seq_of(ada.pk)
+        assert missed_upto > last_seen
+
+        comm, replay = await open_agent_socket(headers, ada.pk, after=last_seen)
+        assert seqs(replay) == list(range(last_seen + 1, missed_upto + 1))
+        received += replay
+        for i in range(3):
+            await record(ada.pk, "model_turn", {"text": f"back online {i}"})
+        total = await last_seq_of(ada.pk)
+        received += await receive_until(comm, total)
+        assert await comm.receive_nothing(0.3)
+        await comm.disconnect()
+        return received, total
+
+    received, total = async_to_sync(scenario)()
+    assert seqs(received) == list(range(1, total + 1))
+    assert total >= 11
+    kinds = list(Event.objects.filter(agent=ada).order_by("seq").values_list("kind", flat=True))
+    assert "tool_call" in kinds  # the missed part includes real steps, not only hand-made events
+    html = "".join(m["html"] for m in received)
+    assert "back online 2" in html and "list_files" in html
+
+
+def test_live_events_recorded_during_the_replay_are_sent_once(launched, alice):
+    _, agents = launched
+    grace = agents["Grace"]
+    headers = headers_for(alice)
+    # more than one replay batch already in the log when the browser connects
+    services.append_events(grace.pk, [("model_turn", {"text": f"earlier {i}"}) for i in range(520)])
+
+    async def keep_working():
+        for i in range(30):
+            await record(grace.pk, "model_turn", {"text": f"meanwhile {i}"})
+            await asyncio.sleep(0)
+
+    async def scenario() -> tuple[list[dict], int]:
+        writer = asyncio.ensure_future(keep_working())
+        comm, replay = await open_agent_socket(headers, grace.pk, after=0)
+        await writer
+        total = await last_seq_of(grace.pk)
+        live = await receive_until(comm, total) if seqs(replay)[-1] < total else []
+        assert await comm.receive_nothing(0.3)
+        await comm.disconnect()
+        return replay + live, total
+
+    received, total = async_to_sync(scenario)()
+    assert total == 1 + 520 + 30
+    assert seqs(received) == list(range(1, total + 1))
+
+
+def test_a_late_broadcast_of_events_already_sent_is_dropped(launched, alice):
+    _, agents = launched
+    ada = agents["Ada"]
+    services.record_event(ada.pk, "model_turn", {"text": "first thought"})
+    headers = headers_for(alice)
+
+    async def scenario() -> list[dict]:
+        comm, replay = await open_agent_socket(headers, ada.pk, after=0)
+        assert seqs(replay) == [1, 2]
+        await broadcast(ada.pk, [1, 2])  # a slow worker's broadcast arrives after the replay sent them
+        assert await comm.receive_nothing(0.3)
+        await record(ada.pk, "model_turn", {"text": "second thought"})
+        live = await receive_until(comm, 3)
+        await comm.disconnect()
+        return replay + live
+
+    assert seqs(async_to_sync(scenario)()) == [1, 2, 3]
+
+
+def test_a_gap_in_the_live_broadcast_is_filled_from_the_log(launched, alice):
+    _, agents = launched
+    ada = agents["Ada"]
+    headers = headers_for(alice)
+
+    @database_sync_to_async
+    def log_without_broadcast(texts: list[str]) -> list[int]:
+        # as if these broadcasts were lost (a full channel layer drops messages, RELIABILITY 5)
+        start = Agent.objects.get(pk=ada.pk).next_seq
+        Event.objects.bulk_create(
+            Event(agent_id=ada.pk, seq=start + i, kind="model_turn", payload={"text": t}) for i, t in enumerate(texts)
+        )
+        Agent.objects.filter(pk=ada.pk).update(next_seq=start + len(texts))
+        return [start + i for i in range(len(texts))]
+
+    async def scenario() -> list[dict]:
+        comm, replay = await open_agent_socket(headers, ada.pk, after=0)
+        assert seqs(replay) == [1]
+        lost = await log_without_broadcast(["lost one", "lost two"])
+        assert lost == [2, 3]
+        await record(ada.pk, "model_turn", {"text": "this one got through"})
+        live = await receive_until(comm, 4)
+        assert await comm.receive_nothing(0.3)
+        await comm.disconnect()
+        return replay + live
+
+    received = async_to_sync(scenario)()
+    assert seqs(received) == [1, 2, 3, 4]
+    html = "".join(m["html"] for m in received)
+    assert html.index("lost one") < html.index("lost two") < html.index("this one got through")
+
+
+def test_anonymous_socket_is_refused_before_accept(launched):
+    _, agents = launched
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, f"/ws/agents/{agents['Ada'].pk}/", headers=headers_for(None))
+        connected, code = await comm.connect(timeout=TIMEOUT)
+        assert await comm.receive_nothing(0.2)
+        await comm.disconnect()
+        return connected, code
+
+    connected, code = async_to_sync(scenario)()
+    assert connected is False
+    assert code == 4403
+
+
+def test_stranger_cannot_watch_an_agent(launched, mallory):
+    _, agents = launched
+    ada = agents["Ada"]
+    services.record_event(ada.pk, "model_turn", {"text": "private reasoning"})
+    missing = Agent.objects.order_by("-pk").first().pk + 1000
+    headers = headers_for(mallory)
+
+    async def attempt(path: str) -> tuple[bool, int, list]:
+        comm = WebsocketCommunicator(application, path, headers=headers)
+        connected, code = await comm.connect(timeout=TIMEOUT)
+        # and nothing leaks afterwards, not even the live events of the agent
+        await record(ada.pk, "model_turn", {"text": "more private reasoning"})
+        leaked = []
+        while not await comm.receive_nothing(0.3):
+            leaked.append(await comm.receive_output(TIMEOUT))
+        await comm.disconnect()
+        return connected, code, leaked
+
+    for path in (f"/ws/agents/{ada.pk}/?after=0", f"/ws/agents/{missing}/", f"/ws/tasks/{ada.task_id}/"):
+        connected, code, leaked = async_to_sync(attempt)(path)
+        assert (connected, code) == (False, 4404), path
+        assert leaked == [], path
+
+
+def test_socket_from_a_foreign_origin_is_refused(launched, alice):
+    _, agents = launched
+
+    async def scenario(headers):
+        comm = WebsocketCommunicator(application, f"/ws/agents/{agents['Ada'].pk}/", headers=headers)
+        connected, _ = await comm.connect(timeout=TIMEOUT)
+        leaked = not await comm.receive_nothing(0.2)
+        await comm.disconnect()
+        return connected, leaked
+
+    assert async_to_sync(scenario)(headers_for(alice, origin="https://evil.example")) == (False, False)
+    assert async_to_sync(scenario)(headers_for(alice)) == (True, True)  # control: same user, our origin
+
+
+def test_task_socket_sends_a_card_for_every_agent_on_connect(launched, alice):
+    task, agents = launched
+    services.set_status(agents["Linus"].pk, Agent.Status.PAUSED, "tokens budget used up")
+    headers = headers_for(alice)
+
+    async def scenario() -> tuple[dict, dict]:
+        comm = WebsocketCommunicator(application, f"/ws/tasks/{task.pk}/", headers=headers)
+        connected, code = await comm.connect(timeout=TIMEOUT)
+        assert connected, code
+        snapshot = await comm.receive_json_from(timeout=TIMEOUT)
+        await record(agents["Ada"].pk, "model_turn", {"text": "reading mathutil.py"}, activity="reading mathutil.py")
+        update = await comm.receive_json_from(timeout=TIMEOUT)
+        await comm.disconnect()
+        return snapshot, update
+
+    snapshot, update = async_to_sync(scenario)()
+    assert snapshot["seq"] is None
+    for agent in agents.values():
+        assert f'id="agent-{agent.pk}-card"' in snapshot["html"], agent.name
+        assert agent.name in snapshot["html"]
+    assert snapshot["html"].count('class="card ') == 8
+    assert 'data-status="paused"' in snapshot["html"]  # state from the server, as it is now
+    assert f'id="agent-{agents["Ada"].pk}-card"' in update["html"]
+    assert "reading mathutil.py" in update["html"]
