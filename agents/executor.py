@@ -14,23 +14,45 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
 main_loop: asyncio.AbstractEventLoop | None = None
 
 
+SWEEP_EVERY = 30.0  # seconds between sweeps for agents whose next step was lost
+OVERDUE = 60.0  # a scheduled step this late is taken as lost (worker killed, broker restarted)
+
+
 def kick(agent_id: int, delay: float = 0.0) -> None:
+    """Schedule the agent's next step. Each kick supersedes the previous schedule (one chain per agent)."""
     mode = settings.SWARM_EXECUTOR
+    if mode == "manual":
+        return
+    from agents.models import Agent
+
+    due = timezone.now() + timedelta(seconds=delay)
+    with transaction.atomic():
+        Agent.objects.filter(pk=agent_id).update(schedule_token=F("schedule_token") + 1, next_step_at=due)
+        token = Agent.objects.values_list("schedule_token", flat=True).get(pk=agent_id)
     if mode == "celery":
         from agents.tasks import step
 
-        step.apply_async((agent_id,), countdown=delay)
-    elif mode == "inprocess":
+        step.apply_async((agent_id, token), countdown=delay)
+    else:
         _embedded().schedule(agent_id, delay)
+
+
+def is_current(agent_id: int, token: int | None) -> bool:
+    from agents.models import Agent
+
+    return token is None or Agent.objects.filter(pk=agent_id, schedule_token=token).exists()
 
 
 def after_step(agent_id: int, delay: float | None) -> None:
@@ -45,6 +67,7 @@ class EmbeddedExecutor:
         self.pending: set[int] = set()
         self.cond = threading.Condition()
         threading.Thread(target=self._timer, name="swarm-scheduler", daemon=True).start()
+        start_sweeper()
 
     def schedule(self, agent_id: int, delay: float) -> None:
         with self.cond:
@@ -89,17 +112,43 @@ def _embedded() -> EmbeddedExecutor:
 
 
 def resume_orphans() -> int:
-    """Startup sweep: re-schedule running agents whose step was cut short by a restart (lease lapsed or none)."""
-    from django.db.models import Q
-    from django.utils import timezone
-
+    """Sweep: re-schedule running agents whose step was lost (lease lapsed, or a scheduled step long overdue)."""
     from agents.models import Agent
 
+    now = timezone.now()
     ids = list(
         Agent.objects.filter(status=Agent.Status.RUNNING)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=timezone.now()))
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .filter(Q(next_step_at__isnull=True) | Q(next_step_at__lt=now - timedelta(seconds=OVERDUE)))
         .values_list("pk", flat=True)
     )
     for pk in ids:
         kick(pk)
+    if ids:
+        log.info("sweep re-scheduled %d agent(s) whose step was lost", len(ids))
     return len(ids)
+
+
+_sweeper_started = False
+
+
+def start_sweeper() -> None:
+    """Startup sweep, then one every SWEEP_EVERY seconds, in a daemon thread of this process."""
+    global _sweeper_started
+    with _lock:
+        if _sweeper_started:
+            return
+        _sweeper_started = True
+
+    def loop() -> None:
+        while True:
+            try:
+                close_old_connections()
+                resume_orphans()
+            except Exception:
+                log.exception("sweep failed")
+            finally:
+                close_old_connections()
+            time.sleep(SWEEP_EVERY)
+
+    threading.Thread(target=loop, name="swarm-sweeper", daemon=True).start()

@@ -197,6 +197,9 @@ class Agent(models.Model):
     lease_owner = models.CharField(max_length=100, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     fencing_token = models.PositiveBigIntegerField(default=0)
+    # the one live schedule of the agent's next step: older queued step tasks see a stale token and do nothing
+    schedule_token = models.PositiveBigIntegerField(default=0)
+    next_step_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,18 +1,32 @@
 """Every command an agent (or a verification) runs goes through here, inside bubblewrap.
 
-Profile: RELIABILITY.md section (c). Read-only system, only the worktree writable, no network, sibling
-worktrees and app data hidden, git metadata read-only, empty environment, per-command limits.
-Where bubblewrap cannot run safely, commands are refused: never run unsandboxed silently.
+Profile: RELIABILITY.md section (c). Read-only system, only the worktree writable, no network (nor host Unix
+sockets), sibling worktrees, app code and data hidden, git metadata read-only, empty environment, and
+per-command limits: a pids and memory cgroup where one can be made, rlimits always.
+When the worker runs as root the command itself runs as an unprivileged uid: root without capabilities still
+owns every root-only file on the host (/etc/shadow, a 0600 .env) and is exempt from RLIMIT_NPROC.
+The startup self-test proves the denials on this machine; if one fails, commands are refused, never run
+unsandboxed.
 """
 
 from __future__ import annotations
 
+import errno
+import itertools
+import json
 import os
-import resource
+import platform
+import secrets
+import selectors
 import shutil
 import signal
+import socket
+import stat
+import struct
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +34,16 @@ from pathlib import Path
 
 from django.conf import settings
 
+SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who commands run as when the worker is root
+PIDS_MAX = 256  # per command, through the pids cgroup
+MEMORY_MAX = 2 << 30  # RLIMIT_AS per process, and memory cgroup limit per command
+FILE_SIZE_MAX = 100 << 20
+TMP_SIZE = 512 << 20  # private /tmp and /dev/shm (tmpfs)
+OPEN_FILES_MAX = 1024
+NPROC_FALLBACK = 1024  # without a pids cgroup: per uid, so shared by every sandbox of that uid
+KILL_WAIT = 5.0
+
+HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 FIX_HINT = (
     "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow unprivileged user namespaces "
     "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
@@ -39,6 +63,7 @@ class CommandResult:
     timed_out: bool = False
     truncated: bool = False
     seconds: float = 0.0
+    limits: str = ""
 
     def as_dict(self) -> dict:
         return {
@@ -48,7 +73,12 @@ class CommandResult:
             "timed_out": self.timed_out,
             "truncated": self.truncated,
             "seconds": round(self.seconds, 2),
+            "limits": self.limits,
         }
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
 
 
 def _toolchain_paths() -> list[str]:
@@ -57,140 +87,662 @@ def _toolchain_paths() -> list[str]:
     return sorted(p for p in paths if os.path.isdir(p))
 
 
-def _gitdir_of(worktree: Path) -> Path | None:
+def _gitdirs_of(worktree: Path) -> list[Path]:
+    """The worktree's own gitdir and the repository's common dir (objects, refs, hooks, config)."""
     dotgit = worktree / ".git"
-    if dotgit.is_file():
-        text = dotgit.read_text(errors="replace").strip()
-        if text.startswith("gitdir:"):
-            gitdir = Path(text.split(":", 1)[1].strip())
-            # <repo>/.git/worktrees/<name> -> the common dir <repo>/.git
-            return gitdir.parent.parent if gitdir.parent.name == "worktrees" else gitdir
-    return None
+    if dotgit.is_dir() and not dotgit.is_symlink():
+        return [dotgit]
+    if not dotgit.is_file() or dotgit.is_symlink():
+        return []
+    text = dotgit.read_text(errors="replace").strip()
+    if not text.startswith("gitdir:"):
+        return []
+    gitdir = (worktree / text.split(":", 1)[1].strip()).resolve()
+    backlink = gitdir / "gitdir"
+    # git records where each linked worktree lives; a pointer forged to some other directory has no such record
+    if not backlink.is_file() or Path(backlink.read_text().strip()).resolve() != dotgit.resolve():
+        return []
+    common = gitdir
+    if (gitdir / "commondir").is_file():
+        common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
+    elif gitdir.parent.name == "worktrees":
+        common = gitdir.parent.parent
+    dirs = [common] if common.is_dir() else []
+    if gitdir.is_dir() and not gitdir.is_relative_to(common):
+        dirs.append(gitdir)
+    return dirs
 
 
-def bwrap_argv(worktree: Path, command: str) -> list[str]:
-    data_dir = str(settings.DATA_DIR)
+def _hidden_paths() -> list[str]:
+    """Covered with an empty tmpfs: homes (keys, tokens), sockets in /run, app code (.env), app data."""
+    paths = ["/home", "/root", "/run", "/var/tmp", str(settings.BASE_DIR), str(settings.DATA_DIR)]
+    paths = {os.path.realpath(p) for p in paths} - {"/"}
+    return sorted(paths, key=lambda p: (p.count("/"), p))
+
+
+class _Mounts:
+    """bwrap mount arguments; parents of a mount inside a tmpfs are made 0755 so the sandbox uid can reach it."""
+
+    def __init__(self) -> None:
+        self.argv: list[str] = []
+        self.tmpfs: list[str] = []
+        self.made: set[str] = set()
+
+    def _parents(self, dest: str) -> None:
+        parent = os.path.dirname(dest)
+        chain = []
+        while parent not in ("/", "") and parent not in self.made:
+            if any(parent == t for t in self.tmpfs):
+                break
+            if any(parent.startswith(t + "/") for t in self.tmpfs):
+                chain.append(parent)
+            parent = os.path.dirname(parent)
+        for path in reversed(chain):
+            self.argv += ["--dir", path]
+            self.made.add(path)
+
+    def hide(self, path: str, size: int | None = None, perms: str | None = None) -> None:
+        self._parents(path)
+        self.argv += (["--perms", perms] if perms else []) + (["--size", str(size)] if size else [])
+        self.argv += ["--tmpfs", path]
+        self.tmpfs.append(path)
+
+    def bind(self, path: str, writable: bool = False) -> None:
+        self._parents(path)
+        self.argv += ["--bind" if writable else "--ro-bind", path, path]
+
+
+def bwrap_argv(worktree: Path, command: str, seccomp_fd: int | None = None) -> list[str]:
+    worktree = Path(worktree).resolve()
     argv = [
-        "bwrap",
-        "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-        "--ro-bind", "/", "/",
-        "--tmpfs", "/home", "--tmpfs", "/root", "--tmpfs", "/run",
-        "--size", str(512 * 1024 * 1024), "--tmpfs", "/tmp",
-        "--tmpfs", data_dir,
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session",
     ]  # fmt: skip
+    if _as_root():
+        # No user namespace: it would map the sandbox to uid 0 outside. setpriv drops to SANDBOX_UID inside,
+        # so bwrap keeps only the capabilities that drop needs, and the seccomp filter stops new user namespaces.
+        argv += ["--cap-drop", "ALL"]
+        argv += [a for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP") for a in ("--cap-add", cap)]
+    else:
+        argv += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    mounts = _Mounts()
+    mounts.argv += ["--ro-bind", "/", "/"]
+    for path in ("/home", "/root", "/run", "/var/tmp"):
+        if os.path.isdir(path):
+            mounts.hide(path)
+    mounts.hide("/tmp", size=TMP_SIZE, perms="1777")
+    for path in _hidden_paths():
+        if path not in mounts.tmpfs and (os.path.isdir(path) or path.startswith("/tmp/")):
+            mounts.hide(path)
     for path in _toolchain_paths():
-        argv += ["--ro-bind", path, path]
-    gitdir = _gitdir_of(worktree)
-    if gitdir is not None and gitdir.is_dir():
-        argv += ["--ro-bind", str(gitdir), str(gitdir)]
+        mounts.bind(path)
+    for gitdir in _gitdirs_of(worktree):
+        mounts.bind(str(gitdir))
+    mounts.bind(str(worktree), writable=True)
+    dotgit = worktree / ".git"
+    if dotgit.exists() and not dotgit.is_symlink():
+        # the pointer file too: a rewritten `gitdir:` would point the host's git at a config the agent wrote
+        mounts.bind(str(dotgit))
+    argv += mounts.argv
+    argv += ["--dev", "/dev", "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm", "--proc", "/proc"]
     venv_bin = os.path.join(sys.prefix, "bin")
     argv += [
-        "--bind", str(worktree), str(worktree),
-        "--dev", "/dev", "--proc", "/proc",
         "--clearenv",
         "--setenv", "PATH", f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "--setenv", "HOME", str(worktree),
+        "--setenv", "HOME", "/tmp",
         "--setenv", "TMPDIR", "/tmp",
         "--setenv", "LANG", "C.UTF-8",
         "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+        # the gitdir belongs to the host's uid; let git inside read it (it cannot write it anyway)
+        "--setenv", "GIT_CONFIG_COUNT", "1",
+        "--setenv", "GIT_CONFIG_KEY_0", "safe.directory",
+        "--setenv", "GIT_CONFIG_VALUE_0", "*",
         "--chdir", str(worktree),
-        "--", "/bin/sh", "-c", command,
+        "--",
     ]  # fmt: skip
-    return argv
+    if _as_root():
+        argv += [
+            shutil.which("setpriv") or "/usr/bin/setpriv",
+            f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+        ]  # fmt: skip
+    return argv + ["/bin/sh", "-c", command]
 
 
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (100 << 20, 100 << 20))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+# --- seccomp: no new user namespaces (root mode has no --disable-userns), no kernel keyrings, bpf, io_uring.
+_SYSCALLS = {
+    "x86_64": (
+        0xC000003E,
+        {"unshare": 272, "clone": 56, "clone3": 435, "keyctl": 250, "add_key": 248, "request_key": 249,
+         "bpf": 321, "userfaultfd": 323, "perf_event_open": 298, "io_uring_setup": 425, "io_uring_enter": 426,
+         "io_uring_register": 427},
+    ),
+    "aarch64": (
+        0xC00000B7,
+        {"unshare": 97, "clone": 220, "clone3": 435, "keyctl": 219, "add_key": 217, "request_key": 218,
+         "bpf": 280, "userfaultfd": 282, "perf_event_open": 241, "io_uring_setup": 425, "io_uring_enter": 426,
+         "io_uring_register": 427},
+    ),
+}  # fmt: skip
+CLONE_NEWUSER = 0x10000000
+
+
+@lru_cache(maxsize=1)
+def _seccomp_program() -> bytes | None:
+    """A classic-BPF seccomp filter as bwrap --seccomp reads it; None on architectures we have no table for."""
+    machine = platform.machine()
+    if machine not in _SYSCALLS:
+        return None
+    audit_arch, nr = _SYSCALLS[machine]
+    ld, jeq, jset, jge, ret = 0x20, 0x15, 0x45, 0x35, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+
+    def deny(code: int) -> int:
+        return 0x00050000 | code
+
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, kill), (ld, 0, 0, 0)]
+    if machine == "x86_64":
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, deny(errno.EPERM))]  # x32 syscall numbers
+    for name in ("unshare", "clone"):  # flags are the first argument of both
+        prog += [(jeq, 0, 4, nr[name]), (ld, 0, 0, 16), (jset, 0, 1, CLONE_NEWUSER)]
+        prog += [(ret, 0, 0, deny(errno.EPERM)), (ret, 0, 0, allow)]
+    prog += [(jeq, 0, 1, nr["clone3"]), (ret, 0, 0, deny(errno.ENOSYS))]  # flags in memory: libc falls back
+    for name in ("keyctl", "add_key", "request_key", "bpf", "userfaultfd", "perf_event_open"):
+        prog += [(jeq, 0, 1, nr[name]), (ret, 0, 0, deny(errno.EPERM))]
+    for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
+        prog += [(jeq, 0, 1, nr[name]), (ret, 0, 0, deny(errno.EPERM))]
+    prog.append((ret, 0, 0, allow))
+    return b"".join(struct.pack("<HBBI", *insn) for insn in prog)
+
+
+# --- worktree access for the sandbox uid (root mode): POSIX ACLs, so host-created files stay root's.
+_ACL_UNDEFINED = 0xFFFFFFFF
+_ACL_USER_OBJ, _ACL_USER, _ACL_GROUP_OBJ, _ACL_GROUP, _ACL_MASK, _ACL_OTHER = 1, 2, 4, 8, 16, 32
+
+
+def _acl_entries(blob: bytes) -> list[tuple[int, int, int]]:
+    return [struct.unpack_from("<HHI", blob, off) for off in range(4, len(blob), 8)]
+
+
+def _acl_with_user(entries: list[tuple[int, int, int]], uid: int, perm: int) -> bytes:
+    entries = [e for e in entries if not (e[0] == _ACL_USER and e[2] == uid) and e[0] != _ACL_MASK]
+    entries.append((_ACL_USER, perm, uid))
+    mask = 0
+    for tag, p, _ in entries:
+        if tag in (_ACL_USER, _ACL_GROUP_OBJ, _ACL_GROUP):
+            mask |= p
+    entries.append((_ACL_MASK, mask, _ACL_UNDEFINED))
+    entries.sort(key=lambda e: (e[0], e[2]))
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+def _mode_entries(mode: int) -> list[tuple[int, int, int]]:
+    return [
+        (_ACL_USER_OBJ, (mode >> 6) & 7, _ACL_UNDEFINED),
+        (_ACL_GROUP_OBJ, (mode >> 3) & 7, _ACL_UNDEFINED),
+        (_ACL_OTHER, mode & 7, _ACL_UNDEFINED),
+    ]
+
+
+def _grant(fd: int, mode: int, uid: int, perm: int, default: bool) -> None:
+    for name in ("system.posix_acl_access", "system.posix_acl_default") if default else ("system.posix_acl_access",):
+        try:
+            entries = _acl_entries(os.getxattr(fd, name))
+        except OSError as exc:
+            if exc.errno != errno.ENODATA:
+                raise
+            # no ACL yet: the mode's group bits are still the owning group's, not a mask
+            entries = _mode_entries(0o755 if name.endswith("default") else mode)
+        mask = next((p for t, p, _ in entries if t == _ACL_MASK), 7)
+        if any(t == _ACL_USER and i == uid and p & mask & perm == perm for t, p, i in entries):
+            continue  # already granted (a host chmod narrows the mask, so that is checked too)
+        os.setxattr(fd, name, _acl_with_user(entries, uid, perm))
+
+
+def _grant_worktree(worktree: Path, uid: int) -> None:
+    """Let `uid` write the worktree (never the .git pointer), without following links the sandbox planted."""
+    top = str(worktree)
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
+        if dirpath == top:
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            filenames = [f for f in filenames if f != ".git"]
+        _grant(dirfd, os.fstat(dirfd).st_mode, uid, 7, default=True)
+        for name in filenames:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dirfd)
+            except OSError:
+                continue  # a symlink (ELOOP) or gone
+            try:
+                st = os.fstat(fd)
+                if stat.S_ISREG(st.st_mode):
+                    _grant(fd, st.st_mode, uid, 6 | (1 if st.st_mode & 0o100 else 0), default=False)
+            finally:
+                os.close(fd)
+
+
+# --- cgroups: one per command, a child of the worker's own cgroup so the operator's limits still apply;
+# removed when the command ends, so the worker's cgroup is left as it was found.
+def _own_cgroups() -> list[tuple[str, Path]]:
+    """(kind, parent dir) where per-command cgroups can be made: v1 pids and memory, or a delegated v2."""
+    try:
+        membership = Path("/proc/self/cgroup").read_text().splitlines()
+        mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    mounts = []
+    for line in mountinfo:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) >= 5 and len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
+            mounts.append((tail[0], fields[3], fields[4], set(tail[2].split(","))))
+    found = []
+    for line in membership:
+        hid, controllers, path = line.split(":", 2)
+        for fstype, root, mountpoint, options in mounts:
+            if hid == "0" and fstype == "cgroup2":
+                kinds = ["v2"]
+            elif fstype == "cgroup" and controllers:
+                kinds = [c for c in ("pids", "memory") if c in controllers.split(",") and c in options]
+            else:
+                continue
+            rel = os.path.relpath(path, root) if path.startswith(root) else None
+            if rel is None:
+                continue
+            own = Path(mountpoint) / ("" if rel == "." else rel)
+            for kind in kinds:
+                found.append((kind, own))
+    usable = []
+    for kind, own in found:
+        if kind == "v2":
+            # usable only when delegated: our cgroup already hands pids to its children
+            try:
+                if "pids" not in (own / "cgroup.subtree_control").read_text().split():
+                    continue
+            except OSError:
+                continue
+        if os.access(own, os.W_OK) and kind not in {k for k, _ in usable}:
+            usable.append((kind, own))
+    return usable
+
+
+_counter = itertools.count(1)
+
+
+class _Cgroup:
+    """The per-command cgroup(s): limits set before the command joins, every member killed at the end."""
+
+    def __init__(self, dirs: list[tuple[str, Path]]) -> None:
+        self.dirs = dirs
+
+    @classmethod
+    def create(cls) -> _Cgroup:
+        made = []
+        name = f"swarm-run-{os.getpid()}-{next(_counter)}"
+        for kind, parent in _cgroup_parents():
+            path = parent / name
+            try:
+                path.mkdir()
+                if kind in ("pids", "v2"):
+                    (path / "pids.max").write_text(str(PIDS_MAX))
+                if kind == "memory":
+                    (path / "memory.limit_in_bytes").write_text(str(MEMORY_MAX))
+                    if (path / "memory.memsw.limit_in_bytes").exists():
+                        (path / "memory.memsw.limit_in_bytes").write_text(str(MEMORY_MAX))
+                if kind == "v2" and (path / "memory.max").exists():
+                    (path / "memory.max").write_text(str(MEMORY_MAX))
+                    if (path / "memory.swap.max").exists():
+                        (path / "memory.swap.max").write_text("0")
+            except OSError:
+                _remove(path)
+                continue
+            made.append((kind, path))
+        return cls(made)
+
+    @property
+    def caps_pids(self) -> bool:
+        return any(kind in ("pids", "v2") for kind, _ in self.dirs)
+
+    @property
+    def caps_memory(self) -> bool:
+        return any(kind == "memory" or (kind == "v2" and (p / "memory.max").exists()) for kind, p in self.dirs)
+
+    def procs_files(self) -> list[str]:
+        return [str(path / "cgroup.procs") for _, path in self.dirs]
+
+    def destroy(self) -> None:
+        for _, path in self.dirs:
+            _remove(path)
+
+
+def _members(path: Path) -> list[int]:
+    try:
+        return [int(p) for p in (path / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _remove(path: Path) -> None:
+    """Kill every process left in the cgroup, then remove it (retrying while the kernel lets go)."""
+    deadline = time.monotonic() + KILL_WAIT
+    while path.exists():
+        if (path / "cgroup.kill").exists():
+            try:
+                (path / "cgroup.kill").write_text("1")
+            except OSError:
+                pass
+        for pid in _members(path):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+
+
+@lru_cache(maxsize=1)
+def _cgroup_parents() -> list[tuple[str, Path]]:
+    parents = _own_cgroups()
+    for _, parent in parents:  # left behind by a worker that died mid-command
+        for child in parent.glob("swarm-run-*-*"):
+            pid = child.name.split("-")[2]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                _remove(child)
+    return parents
+
+
+def _describe_limits(cgroup: _Cgroup) -> str:
+    parts = [f"pids cgroup {PIDS_MAX}"] if cgroup.caps_pids else [f"RLIMIT_NPROC {NPROC_FALLBACK} (per uid)"]
+    if cgroup.caps_memory:
+        parts.append(f"memory cgroup {MEMORY_MAX >> 30} GiB")
+    parts += [
+        f"RLIMIT_AS {MEMORY_MAX >> 30} GiB",
+        f"file size {FILE_SIZE_MAX >> 20} MiB",
+        f"{OPEN_FILES_MAX} open files",
+        f"/tmp {TMP_SIZE >> 20} MiB",
+    ]
+    if _seccomp_program() is None:
+        parts.append("no seccomp filter on this architecture")
+    return ", ".join(parts)
+
+
+# The command joins its cgroups before anything of it runs, then execs prlimit -> bwrap.
+_JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+def _execute(
+    worktree: Path, command: str, timeout: float, cap: int, extra_env: dict[str, str] | None = None
+) -> CommandResult:
+    if _as_root():
+        _grant_worktree(worktree, SANDBOX_UID)
+    cgroup = _Cgroup.create()
+    rlimits = [f"--as={MEMORY_MAX}", f"--fsize={FILE_SIZE_MAX}", f"--nofile={OPEN_FILES_MAX}", "--core=0"]
+    if not cgroup.caps_pids:
+        rlimits.append(f"--nproc={NPROC_FALLBACK}")
+    program = _seccomp_program()
+    seccomp_fd = None
+    if program is not None:
+        seccomp_fd = os.memfd_create("swarm-seccomp", 0)  # no MFD_CLOEXEC: bwrap reads it
+        os.write(seccomp_fd, program)
+        os.lseek(seccomp_fd, 0, os.SEEK_SET)
+    started = time.monotonic()
+    try:
+        argv = bwrap_argv(worktree, command, seccomp_fd=seccomp_fd)
+        wrapper = ["/bin/sh", "-c", _JOIN, "sh", *cgroup.procs_files(), "--"]
+        wrapper += [shutil.which("prlimit") or "prlimit", *rlimits, "--", *argv]
+        proc = subprocess.Popen(
+            wrapper,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={"PATH": HOST_PATH, **(extra_env or {})},
+            pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+        )
+    except BaseException:
+        cgroup.destroy()
+        raise
+    finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
+    try:
+        output, timed_out, truncated = _collect(proc, started + timeout, cap)
+    finally:
+        _kill(proc)
+        try:
+            proc.wait(timeout=KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            pass
+        cgroup.destroy()
+        proc.stdout.close()
+    if truncated:
+        output += f"\n… [output cut at {cap} bytes]"
+    if timed_out:
+        output += f"\n… [killed after {timeout:g} s]"
+    code = 124 if timed_out else proc.returncode if proc.returncode is not None else -9
+    return CommandResult(
+        command, code, output, timed_out, truncated, time.monotonic() - started, _describe_limits(cgroup)
+    )
+
+
+def _collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[str, bool, bool]:
+    """Read output until EOF and exit, the cap, or the deadline; returns (output, timed_out, truncated)."""
+    chunks: list[bytes] = []
+    size = 0
+    fd = proc.stdout.fileno()
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b"".join(chunks).decode("utf-8", errors="replace"), True, False
+            if not selector.select(min(remaining, 0.5)):
+                continue
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            chunks.append(data[: cap - size])
+            size += len(data)
+            if size > cap:
+                return b"".join(chunks).decode("utf-8", errors="replace"), False, True
+    text = b"".join(chunks).decode("utf-8", errors="replace")
+    try:  # output closed; the command may still run (e.g. `exec >&-; sleep 100`)
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        return text, True, False
+    return text, False, False
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """The wrapper is bwrap's session; bwrap's pid-1 dies with it and the kernel ends the pid namespace."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# --- startup self-test
+_PROBE = r"""
+import json, os, socket, sys
+out = {}
+def attempt(name, fn):
+    try:
+        out[name] = "allowed: " + str(fn())
+    except Exception as exc:
+        out[name] = "denied: " + type(exc).__name__
+def write_outside():
+    with open(sys.argv[1], "w") as f:
+        f.write("escaped")
+def tcp():
+    socket.create_connection(("127.0.0.1", int(sys.argv[3])), timeout=2).close()
+def unix():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(2)
+    s.connect(sys.argv[4])
+    s.close()
+attempt("write_worktree", lambda: open("probe-inside.txt", "w").write("inside"))
+attempt("write_outside", write_outside)
+attempt("read_sibling", lambda: open(sys.argv[2]).read())
+attempt("tcp_loopback", tcp)
+attempt("unix_socket", unix)
+attempt("new_user_namespace", lambda: os.unshare(os.CLONE_NEWUSER))
+out["env_canary"] = "visible" if os.environ.get("SWARM_SANDBOX_CANARY") else "hidden"
+out["uid"] = os.getuid()
+print("PROBE" + json.dumps(out))
+"""
+
+
+class _Listeners:
+    """A TCP listener on host loopback and a Unix socket in the data dir, counting who connects."""
+
+    def __init__(self, sock_dir: Path) -> None:
+        self.tcp = socket.create_server(("127.0.0.1", 0))
+        self.port = self.tcp.getsockname()[1]
+        self.unix_path = str(sock_dir / "probe.sock")
+        if len(self.unix_path) > 100:
+            self.unix_path = os.path.join(tempfile.mkdtemp(prefix="swarm-probe-"), "probe.sock")
+        if os.path.exists(self.unix_path):
+            os.unlink(self.unix_path)
+        self.unix = socket.socket(socket.AF_UNIX)
+        self.unix.bind(self.unix_path)
+        self.unix.listen(8)
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.tcp, selectors.EVENT_READ)
+            selector.register(self.unix, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                for key, _ in selector.select(0.1):
+                    conn, _ = key.fileobj.accept()
+                    self.accepted += 1
+                    conn.close()
+
+    def host_can_connect(self) -> bool:
+        before = self.accepted
+        socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.unix_path)
+        deadline = time.monotonic() + 2
+        while self.accepted < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.accepted == before + 2
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.tcp.close()
+        self.unix.close()
+        if os.path.exists(self.unix_path):
+            os.unlink(self.unix_path)
+
+
+def _self_test() -> tuple[bool, str]:
+    root = Path(settings.DATA_DIR) / "sandbox-probe"
+    worktree, sibling = root / "worktree", root / "sibling"
+    for path in (worktree, sibling):
+        path.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(8)
+    (sibling / "secret.txt").write_text(secret)
+    outside = root / "outside.txt"
+    outside.unlink(missing_ok=True)
+    (worktree / "probe-inside.txt").unlink(missing_ok=True)
+    canary = secrets.token_hex(8)
+    listeners = _Listeners(root)
+    try:
+        if not listeners.host_can_connect():
+            return False, "sandbox self-test could not reach its own test listeners on the host"
+        command = (
+            f"python -c {_quote(_PROBE)} {outside} {sibling / 'secret.txt'} {listeners.port} {listeners.unix_path}"
+        )
+        try:
+            result = _execute(worktree, command, 30, 64 * 1024, extra_env={"SWARM_SANDBOX_CANARY": canary})
+        except OSError as exc:
+            return False, f"bubblewrap failed to start: {exc}. " + FIX_HINT
+        accepted_inside = listeners.accepted - 2
+    finally:
+        listeners.close()
+    marker = result.output.rfind("PROBE{")
+    if result.exit_code != 0 or marker < 0:
+        return False, f"bubblewrap self-test failed: {result.output.strip()[:300]}. " + FIX_HINT
+    seen = json.loads(result.output[marker + 5 :].splitlines()[0])
+    failures = []
+    inside = worktree / "probe-inside.txt"
+    if not seen["write_worktree"].startswith("allowed") or not inside.is_file() or inside.read_text() != "inside":
+        failures.append("writing in the worktree did not work")
+    if outside.exists():
+        failures.append("a write outside the worktree reached the host")
+    if secret in seen["read_sibling"]:
+        failures.append("another worktree's file was readable")
+    if not seen["tcp_loopback"].startswith("denied") or not seen["unix_socket"].startswith("denied"):
+        failures.append("a host socket was reachable")
+    if accepted_inside:
+        failures.append("the host listeners accepted a connection from inside")
+    if not seen["new_user_namespace"].startswith("denied"):
+        failures.append("a new user namespace could be created")
+    if seen["env_canary"] != "hidden" or canary in result.output:
+        failures.append("the worker's environment was visible")
+    if _as_root() and seen["uid"] == 0:
+        failures.append("commands ran as root")
+    if failures:
+        return False, "sandbox self-test failed, so commands are refused: " + "; ".join(failures) + "."
+    who = f"uid {seen['uid']}"
+    return True, (
+        f"bubblewrap sandbox: commands run as {who} with no network or host sockets, only their worktree "
+        f"writable, git metadata read-only, an empty environment; limits: {result.limits}"
+    )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
 @lru_cache(maxsize=1)
 def availability() -> tuple[bool, str]:
-    """Startup self-test: can bubblewrap start, and does it hide the network and the host?"""
+    """Startup self-test: can bubblewrap start, and do its denials hold on this machine?"""
     if shutil.which("bwrap") is None:
         return False, "bubblewrap (bwrap) is not installed. " + FIX_HINT
-    probe = Path(settings.DATA_DIR) / "sandbox-probe"
-    probe.mkdir(parents=True, exist_ok=True)
-    try:
-        proc = subprocess.run(
-            bwrap_argv(
-                probe,
-                "echo ok > inside.txt && cat inside.txt && test $(tail -n +3 /proc/net/dev | grep -vc '^ *lo:') = 0",
-            ),
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"bubblewrap failed to start: {exc}. " + FIX_HINT
-    if proc.returncode != 0 or "ok" not in proc.stdout:
-        return False, f"bubblewrap self-test failed: {(proc.stderr or proc.stdout).strip()[:300]}. " + FIX_HINT
-    return True, "bubblewrap sandbox: no network, read-only system, only the worktree writable"
+    needed = ["prlimit"] + (["setpriv"] if _as_root() else [])
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        return False, f"{', '.join(missing)} (util-linux) is missing; the sandbox needs it to apply its limits."
+    if _as_root():
+        probe = Path(settings.DATA_DIR) / "sandbox-probe" / "worktree"
+        try:
+            probe.mkdir(parents=True, exist_ok=True)
+            _grant_worktree(probe, SANDBOX_UID)
+        except OSError as exc:
+            return False, (
+                f"the data directory's filesystem refused a POSIX ACL ({exc.strerror}); the worker runs as root, "
+                "so commands must run as another uid that needs ACLs to write its worktree. "
+                "Use a filesystem with ACLs (ext4, xfs, btrfs, tmpfs) or run the worker as an unprivileged user."
+            )
+    return _self_test()
 
 
 def run(
     worktree: str | Path, command: str, timeout: float | None = None, output_cap: int | None = None
 ) -> CommandResult:
-    """Run a shell command in the worktree's sandbox; output capped, process group killed on timeout."""
+    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end."""
     ok, why = availability()
     if not ok:
         raise SandboxUnavailable(why)
     worktree = Path(worktree).resolve()
-    timeout = timeout or settings.SWARM_COMMAND_TIMEOUT
-    cap = output_cap or settings.SWARM_OUTPUT_CAP
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        bwrap_argv(worktree, command),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=_limits,
-        env={"PATH": "/usr/bin:/bin"},
+    if not worktree.is_dir():
+        raise SandboxUnavailable(f"the worktree {worktree} does not exist")
+    return _execute(
+        worktree, command, timeout or settings.SWARM_COMMAND_TIMEOUT, output_cap or settings.SWARM_OUTPUT_CAP
     )
-    chunks: list[bytes] = []
-    size = 0
-    truncated = timed_out = False
-    os.set_blocking(proc.stdout.fileno(), False)
-    while True:
-        try:
-            data = proc.stdout.read(65536)
-        except BlockingIOError:
-            data = None
-        if data:
-            if size < cap:
-                chunks.append(data[: cap - size])
-            size += len(data)
-            if size > cap:
-                truncated = True
-                _kill(proc)
-                break
-        elif data == b"":
-            break
-        if time.monotonic() - started > timeout:
-            timed_out = True
-            _kill(proc)
-            break
-        if data is None:
-            time.sleep(0.01)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        proc.wait(timeout=5)
-    output = b"".join(chunks).decode("utf-8", errors="replace")
-    if truncated:
-        output += f"\n… [output cut at {cap} bytes]"
-    if timed_out:
-        output += f"\n… [killed after {timeout:g} s]"
-    code = proc.returncode if not timed_out else 124
-    return CommandResult(command, code, output, timed_out, truncated, time.monotonic() - started)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

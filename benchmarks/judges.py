@@ -128,7 +128,7 @@ def run() -> None:
             false = 0 if should_approve else approvals
             total_false += false
             print(
-                f"{kind:<30} {approvals:>6}/{REPEATS:<5} {false:>16} {'yes' if verification_catches else 'no (judges must)':>27} "
+                f"{kind:<30} {approvals:>6}/{REPEATS:<5} {false:>16} {('—' if should_approve else 'yes' if verification_catches else 'no (judges must)'):>27} "
                 f"{time.monotonic() - started:>6.1f}"
             )
         print(f"false approvals in total: {total_false} (must be 0)")

@@ -12,7 +12,7 @@ app.autodiscover_tasks()
 
 @worker_ready.connect
 def _sweep_on_start(**_kwargs) -> None:
-    # A worker that starts after a crash picks up agents whose step was lost with it.
-    from agents.executor import resume_orphans
+    # Every worker sweeps (idempotent): agents whose step was lost with a crashed worker or broker get a new one.
+    from agents.executor import start_sweeper
 
-    resume_orphans()
+    start_sweeper()

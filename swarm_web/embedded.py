@@ -2,7 +2,6 @@
 
 import asyncio
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 
@@ -18,5 +17,5 @@ class EmbeddedStartup:
 
             executor.main_loop = asyncio.get_running_loop()
             if settings.SWARM_EXECUTOR == "inprocess":
-                await sync_to_async(executor.resume_orphans)()
+                executor.start_sweeper()
         return await self.app(scope, receive, send)
