@@ -42,7 +42,11 @@ def render_attention(task) -> str:
 
 
 def render_header(agent: Agent) -> str:
-    return render_to_string("agents/partials/agent_header.html", {"agent": agent, "oob": True})
+    """The agent page's live parts outside the transcript: header and read coverage."""
+    context = {"agent": agent, "oob": True}
+    return render_to_string("agents/partials/agent_header.html", context) + render_to_string(
+        "agents/partials/agent_files.html", context
+    )
 
 
 def _send(group: str, message: dict) -> None:

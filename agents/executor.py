@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 main_loop: asyncio.AbstractEventLoop | None = None
 
 
-SWEEP_EVERY = 30.0  # seconds between sweeps for agents whose next step was lost
-OVERDUE = 60.0  # a scheduled step this late is taken as lost (worker killed, broker restarted)
-
-
 def kick(agent_id: int, delay: float = 0.0) -> None:
     """Schedule the agent's next step. Each kick supersedes the previous schedule (one chain per agent)."""
     mode = settings.SWARM_EXECUTOR
@@ -116,10 +112,11 @@ def resume_orphans() -> int:
     from agents.models import Agent
 
     now = timezone.now()
+    overdue = now - timedelta(seconds=settings.SWARM_STEP_OVERDUE_SECONDS)
     ids = list(
         Agent.objects.filter(status=Agent.Status.RUNNING)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .filter(Q(next_step_at__isnull=True) | Q(next_step_at__lt=now - timedelta(seconds=OVERDUE)))
+        .filter(Q(next_step_at__isnull=True) | Q(next_step_at__lt=overdue))
         .values_list("pk", flat=True)
     )
     for pk in ids:
@@ -130,12 +127,13 @@ def resume_orphans() -> int:
 
 
 _sweeper_started = False
+_sweeper_lock = threading.Lock()
 
 
 def start_sweeper() -> None:
-    """Startup sweep, then one every SWEEP_EVERY seconds, in a daemon thread of this process."""
+    """Startup sweep, then one every SWARM_SWEEP_SECONDS, in a daemon thread of this process."""
     global _sweeper_started
-    with _lock:
+    with _sweeper_lock:
         if _sweeper_started:
             return
         _sweeper_started = True
@@ -149,6 +147,6 @@ def start_sweeper() -> None:
                 log.exception("sweep failed")
             finally:
                 close_old_connections()
-            time.sleep(SWEEP_EVERY)
+            time.sleep(settings.SWARM_SWEEP_SECONDS)
 
     threading.Thread(target=loop, name="swarm-sweeper", daemon=True).start()

@@ -134,6 +134,16 @@ class TaskFieldsForm(forms.ModelForm):
 
 
 class TaskSpecForm(TaskFieldsForm):
+    class Meta(TaskFieldsForm.Meta):
+        fields = [*TaskFieldsForm.Meta.fields, "judge_profiles", "judge_rule", "auto_approve", "target_branch"]
+        widgets = {**TaskFieldsForm.Meta.widgets, "judge_profiles": forms.CheckboxSelectMultiple}
+        labels = {"judge_profiles": "Judges", "judge_rule": "Panel rule"}
+        help_texts = {
+            **TaskFieldsForm.Meta.help_texts,
+            "judge_profiles": "Pick judges of other model families than the workers'; none picked: the team's judge"
+            " profiles.",
+        }
+
     acceptance_text = forms.CharField(
         label="Acceptance criteria",
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -149,6 +159,11 @@ class TaskSpecForm(TaskFieldsForm):
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, team=team, **kwargs)
+        self.fields["judge_profiles"].queryset = ModelProfile.objects.filter(team=team)
+        if not self.instance.pk and not self.is_bound:
+            self.initial["judge_profiles"] = list(
+                ModelProfile.objects.filter(team=team, model__contains="judge").values_list("pk", flat=True)
+            )
         if self.instance.pk and not self.is_bound:
             self.initial["acceptance_text"] = "\n".join(self.instance.acceptance)
             self.initial["roster_text"] = "\n".join(f"{r['name']} = {r['profile']}" for r in self.instance.roster)
