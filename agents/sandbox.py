@@ -26,7 +26,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -90,10 +89,8 @@ def _toolchain_paths() -> list[str]:
 def _gitdirs_of(worktree: Path) -> list[Path]:
     """The worktree's own gitdir and the repository's common dir (objects, refs, hooks, config)."""
     dotgit = worktree / ".git"
-    if dotgit.is_dir() and not dotgit.is_symlink():
-        return [dotgit]
     if not dotgit.is_file() or dotgit.is_symlink():
-        return []
+        return []  # a .git directory inside the worktree is re-bound read-only with the pointer file
     text = dotgit.read_text(errors="replace").strip()
     if not text.startswith("gitdir:"):
         return []
@@ -114,8 +111,9 @@ def _gitdirs_of(worktree: Path) -> list[Path]:
 
 
 def _hidden_paths() -> list[str]:
-    """Covered with an empty tmpfs: homes (keys, tokens), sockets in /run, app code (.env), app data."""
-    paths = ["/home", "/root", "/run", "/var/tmp", str(settings.BASE_DIR), str(settings.DATA_DIR)]
+    """Covered with an empty tmpfs, parents first: homes (keys, tokens), sockets in /run, shared temp dirs,
+    app code (.env) and app data (DB file, every worktree and repository)."""
+    paths = ["/home", "/root", "/run", "/tmp", "/var/tmp", str(settings.BASE_DIR), str(settings.DATA_DIR)]
     paths = {os.path.realpath(p) for p in paths} - {"/"}
     return sorted(paths, key=lambda p: (p.count("/"), p))
 
@@ -170,12 +168,10 @@ def bwrap_argv(worktree: Path, command: str, seccomp_fd: int | None = None) -> l
         argv += ["--seccomp", str(seccomp_fd)]
     mounts = _Mounts()
     mounts.argv += ["--ro-bind", "/", "/"]
-    for path in ("/home", "/root", "/run", "/var/tmp"):
-        if os.path.isdir(path):
-            mounts.hide(path)
-    mounts.hide("/tmp", size=TMP_SIZE, perms="1777")
     for path in _hidden_paths():
-        if path not in mounts.tmpfs and (os.path.isdir(path) or path.startswith("/tmp/")):
+        if path == "/tmp":
+            mounts.hide(path, size=TMP_SIZE, perms="1777")
+        elif os.path.isdir(path):
             mounts.hide(path)
     for path in _toolchain_paths():
         mounts.bind(path)
@@ -302,20 +298,52 @@ def _grant(fd: int, mode: int, uid: int, perm: int, default: bool) -> None:
         os.setxattr(fd, name, _acl_with_user(entries, uid, perm))
 
 
+_granted: dict[str, float] = {}  # worktree -> wall-clock start of its last complete grant walk
+_GRANT_DEPTH = 200
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
 def _grant_worktree(worktree: Path, uid: int) -> None:
-    """Let `uid` write the worktree (never the .git pointer), without following links the sandbox planted."""
+    """Let `uid` write the worktree (never the .git pointer), without following links the sandbox planted.
+
+    Only directories whose entries changed since the last walk (their ctime) are looked into again: files the
+    host adds there later inherit the default ACL anyway; this catches checkouts, moves and replacements.
+    """
     top = str(worktree)
-    for dirpath, dirnames, filenames, dirfd in os.fwalk(top, follow_symlinks=False):
-        if dirpath == top:
-            dirnames[:] = [d for d in dirnames if d != ".git"]
-            filenames = [f for f in filenames if f != ".git"]
-        _grant(dirfd, os.fstat(dirfd).st_mode, uid, 7, default=True)
-        for name in filenames:
+    since = _granted.get(top, 0.0)
+    started = time.time()
+    fd = os.open(top, _DIR_FLAGS)
+    try:
+        _grant_dir(fd, uid, since, 0)
+    finally:
+        os.close(fd)
+    _granted[top] = started - 1.0  # slack for the filesystem's coarse timestamps
+
+
+def _grant_dir(dirfd: int, uid: int, since: float, depth: int) -> None:
+    st = os.fstat(dirfd)
+    changed = st.st_ctime >= since
+    if changed:
+        _grant(dirfd, st.st_mode, uid, 7, default=True)
+    with os.scandir(dirfd) as entries:
+        for entry in entries:
+            if depth == 0 and entry.name == ".git":
+                continue
+            if entry.is_dir(follow_symlinks=False) and depth < _GRANT_DEPTH:
+                flags, recurse = _DIR_FLAGS, True
+            elif changed and entry.is_file(follow_symlinks=False):
+                flags, recurse = _FILE_FLAGS, False
+            else:
+                continue
             try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dirfd)
+                fd = os.open(entry.name, flags, dir_fd=dirfd)
             except OSError:
-                continue  # a symlink (ELOOP) or gone
+                continue  # swapped for a link (ELOOP) or gone
             try:
+                if recurse:
+                    _grant_dir(fd, uid, since, depth + 1)
+                    continue
                 st = os.fstat(fd)
                 if stat.S_ISREG(st.st_mode):
                     _grant(fd, st.st_mode, uid, 6 | (1 if st.st_mode & 0o100 else 0), default=False)
@@ -603,63 +631,73 @@ print("PROBE" + json.dumps(out))
 
 
 class _Listeners:
-    """A TCP listener on host loopback and a Unix socket in the data dir, counting who connects."""
+    """A TCP listener on host loopback and a Unix socket in the data dir. Nothing accepts: a connection that
+    got through waits in the backlog, where `pending()` finds it."""
 
     def __init__(self, sock_dir: Path) -> None:
+        self.spare_dir = None
+        self.unix_path = str(sock_dir / "probe.sock")
+        if len(self.unix_path) > 100:  # sun_path holds 108 bytes
+            self.spare_dir = tempfile.mkdtemp(prefix="swarm-probe-")
+            self.unix_path = os.path.join(self.spare_dir, "probe.sock")
         self.tcp = socket.create_server(("127.0.0.1", 0))
         self.port = self.tcp.getsockname()[1]
-        self.unix_path = str(sock_dir / "probe.sock")
-        if len(self.unix_path) > 100:
-            self.unix_path = os.path.join(tempfile.mkdtemp(prefix="swarm-probe-"), "probe.sock")
-        if os.path.exists(self.unix_path):
-            os.unlink(self.unix_path)
         self.unix = socket.socket(socket.AF_UNIX)
         self.unix.bind(self.unix_path)
         self.unix.listen(8)
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        for listener in (self.tcp, self.unix):
+            listener.setblocking(False)
 
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.tcp, selectors.EVENT_READ)
-            selector.register(self.unix, selectors.EVENT_READ)
-            while not self._stop.is_set():
-                for key, _ in selector.select(0.1):
-                    conn, _ = key.fileobj.accept()
-                    self.accepted += 1
-                    conn.close()
+    def pending(self) -> int:
+        count = 0
+        for listener in (self.tcp, self.unix):
+            while True:
+                try:
+                    listener.accept()[0].close()
+                except BlockingIOError:
+                    break
+                count += 1
+        return count
 
     def host_can_connect(self) -> bool:
-        before = self.accepted
-        socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
-        with socket.socket(socket.AF_UNIX) as s:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2), socket.socket(socket.AF_UNIX) as s:
             s.connect(self.unix_path)
-        deadline = time.monotonic() + 2
-        while self.accepted < before + 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return self.accepted == before + 2
+            time.sleep(0.05)
+            return self.pending() == 2
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
         self.tcp.close()
         self.unix.close()
-        if os.path.exists(self.unix_path):
-            os.unlink(self.unix_path)
+        os.unlink(self.unix_path)
+        if self.spare_dir:
+            shutil.rmtree(self.spare_dir, ignore_errors=True)
 
 
 def _self_test() -> tuple[bool, str]:
-    root = Path(settings.DATA_DIR) / "sandbox-probe"
+    # a directory of its own: several worker processes may test at once on one data dir
+    root = Path(settings.DATA_DIR) / "sandbox-probe" / f"{os.getpid()}-{secrets.token_hex(4)}"
     worktree, sibling = root / "worktree", root / "sibling"
     for path in (worktree, sibling):
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True)
+    try:
+        return _probe(root, worktree, sibling)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
+    if _as_root():
+        try:
+            _grant_worktree(worktree, SANDBOX_UID)
+        except OSError as exc:
+            return False, (
+                f"the data directory's filesystem refused a POSIX ACL ({exc.strerror}); the worker runs as root, "
+                "so commands run as another uid, which needs an ACL to write its worktree. "
+                "Use a filesystem with ACLs (ext4, xfs, btrfs, tmpfs) or run the worker as an unprivileged user."
+            )
     secret = secrets.token_hex(8)
     (sibling / "secret.txt").write_text(secret)
     outside = root / "outside.txt"
-    outside.unlink(missing_ok=True)
-    (worktree / "probe-inside.txt").unlink(missing_ok=True)
     canary = secrets.token_hex(8)
     listeners = _Listeners(root)
     try:
@@ -672,7 +710,7 @@ def _self_test() -> tuple[bool, str]:
             result = _execute(worktree, command, 30, 64 * 1024, extra_env={"SWARM_SANDBOX_CANARY": canary})
         except OSError as exc:
             return False, f"bubblewrap failed to start: {exc}. " + FIX_HINT
-        accepted_inside = listeners.accepted - 2
+        accepted_inside = listeners.pending()
     finally:
         listeners.close()
     marker = result.output.rfind("PROBE{")
@@ -695,14 +733,13 @@ def _self_test() -> tuple[bool, str]:
         failures.append("a new user namespace could be created")
     if seen["env_canary"] != "hidden" or canary in result.output:
         failures.append("the worker's environment was visible")
-    if _as_root() and seen["uid"] == 0:
+    if os.geteuid() == 0 and seen["uid"] == 0:
         failures.append("commands ran as root")
     if failures:
         return False, "sandbox self-test failed, so commands are refused: " + "; ".join(failures) + "."
-    who = f"uid {seen['uid']}"
     return True, (
-        f"bubblewrap sandbox: commands run as {who} with no network or host sockets, only their worktree "
-        f"writable, git metadata read-only, an empty environment; limits: {result.limits}"
+        f"bubblewrap sandbox: commands run as uid {seen['uid']} with no network or host sockets, only their "
+        f"worktree writable, git metadata read-only, an empty environment; limits: {result.limits}"
     )
 
 
@@ -719,17 +756,6 @@ def availability() -> tuple[bool, str]:
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         return False, f"{', '.join(missing)} (util-linux) is missing; the sandbox needs it to apply its limits."
-    if _as_root():
-        probe = Path(settings.DATA_DIR) / "sandbox-probe" / "worktree"
-        try:
-            probe.mkdir(parents=True, exist_ok=True)
-            _grant_worktree(probe, SANDBOX_UID)
-        except OSError as exc:
-            return False, (
-                f"the data directory's filesystem refused a POSIX ACL ({exc.strerror}); the worker runs as root, "
-                "so commands must run as another uid that needs ACLs to write its worktree. "
-                "Use a filesystem with ACLs (ext4, xfs, btrfs, tmpfs) or run the worker as an unprivileged user."
-            )
     return _self_test()
 
 

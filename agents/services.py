@@ -254,3 +254,21 @@ def grant_budget(agent: Agent, by: str) -> None:
     record_event(agent.pk, "budget_granted", {"by": by, "minutes": max(1, task.budget_minutes // 2)})
     agent.refresh_from_db()
     resume(agent, f"{by} granted more budget")
+
+
+def broadcast_message(task: TaskSpec, text: str, author) -> int:
+    """One person's message to every agent of a task that still works; returns how many got it."""
+    sent = 0
+    for agent in task.agents.exclude(status__in=[Agent.Status.ACCEPTED, Agent.Status.STOPPED]):
+        inject_message(agent, text, author=author)
+        sent += 1
+    if not sent:
+        raise ServiceError("No agent of this task is still working.", 409)
+    return sent
+
+
+def stop_all(task: TaskSpec, by: str) -> int:
+    agents = list(task.agents.exclude(status__in=[Agent.Status.ACCEPTED, Agent.Status.STOPPED]))
+    for agent in agents:
+        stop(agent, by)
+    return len(agents)

@@ -157,6 +157,31 @@ def task_launch(request, pk: int):
 
 
 @login_required
+@require_POST
+def task_broadcast(request, pk: int):
+    task = _get_task_for_user(request.user, pk)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Your message was not sent: it needs some text (at most 20,000 characters).")
+        return redirect(task)
+    try:
+        sent = services.broadcast_message(task, form.cleaned_data["text"], request.user)
+        messages.success(request, f"Message queued for {sent} agents.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect(task)
+
+
+@login_required
+@require_POST
+def task_stop_all(request, pk: int):
+    task = _get_task_for_user(request.user, pk)
+    stopped = services.stop_all(task, request.user.username)
+    messages.success(request, f"Stopped {stopped} agents. Their branches are kept.")
+    return redirect(task)
+
+
+@login_required
 def agent_detail(request, pk: int):
     agent = _get_agent_for_user(request.user, pk)
     events = list(agent.events.all())

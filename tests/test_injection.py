@@ -199,3 +199,14 @@ def test_a_message_survives_a_failed_model_call(alice_client, ada):
     runtime.run_step(ada.pk)
     assert len(injected_entries(ada)) == 1
     assert Message.objects.get(agent=ada).state == Message.State.ANSWERED
+
+
+def test_a_broadcast_reaches_every_working_agent_once(alice_client, launched):
+    stopped = launched["Radia"]
+    services.stop(stopped, "alice")
+    response = alice_client.post(f"/tasks/{stopped.task_id}/broadcast/", {"text": "Stand-up: mean() first."})
+    assert response.status_code == 302
+    got = Message.objects.filter(text="Stand-up: mean() first.")
+    assert got.count() == len(launched) - 1
+    assert not got.filter(agent=stopped).exists()
+    assert all(m.state == Message.State.QUEUED for m in got)
