@@ -190,5 +190,8 @@ class TaskSpecForm(TaskFieldsForm):
 class MessageForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=20_000)
     mode = forms.ChoiceField(
-        choices=[("queue", "queue"), ("steer", "steer"), ("interrupt", "interrupt")], initial="queue"
+        choices=[("queue", "queue"), ("steer", "steer"), ("interrupt", "interrupt")], initial="queue", required=False
     )
+
+    def clean_mode(self):
+        return self.cleaned_data.get("mode") or "queue"
