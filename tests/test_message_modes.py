@@ -1,0 +1,123 @@
+"""Messages injected mid-step, in each mode, land exactly once where the mode says (a real model server)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import close_old_connections
+
+from agents import runtime, services
+from agents.models import Agent, Message
+from tests.openai_server import OpenAIServer, reply
+from tests.test_llm import launch_one
+
+
+@pytest.fixture
+def server():
+    with OpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def quick(settings, monkeypatch):
+    monkeypatch.setenv("SWARM_TEST_KEY", "test-key-modes")
+    settings.SWARM_LLM_RETRIES = 0
+    settings.SWARM_LLM_TIMEOUT = 10
+
+
+def _step_in_background(agent_id: int) -> tuple[threading.Thread, list]:
+    result: list = []
+
+    def run():
+        close_old_connections()
+        try:
+            result.append(runtime.run_step(agent_id))
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def _wait_for(predicate, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def _injected(agent: Agent) -> list[str]:
+    agent.refresh_from_db()
+    return [m["content"] for m in agent.conversation if m["role"] == "user" and "[Message from" in m["content"]]
+
+
+def _slow_turn(server):
+    # one turn, two calls: a command that takes a while, then a listing
+    server.script(
+        reply("Checking.", ("run_command", {"command": "sleep 1.5; echo slept"}), ("list_files", {"path": "."})),
+        reply("Understood, doing that.", ("list_files", {"path": "."})),
+    )
+
+
+def test_a_queued_message_waits_for_the_next_step(demo, server, alice):
+    agent = launch_one(demo, server)
+    _slow_turn(server)
+    thread, _ = _step_in_background(agent.pk)
+    _wait_for(lambda: agent.events.filter(kind="model_turn").exists())
+    message = services.inject_message(agent, "Queue: look at clamp() too.", author=alice, mode="queue")
+    thread.join(20)
+    calls = [e.payload["tool"] for e in agent.events.filter(kind="tool_call")]
+    assert calls == ["run_command", "list_files"]  # the step finished as planned
+    message.refresh_from_db()
+    assert message.state == Message.State.QUEUED
+    runtime.run_step(agent.pk)
+    assert _injected(agent) == ["[Message from alice] Queue: look at clamp() too."]
+    message.refresh_from_db()
+    assert message.state == Message.State.ANSWERED
+    assert "Queue: look at clamp() too." in server.requests[-1].raw
+
+
+def test_a_steer_message_lands_at_the_next_tool_boundary(demo, server, alice):
+    agent = launch_one(demo, server)
+    _slow_turn(server)
+    thread, result = _step_in_background(agent.pk)
+    _wait_for(lambda: agent.events.filter(kind="model_turn").exists())
+    message = services.inject_message(agent, "Steer: stop listing, read mathutil.py.", author=alice, mode="steer")
+    thread.join(20)
+    calls = [e.payload["tool"] for e in agent.events.filter(kind="tool_call")]
+    assert calls == ["run_command"]  # the listing after the boundary was not run
+    steered = agent.events.get(kind="steered")
+    assert steered.payload["skipped"] == ["list_files"]
+    assert result == [0.0]  # the next step comes at once, to take the message
+    runtime.run_step(agent.pk)
+    assert _injected(agent) == ["[Message from alice] Steer: stop listing, read mathutil.py."]
+    assert agent.events.filter(kind="message_delivered", payload__message_id=message.pk).count() == 1
+    message.refresh_from_db()
+    assert message.state == Message.State.ANSWERED and message.mode == "steer"
+
+
+def test_an_interrupt_cancels_the_model_call_in_flight_and_is_delivered_now(demo, server, alice):
+    agent = launch_one(demo, server)
+    server.script(
+        reply("A very slow answer that nobody will read " * 4, chunk_size=8, pause=0.4),
+        reply("Interrupted; reading mathutil.py as asked.", ("read_file", {"path": "mathutil.py"})),
+    )
+    thread, result = _step_in_background(agent.pk)
+    _wait_for(lambda: len(server.requests) >= 1)
+    started = time.monotonic()
+    message = services.inject_message(agent, "Interrupt: read mathutil.py now.", author=alice, mode="interrupt")
+    thread.join(20)
+    assert time.monotonic() - started < 3  # far less than the slow stream would have taken
+    assert result == [0.0]
+    assert agent.events.filter(kind="interrupted", payload__what="model call").exists()
+    assert not agent.events.filter(kind="model_turn").exists()  # the abandoned answer left no trace
+    runtime.run_step(agent.pk)
+    assert _injected(agent) == ["[Message from alice] Interrupt: read mathutil.py now."]
+    assert [e.payload["tool"] for e in agent.events.filter(kind="tool_call")] == ["read_file"]
+    message.refresh_from_db()
+    assert message.state == Message.State.ANSWERED
