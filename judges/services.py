@@ -43,10 +43,13 @@ def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             reasons.append(f"`{command}` {verdict_word} at commit {commit_sha[:10]}")
         except sandbox.SandboxUnavailable as exc:
             reasons.append(f"verification could not run: {exc}")
-    verify_passed = bool(verify) and verify["exit_code"] == 0 and bool(diff_stat)
+    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat)
+    failed_checks = [c for c in evidence["criterion_checks"] if c.get("exit_code") != 0]
+    for check in failed_checks:
+        reasons.append(f"criterion check `{check['command']}` failed (exit {check.get('exit_code')})")
+    verify_passed = bool(verify) and verify["exit_code"] == 0 and bool(diff_stat) and not failed_checks
     if not diff_stat:
         reasons.append("the submission changes no file")
-    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat)
     evidence["summary_claimed"] = summary
     judges = panel.panel_for(task, {agent.profile.family})
     with transaction.atomic():
@@ -125,7 +128,8 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     agent = verdict.agent
     task = agent.task
     verify = verdict.evidence.get("verify") or {}
-    if verify.get("exit_code") != 0:
+    checks_failed = any(c.get("exit_code") != 0 for c in verdict.evidence.get("criterion_checks", []))
+    if verify.get("exit_code") != 0 or checks_failed:
         _refuse(verdict, user, "approve", "Verification did not pass for this commit; it cannot be merged.")
     if verdict.recommendation == Verdict.Recommendation.REJECT:
         _refuse(verdict, user, "approve", "The panel recommends reject; reject it, or ask for a new verification.")

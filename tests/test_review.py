@@ -226,3 +226,20 @@ def test_the_review_page_shows_the_diff_judges_side_by_side_and_takes_line_comme
     assert 'name="line_comment"' in form.content.decode() and "mathutil.py:12" in form.content.decode()
     patch = alice_client.get(f"/reviews/verdicts/{verdict.pk}/patch/")
     assert patch.status_code == 200 and b"+    return sum(values) / len(values)" in patch.content
+
+
+def test_a_criterions_own_check_command_is_run_and_can_fail_the_verdict(demo, bob):
+    _, task = demo
+    task.acceptance = [
+        "mean() of one value is that value — check: `python -c 'from mathutil import mean; assert mean([5]) == 5'`",
+        "clamp() is unchanged — check: `python -c 'from mathutil import clamp; assert clamp(15, 0, 10) == 11'`",
+    ]
+    task.save()
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    verdict = Verdict.objects.get(agent=ada)
+    checks = {c["command"].split("assert ")[1][:12]: c["exit_code"] for c in verdict.evidence["criterion_checks"]}
+    assert checks == {"mean([5]) ==": 0, "clamp(15, 0,": 1}
+    assert verdict.recommendation == "reject"
+    assert any("criterion check" in r for r in verdict.reasons)
+    with pytest.raises(services.ServiceError, match="Verification did not pass"):
+        judging.review_verdict(verdict, bob, "approve")
