@@ -351,48 +351,46 @@ def _grant_dir(dirfd: int, uid: int, since: float, depth: int) -> None:
                 os.close(fd)
 
 
-# --- cgroups: one per command, a child of the worker's own cgroup so the operator's limits still apply;
-# removed when the command ends, so the worker's cgroup is left as it was found.
-def _own_cgroups() -> list[tuple[str, Path]]:
-    """(kind, parent dir) where per-command cgroups can be made: v1 pids and memory, or a delegated v2."""
+# --- cgroups: one per command, removed when it ends (every process left in it killed first).
+def _cgroup_parents_found() -> list[tuple[str, Path]]:
+    """(kind, parent dir) where per-command cgroups can be made.
+
+    cgroup v1 (pids, memory): a `swarm-sandbox` directory at the top of the hierarchy, shared by every worker
+    process, so one that dies mid-command leaves its cgroup where the next one sweeps it up; nothing is made
+    inside a cgroup that someone else (systemd, a container runtime) manages. cgroup v2: children of the
+    worker's own cgroup, only when that was delegated to it (pids already enabled for its children).
+    """
     try:
         membership = Path("/proc/self/cgroup").read_text().splitlines()
         mountinfo = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:
         return []
-    mounts = []
+    found = []
     for line in mountinfo:
         left, _, right = line.partition(" - ")
         fields, tail = left.split(), right.split()
-        if len(fields) >= 5 and len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
-            mounts.append((tail[0], fields[3], fields[4], set(tail[2].split(","))))
-    found = []
-    for line in membership:
-        hid, controllers, path = line.split(":", 2)
-        for fstype, root, mountpoint, options in mounts:
-            if hid == "0" and fstype == "cgroup2":
-                kinds = ["v2"]
-            elif fstype == "cgroup" and controllers:
-                kinds = [c for c in ("pids", "memory") if c in controllers.split(",") and c in options]
-            else:
-                continue
-            rel = os.path.relpath(path, root) if path.startswith(root) else None
-            if rel is None:
-                continue
-            own = Path(mountpoint) / ("" if rel == "." else rel)
-            for kind in kinds:
-                found.append((kind, own))
-    usable = []
-    for kind, own in found:
-        if kind == "v2":
-            # usable only when delegated: our cgroup already hands pids to its children
+        if len(fields) < 5 or len(tail) < 3 or fields[3] != "/":
+            continue
+        mountpoint, fstype, options = Path(fields[4]), tail[0], set(tail[2].split(","))
+        if fstype == "cgroup":
+            found += [(kind, mountpoint / "swarm-sandbox") for kind in ("pids", "memory") if kind in options]
+        elif fstype == "cgroup2":
+            own = next((mountpoint / p.split(":", 2)[2].lstrip("/") for p in membership if p.startswith("0::")), None)
             try:
-                if "pids" not in (own / "cgroup.subtree_control").read_text().split():
-                    continue
+                if own is not None and "pids" in (own / "cgroup.subtree_control").read_text().split():
+                    found.append(("v2", own))
             except OSError:
-                continue
-        if os.access(own, os.W_OK) and kind not in {k for k, _ in usable}:
-            usable.append((kind, own))
+                pass
+    usable = []
+    for kind, parent in found:
+        if kind in {k for k, _ in usable}:
+            continue
+        try:
+            parent.mkdir(exist_ok=True)
+        except OSError:
+            continue
+        if os.access(parent, os.W_OK):
+            usable.append((kind, parent))
     return usable
 
 
@@ -402,46 +400,40 @@ _counter = itertools.count(1)
 class _Cgroup:
     """The per-command cgroup(s): limits set before the command joins, every member killed at the end."""
 
-    def __init__(self, dirs: list[tuple[str, Path]]) -> None:
+    def __init__(self, dirs: list[Path], limited: set[str]) -> None:
         self.dirs = dirs
+        self.limited = limited  # "pids", "memory": what the cgroups cap for this command
 
     @classmethod
     def create(cls) -> _Cgroup:
-        made = []
-        name = f"swarm-run-{os.getpid()}-{next(_counter)}"
+        dirs, limited = [], set()
+        name = f"run-{os.getpid()}-{next(_counter)}"
         for kind, parent in _cgroup_parents():
             path = parent / name
+            limits = {
+                "pids": {"pids.max": PIDS_MAX},
+                "memory": {"memory.limit_in_bytes": MEMORY_MAX, "memory.memsw.limit_in_bytes": MEMORY_MAX},
+                "v2": {"pids.max": PIDS_MAX, "memory.max": MEMORY_MAX, "memory.swap.max": 0},
+            }[kind]
+            applied = set()
             try:
                 path.mkdir()
-                if kind in ("pids", "v2"):
-                    (path / "pids.max").write_text(str(PIDS_MAX))
-                if kind == "memory":
-                    (path / "memory.limit_in_bytes").write_text(str(MEMORY_MAX))
-                    if (path / "memory.memsw.limit_in_bytes").exists():
-                        (path / "memory.memsw.limit_in_bytes").write_text(str(MEMORY_MAX))
-                if kind == "v2" and (path / "memory.max").exists():
-                    (path / "memory.max").write_text(str(MEMORY_MAX))
-                    if (path / "memory.swap.max").exists():
-                        (path / "memory.swap.max").write_text("0")
+                for control, value in limits.items():  # in order: memsw may not go below the memory limit
+                    if (path / control).exists():
+                        (path / control).write_text(str(value))
+                        applied.add(control.split(".")[0])
             except OSError:
                 _remove(path)
                 continue
-            made.append((kind, path))
-        return cls(made)
-
-    @property
-    def caps_pids(self) -> bool:
-        return any(kind in ("pids", "v2") for kind, _ in self.dirs)
-
-    @property
-    def caps_memory(self) -> bool:
-        return any(kind == "memory" or (kind == "v2" and (p / "memory.max").exists()) for kind, p in self.dirs)
+            dirs.append(path)
+            limited |= applied
+        return cls(dirs, limited)
 
     def procs_files(self) -> list[str]:
-        return [str(path / "cgroup.procs") for _, path in self.dirs]
+        return [str(path / "cgroup.procs") for path in self.dirs]
 
     def destroy(self) -> None:
-        for _, path in self.dirs:
+        for path in self.dirs:
             _remove(path)
 
 
@@ -479,18 +471,18 @@ def _remove(path: Path) -> None:
 
 @lru_cache(maxsize=1)
 def _cgroup_parents() -> list[tuple[str, Path]]:
-    parents = _own_cgroups()
+    parents = _cgroup_parents_found()
     for _, parent in parents:  # left behind by a worker that died mid-command
-        for child in parent.glob("swarm-run-*-*"):
-            pid = child.name.split("-")[2]
+        for child in parent.glob("run-*-*"):
+            pid = child.name.split("-")[1]
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
                 _remove(child)
     return parents
 
 
 def _describe_limits(cgroup: _Cgroup) -> str:
-    parts = [f"pids cgroup {PIDS_MAX}"] if cgroup.caps_pids else [f"RLIMIT_NPROC {NPROC_FALLBACK} (per uid)"]
-    if cgroup.caps_memory:
+    parts = [f"pids cgroup {PIDS_MAX}"] if "pids" in cgroup.limited else [f"RLIMIT_NPROC {NPROC_FALLBACK} (per uid)"]
+    if "memory" in cgroup.limited:
         parts.append(f"memory cgroup {MEMORY_MAX >> 30} GiB")
     parts += [
         f"RLIMIT_AS {MEMORY_MAX >> 30} GiB",
@@ -514,7 +506,7 @@ def _execute(
         _grant_worktree(worktree, SANDBOX_UID)
     cgroup = _Cgroup.create()
     rlimits = [f"--as={MEMORY_MAX}", f"--fsize={FILE_SIZE_MAX}", f"--nofile={OPEN_FILES_MAX}", "--core=0"]
-    if not cgroup.caps_pids:
+    if "pids" not in cgroup.limited:
         rlimits.append(f"--nproc={NPROC_FALLBACK}")
     program = _seccomp_program()
     seccomp_fd = None

@@ -272,3 +272,24 @@ def stop_all(task: TaskSpec, by: str) -> int:
     for agent in agents:
         stop(agent, by)
     return len(agents)
+
+
+def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
+    """Remove a finished agent's worktree. Its branch goes only when merged, or when a person insists
+    after the work was exported; otherwise the branch stays and nothing is lost."""
+    if agent.status not in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+        raise ServiceError(f"{agent.name} is still {agent.get_status_display()}: stop it before cleaning up.", 409)
+    repo = agent.task.repo
+    if delete_branch and not worktrees.is_merged(repo.path, agent.branch, agent.task.effective_target_branch):
+        if not agent.events.filter(kind="exported").exists():
+            raise ServiceError(
+                f"{agent.branch} has work that is neither merged nor exported; export it as a patch first,"
+                " or keep the branch.",
+                409,
+            )
+    try:
+        summary = worktrees.remove(repo.path, agent.worktree, agent.branch, delete_branch)
+    except worktrees.GitError as exc:
+        raise ServiceError(f"Clean-up failed, nothing was deleted: {exc}", 409) from None
+    record_event(agent.pk, "cleanup", {"by": by, "summary": summary}, worktree="", activity="cleaned up")
+    return summary

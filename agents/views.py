@@ -238,6 +238,12 @@ def agent_control(request, pk: int, action: str):
     agent = _get_agent_for_user(request.user, pk)
     if action == "stop":
         services.stop(agent, request.user.username)
+    elif action == "cleanup":
+        try:
+            summary = services.clean_up(agent, request.user.username, request.POST.get("delete_branch") == "on")
+            messages.success(request, f"Cleaned up: {summary}.")
+        except ServiceError as exc:
+            messages.error(request, exc.message)
     elif action == "grant":
         services.grant_budget(agent, request.user.username)
     elif action == "resume":

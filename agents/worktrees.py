@@ -82,3 +82,41 @@ def diff_stat(worktree: str | Path, base: str, head: str = "HEAD") -> list[dict]
 
 def head(worktree: str | Path) -> str:
     return git(worktree, "rev-parse", "HEAD").strip()
+
+
+def is_merged(repo_path: str | Path, branch: str, target: str) -> bool:
+    import subprocess
+
+    proc = subprocess.run(
+        [
+            *SAFE_GIT,
+            "-C",
+            str(repo_path),
+            "merge-base",
+            "--is-ancestor",
+            f"refs/heads/{branch}",
+            f"refs/heads/{target}",
+        ],
+        capture_output=True,
+    )
+    return proc.returncode == 0
+
+
+def remove(repo_path: str | Path, worktree: str | Path, branch: str, delete_branch: bool) -> str:
+    """Remove a worktree without losing work: uncommitted changes are committed to its branch first.
+
+    The branch is kept unless `delete_branch`; returns what was done, for the log.
+    """
+    done = []
+    if Path(worktree).exists():
+        head = commit_all(worktree, "swarm: work saved before its worktree was removed")
+        done.append(f"saved work at {head[:10]}")
+        git(repo_path, "worktree", "remove", "--force", str(worktree))
+        done.append("worktree removed")
+    git(repo_path, "worktree", "prune")
+    if delete_branch:
+        git(repo_path, "branch", "-D", branch)
+        done.append(f"branch {branch} deleted")
+    else:
+        done.append(f"branch {branch} kept")
+    return "; ".join(done)

@@ -6,7 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.services import ServiceError, user_team_ids
+from agents.services import ServiceError, record_event, user_team_ids
 from judges import diffview, merge, services
 from judges.models import Verdict
 
@@ -72,7 +72,8 @@ def comment_form(request, pk: int):
 def patch(request, pk: int):
     verdict = _get_verdict_for_user(request.user, pk)
     agent = verdict.agent
-    text = merge.export_patch(agent.worktree, agent.base_commit, verdict.commit_sha)
+    text = merge.export_patch(agent.task.repo.path, agent.base_commit, verdict.commit_sha)
+    record_event(agent.pk, "exported", {"by": request.user.username, "verdict_id": verdict.pk})
     response = HttpResponse(text, content_type="text/x-patch; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{agent.branch.replace("/", "-")}.patch"'
     return response

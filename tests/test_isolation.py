@@ -40,7 +40,7 @@ OBJECT_URLS = {
 }
 # The values a <str:...> part takes in the app: each one is tried.
 WORDS = {
-    "agents:agent_control": ["stop", "resume", "grant"],
+    "agents:agent_control": ["stop", "resume", "grant", "cleanup"],
     "judges:decide": ["approve", "reject"],
 }
 # What a state-changing POST would carry from the real form.
