@@ -335,7 +335,15 @@ def _run_tool(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str,
             result_text, activity = _check_submit(agent)
             submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
         else:
-            outcome = tools.execute(agent.worktree, call.name, call.arguments, state.files_read)
+            outcome = tools.execute(
+                agent.worktree,
+                call.name,
+                call.arguments,
+                state.files_read,
+                cancel=lambda: _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,)),
+            )
+            if outcome.command and outcome.command.get("exit_code") == 130:
+                services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
             state.files_read.update(outcome.read)
             state.files_edited.update(outcome.edited)
             payload.update(command=outcome.command)

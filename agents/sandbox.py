@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +44,7 @@ NPROC_FALLBACK = 1024  # without a pids cgroup: per uid, so shared by every sand
 KILL_WAIT = 5.0
 
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CANCEL_POLL = 0.25  # seconds between checks for a person's interrupt while a command runs
 FIX_HINT = (
     "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow unprivileged user namespaces "
     "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
@@ -500,7 +502,12 @@ _JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift
 
 
 def _execute(
-    worktree: Path, command: str, timeout: float, cap: int, extra_env: dict[str, str] | None = None
+    worktree: Path,
+    command: str,
+    timeout: float,
+    cap: int,
+    extra_env: dict[str, str] | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> CommandResult:
     if _as_root():
         _grant_worktree(worktree, SANDBOX_UID)
@@ -535,7 +542,7 @@ def _execute(
         if seccomp_fd is not None:
             os.close(seccomp_fd)
     try:
-        output, timed_out, truncated = _collect(proc, started + timeout, cap)
+        output, timed_out, truncated, cancelled = _collect(proc, started + timeout, cap, cancel)
     finally:
         _kill(proc)
         try:
@@ -548,14 +555,18 @@ def _execute(
         output += f"\n… [output cut at {cap} bytes]"
     if timed_out:
         output += f"\n… [killed after {timeout:g} s]"
-    code = 124 if timed_out else proc.returncode if proc.returncode is not None else -9
+    if cancelled:
+        output += "\n… [interrupted: a person sent a message]"
+    code = 124 if timed_out else 130 if cancelled else proc.returncode if proc.returncode is not None else -9
     return CommandResult(
         command, code, output, timed_out, truncated, time.monotonic() - started, _describe_limits(cgroup)
     )
 
 
-def _collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[str, bool, bool]:
-    """Read output until EOF and exit, the cap, or the deadline; returns (output, timed_out, truncated)."""
+def _collect(
+    proc: subprocess.Popen, deadline: float, cap: int, cancel: Callable[[], bool] | None = None
+) -> tuple[str, bool, bool, bool]:
+    """Read output until EOF and exit, the cap, the deadline or a cancel; (output, timed_out, truncated, cancelled)."""
     chunks: list[bytes] = []
     size = 0
     fd = proc.stdout.fileno()
@@ -564,8 +575,10 @@ def _collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[str, bo
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return b"".join(chunks).decode("utf-8", errors="replace"), True, False
-            if not selector.select(min(remaining, 0.5)):
+                return b"".join(chunks).decode("utf-8", errors="replace"), True, False, False
+            if cancel is not None and cancel():
+                return b"".join(chunks).decode("utf-8", errors="replace"), False, False, True
+            if not selector.select(min(remaining, CANCEL_POLL if cancel else 0.5)):
                 continue
             data = os.read(fd, 65536)
             if not data:
@@ -573,13 +586,13 @@ def _collect(proc: subprocess.Popen, deadline: float, cap: int) -> tuple[str, bo
             chunks.append(data[: cap - size])
             size += len(data)
             if size > cap:
-                return b"".join(chunks).decode("utf-8", errors="replace"), False, True
+                return b"".join(chunks).decode("utf-8", errors="replace"), False, True, False
     text = b"".join(chunks).decode("utf-8", errors="replace")
     try:  # output closed; the command may still run (e.g. `exec >&-; sleep 100`)
         proc.wait(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        return text, True, False
-    return text, False, False
+        return text, True, False, False
+    return text, False, False, False
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -752,9 +765,15 @@ def availability() -> tuple[bool, str]:
 
 
 def run(
-    worktree: str | Path, command: str, timeout: float | None = None, output_cap: int | None = None
+    worktree: str | Path,
+    command: str,
+    timeout: float | None = None,
+    output_cap: int | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> CommandResult:
-    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end."""
+    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end.
+
+    `cancel` is polled while it runs; when it answers True the command is killed (exit code 130)."""
     ok, why = availability()
     if not ok:
         raise SandboxUnavailable(why)
@@ -762,5 +781,9 @@ def run(
     if not worktree.is_dir():
         raise SandboxUnavailable(f"the worktree {worktree} does not exist")
     return _execute(
-        worktree, command, timeout or settings.SWARM_COMMAND_TIMEOUT, output_cap or settings.SWARM_OUTPUT_CAP
+        worktree,
+        command,
+        timeout or settings.SWARM_COMMAND_TIMEOUT,
+        output_cap or settings.SWARM_OUTPUT_CAP,
+        cancel=cancel,
     )

@@ -148,7 +148,7 @@ def _rel(worktree: str | Path, path: Path) -> str:
     return str(path.relative_to(Path(worktree).resolve()))
 
 
-def execute(worktree: str, name: str, args: dict, files_read: set[str]) -> ToolOutcome:
+def execute(worktree: str, name: str, args: dict, files_read: set[str], cancel=None) -> ToolOutcome:
     """Carry out one tool call. Raises ToolRefused for refusals the agent should read."""
     if name not in TOOL_NAMES:
         raise ToolRefused(f"unknown tool {name!r}; available: {', '.join(sorted(TOOL_NAMES))}")
@@ -207,7 +207,7 @@ def execute(worktree: str, name: str, args: dict, files_read: set[str]) -> ToolO
         if not isinstance(command, str) or not command.strip():
             raise ToolRefused("run_command needs a command string")
         try:
-            result = sandbox.run(worktree, command)
+            result = sandbox.run(worktree, command, cancel=cancel)
         except sandbox.SandboxUnavailable as exc:
             raise ToolRefused(f"commands are disabled: {exc}") from None
         text = f"$ {command}\n{result.output}\n[exit code {result.exit_code}]"

@@ -121,3 +121,28 @@ def test_an_interrupt_cancels_the_model_call_in_flight_and_is_delivered_now(demo
     assert [e.payload["tool"] for e in agent.events.filter(kind="tool_call")] == ["read_file"]
     message.refresh_from_db()
     assert message.state == Message.State.ANSWERED
+
+
+def test_an_interrupt_kills_the_command_in_flight_and_is_delivered_now(demo, server, alice):
+    agent = launch_one(demo, server)
+    server.script(
+        reply("Running the slow suite.", ("run_command", {"command": "sleep 30; echo never"}), ("list_files", {})),
+        reply("Stopped the slow run as asked.", ("read_file", {"path": "mathutil.py"})),
+    )
+    thread, result = _step_in_background(agent.pk)
+    _wait_for(lambda: agent.events.filter(kind="model_turn").exists())
+    time.sleep(0.5)  # the command is running now
+    started = time.monotonic()
+    message = services.inject_message(agent, "Interrupt: stop that, it hangs.", author=alice, mode="interrupt")
+    thread.join(20)
+    assert time.monotonic() - started < 5  # not the 30 s the command wanted
+    command = agent.events.get(kind="tool_call", payload__tool="run_command")
+    assert command.payload["command"]["exit_code"] == 130
+    assert "interrupted" in command.payload["result"]
+    assert agent.events.filter(kind="interrupted", payload__what="command").exists()
+    assert not agent.events.filter(kind="tool_call", payload__tool="list_files").exists()
+    assert result == [0.0]
+    runtime.run_step(agent.pk)
+    assert _injected(agent) == ["[Message from alice] Interrupt: stop that, it hangs."]
+    message.refresh_from_db()
+    assert message.state == Message.State.ANSWERED
