@@ -1,0 +1,97 @@
+"""The human gate in real headless Chromium: a wrong fix is rejected with a line comment, the right one merged."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from tests.live_server import ARTIFACTS, BIN, LiveApp
+from tests.test_browser_swarm import RECORDER, _log_in, _shot, browser  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def app(tmp_path_factory):
+    live = LiveApp("embedded", tmp_path_factory.mktemp("swarm-review-"), step_delay=0.3)
+    try:
+        live.start()
+        yield live
+    finally:
+        live.stop()
+        live.save_logs(ARTIFACTS / "logs")
+
+
+def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_merged(app, browser):  # noqa: F811
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=app.base_url)
+    context.add_init_script(RECORDER)
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        _log_in(page, app.admin_password)
+        page.goto("/tasks/new/")
+        page.get_by_label("Title").fill("Fix mean() with one sloppy agent")
+        page.get_by_label("Repo").select_option(label="mathutil")
+        page.get_by_label("Goal").fill("mean([2, 4, 6]) must be 4.")
+        page.get_by_label("Acceptance criteria").fill("The whole test suite passes")
+        page.get_by_label("Verify command").fill("python -m pytest -q")
+        page.get_by_label("Agents").fill("Sam = sim-sloppy")
+        page.get_by_role("button", name="Save task").click()
+        page.get_by_role("button", name=re.compile("Launch 1 agents")).click()
+        card = page.locator("article.card", has_text="Sam")
+        expect(card).to_have_attribute("data-status", "awaiting_review")
+
+        # the panel recommends reject, with the failing test as evidence
+        page.goto("/reviews/")
+        verdict = page.locator("article.verdict", has=page.get_by_role("link", name="Sam", exact=True))
+        expect(verdict.locator("header .pill")).to_have_text("recommend reject")
+        expect(verdict.locator("pre.result")).to_contain_text("FAILED tests/test_mathutil.py::test_mean")
+        verdict.get_by_role("link", name="full review with diff").click()
+        expect(page.locator("table.code")).to_contain_text("len(values) - 0.5")
+        _shot(page, "review", "01-wrong-fix-diff")
+
+        # an inline comment on the changed line, sent with the rejection
+        page.locator("td.add").first.locator("xpath=..").locator("button.linebtn").click()
+        page.locator("textarea[name=line_comment]").fill("Divide by len(values); the -0.5 is a guess.")
+        page.get_by_role("button", name="Reject").click()
+        expect(page.locator(".decided")).to_contain_text("Rejected by admin")
+
+        # the agent takes the feedback, resubmits, and the panel now recommends approve
+        page.goto("/reviews/")
+        verdict = page.locator("article.verdict", has=page.get_by_role("link", name="Sam", exact=True))
+        expect(verdict.locator("header .pill")).to_have_text("recommend approve")
+        sam_link = verdict.get_by_role("link", name="Sam", exact=True).get_attribute("href")
+        verdict.get_by_role("button", name="Approve").click()
+        expect(verdict.locator(".decided")).to_contain_text("Approved by admin")
+        _shot(page, "review", "02-approved")
+
+        page.goto(sam_link)
+        transcript = page.locator("#transcript")
+        feedback = transcript.locator("li.kind-message", has_text="rejected your submission")
+        expect(feedback).to_contain_text("mathutil.py line")
+        expect(feedback).to_contain_text("Divide by len(values); the -0.5 is a guess.")
+        expect(page.locator(".agent-header .pill").first).to_have_text("accepted")
+        _shot(page, "review", "03-agent-accepted")
+    finally:
+        context.close()
+
+    # the target branch has the fix, and its tests pass there
+    repo = next((app.data_dir / "repos").glob("demo-*"))
+    source = subprocess.run(
+        ["git", "-C", str(repo), "show", "main:mathutil.py"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "return sum(values) / len(values)" in source
+    checkout = app.data_dir / "main-checkout"
+    subprocess.run(["git", "clone", "-q", str(repo), str(checkout)], check=True)
+    tests = subprocess.run(
+        [str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
+    assert tests.returncode == 0 and "5 passed" in tests.stdout, tests.stdout + tests.stderr
