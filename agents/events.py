@@ -81,3 +81,10 @@ def broadcast_streaming(agent_id: int, text: str) -> None:
     """Model text as it streams in: shown live, not stored (the finished turn is the stored event)."""
     html = render_to_string("agents/partials/streaming.html", {"agent_id": agent_id, "text": text[-4000:]})
     _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": html})
+
+
+def broadcast_state(agent_id: int) -> None:
+    """The agent's header, read coverage and card as they are now (after a step's final write)."""
+    agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
+    _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": render_header(agent)})
+    _send(task_group(agent.task_id), {"type": "task.update", "html": render_card(agent)})

@@ -247,8 +247,21 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
             break
 
     elapsed = time.monotonic() - started + settings.SWARM_STEP_DELAY
+    # the step's end and the agent's next state in one write: no moment where the lease is free while a
+    # submitted or paused agent still reads as running (a sweeper would give it another step)
+    ending: dict = {}
+    if state.paused:
+        ending = {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": state.paused[:200]}
+    elif submitted is not None:
+        commit = worktrees.commit_all(agent.worktree, f"{agent.name}: {submitted[:60] or 'submission'}")
+        ending = {
+            "status": Agent.Status.AWAITING_REVIEW,
+            "status_reason": "submitted: waiting for verification",
+            "submitted_commit": commit,
+            "activity": "awaiting verification",
+        }
     with transaction.atomic():
-        saved = Agent.objects.filter(pk=agent.pk, fencing_token=token).update(
+        saved = Agent.objects.filter(pk=agent.pk, fencing_token=token, status=Agent.Status.RUNNING).update(
             conversation=conversation,
             files_read=sorted(state.files_read),
             files_edited=sorted(state.files_edited),
@@ -258,14 +271,19 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
             refused_edits=F("refused_edits") + state.refused_edits,
             loops_caught=F("loops_caught") + state.loops,
             lease_expires_at=None,
+            **ending,
         )
+        if saved == 1 and ending:
+            services.record_event(agent.pk, "status", {"status": ending["status"], "reason": ending["status_reason"]})
     if saved != 1:
         return None
-    if state.paused:
-        services.set_status(agent.pk, Agent.Status.PAUSED, state.paused)
-        return None
+    transaction.on_commit(lambda: events.broadcast_state(agent.pk))  # header and card with this step counted
     if submitted is not None:
-        _submit(agent, submitted)
+        commit = ending["submitted_commit"]
+        transaction.on_commit(
+            lambda: work_submitted.send(sender=Agent, agent_id=agent.pk, commit_sha=commit, summary=submitted)
+        )
+    if ending:
         return None
     agent.refresh_from_db(fields=["status"])
     if agent.status != Agent.Status.RUNNING:
@@ -402,17 +420,3 @@ def _check_submit(agent: Agent) -> tuple[str, str]:
                 " Read the reviewer's reasons, fix the cause, run the verify command, then submit."
             )
     return "submitted for verification; wait for the verdict", "submitted"
-
-
-def _submit(agent: Agent, summary: str) -> None:
-    commit = worktrees.commit_all(agent.worktree, f"{agent.name}: {summary[:60] or 'submission'}")
-    services.set_status(
-        agent.pk,
-        Agent.Status.AWAITING_REVIEW,
-        "submitted: waiting for verification",
-        submitted_commit=commit,
-        activity="awaiting verification",
-    )
-    transaction.on_commit(
-        lambda: work_submitted.send(sender=Agent, agent_id=agent.pk, commit_sha=commit, summary=summary)
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -224,7 +225,8 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     from agents import executor
 
     started = [a.pk for a in agents]
-    transaction.on_commit(lambda: [executor.kick(pk) for pk in started])
+    # first steps after one step delay: a page opened right after launch sees every agent start
+    transaction.on_commit(lambda: [executor.kick(pk, settings.SWARM_STEP_DELAY) for pk in started])
     return list(Agent.objects.filter(task=task).select_related("profile"))
 
 

@@ -1,9 +1,19 @@
+import logging
+
+from agents import services
+from agents.models import Agent
 from agents.signals import work_submitted
-from judges import services
+from judges import services as judging
+
+log = logging.getLogger(__name__)
 
 
 def _on_submit(sender, agent_id: int, commit_sha: str, summary: str, **kwargs) -> None:
-    services.verify_submission(agent_id, commit_sha, summary)
+    try:
+        judging.verify_submission(agent_id, commit_sha, summary)
+    except Exception as exc:  # never leave an agent silently "being verified": say so, a person can resume it
+        log.exception("verification of agent %s failed", agent_id)
+        services.set_status(agent_id, Agent.Status.ERROR, f"verification failed: {type(exc).__name__}: {exc}"[:280])
 
 
 work_submitted.connect(_on_submit, dispatch_uid="judges.verify_on_submit")

@@ -159,6 +159,10 @@ SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 SWARM_LEASE_SECONDS = env_int("SWARM_LEASE_SECONDS", 300)
+SWARM_SWEEP_SECONDS = env_float(
+    "SWARM_SWEEP_SECONDS", 30
+)  # how often each worker sweeps for agents whose step was lost
+SWARM_STEP_OVERDUE_SECONDS = env_float("SWARM_STEP_OVERDUE_SECONDS", 60)  # a scheduled step this late is taken as lost
 SWARM_LLM_TIMEOUT = env_float("SWARM_LLM_TIMEOUT", 120)  # seconds per model call attempt (per read when streaming)
 SWARM_LLM_RETRIES = env_int("SWARM_LLM_RETRIES", 4)  # retries after the first attempt on 429, 5xx, timeouts
 SWARM_LLM_BACKOFF = env_float("SWARM_LLM_BACKOFF", 1.0)  # first retry's delay in seconds; doubles, with jitter
@@ -173,7 +177,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": max(2 * SWARM_LEASE_SECONDS, 600)}
+# Redis hands an unacknowledged step to another worker after this long (a killed worker's steps come back).
+SWARM_BROKER_VISIBILITY_SECONDS = env_int("SWARM_BROKER_VISIBILITY_SECONDS", max(2 * SWARM_LEASE_SECONDS, 600))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SWARM_BROKER_VISIBILITY_SECONDS}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUTH_PASSWORD_VALIDATORS = [
