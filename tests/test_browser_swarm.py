@@ -9,25 +9,14 @@ from __future__ import annotations
 import re
 import uuid
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 import pytest
 
-from tests.live_server import ARTIFACTS, LiveApp, Unavailable, flush_redis_db, fresh_postgres_database, in_ci
+from tests.conftest import unavailable
+from tests.live_server import ARTIFACTS, LiveApp, Unavailable, flush_redis_db, fresh_postgres_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REDIS_DB = 5
 # Slow enough that a diligent agent (7 steps) is still working when we message it, fast enough for CI.
 STEP_DELAY = 1.5
@@ -61,29 +50,6 @@ RECORDER = """
 """
 
 
-def _unavailable(reason: str):
-    """A missing service fails the run in CI (it must be there) and skips it on a developer's machine."""
-    if in_ci():
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import Error, sync_playwright
-
-    # module scope: Playwright's event loop must be gone before other modules use the ORM
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            _unavailable(f"Chromium at {CHROMIUM} does not start: {exc}")
-        yield browser
-        browser.close()
-
-
 @pytest.fixture(params=["embedded", pytest.param("distributed", marks=pytest.mark.distributed)])
 def app(request, tmp_path_factory):
     mode = request.param
@@ -109,7 +75,7 @@ def _services_for(mode: str):
             redis_url = flush_redis_db(REDIS_DB)
             database_url = stack.enter_context(fresh_postgres_database())
         except Unavailable as exc:
-            _unavailable(str(exc))
+            unavailable(str(exc))
         stack.callback(flush_redis_db, REDIS_DB)
         yield {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
 
