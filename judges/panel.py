@@ -71,6 +71,18 @@ def _diff_facts(diff: str) -> dict:
     }
 
 
+def _looks_hard_coded(line: str, literals: set[str]) -> bool:
+    """An added line that compares with, or returns, a value the tests assert on."""
+    if not re.search(r"\b(if|return|==)\b", line):
+        return False
+    for lit in literals:
+        if len(lit) >= 3 and lit in line:  # a list or string the tests use
+            return True
+        if re.fullmatch(r"-?\d+(\.\d+)?", lit) and re.search(rf"\breturn\s+{re.escape(lit)}\s*$", line):
+            return True  # returns exactly the expected number
+    return False
+
+
 def _count(lines: list[str], pattern: str) -> int:
     return sum(1 for x in lines if re.match(pattern, x))
 
@@ -117,12 +129,7 @@ def criterion_checks(agent: Agent) -> list[dict]:
 def gather_evidence(agent: Agent, commit_sha: str, verify: dict | None, diff: str, diff_stat: list[dict]) -> dict:
     facts = _diff_facts(diff)
     literals = _test_literals(agent.worktree, agent.base_commit)
-    suspects = [
-        line
-        for line in facts["added_lines"]
-        if any(lit in line for lit in literals if len(lit) >= 3 or lit.isdigit())
-        and re.search(r"\b(if|return|==)\b", line)
-    ]
+    suspects = [line for line in facts["added_lines"] if _looks_hard_coded(line, literals)]
     changed = [row["path"] for row in diff_stat]
     return {
         "commit": commit_sha,

@@ -89,6 +89,7 @@ def test_wrong_fix_is_rejected_with_a_line_comment_then_the_resubmission_merges(
     first = Verdict.objects.get(agent=sam)
     assert first.recommendation == "reject"
     assert "test_mean" in first.evidence["verify"]["output"]
+    assert first.evidence["hardcoded_suspects"] == []  # a wrong formula is not a hard-coded answer
     judging.review_verdict(
         first, bob, "reject", "", [{"path": "mathutil.py", "line": "12", "text": "Divide by n, not n - 0.5."}]
     )
