@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from agents import llm, services
+from agents import services
 from agents.models import Agent, ModelProfile, TaskSpec
 from judges.models import Judgement, Verdict
 
@@ -185,6 +185,8 @@ def parse_opinion(text: str) -> dict:
 
 
 def ask(verdict: Verdict, judge: ModelProfile, evidence: dict, diff: str) -> Judgement:
+    from agents import llm  # imports litellm (2-3 s): only where a judge is asked, not at every start-up
+
     messages = judge_prompt(judge, verdict.agent.task, evidence, diff)
     error = ""
     for _attempt in range(2):

@@ -1,6 +1,8 @@
 """Embedded mode wiring: on the first connection, remember the server's event loop and resume orphans."""
 
 import asyncio
+import importlib
+import threading
 
 from django.conf import settings
 
@@ -18,4 +20,6 @@ class EmbeddedStartup:
             executor.main_loop = asyncio.get_running_loop()
             if settings.SWARM_EXECUTOR == "inprocess":
                 executor.start_sweeper()
+                # litellm takes seconds to import: warm it now rather than at the first launch
+                threading.Thread(target=importlib.import_module, args=("agents.runtime",), daemon=True).start()
         return await self.app(scope, receive, send)
