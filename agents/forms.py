@@ -5,6 +5,7 @@ import re
 from django import forms
 from django.core.validators import MinValueValidator
 
+from agents import worktrees
 from agents.models import ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -65,11 +66,14 @@ def clean_roster(entries: list[tuple[str, str]], team, errors: list[str] | None 
     for name, profile in entries:
         if not NAME_RE.match(name):
             errors.append(f"“{name}”: a name starts with a letter and has at most 40 letters, digits, - or _.")
-        elif name.lower() in seen:
-            errors.append(f"“{name}” appears twice; agent names must be unique within a task.")
+        elif worktrees.slug(name) in seen:
+            errors.append(
+                f"“{name}” appears twice; agent names must be unique within a task (ignoring case, - and _),"
+                " since each names a branch."
+            )
         if profile not in profiles:
             errors.append(f"“{profile}” is not a model profile of your team (have: {', '.join(sorted(profiles))}).")
-        seen.add(name.lower())
+        seen.add(worktrees.slug(name))
         roster.append({"name": name, "profile": profile})
     if errors:
         raise forms.ValidationError(errors)

@@ -132,15 +132,26 @@ def run_step(agent_id: int) -> float | None:
         return None
 
 
-def _deliver(agent: Agent, conversation: list[dict]) -> list[Message]:
-    delivered = services.take_queued_messages(agent.pk)
-    for message in delivered:
-        conversation.append({"role": "user", "content": f"{INJECTED_PREFIX}{message.sender_label}] {message.text}"})
-        services.record_event(
-            agent.pk,
-            "message_delivered",
-            {"message_id": message.pk, "sender": message.sender_label, "mode": message.mode},
-        )
+class _LeaseLost(Exception):
+    pass
+
+
+def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message]:
+    """Claim queued messages and put them in the saved conversation in one transaction: exactly once,
+    also when the worker dies right after (either both happened or neither did)."""
+    with transaction.atomic():
+        delivered = services.take_queued_messages(agent.pk)
+        if not delivered:
+            return []
+        for message in delivered:
+            conversation.append({"role": "user", "content": f"{INJECTED_PREFIX}{message.sender_label}] {message.text}"})
+            services.record_event(
+                agent.pk,
+                "message_delivered",
+                {"message_id": message.pk, "sender": message.sender_label, "mode": message.mode},
+            )
+        if Agent.objects.filter(pk=agent.pk, fencing_token=token).update(conversation=conversation) != 1:
+            raise _LeaseLost  # rolls the claim back: the messages stay queued for whoever holds the lease
     return delivered
 
 
@@ -172,9 +183,24 @@ def _call_model(agent: Agent, messages: list[dict]) -> llm.Turn | None:
             return future.result(timeout=INTERRUPT_POLL)
         except TimeoutError:
             if _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,)):
-                future.cancel()
+                # the call cannot be stopped mid-flight; its answer is dropped but its usage is still billed
+                future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
                 services.record_event(agent.pk, "interrupted", {"what": "model call"}, activity="interrupted")
                 return None
+
+
+def _bill_abandoned(agent_id: int, future) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    turn = future.result()
+    try:
+        Agent.objects.filter(pk=agent_id).update(
+            tokens_in=F("tokens_in") + turn.tokens_in,
+            tokens_out=F("tokens_out") + turn.tokens_out,
+            cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
+        )
+    finally:
+        close_old_connections()
 
 
 def _fingerprint(name: str, args, result: str) -> str:
@@ -190,9 +216,10 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
         )
         return None
     conversation = list(agent.conversation)
-    delivered = _deliver(agent, conversation)
-    if delivered:  # in the agent's context from now on, whatever happens to the model call
-        Agent.objects.filter(pk=agent.pk, fencing_token=token).update(conversation=conversation)
+    try:
+        _deliver(agent, token, conversation)
+    except _LeaseLost:
+        return None
 
     conversation, compacted = llm.compact(conversation, llm.context_budget(agent.profile))
     if compacted:

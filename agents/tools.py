@@ -152,10 +152,18 @@ def execute(worktree: str, name: str, args: dict, files_read: set[str], cancel=N
     """Carry out one tool call. Raises ToolRefused for refusals the agent should read."""
     if name not in TOOL_NAMES:
         raise ToolRefused(f"unknown tool {name!r}; available: {', '.join(sorted(TOOL_NAMES))}")
+    try:
+        return _execute(worktree, name, args, files_read, cancel)
+    except (worktrees.GitError, ValueError, TypeError, UnicodeError) as exc:
+        # the model sent arguments of the wrong shape: tell it, never crash the agent
+        raise ToolRefused(f"{name} could not run with these arguments: {str(exc)[:300]}") from None
+
+
+def _execute(worktree: str, name: str, args: dict, files_read: set[str], cancel) -> ToolOutcome:
     if name == "list_files":
-        out = worktrees.git(
-            worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", args.get("path") or "."
-        )
+        where = args.get("path") or "."
+        resolve(worktree, where)
+        out = worktrees.git(worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", where)
         files = out.splitlines()
         text = "\n".join(files[:MAX_LIST]) + (f"\n… {len(files) - MAX_LIST} more" if len(files) > MAX_LIST else "")
         return ToolOutcome(True, text or "(no files)", f"listing {args.get('path') or '.'}")

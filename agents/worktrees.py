@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -120,3 +121,18 @@ def remove(repo_path: str | Path, worktree: str | Path, branch: str, delete_bran
     else:
         done.append(f"branch {branch} kept")
     return "; ".join(done)
+
+
+@contextmanager
+def detached(repo_path: str | Path, commit: str, name: str):
+    """A throwaway checkout of exactly `commit` (for verification): nothing the agent left lying around."""
+    path = Path(settings.DATA_DIR) / "verify" / f"{slug(name)}-{commit[:12]}-{os.getpid()}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        git(repo_path, "worktree", "remove", "--force", str(path), check=False)
+    git(repo_path, "worktree", "add", "--detach", "--force", str(path), commit)
+    try:
+        yield path
+    finally:
+        git(repo_path, "worktree", "remove", "--force", str(path), check=False)
+        git(repo_path, "worktree", "prune", check=False)

@@ -109,24 +109,26 @@ def _test_literals(worktree: str, base: str) -> set[str]:
 CHECK = re.compile(r"check:\s*`([^`]+)`\s*$")
 
 
-def criterion_checks(agent: Agent) -> list[dict]:
+def criterion_checks(task: TaskSpec, checkout) -> list[dict]:
     """Run each acceptance criterion's own check command (a criterion ending in check: `command`)."""
     from agents import sandbox
 
     results = []
-    for criterion in agent.task.acceptance:
+    for criterion in task.acceptance:
         found = CHECK.search(criterion)
         if not found:
             continue
         try:
-            run = sandbox.run(agent.worktree, found.group(1)).as_dict()
+            run = sandbox.run(checkout, found.group(1)).as_dict()
         except sandbox.SandboxUnavailable as exc:
             run = {"command": found.group(1), "exit_code": None, "output": str(exc)}
         results.append({"criterion": criterion, **run})
     return results
 
 
-def gather_evidence(agent: Agent, commit_sha: str, verify: dict | None, diff: str, diff_stat: list[dict]) -> dict:
+def gather_evidence(
+    agent: Agent, commit_sha: str, verify: dict | None, diff: str, diff_stat: list[dict], checks: list[dict]
+) -> dict:
     facts = _diff_facts(diff)
     literals = _test_literals(agent.worktree, agent.base_commit)
     suspects = [line for line in facts["added_lines"] if _looks_hard_coded(line, literals)]
@@ -142,7 +144,7 @@ def gather_evidence(agent: Agent, commit_sha: str, verify: dict | None, diff: st
         "changed_without_reading": [p for p in changed if p not in agent.files_read],
         "sensitive_paths": [p for p in changed if SENSITIVE.search(p)],
         "hardcoded_suspects": suspects[:10],
-        "criterion_checks": criterion_checks(agent),
+        "criterion_checks": checks,
         **facts,
     }
 

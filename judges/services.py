@@ -34,16 +34,19 @@ def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     except worktrees.GitError as exc:
         diff, diff_stat = "", []
         reasons.append(f"could not read the diff: {exc}")
-    if not command:
-        reasons.append("the task has no verify command, so nothing was run")
-    else:
-        try:
-            verify = sandbox.run(agent.worktree, command).as_dict()
-            verdict_word = "passed" if verify["exit_code"] == 0 else f"failed with exit code {verify['exit_code']}"
-            reasons.append(f"`{command}` {verdict_word} at commit {commit_sha[:10]}")
-        except sandbox.SandboxUnavailable as exc:
-            reasons.append(f"verification could not run: {exc}")
-    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat)
+    # exactly the submitted commit, in a fresh checkout: files the agent left lying around don't count
+    with worktrees.detached(task.repo.path, commit_sha, agent.name) as checkout:
+        if not command:
+            reasons.append("the task has no verify command, so nothing was run")
+        else:
+            try:
+                verify = sandbox.run(checkout, command).as_dict()
+                word = "passed" if verify["exit_code"] == 0 else f"failed with exit code {verify['exit_code']}"
+                reasons.append(f"`{command}` {word} at commit {commit_sha[:10]}")
+            except sandbox.SandboxUnavailable as exc:
+                reasons.append(f"verification could not run: {exc}")
+        checks = panel.criterion_checks(agent.task, checkout)
+    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks)
     failed_checks = [c for c in evidence["criterion_checks"] if c.get("exit_code") != 0]
     for check in failed_checks:
         reasons.append(f"criterion check `{check['command']}` failed (exit {check.get('exit_code')})")

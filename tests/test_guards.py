@@ -104,3 +104,37 @@ def test_agents_message_each_other_into_their_contexts(demo):
     assert delivered and delivered[0]["content"] == "[Message from Ada] I take mean()."
     assert grace.events.filter(kind="message", payload__sender="Ada", payload__from_agent=True).exists()
     assert ada.events.filter(kind="tool_call", payload__tool="message_agent").exists()
+
+
+def test_tool_calls_with_arguments_of_the_wrong_shape_are_refused_not_crashes(demo):
+    from agents.llm import ToolCall
+
+    _, task = demo
+    (ada,) = services.launch_task(_task_with(task, [("Ada", "sim-diligent")]))
+    state = runtime._ToolState(ada)
+    for name, args in [
+        ("list_files", {"path": "../"}),
+        ("read_file", {"path": "mathutil.py", "start_line": "abc"}),
+        ("read_file", {"path": 5}),
+        ("search", {"pattern": "("}),
+        ("edit_file", {"path": "mathutil.py", "old": 1, "new": 2}),
+    ]:
+        text, _ = runtime._run_tool(ada, ToolCall(id="c", name=name, arguments=args), state)
+        assert text.startswith("REFUSED"), (name, args, text)
+    ada.refresh_from_db()
+    assert ada.status == Agent.Status.RUNNING
+    assert ada.events.filter(kind="tool_call", payload__refused=True).count() == 5
+
+
+def test_agent_names_that_would_share_a_branch_are_refused(demo):
+    from django import forms
+
+    from agents.forms import clean_roster
+
+    team, _ = demo
+    try:
+        clean_roster([("Ada_1", "sim-diligent"), ("ada-1", "sim-lazy")], team)
+    except forms.ValidationError as exc:
+        assert "unique within a task" in " ".join(exc.messages)
+    else:
+        raise AssertionError("two names with one branch were accepted")

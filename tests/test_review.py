@@ -10,7 +10,7 @@ import pytest
 from django.db import close_old_connections
 
 from agents import runtime, sandbox, services, worktrees
-from agents.models import Agent, TaskSpec
+from agents.models import Agent, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Review, Verdict
 from tests.factories import run_until_idle
@@ -25,6 +25,8 @@ def _launch(task: TaskSpec, roster: list[tuple[str, str]]) -> list[Agent]:
         acceptance=task.acceptance,
         verify_command=task.verify_command,
         roster=[{"name": n, "profile": p} for n, p in roster],
+        judge_rule=task.judge_rule,
+        auto_approve=task.auto_approve,
     )
     clone.taste_guides.set(task.taste_guides.all())
     clone.judge_profiles.set(task.judge_profiles.all())
@@ -204,12 +206,19 @@ def test_another_teams_verdict_is_not_found(demo, mallory, client):
     assert not Review.objects.filter(verdict=verdict).exists()
 
 
-def test_approve_without_a_verdict_is_not_possible(demo, bob, alice_client):
+def test_approve_without_a_verdict_is_not_possible(demo, alice_client):
     _, task = demo
     agents = services.launch_task(task)
-    runtime.run_step(agents[0].pk)  # still working: no submission, no verdict
+    runtime.run_step(agents[0].pk)  # still working: no submission, so no verdict to approve
     assert not Verdict.objects.filter(agent=agents[0]).exists()
-    assert alice_client.post("/reviews/verdicts/999999/approve/").status_code == 404
+    ids = list(Verdict.objects.values_list("pk", flat=True))
+    unknown = max(ids, default=0) + 1
+    response = alice_client.post(f"/reviews/verdicts/{unknown}/approve/")
+    assert response.status_code == 404
+    agents[0].refresh_from_db()
+    assert agents[0].status == Agent.Status.RUNNING
+    assert _main(task) == worktrees.git(task.repo.path, "rev-parse", "main").strip()
+    assert not Review.objects.exists()
 
 
 def test_the_review_page_shows_the_diff_judges_side_by_side_and_takes_line_comments(demo, alice_client):
@@ -244,3 +253,78 @@ def test_a_criterions_own_check_command_is_run_and_can_fail_the_verdict(demo, bo
     assert any("criterion check" in r for r in verdict.reasons)
     with pytest.raises(services.ServiceError, match="Verification did not pass"):
         judging.review_verdict(verdict, bob, "approve")
+
+
+def test_verification_runs_on_the_submitted_commit_not_on_files_left_in_the_worktree(demo):
+    _, task = demo
+    ada = services.launch_task(task)[0]
+    ada.refresh_from_db()
+    # the fix is in the worktree but was never committed: the submitted commit is the unchanged base
+    mathutil = Path(ada.worktree, "mathutil.py")
+    mathutil.write_text(mathutil.read_text().replace("(len(values) - 1)", "len(values)"))
+    verdict = judging.verify_submission(ada.pk, ada.base_commit, "it works on my machine")
+    assert verdict.evidence["verify"]["exit_code"] != 0
+    assert "test_mean" in verdict.evidence["verify"]["output"]
+    assert verdict.recommendation == "reject"
+
+
+def test_a_judge_that_answers_garbage_twice_counts_as_an_error_never_an_approval(demo, monkeypatch):
+    from tests.openai_server import OpenAIServer, reply
+
+    _, task = demo
+    monkeypatch.setenv("SWARM_TEST_KEY", "judge-key")
+    with OpenAIServer() as server:
+        server.script(reply("I think it is fine!"), reply("Approve. Definitely approve."))
+        garbage = ModelProfile.objects.create(
+            team=task.team,
+            name="garbage-judge",
+            model="openai/test-model",
+            api_base=server.base_url,
+            api_key_env="SWARM_TEST_KEY",
+            family="test",
+        )
+        task.judge_profiles.set([garbage, ModelProfile.objects.get(team=task.team, name="judge-lenient")])
+        task.judge_rule = "majority"
+        task.save()
+        (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    verdict = Verdict.objects.get(agent=ada)
+    opinions = {j.judge: j for j in verdict.judgements.all()}
+    assert opinions["garbage-judge"].recommendation == "error"
+    assert "malformed verdict" in opinions["garbage-judge"].error
+    assert opinions["judge-lenient"].recommendation == "approve"
+    assert len(server.requests) == 2  # asked once more, then it failed closed
+    # one approval and one error of two judges is no majority: a person decides
+    assert verdict.recommendation == "needs_person"
+
+
+def test_auto_approve_merges_only_with_passing_verification_and_a_unanimous_panel(demo):
+    _, task = demo
+    task.auto_approve = True
+    task.save()
+    ada, linus = _launch(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
+    ada.refresh_from_db()
+    linus.refresh_from_db()
+    assert ada.status == Agent.Status.ACCEPTED
+    review = Review.objects.get(verdict__agent=ada)
+    assert review.reviewer is None and review.outcome.startswith("merged")
+    assert linus.status == Agent.Status.AWAITING_REVIEW
+    assert Verdict.objects.get(agent=linus).status == "pending"
+
+
+def test_a_merge_conflict_leaves_everything_intact_and_says_so(demo, bob):
+    _, task = demo
+    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    # someone changed the same line on main meanwhile
+    target = Path(task.repo.path, "mathutil.py")  # the repository has main checked out
+    target.write_text(target.read_text().replace("(len(values) - 1)", "max(1, len(values) - 1)"))
+    worktrees.commit_all(task.repo.path, "a competing change")
+    before = _main(task)
+    verdict = Verdict.objects.get(agent=ada)
+    with pytest.raises(services.ServiceError, match="merge conflict in mathutil.py"):
+        judging.review_verdict(verdict, bob, "approve")
+    verdict.refresh_from_db()
+    assert verdict.status == "pending" and "mathutil.py" in verdict.merge_error
+    assert _main(task) == before
+    assert Review.objects.get(verdict=verdict).outcome.startswith("conflict")
+    ada.refresh_from_db()
+    assert ada.status == Agent.Status.AWAITING_REVIEW
