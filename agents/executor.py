@@ -123,6 +123,9 @@ def resume_orphans() -> int:
         kick(pk)
     if ids:
         log.info("sweep re-scheduled %d agent(s) whose step was lost", len(ids))
+    from agents.signals import sweeping
+
+    sweeping.send(sender=Agent)  # e.g. verifications cut short by a crash are run again
     return len(ids)
 
 

@@ -121,7 +121,9 @@ def run() -> None:
                 mutate(Path(agent.worktree))
                 commit = worktrees.commit_all(agent.worktree, f"bench: {kind}")
                 Agent.objects.filter(pk=agent.pk).update(
-                    status=Agent.Status.AWAITING_REVIEW, files_read=["mathutil.py", "tests/test_mathutil.py"]
+                    status=Agent.Status.AWAITING_REVIEW,
+                    submitted_commit=commit,
+                    files_read=["mathutil.py", "tests/test_mathutil.py"],
                 )
                 verdict = judging.verify_submission(agent.pk, commit, f"Submitted: {kind}")
                 approvals += verdict.recommendation == "approve"

@@ -2,7 +2,7 @@ import logging
 
 from agents import services
 from agents.models import Agent
-from agents.signals import work_submitted
+from agents.signals import sweeping, work_submitted
 from judges import services as judging
 
 log = logging.getLogger(__name__)
@@ -16,4 +16,10 @@ def _on_submit(sender, agent_id: int, commit_sha: str, summary: str, **kwargs) -
         services.set_status(agent_id, Agent.Status.ERROR, f"verification failed: {type(exc).__name__}: {exc}"[:280])
 
 
+def _on_sweep(sender, **kwargs) -> None:
+    for agent_id, commit in judging.lost_verifications():
+        _on_submit(sender, agent_id=agent_id, commit_sha=commit, summary="(verification resumed after a crash)")
+
+
 work_submitted.connect(_on_submit, dispatch_uid="judges.verify_on_submit")
+sweeping.connect(_on_sweep, dispatch_uid="judges.resume_lost_verifications")

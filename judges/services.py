@@ -7,8 +7,11 @@ explicit auto-approve policy with a unanimous panel). Every decision, refused on
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agents import sandbox, services, worktrees
@@ -20,8 +23,43 @@ from judges.models import Review, Verdict
 log = logging.getLogger(__name__)
 
 
-def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict:
-    """Run the verification on the submitted commit, gather evidence, ask the panel, recommend."""
+def _claim_verification(agent_id: int, commit_sha: str) -> bool:
+    """One verification per submission, even when a sweeper and the submitting worker both try."""
+    now = timezone.now()
+    return (
+        Agent.objects.filter(pk=agent_id, status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit_sha)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .exclude(verdicts__commit_sha=commit_sha)
+        .update(lease_expires_at=now + timedelta(seconds=settings.SWARM_LEASE_SECONDS))
+        == 1
+    )
+
+
+def lost_verifications() -> list[tuple[int, str]]:
+    """Submissions whose verification died with a worker: awaiting review, no verdict, nobody on it."""
+    now = timezone.now()
+    return list(
+        Agent.objects.filter(status=Agent.Status.AWAITING_REVIEW)
+        .exclude(submitted_commit="")
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .exclude(verdicts__commit_sha=F("submitted_commit"))
+        .values_list("pk", "submitted_commit")
+    )
+
+
+def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict | None:
+    """Run the verification on the submitted commit, gather evidence, ask the panel, recommend.
+
+    Returns None when another worker is already verifying this submission."""
+    if not _claim_verification(agent_id, commit_sha):
+        return None
+    try:
+        return _verify(agent_id, commit_sha, summary)
+    finally:
+        Agent.objects.filter(pk=agent_id).update(lease_expires_at=None)
+
+
+def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     agent = Agent.objects.select_related("task", "task__repo", "profile").get(pk=agent_id)
     task = agent.task
     command = task.effective_verify_command

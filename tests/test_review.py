@@ -262,6 +262,7 @@ def test_verification_runs_on_the_submitted_commit_not_on_files_left_in_the_work
     # the fix is in the worktree but was never committed: the submitted commit is the unchanged base
     mathutil = Path(ada.worktree, "mathutil.py")
     mathutil.write_text(mathutil.read_text().replace("(len(values) - 1)", "len(values)"))
+    Agent.objects.filter(pk=ada.pk).update(status=Agent.Status.AWAITING_REVIEW, submitted_commit=ada.base_commit)
     verdict = judging.verify_submission(ada.pk, ada.base_commit, "it works on my machine")
     assert verdict.evidence["verify"]["exit_code"] != 0
     assert "test_mean" in verdict.evidence["verify"]["output"]
@@ -328,3 +329,31 @@ def test_a_merge_conflict_leaves_everything_intact_and_says_so(demo, bob):
     assert Review.objects.get(verdict=verdict).outcome.startswith("conflict")
     ada.refresh_from_db()
     assert ada.status == Agent.Status.AWAITING_REVIEW
+
+
+def test_a_verification_lost_with_its_worker_is_run_again_by_the_sweep_exactly_once(demo):
+    from agents import executor
+
+    _, task = demo
+    (ada,) = services.launch_task(
+        _clone := TaskSpec.objects.create(
+            team=task.team,
+            repo=task.repo,
+            title="lost verification",
+            goal=task.goal,
+            verify_command=task.verify_command,
+            roster=[{"name": "Ada", "profile": "sim-diligent"}],
+        )
+    )
+    mathutil = Path(ada.worktree, "mathutil.py")
+    mathutil.write_text(mathutil.read_text().replace("(len(values) - 1)", "len(values)"))
+    commit = worktrees.commit_all(ada.worktree, "the fix")
+    # the worker died between the submission and its verdict
+    Agent.objects.filter(pk=ada.pk).update(status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit)
+    assert judging.lost_verifications() == [(ada.pk, commit)]
+    executor.resume_orphans()
+    assert Verdict.objects.filter(agent=ada, commit_sha=commit).count() == 1
+    assert judging.lost_verifications() == []
+    executor.resume_orphans()  # a second sweep finds nothing to redo
+    assert Verdict.objects.filter(agent=ada).count() == 1
+    assert judging.verify_submission(ada.pk, commit, "again") is None
