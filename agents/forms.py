@@ -172,6 +172,24 @@ class TaskSpecForm(TaskFieldsForm):
             self.initial["acceptance_text"] = "\n".join(self.instance.acceptance)
             self.initial["roster_text"] = "\n".join(f"{r['name']} = {r['profile']}" for r in self.instance.roster)
 
+    def clean(self):
+        cleaned = super().clean()
+        judges = cleaned.get("judge_profiles")
+        roster = cleaned.get("roster_text")
+        if judges and roster:
+            worker_families = set(
+                ModelProfile.objects.filter(team=self.team, name__in=[r["profile"] for r in roster]).values_list(
+                    "family", flat=True
+                )
+            )
+            if all(j.family in worker_families for j in judges):
+                self.add_error(
+                    "judge_profiles",
+                    "Pick at least one judge of another model family than the workers' "
+                    f"({', '.join(sorted(worker_families))}): one family tends to make the same mistakes twice.",
+                )
+        return cleaned
+
     def clean_acceptance_text(self):
         return clean_acceptance(_lines(self.cleaned_data["acceptance_text"]))
 

@@ -273,6 +273,8 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
         if submitted is not None or state.paused:
             break
 
+    if turn.tool_calls and submitted is None and STOP_WORDS.search(turn.content or ""):
+        _nudge(agent, turn, conversation)  # it still called a tool, but announced it would stop after it
     elapsed = time.monotonic() - started + settings.SWARM_STEP_DELAY
     # the step's end and the agent's next state in one write: no moment where the lease is free while a
     # submitted or paused agent still reads as running (a sweeper would give it another step)

@@ -138,3 +138,28 @@ def test_agent_names_that_would_share_a_branch_are_refused(demo):
         assert "unique within a task" in " ".join(exc.messages)
     else:
         raise AssertionError("two names with one branch were accepted")
+
+
+def test_a_panel_of_only_the_workers_family_is_refused_on_the_task_form(demo):
+    from agents.forms import TaskSpecForm
+    from agents.models import ModelProfile
+
+    team, task = demo
+    same = ModelProfile.objects.create(team=team, name="sim-judge-same", model="sim/judge", family="simulator")
+    data = {
+        "title": "t",
+        "repo": task.repo.pk,
+        "goal": "g",
+        "acceptance_text": "a",
+        "roster_text": "Ada = sim-diligent",
+        "budget_minutes": 10,
+        "budget_tokens": 1000,
+        "budget_usd": "1",
+        "judge_rule": "unanimous",
+        "judge_profiles": [same.pk],
+    }
+    form = TaskSpecForm(data, team=team)
+    assert not form.is_valid()
+    assert "another model family" in form.errors["judge_profiles"][0]
+    other = ModelProfile.objects.get(team=team, name="judge-strict")
+    assert TaskSpecForm({**data, "judge_profiles": [same.pk, other.pk]}, team=team).is_valid()

@@ -354,3 +354,27 @@ def test_compaction_shortens_old_tool_outputs_and_keeps_the_latest(server):
     assert [m for m in compacted if m["role"] != "tool"] == [m for m in messages if m["role"] != "tool"]
     assert llm.compact(compacted, llm.estimate_tokens(compacted)) == (compacted, False)
     assert llm.context_budget(profile_for(server)) == 6000  # 3/4 of the registered 8,000-token window
+
+
+def test_a_rate_limited_agent_shows_the_wait_in_its_transcript_and_carries_on(demo, server, canary):
+    agent = launch_one(demo, server)
+    server.script(
+        status(429, "slow down", headers={"Retry-After": "1"}),
+        reply("Looking around.", ("list_files", {"path": "."})),
+    )
+    runtime.run_step(agent.pk)
+    retry = agent.events.get(kind="retry")
+    assert retry.payload["seconds"] == pytest.approx(1, abs=0.5)
+    assert "429" in retry.payload["reason"] or "rate" in retry.payload["reason"].lower()
+    assert agent.events.filter(kind="tool_call", payload__tool="list_files").exists()
+    agent.refresh_from_db()
+    assert agent.status == Agent.Status.RUNNING
+
+
+def test_announcing_a_stop_alongside_a_tool_call_still_gets_a_nudge(demo, server, canary):
+    agent = launch_one(demo, server)
+    server.script(reply("One last look, then I'll stop here to save tokens.", ("list_files", {"path": "."})))
+    runtime.run_step(agent.pk)
+    agent.refresh_from_db()
+    assert agent.nudges == 1
+    assert agent.events.get(kind="nudge").payload["reason"] == "announced it would stop"
