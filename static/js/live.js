@@ -44,6 +44,7 @@
     };
     ws.onclose = (ev) => {
       region.dataset.connected = "0";
+      if (!region.isConnected || region._closing) return; // the page moved on: nothing to reconnect
       if (ev.code === 4403 || ev.code === 4404) {
         status().textContent = "Live updates unavailable: you may not watch this.";
         status().hidden = false;
@@ -53,7 +54,10 @@
       status().hidden = false;
       stale = setTimeout(() => document.body.classList.add("stale"), 5000);
       const wait = Math.min(10000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
-      setTimeout(() => { clearTimeout(stale); connect(region, attempt + 1); }, wait);
+      setTimeout(() => {
+        clearTimeout(stale);
+        if (region.isConnected) connect(region, attempt + 1);
+      }, wait);
     };
     region._ws = ws;
   }
@@ -61,11 +65,30 @@
   function confirmations(ev) {
     const btn = ev.submitter;
     const msg = btn && btn.dataset.confirm;
-    if (msg && !window.confirm(msg)) ev.preventDefault();
+    if (msg && !window.confirm(msg)) {
+      ev.preventDefault();
+      ev.stopPropagation(); // before htmx's boosted submit sees it
+    }
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll("[data-ws]").forEach((region) => connect(region, 0));
-    document.addEventListener("submit", confirmations, true);
-  });
+  // Pages are swapped in by hx-boost: connect the live regions each new page brings, close the old ones.
+  function connectWithin(root) {
+    if (!(root instanceof Element)) return;
+    const regions = root.matches("[data-ws]") ? [root] : [];
+    regions.push(...root.querySelectorAll("[data-ws]"));
+    regions.forEach((region) => { if (!region._ws) connect(region, 0); });
+  }
+
+  function closeAll() {
+    document.querySelectorAll("[data-ws]").forEach((region) => {
+      if (region._ws) { region._closing = true; region._ws.close(); }
+    });
+    status().hidden = true;
+    document.body.classList.remove("stale");
+  }
+
+  document.addEventListener("submit", confirmations, true);
+  document.addEventListener("htmx:load", (ev) => connectWithin(ev.detail.elt));
+  document.addEventListener("htmx:beforeSwap", (ev) => { if (ev.detail.target === document.body) closeAll(); });
+  document.addEventListener("DOMContentLoaded", () => connectWithin(document.body));
 })();
