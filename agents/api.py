@@ -104,6 +104,7 @@ TASK = obj(
     taste_guides=STRINGS,
     skills=STRINGS,
     agents={"type": "array", "items": AGENT_SUMMARY},
+    usage=obj(tokens=INTEGER, cost_usd=NUMBER, steps=INTEGER),
 )
 EVENT = obj("Event", seq=INTEGER, kind=STRING, payload={"type": "object"}, created_at=STRING)
 EVENT["properties"]["message_state"] = {"type": "string", "description": "kind=message only: queued/delivered/answered"}
@@ -267,6 +268,11 @@ def task_json(t: TaskSpec) -> dict:
         "taste_guides": sorted(t.taste_guides.values_list("name", flat=True)),
         "skills": sorted(t.skills.values_list("name", flat=True)),
         "agents": [agent_summary_json(a) for a in agents],
+        "usage": {
+            "tokens": sum(a.tokens for a in agents),
+            "cost_usd": float(sum(a.cost_usd for a in agents)),
+            "steps": sum(a.steps for a in agents),
+        },
     }
 
 

@@ -7,6 +7,7 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db.models import Sum
 from django.template.loader import render_to_string
 
 from agents import executor
@@ -36,9 +37,18 @@ def render_card(agent: Agent) -> str:
     return render_to_string(template, {"agent": agent, "oob": True})
 
 
+def task_totals(task) -> dict:
+    return task.agents.aggregate(
+        tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost_usd"), steps=Sum("steps")
+    )
+
+
 def render_attention(task) -> str:
+    """The task page's strip: who needs a person now, and what the swarm has used so far."""
     attention = task.agents.filter(status__in=Agent.ATTENTION).select_related("profile")
-    return render_to_string("agents/partials/attention.html", {"attention": attention})
+    return render_to_string(
+        "agents/partials/attention.html", {"attention": attention, "totals": task_totals(task), "task": task}
+    )
 
 
 def render_header(agent: Agent) -> str:

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents import sandbox, services
-from agents.events import DENSE_FROM
+from agents.events import DENSE_FROM, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
 from agents.models import Agent, Skill, TaskSpec, TasteGuide
 from agents.services import ServiceError, user_team_ids
@@ -135,6 +135,7 @@ def task_detail(request, pk: int):
             "task": task,
             "agents": agents,
             "attention": attention,
+            "totals": task_totals(task) if agents else None,
             "dense": len(task.roster) >= DENSE_FROM,
             "acceptance_html": render_markdown("\n".join(f"- {c}" for c in task.acceptance)),
             "goal_html": render_markdown(task.goal),

@@ -259,6 +259,12 @@ def test_an_operator_writes_and_launches_a_task_whose_agents_run_to_review(api, 
     detail = api.get(f"/api/tasks/{task.pk}")
     assert detail.status_code == 200
     assert detail.json()["agents_by_status"] == {"awaiting_review": 2}
+    everyone = Agent.objects.filter(task=task)
+    assert detail.json()["usage"] == {
+        "tokens": sum(a.tokens for a in everyone),
+        "cost_usd": 0.0,  # simulated models cost nothing
+        "steps": sum(a.steps for a in everyone),
+    }
     ada = Agent.objects.get(task=task, name="Ada")
     assert ada.status == Agent.Status.AWAITING_REVIEW
     body = api.get(f"/api/agents/{ada.pk}").json()
