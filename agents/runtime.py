@@ -155,6 +155,61 @@ def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message
     return delivered
 
 
+def _save(agent_id: int, token: int, conversation: list[dict], state: _ToolState | None = None, **fields) -> bool:
+    """Save the step's progress if this worker still holds the lease (fencing token).
+
+    Called in one transaction with the events the progress explains: a worker killed mid-step leaves both or
+    neither, so the retried step neither repeats a saved model turn or tool call nor loses one.
+    """
+    if state is not None:
+        refused, loops = state.take_counts()
+        fields.update(
+            files_read=sorted(state.files_read),
+            files_edited=sorted(state.files_edited),
+            recent_calls=state.recent,
+            refused_edits=F("refused_edits") + refused,
+            loops_caught=F("loops_caught") + loops,
+        )
+    return Agent.objects.filter(pk=agent_id, fencing_token=token).update(conversation=conversation, **fields) == 1
+
+
+def _unfinished_turn(conversation: list[dict]) -> tuple[str, list[llm.ToolCall]]:
+    """The text and the unanswered tool calls of the last model turn: a crash cut that step short."""
+    for index in range(len(conversation) - 1, -1, -1):
+        message = conversation[index]
+        if message.get("role") != "assistant":
+            continue
+        answered = {m.get("tool_call_id") for m in conversation[index + 1 :] if m.get("role") == "tool"}
+        calls = []
+        for raw in message.get("tool_calls") or []:
+            if raw.get("id") in answered:
+                continue
+            fn = raw.get("function") or {}
+            arguments = fn.get("arguments") or "{}"
+            try:
+                args = json.loads(arguments)
+                error = "" if isinstance(args, dict) else "arguments must be a JSON object"
+            except json.JSONDecodeError as exc:
+                args, error = {}, f"arguments are not valid JSON: {exc}"
+            calls.append(
+                llm.ToolCall(
+                    id=raw.get("id", ""),
+                    name=fn.get("name", ""),
+                    arguments=args if not error else {},
+                    raw_arguments=arguments,
+                    error=error,
+                )
+            )
+        return message.get("content") or "", calls
+    return "", []
+
+
+def _skip(conversation: list[dict], calls: list[llm.ToolCall], reason: str) -> None:
+    """Answer calls that will not run: every call of a turn gets a result, or providers refuse the conversation."""
+    for call in calls:
+        conversation.append({"role": "tool", "tool_call_id": call.id, "content": reason})
+
+
 def _call_model(agent: Agent, messages: list[dict]) -> llm.Turn | None:
     """The model call, abandoned if a person sends an interrupt while it is in flight (returns None)."""
 
@@ -216,14 +271,66 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
         )
         return None
     conversation = list(agent.conversation)
-    try:
-        _deliver(agent, token, conversation)
-    except _LeaseLost:
-        return None
+    state = _ToolState(agent)
+    content, calls = _unfinished_turn(conversation)
+    if not calls:  # a new step: ask the model (else finish the turn a crash cut short, without asking again)
+        try:
+            _deliver(agent, token, conversation)
+        except _LeaseLost:
+            return None
+        turn = _model_turn(agent, token, conversation)
+        if not isinstance(turn, llm.Turn):
+            return turn
+        content, calls = turn.content or "", turn.tool_calls
 
-    conversation, compacted = llm.compact(conversation, llm.context_budget(agent.profile))
-    if compacted:
-        services.record_event(agent.pk, "compaction", {"messages": len(conversation)}, activity="compacted old output")
+    ending: dict = {}
+    for i, call in enumerate(calls):
+        if i > 0 and _urgent_waiting(agent.pk):
+            # steer / interrupt: stop at this tool boundary; the message goes in before anything else runs
+            with transaction.atomic():
+                _skip(conversation, calls[i:], "not run: a person sent a message first")
+                services.record_event(agent.pk, "steered", {"skipped": [c.name for c in calls[i:]]})
+                if not _save(agent.pk, token, conversation, state):
+                    transaction.set_rollback(True)
+                    return None
+            break
+        result_text, submitted, payload, activity = _carry_out(agent, call, state)
+        with transaction.atomic():
+            services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
+            conversation.append(
+                {"role": "tool", "tool_call_id": call.id, "content": services.clean_text(result_text, 20_000)}
+            )
+            warning = state.check_loop(call, result_text)
+            if warning:
+                conversation.append({"role": "user", "content": warning})
+            ending = _ending(agent, submitted, state)
+            if ending:
+                _skip(conversation, calls[i + 1 :], "not run: the turn ended at the previous call")
+            if not _save(agent.pk, token, conversation, state):
+                transaction.set_rollback(True)
+                return None
+            if ending:
+                # the call and the agent's next state in one transaction: a retried step never submits twice
+                _end(agent, token, started, ending, submitted)
+                return None
+    if calls and STOP_WORDS.search(content):
+        with transaction.atomic():
+            _nudge(agent, content, conversation)  # it still called a tool, but announced it would stop after it
+            if not _save(agent.pk, token, conversation):
+                transaction.set_rollback(True)
+                return None
+    if not _end(agent, token, started):
+        return None
+    agent.refresh_from_db(fields=["status"])
+    if agent.status != Agent.Status.RUNNING:
+        return None
+    return 0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY
+
+
+def _model_turn(agent: Agent, token: int, conversation: list[dict]) -> llm.Turn | float | None:
+    """Ask the model; save its turn with its event (the step is counted here). Anything but a Turn is the step's
+    return value: it ended early."""
+    conversation[:], compacted = llm.compact(conversation, llm.context_budget(agent.profile))
     messages = [{"role": "system", "content": system_prompt(agent)}, *conversation]
     try:
         turn = _call_model(agent, messages)
@@ -233,91 +340,72 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
     if not _still_mine(agent.pk, token):
         return None  # another worker took over, or a person stopped it: this step leaves no trace
     if turn is None:  # interrupted: keep what was delivered, take the new message at once
-        Agent.objects.filter(pk=agent.pk, fencing_token=token).update(conversation=conversation, lease_expires_at=None)
+        _save(agent.pk, token, conversation, lease_expires_at=None)
         return 0.0
-
     conversation.append(turn.as_message())
-    activity = (turn.content or "").strip().splitlines()[0][:200] if turn.content else "thinking"
-    services.record_event(
-        agent.pk,
-        "model_turn",
-        {"text": turn.content, "tokens_in": turn.tokens_in, "tokens_out": turn.tokens_out, "cost_usd": turn.cost_usd},
-        activity=activity,
-        tokens_in=F("tokens_in") + turn.tokens_in,
-        tokens_out=F("tokens_out") + turn.tokens_out,
-        cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
-    )
-    for message_id in services.mark_answered(agent.pk):
-        services.record_event(agent.pk, "message_answered", {"message_id": message_id})
-
-    state = _ToolState(agent)
-    if not turn.tool_calls:
-        _nudge(agent, turn, conversation)
-    submitted = None
-    for i, call in enumerate(turn.tool_calls):
-        if i > 0 and _urgent_waiting(agent.pk):
-            # steer / interrupt: stop at this tool boundary; the message goes in before anything else runs
-            for skipped in turn.tool_calls[i:]:
-                conversation.append(
-                    {"role": "tool", "tool_call_id": skipped.id, "content": "not run: a person sent a message first"}
-                )
-            services.record_event(agent.pk, "steered", {"skipped": [c.name for c in turn.tool_calls[i:]]})
-            break
-        result_text, submitted = _run_tool(agent, call, state)
-        conversation.append(
-            {"role": "tool", "tool_call_id": call.id, "content": services.clean_text(result_text, 20_000)}
+    with transaction.atomic():
+        if compacted:
+            services.record_event(
+                agent.pk, "compaction", {"messages": len(conversation)}, activity="compacted old output"
+            )
+        services.record_event(
+            agent.pk,
+            "model_turn",
+            {
+                "text": turn.content,
+                "tokens_in": turn.tokens_in,
+                "tokens_out": turn.tokens_out,
+                "cost_usd": turn.cost_usd,
+            },
+            activity=(turn.content or "").strip().splitlines()[0][:200] if turn.content else "thinking",
+            tokens_in=F("tokens_in") + turn.tokens_in,
+            tokens_out=F("tokens_out") + turn.tokens_out,
+            cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
         )
-        warning = state.check_loop(call, result_text)
-        if warning:
-            conversation.append({"role": "user", "content": warning})
-        if submitted is not None or state.paused:
-            break
+        for message_id in services.mark_answered(agent.pk):
+            services.record_event(agent.pk, "message_answered", {"message_id": message_id})
+        if not turn.tool_calls:
+            _nudge(agent, turn.content or "", conversation)
+        if not _save(agent.pk, token, conversation, steps=F("steps") + 1):
+            transaction.set_rollback(True)
+            return None
+    return turn
 
-    if turn.tool_calls and submitted is None and STOP_WORDS.search(turn.content or ""):
-        _nudge(agent, turn, conversation)  # it still called a tool, but announced it would stop after it
-    elapsed = time.monotonic() - started + settings.SWARM_STEP_DELAY
-    # the step's end and the agent's next state in one write: no moment where the lease is free while a
-    # submitted or paused agent still reads as running (a sweeper would give it another step)
-    ending: dict = {}
+
+def _ending(agent: Agent, submitted: str | None, state: _ToolState) -> dict:
+    """The state a step ends the run in (paused, awaiting review), or {} when the agent goes on."""
     if state.paused:
-        ending = {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": state.paused[:200]}
-    elif submitted is not None:
+        return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": state.paused[:200]}
+    if submitted is not None:
         commit = worktrees.commit_all(agent.worktree, f"{agent.name}: {submitted[:60] or 'submission'}")
-        ending = {
+        return {
             "status": Agent.Status.AWAITING_REVIEW,
             "status_reason": "submitted: waiting for verification",
             "submitted_commit": commit,
             "activity": "awaiting verification",
         }
-    with transaction.atomic():
-        saved = Agent.objects.filter(pk=agent.pk, fencing_token=token, status=Agent.Status.RUNNING).update(
-            conversation=conversation,
-            files_read=sorted(state.files_read),
-            files_edited=sorted(state.files_edited),
-            recent_calls=state.recent,
-            steps=F("steps") + 1,
-            elapsed_seconds=F("elapsed_seconds") + elapsed,
-            refused_edits=F("refused_edits") + state.refused_edits,
-            loops_caught=F("loops_caught") + state.loops,
-            lease_expires_at=None,
-            **ending,
-        )
-        if saved == 1 and ending:
-            services.record_event(agent.pk, "status", {"status": ending["status"], "reason": ending["status_reason"]})
+    return {}
+
+
+def _end(agent: Agent, token: int, started: float, ending: dict | None = None, submitted: str | None = None) -> bool:
+    """Release the lease with the agent's next state in the same write: no moment where the lease is free while
+    a submitted or paused agent still reads as running (a sweeper would give it another step)."""
+    ending = ending or {}
+    elapsed = time.monotonic() - started + settings.SWARM_STEP_DELAY
+    saved = Agent.objects.filter(pk=agent.pk, fencing_token=token, status=Agent.Status.RUNNING).update(
+        elapsed_seconds=F("elapsed_seconds") + elapsed, lease_expires_at=None, **ending
+    )
     if saved != 1:
-        return None
+        return False
+    if ending:
+        services.record_event(agent.pk, "status", {"status": ending["status"], "reason": ending["status_reason"]})
     transaction.on_commit(lambda: events.broadcast_state(agent.pk))  # header and card with this step counted
     if submitted is not None:
         commit = ending["submitted_commit"]
         transaction.on_commit(
             lambda: work_submitted.send(sender=Agent, agent_id=agent.pk, commit_sha=commit, summary=submitted)
         )
-    if ending:
-        return None
-    agent.refresh_from_db(fields=["status"])
-    if agent.status != Agent.Status.RUNNING:
-        return None
-    return 0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY
+    return True
 
 
 class _ToolState:
@@ -329,6 +417,12 @@ class _ToolState:
         self.loops = 0
         self.paused = ""
         self.agent = agent
+
+    def take_counts(self) -> tuple[int, int]:
+        """Refused edits and loops caught since the last save (saved as increments)."""
+        counts = (self.refused_edits, self.loops)
+        self.refused_edits = self.loops = 0
+        return counts
 
     def check_loop(self, call: llm.ToolCall, result: str) -> str:
         fp = _fingerprint(call.name, call.arguments, result)
@@ -352,10 +446,8 @@ class _ToolState:
         return ""
 
 
-def _nudge(agent: Agent, turn: llm.Turn, conversation: list[dict]) -> None:
-    reason = (
-        "announced it would stop" if STOP_WORDS.search(turn.content or "") else "ended its turn without a tool call"
-    )
+def _nudge(agent: Agent, content: str, conversation: list[dict]) -> None:
+    reason = "announced it would stop" if STOP_WORDS.search(content) else "ended its turn without a tool call"
     left = max(0.0, agent.budget_minutes - agent.elapsed_seconds / 60)
     nudge = (
         f"{NUDGE_MARK} Keep going, {agent.name}: the task is not finished and you are not done until you submit. "
@@ -368,7 +460,16 @@ def _nudge(agent: Agent, turn: llm.Turn, conversation: list[dict]) -> None:
 
 
 def _run_tool(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str, str | None]:
-    """Carry out one call; returns (result text for the model, submit summary or None)."""
+    """Carry out one call and record it; returns (result text for the model, submit summary or None)."""
+    result_text, submitted, payload, activity = _carry_out(agent, call, state)
+    services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
+    return result_text, submitted
+
+
+def _carry_out(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str, str | None, dict, str]:
+    """Carry out one call, outside any transaction (a command may take minutes).
+
+    Returns (result text for the model, submit summary or None, the tool_call event's payload, activity)."""
     payload: dict = {"tool": call.name, "args": call.arguments or call.raw_arguments}
     submitted = None
     try:
@@ -405,8 +506,7 @@ def _run_tool(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str,
         if call.name in {"edit_file", "write_file"} and "have not read" in str(exc):
             state.refused_edits += 1
             payload["blind_edit"] = True
-    services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
-    return result_text, submitted
+    return result_text, submitted, payload, activity
 
 
 def _message_agent(agent: Agent, args: dict) -> tuple[str, str]:

@@ -195,7 +195,7 @@ def ask(verdict: Verdict, judge: ModelProfile, evidence: dict, diff: str) -> Jud
         try:
             turn = llm.complete(judge, messages, [])
             opinion = parse_opinion(turn.content or "")
-            return Judgement.objects.create(
+            return Judgement(
                 verdict=verdict,
                 judge=judge.name,
                 model=judge.model,
@@ -212,7 +212,7 @@ def ask(verdict: Verdict, judge: ModelProfile, evidence: dict, diff: str) -> Jud
                 {"role": "assistant", "content": (turn.content or "")[:4000]},
                 {"role": "user", "content": f"Your answer was not valid: {exc}. Answer with the JSON object only."},
             ]
-    return Judgement.objects.create(
+    return Judgement(
         verdict=verdict,
         judge=judge.name,
         model=judge.model,

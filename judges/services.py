@@ -93,19 +93,16 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
         reasons.append("the submission changes no file")
     evidence["summary_claimed"] = summary
     judges = panel.panel_for(task, {agent.profile.family})
-    with transaction.atomic():
-        Verdict.objects.filter(agent=agent, status=Verdict.Status.PENDING).update(status=Verdict.Status.SUPERSEDED)
-        verdict = Verdict.objects.create(
-            agent=agent,
-            commit_sha=commit_sha,
-            recommendation=Verdict.Recommendation.NEEDS_PERSON,
-            reasons=[services.clean_text(r, 2000) for r in reasons],
-            evidence=services.clean_payload(evidence),
-            summary=services.clean_text(summary, 4000),
-            diff=services.clean_text(diff, 400_000),
-            rule=task.judge_rule,
-        )
-    opinions = [panel.ask(verdict, judge, evidence, diff) for judge in judges]
+    verdict = Verdict(
+        agent=agent,
+        commit_sha=commit_sha,
+        reasons=[services.clean_text(r, 2000) for r in reasons],
+        evidence=services.clean_payload(evidence),
+        summary=services.clean_text(summary, 4000),
+        diff=services.clean_text(diff, 400_000),
+        rule=task.judge_rule,
+    )
+    opinions = [panel.ask(verdict, judge, evidence, diff) for judge in judges]  # unsaved: saved with the verdict
     recommendation = panel.aggregate(task.judge_rule, verify_passed, [o.recommendation for o in opinions])
     if not judges:
         verdict.reasons.append("no judge panel configured: only the verify command was checked")
@@ -113,18 +110,26 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
         if opinion.recommendation != recommendation:
             verdict.reasons.append(f"{opinion.judge} ({opinion.family}) disagrees: {opinion.recommendation}")
     verdict.recommendation = recommendation
-    verdict.save(update_fields=["recommendation", "reasons"])
-    services.record_event(
-        agent.pk,
-        "verdict",
-        {
-            "verdict_id": verdict.pk,
-            "recommendation": recommendation,
-            "reasons": verdict.reasons,
-            "judges": [{"judge": o.judge, "family": o.family, "recommendation": o.recommendation} for o in opinions],
-        },
-        activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
-    )
+    # the verdict, its opinions and its event in one transaction: a verification cut short leaves no half verdict
+    with transaction.atomic():
+        Verdict.objects.filter(agent=agent, status=Verdict.Status.PENDING).update(status=Verdict.Status.SUPERSEDED)
+        verdict.save()
+        for opinion in opinions:
+            opinion.verdict = verdict
+            opinion.save()
+        services.record_event(
+            agent.pk,
+            "verdict",
+            {
+                "verdict_id": verdict.pk,
+                "recommendation": recommendation,
+                "reasons": verdict.reasons,
+                "judges": [
+                    {"judge": o.judge, "family": o.family, "recommendation": o.recommendation} for o in opinions
+                ],
+            },
+            activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
+        )
     if task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions):
         review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
     return verdict
