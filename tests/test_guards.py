@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 from agents import runtime, services
-from agents.models import Agent, TaskSpec
+from agents.models import Agent
 from judges import services as judging
 from judges.models import Verdict
-from tests.factories import run_until_idle
-
-
-def _task_with(task: TaskSpec, roster: list[tuple[str, str]], **fields) -> TaskSpec:
-    clone = TaskSpec.objects.create(
-        team=task.team,
-        repo=task.repo,
-        title=f"{task.title} ({roster[0][1]})",
-        goal=task.goal,
-        acceptance=task.acceptance,
-        verify_command=task.verify_command,
-        roster=[{"name": n, "profile": p} for n, p in roster],
-        **fields,
-    )
-    return clone
+from tests.factories import run_until_idle, task_like
 
 
 def test_guesser_edits_without_reading_are_refused_and_counted(demo):
     _, task = demo
-    agents = services.launch_task(_task_with(task, [("Gus", "sim-guesser")]))
+    agents = services.launch_task(task_like(task, [("Gus", "sim-guesser")]))
     run_until_idle(agents, max_steps=6)
     gus = Agent.objects.get(pk=agents[0].pk)
     assert gus.refused_edits >= 1
@@ -36,7 +22,7 @@ def test_guesser_edits_without_reading_are_refused_and_counted(demo):
 
 def test_looper_is_warned_then_paused_for_a_person(demo):
     _, task = demo
-    agents = services.launch_task(_task_with(task, [("Loopy", "sim-looper")]))
+    agents = services.launch_task(task_like(task, [("Loopy", "sim-looper")]))
     run_until_idle(agents, max_steps=10)
     loopy = Agent.objects.get(pk=agents[0].pk)
     assert loopy.status == Agent.Status.PAUSED
@@ -48,7 +34,7 @@ def test_looper_is_warned_then_paused_for_a_person(demo):
 
 def test_resubmitting_unchanged_work_after_a_rejection_is_refused(demo, bob):
     _, task = demo
-    agents = services.launch_task(_task_with(task, [("Lazy", "sim-lazy")]))
+    agents = services.launch_task(task_like(task, [("Lazy", "sim-lazy")]))
     run_until_idle(agents)
     verdict = Verdict.objects.get(agent=agents[0])
     judging.review_verdict(verdict, bob, "reject", "The test still fails.")
@@ -62,7 +48,7 @@ def test_resubmitting_unchanged_work_after_a_rejection_is_refused(demo, bob):
 
 def test_agent_pauses_at_its_budget_and_a_person_can_grant_more(demo, alice):
     _, task = demo
-    agents = services.launch_task(_task_with(task, [("Tiny", "sim-diligent")], budget_tokens=1500))
+    agents = services.launch_task(task_like(task, [("Tiny", "sim-diligent")], budget_tokens=1500))
     run_until_idle(agents)
     tiny = Agent.objects.get(pk=agents[0].pk)
     assert tiny.status == Agent.Status.PAUSED
@@ -89,7 +75,7 @@ def test_every_prompt_states_name_role_and_budget_in_plain_words(demo):
 
 def test_agents_message_each_other_into_their_contexts(demo):
     _, task = demo
-    clone = _task_with(task, [("Ada", "sim-diligent"), ("Grace", "sim-diligent")])
+    clone = task_like(task, [("Ada", "sim-diligent"), ("Grace", "sim-diligent")])
     ada, grace = services.launch_task(clone)
     from agents.llm import ToolCall
 
@@ -110,7 +96,7 @@ def test_tool_calls_with_arguments_of_the_wrong_shape_are_refused_not_crashes(de
     from agents.llm import ToolCall
 
     _, task = demo
-    (ada,) = services.launch_task(_task_with(task, [("Ada", "sim-diligent")]))
+    (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
     state = runtime._ToolState(ada)
     for name, args in [
         ("list_files", {"path": "../"}),

@@ -13,24 +13,11 @@ from agents import runtime, sandbox, services, worktrees
 from agents.models import Agent, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Review, Verdict
-from tests.factories import run_until_idle
+from tests.factories import run_until_idle, task_like
 
 
 def _launch(task: TaskSpec, roster: list[tuple[str, str]]) -> list[Agent]:
-    clone = TaskSpec.objects.create(
-        team=task.team,
-        repo=task.repo,
-        title=f"{task.title} / {roster[0][0]}",
-        goal=task.goal,
-        acceptance=task.acceptance,
-        verify_command=task.verify_command,
-        roster=[{"name": n, "profile": p} for n, p in roster],
-        judge_rule=task.judge_rule,
-        auto_approve=task.auto_approve,
-    )
-    clone.taste_guides.set(task.taste_guides.all())
-    clone.judge_profiles.set(task.judge_profiles.all())
-    agents = services.launch_task(clone)
+    agents = services.launch_task(task_like(task, roster))
     run_until_idle(agents)
     return agents
 
