@@ -36,13 +36,14 @@ def _review_pending(reviewer, agent_ids) -> None:
 
 
 def run() -> None:
-    team, template = demo.seed("Bench team")
-    reviewer = _reviewer(team)
     print("guards benchmark: 10 agents per simulated behaviour, scripted reviewer")
     header = f"{'behaviour':<10} {'nudges':>7} {'blind edits refused':>20} {'loops caught':>13} {'unverified to person':>21} {'accepted':>9} {'steps':>6} {'secs':>6}"
     print(header)
     print("-" * len(header))
     for behaviour in BEHAVIOURS:
+        # a fresh demo repository per behaviour: approved work is merged, and must not pre-solve the next run
+        team, template = demo.seed(f"Bench team {behaviour}")
+        reviewer = _reviewer(team)
         started = time.monotonic()
         task = TaskSpec.objects.create(
             team=team,
