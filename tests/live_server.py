@@ -229,3 +229,28 @@ class LiveApp:
                 except ProcessLookupError:
                     pass
                 proc.wait(timeout=10)
+
+
+@contextmanager
+def embedded_app(directory: Path, step_delay: float):
+    """The app in its embedded mode, started like a user starts it; always stopped, logs kept."""
+    live = LiveApp("embedded", directory, step_delay=step_delay)
+    try:
+        live.start()
+        yield live
+    finally:
+        live.stop()
+        live.save_logs(ARTIFACTS / "logs")
+
+
+def write_and_launch_task(page, title: str, agent_line: str) -> None:
+    """Write a one-agent task on the demo repository through the form, then launch it (Playwright page)."""
+    page.goto("/tasks/new/")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Repo").select_option(label="mathutil")
+    page.get_by_label("Goal").fill("mean([2, 4, 6]) must be 4.")
+    page.get_by_label("Acceptance criteria").fill("The whole test suite passes")
+    page.get_by_label("Verify command").fill("python -m pytest -q")
+    page.get_by_label("Agents").fill(agent_line)
+    page.get_by_role("button", name="Save task").click()
+    page.get_by_role("button", name=re.compile("Launch 1 agents")).click()

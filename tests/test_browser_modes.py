@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.live_server import ARTIFACTS, LiveApp
+from tests.live_server import embedded_app, write_and_launch_task
 from tests.test_browser_swarm import RECORDER, _log_in, _shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -15,13 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 @pytest.fixture
 def app(tmp_path_factory):
     # slow steps: the agent is still at work while both messages go in
-    live = LiveApp("embedded", tmp_path_factory.mktemp("swarm-modes-"), step_delay=2.0)
-    try:
-        live.start()
+    with embedded_app(tmp_path_factory.mktemp("swarm-modes-"), step_delay=2.0) as live:
         yield live
-    finally:
-        live.stop()
-        live.save_logs(ARTIFACTS / "logs")
 
 
 def _send(page, text: str, mode: str) -> str:
@@ -48,15 +43,7 @@ def test_steer_and_interrupt_messages_show_their_receipts_live(app, browser):
     page = context.new_page()
     try:
         _log_in(page, app.admin_password)
-        page.goto("/tasks/new/")
-        page.get_by_label("Title").fill("Modes")
-        page.get_by_label("Repo").select_option(label="mathutil")
-        page.get_by_label("Goal").fill("mean([2, 4, 6]) must be 4.")
-        page.get_by_label("Acceptance criteria").fill("The whole test suite passes")
-        page.get_by_label("Verify command").fill("python -m pytest -q")
-        page.get_by_label("Agents").fill("Ada = sim-diligent")
-        page.get_by_role("button", name="Save task").click()
-        page.get_by_role("button", name=re.compile("Launch 1 agents")).click()
+        write_and_launch_task(page, "Modes", "Ada = sim-diligent")
         page.locator("article.card a.agent-name", has_text="Ada").click()
         expect(page.locator("#transcript")).to_have_attribute("data-connected", "1")
 

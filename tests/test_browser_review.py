@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 
 import pytest
 
-from tests.live_server import ARTIFACTS, BIN, LiveApp
+from tests.live_server import BIN, embedded_app, write_and_launch_task
 from tests.test_browser_swarm import RECORDER, _log_in, _shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -16,13 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 @pytest.fixture
 def app(tmp_path_factory):
-    live = LiveApp("embedded", tmp_path_factory.mktemp("swarm-review-"), step_delay=0.3)
-    try:
-        live.start()
+    with embedded_app(tmp_path_factory.mktemp("swarm-review-"), step_delay=0.3) as live:
         yield live
-    finally:
-        live.stop()
-        live.save_logs(ARTIFACTS / "logs")
 
 
 def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_merged(app, browser):
@@ -35,15 +29,7 @@ def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_me
     page.on("dialog", lambda dialog: dialog.accept())
     try:
         _log_in(page, app.admin_password)
-        page.goto("/tasks/new/")
-        page.get_by_label("Title").fill("Fix mean() with one sloppy agent")
-        page.get_by_label("Repo").select_option(label="mathutil")
-        page.get_by_label("Goal").fill("mean([2, 4, 6]) must be 4.")
-        page.get_by_label("Acceptance criteria").fill("The whole test suite passes")
-        page.get_by_label("Verify command").fill("python -m pytest -q")
-        page.get_by_label("Agents").fill("Sam = sim-sloppy")
-        page.get_by_role("button", name="Save task").click()
-        page.get_by_role("button", name=re.compile("Launch 1 agents")).click()
+        write_and_launch_task(page, "Fix mean() with one sloppy agent", "Sam = sim-sloppy")
         card = page.locator("article.card", has_text="Sam")
         expect(card).to_have_attribute("data-status", "awaiting_review")
         expect(card.locator(".activity")).to_contain_text("verdict: recommend reject")  # live, once judged
