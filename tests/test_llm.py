@@ -378,3 +378,25 @@ def test_announcing_a_stop_alongside_a_tool_call_still_gets_a_nudge(demo, server
     agent.refresh_from_db()
     assert agent.nudges == 1
     assert agent.events.get(kind="nudge").payload["reason"] == "announced it would stop"
+
+
+def test_near_the_context_window_old_tool_output_is_compacted_and_the_transcript_says_so(demo, server, canary):
+    agent = launch_one(demo, server)
+    # earlier steps read big files: 3 outputs of 20,000 characters against a window of 8,000 tokens
+    history = []
+    for i in range(3):
+        call = {"id": f"old-{i}", "type": "function", "function": {"name": "read_file", "arguments": "{}"}}
+        history += [
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": f"old-{i}", "content": f"line {i}\n" * 2500},
+        ]
+    Agent.objects.filter(pk=agent.pk).update(conversation=history)
+    server.script(reply("Carrying on.", ("list_files", {"path": "."})))
+    runtime.run_step(agent.pk)
+    compaction = agent.events.get(kind="compaction")
+    assert compaction.seq < agent.events.get(kind="model_turn").seq
+    sent = server.requests[0].raw
+    assert len(sent) < 60_000  # what reached the model fits its window
+    assert "this tool output had 2,500 lines" in sent
+    agent.refresh_from_db()
+    assert agent.status == Agent.Status.RUNNING
