@@ -344,3 +344,20 @@ def test_a_verification_lost_with_its_worker_is_run_again_by_the_sweep_exactly_o
     executor.resume_orphans()  # a second sweep finds nothing to redo
     assert Verdict.objects.filter(agent=ada).count() == 1
     assert judging.verify_submission(ada.pk, commit, "again") is None
+
+
+def test_a_decided_verdict_shows_who_decided_the_comment_and_the_merge(demo, alice_client):
+    _, task = demo
+    ada, linus = _launch(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
+    htmx = {"HTTP_HX_REQUEST": "true"}  # the fragment that replaces the verdict in place
+    done = alice_client.post(
+        f"/reviews/verdicts/{Verdict.objects.get(agent=ada).pk}/approve/", {"comment": "Clean fix."}, **htmx
+    )
+    approved = Verdict.objects.get(agent=ada)
+    html = done.content.decode()
+    assert "Approved</strong> by alice" in html and approved.merged_commit[:10] in html and "Clean fix." in html
+    done = alice_client.post(
+        f"/reviews/verdicts/{Verdict.objects.get(agent=linus).pk}/reject/", {"comment": "You changed nothing."}, **htmx
+    )
+    html = done.content.decode()
+    assert "Rejected</strong> by alice" in html and "You changed nothing." in html
