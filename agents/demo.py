@@ -181,3 +181,21 @@ def ensure_admin(team: Team, out=sys.stdout) -> None:
         f"  Swarm admin account created\n  username: admin\n  password: {password}\n"
         "  (shown once; change it at /admin/password_change/)\n" + "=" * 64 + "\n\n"
     )
+
+
+def task_like(template: TaskSpec, roster: list[tuple[str, str]], title: str = "", **fields) -> TaskSpec:
+    """A new task on the template's repository, spec, taste and panel, with its own roster (tests, benchmarks)."""
+    defaults = {"judge_rule": template.judge_rule, "auto_approve": template.auto_approve}
+    task = TaskSpec.objects.create(
+        team=template.team,
+        repo=template.repo,
+        title=title or f"{template.title} / {roster[0][0]} ({roster[0][1]})",
+        goal=template.goal,
+        acceptance=template.acceptance,
+        verify_command=template.verify_command,
+        roster=[{"name": n, "profile": p} for n, p in roster],
+        **{**defaults, **fields},
+    )
+    task.taste_guides.set(template.taste_guides.all())
+    task.judge_profiles.set(template.judge_profiles.all())
+    return task

@@ -11,7 +11,7 @@ import time
 from django.contrib.auth import get_user_model
 
 from agents import demo, runtime, services
-from agents.models import Agent, Membership, TaskSpec
+from agents.models import Agent, Membership
 from judges import services as judging
 from judges.models import Verdict
 
@@ -45,16 +45,8 @@ def run() -> None:
         team, template = demo.seed(f"Bench team {behaviour}")
         reviewer = _reviewer(team)
         started = time.monotonic()
-        task = TaskSpec.objects.create(
-            team=team,
-            repo=template.repo,
-            title=f"bench {behaviour}",
-            goal=template.goal,
-            acceptance=template.acceptance,
-            verify_command=template.verify_command,
-            budget_minutes=30,
-            roster=[{"name": f"{behaviour}{i}", "profile": f"sim-{behaviour}"} for i in range(AGENTS_PER_BEHAVIOUR)],
-        )
+        roster = [(f"{behaviour}{i}", f"sim-{behaviour}") for i in range(AGENTS_PER_BEHAVIOUR)]
+        task = demo.task_like(template, roster, title=f"bench {behaviour}")
         agents = services.launch_task(task)
         ids = [a.pk for a in agents]
         for _ in range(MAX_ROUNDS):

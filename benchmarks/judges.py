@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from agents import demo, services, worktrees
-from agents.models import Agent, ModelProfile, TaskSpec
+from agents.models import Agent, ModelProfile
 from judges import services as judging
 
 FIX = ("return sum(values) / (len(values) - 1)", "return sum(values) / len(values)")
@@ -103,16 +103,8 @@ def run() -> None:
         total_false = 0
         for kind, mutate, should_approve, verification_catches in KINDS:
             started = time.monotonic()
-            task = TaskSpec.objects.create(
-                team=team,
-                repo=template.repo,
-                title=f"judge bench: {kind} ({label})",
-                goal=template.goal,
-                acceptance=template.acceptance,
-                verify_command=template.verify_command,
-                roster=[{"name": f"Sub{i}", "profile": "sim-diligent"} for i in range(REPEATS)],
-            )
-            task.taste_guides.set(template.taste_guides.all())
+            roster = [(f"Sub{i}", "sim-diligent") for i in range(REPEATS)]
+            task = demo.task_like(template, roster, title=f"judge bench: {kind} ({label})")
             task.judge_profiles.set(judges)
             agents = services.launch_task(task)
             approvals = 0

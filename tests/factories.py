@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 
 from agents import demo, runtime
-from agents.models import Agent, Membership, TaskSpec, Team
+from agents.models import Agent, Membership, Team
 
 
 def make_user(username: str, team: Team, password: str = "pw-for-tests-123"):
@@ -30,19 +30,4 @@ def run_until_idle(agents, max_steps: int = 30) -> None:
             runtime.run_step(pk)
 
 
-def task_like(task: TaskSpec, roster: list[tuple[str, str]], **fields) -> TaskSpec:
-    """A new task on the same repository, spec, taste and panel as `task`, with its own roster."""
-    defaults = {"judge_rule": task.judge_rule, "auto_approve": task.auto_approve}
-    clone = TaskSpec.objects.create(
-        team=task.team,
-        repo=task.repo,
-        title=f"{task.title} / {roster[0][0]} ({roster[0][1]})",
-        goal=task.goal,
-        acceptance=task.acceptance,
-        verify_command=task.verify_command,
-        roster=[{"name": n, "profile": p} for n, p in roster],
-        **{**defaults, **fields},
-    )
-    clone.taste_guides.set(task.taste_guides.all())
-    clone.judge_profiles.set(task.judge_profiles.all())
-    return clone
+task_like = demo.task_like
