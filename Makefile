@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for c in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bin/python3.13 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then command -v $$c; break; fi; done)
 
-.PHONY: run test worker bench lint fmt deps sysdeps clean-venv
+.PHONY: run test worker bench lint fmt deps sysdeps testdeps clean-venv
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(PYTHON)" ]; then echo "ERROR: Swarm needs Python 3.12 or newer (Django 6 refuses 3.11). Install python3.12 or python3.13 and retry." >&2; exit 1; fi
@@ -26,6 +26,15 @@ sysdeps:
 	    echo "Installing bubblewrap (agent sandbox)"; (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null)); \
 	  else echo "NOTE: install bubblewrap (apt-get install bubblewrap) so agents can run commands in a sandbox."; fi; }
 
+# The browser tests drive Debian's headless Chromium (never a browser download).
+testdeps: sysdeps
+	@if [ ! -x /usr/bin/chromium ] || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium and chromium-driver (browser tests)"; \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null)); \
+	  else echo "NOTE: install chromium and chromium-driver (apt-get install chromium chromium-driver) for the browser tests."; fi; }
+
 run: deps sysdeps
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py seed_demo
@@ -35,7 +44,7 @@ run: deps sysdeps
 worker: deps sysdeps
 	$(VENV)/bin/celery -A swarm_web worker --loglevel=INFO --concurrency=$${CONCURRENCY:-4}
 
-test: deps sysdeps
+test: deps testdeps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
