@@ -589,6 +589,8 @@ attempt("read_sibling", lambda: open(sys.argv[2]).read())
 attempt("tcp_loopback", tcp)
 attempt("unix_socket", unix)
 attempt("new_user_namespace", lambda: os.unshare(os.CLONE_NEWUSER))
+out["listings"] = {d: sorted(os.listdir(d)) if os.path.isdir(d) else None for d in sys.argv[5].split(",") if d}
+out["etc_shadow"] = os.path.exists("/etc/shadow")
 out["env_canary"] = "visible" if os.environ.get("SWARM_SANDBOX_CANARY") else "hidden"
 out["uid"] = os.getuid()
 print("PROBE" + json.dumps(out))
@@ -662,6 +664,8 @@ def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
             )
     secret = secrets.token_hex(8)
     (sibling / "secret.txt").write_text(secret)
+    # host directories with something the sandbox must not show (the positive control: it is there on the host)
+    hidden = {d: names for d, names in _host_listings(worktree).items() if names}
     outside = root / "outside.txt"
     canary = secrets.token_hex(8)
     listeners = _Listeners(root)
@@ -669,7 +673,8 @@ def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
         if not listeners.host_can_connect():
             return False, "sandbox self-test could not reach its own test listeners on the host"
         command = (
-            f"python -c {_quote(_PROBE)} {outside} {sibling / 'secret.txt'} {listeners.port} {listeners.unix_path}"
+            f"python -c {_quote(_PROBE)} {outside} {sibling / 'secret.txt'} {listeners.port} {listeners.unix_path} "
+            + _quote(",".join(hidden))
         )
         try:
             result = _execute(worktree, command, 30, 64 * 1024, extra_env={"SWARM_SANDBOX_CANARY": canary})
@@ -700,12 +705,38 @@ def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
         failures.append("the worker's environment was visible")
     if os.geteuid() == 0 and seen["uid"] == 0:
         failures.append("commands ran as root")
+    shown = sorted(f"{d}/{n}" for d, names in hidden.items() for n in set(seen["listings"].get(d) or ()) & names)
+    if shown:
+        failures.append(f"host paths outside the allowlist were visible ({', '.join(shown[:5])})")
+    if seen["etc_shadow"] and os.path.exists("/etc/shadow"):
+        failures.append("/etc/shadow was visible")
     if failures:
         return False, "sandbox self-test failed, so commands are refused: " + "; ".join(failures) + "."
     return True, (
         f"bubblewrap sandbox: commands run as uid {seen['uid']} with no network or host sockets, only their "
-        f"worktree writable, git metadata read-only, an empty environment; limits: {result.limits}"
+        "worktree writable, the system and toolchain directories read-only and nothing else of the host's "
+        f"files, git metadata read-only, an empty environment; limits: {result.limits}"
     )
+
+
+PROBED_DIRS = ("/opt", "/srv", "/mnt", "/var", "/home", "/root", "/run", "/sys/class/net", "/work")
+
+
+def _host_listings(worktree: Path) -> dict[str, set[str]]:
+    """What the host has in PROBED_DIRS and the home directory, minus the entries on the way to a path the
+    sandbox does mount (the interpreter prefix under /root, a data directory under /var...)."""
+    mounted = [*sandbox_mounts.toolchain_paths(), str(worktree)]
+    listings = {}
+    for directory in {*PROBED_DIRS, os.path.expanduser("~")}:
+        try:
+            names = set(os.listdir(directory))
+        except OSError:
+            continue
+        for path in mounted:
+            if path.startswith(directory.rstrip("/") + "/"):
+                names.discard(path[len(directory.rstrip("/")) + 1 :].split("/")[0])
+        listings[directory] = names
+    return listings
 
 
 def _quote(text: str) -> str:
