@@ -93,7 +93,7 @@ class Mounts:
 
     def dir(self, dest: str) -> None:
         self._parents(dest + "/x")
-        if dest not in self.made and self._within(dest)[1] != "bind":
+        if dest not in self.made and dest not in self.mounts and self._within(dest)[1] != "bind":
             self.argv += ["--dir", dest]
             self.made.add(dest)
 
@@ -175,7 +175,10 @@ class GitView:
 
     def mount(self, mounts: Mounts) -> None:
         common, gitdir = str(self.common), str(self.gitdir)
-        mounts.dir(common)
+        # its own small tmpfs, read-only once filled in: nothing inside can add a ref or a hook, wherever it is
+        separate = not self.gitdir.is_relative_to(self.common)
+        for path in [common] + [gitdir] * separate:
+            mounts.tmpfs(path, size=1 << 20)
         mounts.data(f"{common}/config", self.config())
         mounts.data(f"{common}/HEAD", self.head + "\n")
         mounts.bind(f"{common}/objects")
@@ -195,6 +198,8 @@ class GitView:
         mounts.data(f"{gitdir}/gitdir", str(self.worktree / ".git") + "\n")
         if (self.gitdir / "index").is_file():
             mounts.bind(f"{gitdir}/index")
+        for path in [common] + [gitdir] * separate:
+            mounts.argv += ["--remount-ro", path]
 
     def config(self) -> str:
         sha256 = self.commit is not None and len(self.commit) == 64
