@@ -157,6 +157,22 @@ def test_git_works_in_a_detached_verification_checkout(trees):
     assert "1 failed, 4 passed" in result.output
 
 
+def test_git_log_works_when_the_repository_borrows_objects_from_another(trees):
+    clone = trees.repo.parent / f"{trees.repo.name}-shared"
+    host(f"git clone -q --shared {trees.repo} {clone}")
+    try:
+        assert not any((clone / ".git" / "objects").glob("??/*"))  # every object is in the other repository
+        worktree = clone.parent / f"{clone.name}-wt"
+        worktrees.git(clone, "worktree", "add", "-q", "-b", "shared-work", str(worktree))
+        result = sandbox.run(worktree, "git log --oneline; git status --short --branch")
+        assert result.exit_code == 0, result.output
+        assert (clone / ".git" / "objects" / "info" / "alternates").read_text().strip() == f"{trees.repo}/.git/objects"
+        assert "mathutil: first version" in result.output and "## shared-work" in result.output
+    finally:
+        shutil.rmtree(clone, ignore_errors=True)
+        shutil.rmtree(clone.parent / f"{clone.name}-wt", ignore_errors=True)
+
+
 # --- the host repository's git metadata
 
 
