@@ -1,8 +1,9 @@
 """Every command an agent (or a verification) runs goes through here, inside bubblewrap.
 
-Profile: RELIABILITY.md section (c). Read-only system, only the worktree writable, no network (nor host Unix
-sockets), sibling worktrees, app code and data hidden, git metadata read-only, empty environment, and
-per-command limits: a pids and memory cgroup where one can be made, rlimits always.
+Profile: RELIABILITY.md section (c), with an allowlist of mounts instead of the host's `/` (sandbox_mounts: the
+system and toolchain directories read-only, a minimal /etc, a private /tmp, the worktree, and a git directory
+holding only the objects and the agent's own branch). No network (nor host Unix sockets), an empty environment,
+and per-command limits: a pids and memory cgroup where one can be made, rlimits always.
 When the worker runs as root the command itself runs as an unprivileged uid: root without capabilities still
 owns every root-only file on the host (/etc/shadow, a 0600 .env) and is exempt from RLIMIT_NPROC.
 The startup self-test proves the denials on this machine; if one fails, commands are refused, never run
@@ -24,7 +25,6 @@ import socket
 import stat
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,6 +33,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
+
+from agents import sandbox_mounts
 
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who commands run as when the worker is root
 PIDS_MAX = 256  # per command, through the pids cgroup
@@ -82,82 +84,47 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _toolchain_paths() -> list[str]:
-    """The interpreter and virtualenv the app runs with, so verify commands find pytest."""
-    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    return sorted(p for p in paths if os.path.isdir(p))
+def _private_paths() -> list[str]:
+    """Host paths that must never show inside, even when a toolchain prefix contains them."""
+    return [os.path.realpath(p) for p in (settings.BASE_DIR, settings.DATA_DIR)]
 
 
-def _gitdirs_of(worktree: Path) -> list[Path]:
-    """The worktree's own gitdir and the repository's common dir (objects, refs, hooks, config)."""
-    dotgit = worktree / ".git"
-    if not dotgit.is_file() or dotgit.is_symlink():
-        return []  # a .git directory inside the worktree is re-bound read-only with the pointer file
-    text = dotgit.read_text(errors="replace").strip()
-    if not text.startswith("gitdir:"):
-        return []
-    gitdir = (worktree / text.split(":", 1)[1].strip()).resolve()
-    backlink = gitdir / "gitdir"
-    # git records where each linked worktree lives; a pointer forged to some other directory has no such record
-    if not backlink.is_file() or Path(backlink.read_text().strip()).resolve() != dotgit.resolve():
-        return []
-    common = gitdir
-    if (gitdir / "commondir").is_file():
-        common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
-    elif gitdir.parent.name == "worktrees":
-        common = gitdir.parent.parent
-    dirs = [common] if common.is_dir() else []
-    if gitdir.is_dir() and not gitdir.is_relative_to(common):
-        dirs.append(gitdir)
-    return dirs
+def _sandbox_user() -> tuple[str, int, int]:
+    if _as_root():
+        return "nobody", SANDBOX_UID, SANDBOX_GID
+    return "sandbox", os.getuid(), os.getgid()
 
 
-def _hidden_paths() -> list[str]:
-    """Covered with an empty tmpfs, parents first: homes (keys, tokens), sockets in /run, shared temp dirs,
-    app code (.env) and app data (DB file, every worktree and repository)."""
-    paths = ["/home", "/root", "/run", "/tmp", "/var/tmp", str(settings.BASE_DIR), str(settings.DATA_DIR)]
-    paths = {os.path.realpath(p) for p in paths} - {"/"}
-    return sorted(paths, key=lambda p: (p.count("/"), p))
-
-
-class _Mounts:
-    """bwrap mount arguments; parents of a mount inside a tmpfs are made 0755 so the sandbox uid can reach it."""
+class _DataFds:
+    """Memory files bwrap reads at start-up (the seccomp program, the /etc and git files written for the
+    sandbox); closed once bwrap has started."""
 
     def __init__(self) -> None:
-        self.argv: list[str] = []
-        self.tmpfs: list[str] = []
-        self.made: set[str] = set()
+        self.fds: list[int] = []
 
-    def _parents(self, dest: str) -> None:
-        parent = os.path.dirname(dest)
-        chain = []
-        while parent not in ("/", "") and parent not in self.made:
-            if any(parent == t for t in self.tmpfs):
-                break
-            if any(parent.startswith(t + "/") for t in self.tmpfs):
-                chain.append(parent)
-            parent = os.path.dirname(parent)
-        for path in reversed(chain):
-            self.argv += ["--dir", path]
-            self.made.add(path)
+    def add(self, data: bytes) -> int:
+        fd = os.memfd_create("swarm-sandbox", 0)  # no MFD_CLOEXEC: bwrap reads it
+        self.fds.append(fd)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+        return fd
 
-    def hide(self, path: str, size: int | None = None, perms: str | None = None) -> None:
-        self._parents(path)
-        self.argv += (["--perms", perms] if perms else []) + (["--size", str(size)] if size else [])
-        self.argv += ["--tmpfs", path]
-        self.tmpfs.append(path)
-
-    def bind(self, path: str, writable: bool = False) -> None:
-        self._parents(path)
-        self.argv += ["--bind" if writable else "--ro-bind", path, path]
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
 
 
-def bwrap_argv(worktree: Path, command: str, seccomp_fd: int | None = None) -> list[str]:
+def bwrap_argv(worktree: Path, command: str, data: _DataFds) -> list[str]:
+    """The bwrap command line; the files it reads at start-up are added to `data` (the caller passes and
+    closes them)."""
     worktree = Path(worktree).resolve()
     argv = [
         shutil.which("bwrap") or "bwrap",
         "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-        "--die-with-parent", "--new-session",
+        "--die-with-parent", "--new-session", "--hostname", "sandbox",
     ]  # fmt: skip
     if _as_root():
         # No user namespace: it would map the sandbox to uid 0 outside. setpriv drops to SANDBOX_UID inside,
@@ -166,35 +133,34 @@ def bwrap_argv(worktree: Path, command: str, seccomp_fd: int | None = None) -> l
         argv += [a for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP") for a in ("--cap-add", cap)]
     else:
         argv += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
-    if seccomp_fd is not None:
-        argv += ["--seccomp", str(seccomp_fd)]
-    mounts = _Mounts()
-    mounts.argv += ["--ro-bind", "/", "/"]
-    for path in _hidden_paths():
-        if path == "/tmp":
-            mounts.hide(path, size=TMP_SIZE, perms="1777")
-        elif os.path.isdir(path):
-            mounts.hide(path)
-    for path in _toolchain_paths():
-        mounts.bind(path)
-    for gitdir in _gitdirs_of(worktree):
-        mounts.bind(str(gitdir))
+    program = _seccomp_program()
+    if program is not None:
+        argv += ["--seccomp", str(data.add(program))]
+    # An allowlist on an empty root (sandbox_mounts); the root itself is read-only at the end.
+    mounts = sandbox_mounts.Mounts(data.add)
+    mounts.tmpfs("/tmp", size=TMP_SIZE, perms="1777")
+    mounts.argv += ["--dev", "/dev", "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm"]
+    mounts.argv += ["--proc", "/proc"]
+    mounts.mounts.update({"/dev": "tmpfs", "/dev/shm": "tmpfs", "/proc": "bind"})
+    sandbox_mounts.system_and_toolchain(mounts, _private_paths(), _sandbox_user())
     mounts.bind(str(worktree), writable=True)
     dotgit = worktree / ".git"
     if dotgit.exists() and not dotgit.is_symlink():
-        # the pointer file too: a rewritten `gitdir:` would point the host's git at a config the agent wrote
+        # the pointer file (or a repository's own .git directory) read-only: a rewritten `gitdir:` would point
+        # the host's git at a config the agent wrote
         mounts.bind(str(dotgit))
-    argv += mounts.argv
-    argv += ["--dev", "/dev", "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm", "--proc", "/proc"]
-    venv_bin = os.path.join(sys.prefix, "bin")
+    view = sandbox_mounts.git_view(worktree)
+    if view is not None:
+        view.mount(mounts)
+    argv += mounts.argv + ["--remount-ro", "/"]
     argv += [
         "--clearenv",
-        "--setenv", "PATH", f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "--setenv", "PATH", f"{sandbox_mounts.tool_bin()}:/usr/local/bin:/usr/bin:/bin",
         "--setenv", "HOME", "/tmp",
         "--setenv", "TMPDIR", "/tmp",
         "--setenv", "LANG", "C.UTF-8",
         "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-        # the gitdir belongs to the host's uid; let git inside read it (it cannot write it anyway)
+        # the worktree and the git files belong to the host's uid; let git inside read them (it cannot write them)
         "--setenv", "GIT_CONFIG_COUNT", "1",
         "--setenv", "GIT_CONFIG_KEY_0", "safe.directory",
         "--setenv", "GIT_CONFIG_VALUE_0", "*",
@@ -515,15 +481,10 @@ def _execute(
     rlimits = [f"--as={MEMORY_MAX}", f"--fsize={FILE_SIZE_MAX}", f"--nofile={OPEN_FILES_MAX}", "--core=0"]
     if "pids" not in cgroup.limited:
         rlimits.append(f"--nproc={NPROC_FALLBACK}")
-    program = _seccomp_program()
-    seccomp_fd = None
-    if program is not None:
-        seccomp_fd = os.memfd_create("swarm-seccomp", 0)  # no MFD_CLOEXEC: bwrap reads it
-        os.write(seccomp_fd, program)
-        os.lseek(seccomp_fd, 0, os.SEEK_SET)
     started = time.monotonic()
+    data = _DataFds()
     try:
-        argv = bwrap_argv(worktree, command, seccomp_fd=seccomp_fd)
+        argv = bwrap_argv(worktree, command, data)
         wrapper = ["/bin/sh", "-c", _JOIN, "sh", *cgroup.procs_files(), "--"]
         wrapper += [shutil.which("prlimit") or "prlimit", *rlimits, "--", *argv]
         proc = subprocess.Popen(
@@ -533,14 +494,13 @@ def _execute(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
             env={"PATH": HOST_PATH, **(extra_env or {})},
-            pass_fds=() if seccomp_fd is None else (seccomp_fd,),
+            pass_fds=tuple(data.fds),
         )
     except BaseException:
         cgroup.destroy()
         raise
     finally:
-        if seccomp_fd is not None:
-            os.close(seccomp_fd)
+        data.close()
     try:
         output, timed_out, truncated, cancelled = _collect(proc, started + timeout, cap, cancel)
     finally:
@@ -629,6 +589,8 @@ attempt("read_sibling", lambda: open(sys.argv[2]).read())
 attempt("tcp_loopback", tcp)
 attempt("unix_socket", unix)
 attempt("new_user_namespace", lambda: os.unshare(os.CLONE_NEWUSER))
+out["listings"] = {d: sorted(os.listdir(d)) if os.path.isdir(d) else None for d in sys.argv[5].split(",") if d}
+out["etc_shadow"] = os.path.exists("/etc/shadow")
 out["env_canary"] = "visible" if os.environ.get("SWARM_SANDBOX_CANARY") else "hidden"
 out["uid"] = os.getuid()
 print("PROBE" + json.dumps(out))
@@ -702,6 +664,8 @@ def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
             )
     secret = secrets.token_hex(8)
     (sibling / "secret.txt").write_text(secret)
+    # host directories with something the sandbox must not show (the positive control: it is there on the host)
+    hidden = {d: names for d, names in _host_listings(worktree).items() if names}
     outside = root / "outside.txt"
     canary = secrets.token_hex(8)
     listeners = _Listeners(root)
@@ -709,7 +673,8 @@ def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
         if not listeners.host_can_connect():
             return False, "sandbox self-test could not reach its own test listeners on the host"
         command = (
-            f"python -c {_quote(_PROBE)} {outside} {sibling / 'secret.txt'} {listeners.port} {listeners.unix_path}"
+            f"python -c {_quote(_PROBE)} {outside} {sibling / 'secret.txt'} {listeners.port} {listeners.unix_path} "
+            + _quote(",".join(hidden))
         )
         try:
             result = _execute(worktree, command, 30, 64 * 1024, extra_env={"SWARM_SANDBOX_CANARY": canary})
@@ -740,12 +705,38 @@ def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
         failures.append("the worker's environment was visible")
     if os.geteuid() == 0 and seen["uid"] == 0:
         failures.append("commands ran as root")
+    shown = sorted(f"{d}/{n}" for d, names in hidden.items() for n in set(seen["listings"].get(d) or ()) & names)
+    if shown:
+        failures.append(f"host paths outside the allowlist were visible ({', '.join(shown[:5])})")
+    if seen["etc_shadow"] and os.path.exists("/etc/shadow"):
+        failures.append("/etc/shadow was visible")
     if failures:
         return False, "sandbox self-test failed, so commands are refused: " + "; ".join(failures) + "."
     return True, (
         f"bubblewrap sandbox: commands run as uid {seen['uid']} with no network or host sockets, only their "
-        f"worktree writable, git metadata read-only, an empty environment; limits: {result.limits}"
+        "worktree writable, the system and toolchain directories read-only and nothing else of the host's "
+        f"files, git metadata read-only, an empty environment; limits: {result.limits}"
     )
+
+
+PROBED_DIRS = ("/opt", "/srv", "/mnt", "/var", "/home", "/root", "/run", "/sys/class/net", "/work")
+
+
+def _host_listings(worktree: Path) -> dict[str, set[str]]:
+    """What the host has in PROBED_DIRS and the home directory, minus the entries on the way to a path the
+    sandbox does mount (the interpreter prefix under /root, a data directory under /var...)."""
+    mounted = [*sandbox_mounts.toolchain_paths(), str(worktree)]
+    listings = {}
+    for directory in {*PROBED_DIRS, os.path.expanduser("~")}:
+        try:
+            names = set(os.listdir(directory))
+        except OSError:
+            continue
+        for path in mounted:
+            if path.startswith(directory.rstrip("/") + "/"):
+                names.discard(path[len(directory.rstrip("/")) + 1 :].split("/")[0])
+        listings[directory] = names
+    return listings
 
 
 def _quote(text: str) -> str:
