@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
-from agents import services, worktrees
+from agents import model_access, services, worktrees
 from agents.api_base import (
     INTEGER,
     NUMBER,
@@ -345,7 +345,6 @@ def repos_create(request, data: dict):
 
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def models_list(request) -> dict:
@@ -361,15 +360,10 @@ def models_create(request, data: dict):
         raise FieldError("name", "must start with a letter or digit and use only letters, digits, '.', '_' or '-'.")
     if any(c.isspace() for c in model):
         raise FieldError("model", "must not contain spaces (e.g. openai/gpt-4o or sim/diligent).")
-    if api_base and not re.match(r"^https?://[^\s/]+", api_base):
-        raise FieldError("api_base", "must be an http:// or https:// URL.")
-    if key_env and not ENV_NAME.match(key_env):
-        # said without repeating the value: it may be a key pasted by mistake
-        raise FieldError(
-            "api_key_env",
-            "must be the NAME of the environment variable that holds the key (capital letters, digits and _,"
-            " like OPENAI_API_KEY), never the key itself.",
-        )
+    try:  # the operator's settings decide which key variables, hosts and providers a profile may use
+        model_access.check(model, api_base, key_env)
+    except model_access.ProfileRefused as refused:
+        raise FieldError(refused.field, refused.message) from None
     family = data.get("family", "").strip() or ("simulator" if model.startswith("sim/") else model.split("/")[0])
     try:
         with transaction.atomic():

@@ -5,7 +5,9 @@ Simulated profiles (`sim/<behaviour>`) reach the offline simulator, a litellm cu
 streaming. Real profiles stream (SWARM_LLM_STREAM) with `stream_options.include_usage`, so tokens and cost
 come from the provider's usage, priced by `litellm.completion_cost`. A profile with `api_base` is an
 OpenAI-compatible server (model `openai/<name>`); its key is read from `os.environ[profile.api_key_env]`
-at call time and is never put in a Turn, an exception, a log line or anything this module returns.
+at call time and is never put in a Turn, an exception, a log line or anything this module returns. Before
+every call agents/model_access.py checks that the operator allows the profile's key variable, host and provider
+(ModelRefused otherwise), and OpenAI-compatible calls never follow redirects.
 Prices and context windows of models litellm does not know come from `register_models` or the JSON file
 named by SWARM_LLM_MODELS_FILE (litellm's model_cost format, e.g. {"openai/my-model":
 {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7, "max_input_tokens": 32768,
@@ -49,14 +51,18 @@ from urllib.parse import quote
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import httpx  # noqa: E402
 import litellm  # noqa: E402
 from django.conf import settings  # noqa: E402
 from litellm import CustomLLM, ModelResponse  # noqa: E402
 
-from agents import simulator  # noqa: E402
+from agents import model_access, simulator  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
+# OpenAI-compatible calls (every profile with an api_base) use this client: it never follows a redirect, so an
+# allowed host cannot send the call, its prompt or its key on to one the operator did not allow.
+litellm.client_session = httpx.Client(follow_redirects=False)
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +148,10 @@ class Turn:
 
 class ModelError(Exception):
     pass
+
+
+class ModelRefused(ModelError):
+    """The profile names a key variable, host or provider the operator does not allow: nothing was sent."""
 
 
 class _Malformed(Exception):
@@ -488,6 +498,10 @@ def _retry_plan(exc: Exception, attempt: int) -> tuple[bool, float, str]:
 
 def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> tuple[dict, list[str]]:
     model, _ = _model_name(profile)
+    try:  # again at every call: the operator may have narrowed the settings since the profile was saved
+        model_access.check(profile.model, profile.api_base, profile.api_key_env)
+    except model_access.ProfileRefused as refused:
+        raise ModelRefused(f"model profile {profile.name!r} is refused: {refused}") from None
     kwargs: dict = {"model": model, "timeout": settings.SWARM_LLM_TIMEOUT}
     secrets: list[str] = []
     if not profile.simulated:
@@ -502,10 +516,10 @@ def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> 
             kwargs["api_key"] = api_key
             secrets.append(api_key)
             _remember_secret(api_key)
-        elif profile.api_base:
+        else:  # an api_base without a key variable (model_access): never let litellm pick one from the environment
             kwargs["api_key"] = "none"  # local OpenAI-compatible servers often take no key; the client needs one
-    if profile.api_base:
-        kwargs["api_base"] = profile.api_base
+        if profile.api_base:
+            kwargs["api_base"] = profile.api_base
     if tools and native:
         kwargs["tools"] = tools
     kwargs["messages"] = messages if native or not tools else _as_text_protocol(messages, tools)

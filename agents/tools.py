@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import sandbox, worktrees
+from agents import sandbox, search, worktrees
 
 MAX_READ = 200_000
 MAX_WRITE = 1_000_000
@@ -224,26 +223,30 @@ def _execute(worktree: str, name: str, args: dict, files_read: set[str], cancel)
 
 
 def _search(worktree: str, pattern, path: str) -> ToolOutcome:
+    """Regular expressions in Python's syntax, matched with a deadline in a child process (agents/search.py)."""
     if not isinstance(pattern, str) or not pattern:
         raise ToolRefused("search needs a `pattern` (a regular expression)")
     try:
-        regex = re.compile(pattern)
-    except re.error as exc:
+        search.compile_check(pattern)
+    except search.InvalidPattern as exc:
         raise ToolRefused(f"invalid regular expression: {exc}") from None
     resolve(worktree, path)
-    files = worktrees.git(worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", path).splitlines()
-    hits: list[str] = []
-    for rel in files:
+    names = worktrees.git(worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", path).splitlines()
+    files = []
+    for rel in names:
         target = resolve(worktree, rel)
-        if not target.is_file() or target.stat().st_size > MAX_READ:
-            continue
-        for number, line in enumerate(target.read_text(errors="replace").splitlines(), 1):
-            if regex.search(line):
-                hits.append(f"{rel}:{number}: {line[:300]}")
-                if len(hits) >= MAX_HITS:
-                    text = "\n".join(hits) + f"\n… stopped at {MAX_HITS} matches"
-                    return ToolOutcome(True, text, f"searching {pattern[:60]}")
-    return ToolOutcome(True, "\n".join(hits) or "no match", f"searching {pattern[:60]}")
+        if target.is_file() and target.stat().st_size <= MAX_READ:
+            files.append((rel, str(target)))
+    found = search.search(pattern, files, MAX_READ, MAX_HITS)
+    hits = [f"{rel}:{number}: {text}" for rel, number, text in found.hits]
+    activity = f"searching {pattern[:60]}"
+    if found.stopped:
+        so_far = f"; {len(hits)} matches before that:\n" + "\n".join(hits) if hits else "; no match before that"
+        text = f"search {found.stopped} (a simpler pattern or a narrower path will do){so_far}"
+        return ToolOutcome(False, text, activity)
+    if len(hits) >= MAX_HITS:
+        return ToolOutcome(True, "\n".join(hits) + f"\n… stopped at {MAX_HITS} matches", activity)
+    return ToolOutcome(True, "\n".join(hits) or "no match", activity)
 
 
 def files_read_set(files_read: list[str]) -> set[str]:

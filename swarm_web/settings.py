@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -168,6 +169,34 @@ SWARM_LLM_BACKOFF_MAX = env_float("SWARM_LLM_BACKOFF_MAX", 30.0)
 SWARM_LLM_STREAM = env_bool("SWARM_LLM_STREAM", True)  # stream real models' replies (the simulator never streams)
 SWARM_LLM_CONTEXT_TOKENS = env_int("SWARM_LLM_CONTEXT_TOKENS", 32_000)  # context window of models litellm does not know
 SWARM_LLM_MODELS_FILE = env_str("SWARM_LLM_MODELS_FILE", "")  # JSON in litellm's model_cost format: prices, windows
+
+# Model keys and endpoints are the operator's choice, never a team member's (agents/model_access.py): the
+# environment variables a model profile may take its key from, the hosts its api_base may name ("host" on the
+# scheme's default port, "host:port", "host:*" for any port; empty: no api_base at all) and the providers reached
+# at litellm's own endpoint for them when a profile has no api_base.
+SWARM_MODEL_KEY_ENVS = [
+    n.strip()
+    for n in env_str(
+        "SWARM_MODEL_KEY_ENVS",
+        "OPENAI_API_KEY,ANTHROPIC_API_KEY,GEMINI_API_KEY,MISTRAL_API_KEY,GROQ_API_KEY,DEEPSEEK_API_KEY,"
+        "OPENROUTER_API_KEY,TOGETHERAI_API_KEY,XAI_API_KEY",
+    ).split(",")
+    if n.strip()
+]
+SWARM_MODEL_HOSTS = [h.strip().lower() for h in env_str("SWARM_MODEL_HOSTS", "").split(",") if h.strip()]
+SWARM_MODEL_PROVIDERS = [
+    p.strip()
+    for p in env_str(
+        "SWARM_MODEL_PROVIDERS", "openai,anthropic,gemini,mistral,groq,deepseek,openrouter,together_ai,xai"
+    ).split(",")
+    if p.strip()
+]
+for _name in SWARM_MODEL_KEY_ENVS:
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", _name):
+        raise ImproperlyConfigured(f"SWARM_MODEL_KEY_ENVS lists environment variable names; {_name!r} is not one")
+for _host in SWARM_MODEL_HOSTS:
+    if not re.fullmatch(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:([0-9]{1,5}|\*))?", _host):
+        raise ImproperlyConfigured(f"SWARM_MODEL_HOSTS lists host, host:port or host:*; {_host!r} is not one")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ACKS_LATE = True
