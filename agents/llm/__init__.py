@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import random
 import re
@@ -55,6 +54,7 @@ from django.conf import settings  # noqa: E402
 from litellm import CustomLLM, ModelResponse  # noqa: E402
 
 from agents import model_access, simulator  # noqa: E402
+from agents.llm.compaction import COMPACTED_MARK, compact, estimate_tokens  # noqa: E402,F401
 from agents.llm.redaction import SECRET_PATTERNS, redact, remember_secret  # noqa: E402,F401
 
 litellm.suppress_debug_info = True
@@ -68,7 +68,6 @@ log = logging.getLogger(__name__)
 TEXT_TOOLS = "text-tools"  # model-string suffix `#text-tools`: use the text protocol even if litellm says otherwise
 TEXT_INTERVAL = 0.25  # seconds between on_text calls: at most ~4 a second reach the browser
 RETRY_AFTER_CAP = 120.0  # a provider asking for longer still gets retried after this, not after an hour
-COMPACTED_MARK = "[compacted by Swarm to save context:"
 TOOL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
 
 
@@ -213,60 +212,6 @@ def context_budget(profile) -> int:
     model, _ = _model_name(profile)
     window = _model_info(model).get("max_input_tokens") or settings.SWARM_LLM_CONTEXT_TOKENS
     return int(window * 0.75)  # the rest is for the tool schemas, the budget line and the reply
-
-
-# --- context compaction ---------------------------------------------------------------------------
-
-
-def estimate_tokens(messages: list[dict]) -> int:
-    """A deliberately high estimate (3 characters a token) that needs no tokenizer download."""
-    return sum(_message_tokens(m) for m in messages)
-
-
-def _message_tokens(message: dict) -> int:
-    return math.ceil(len(json.dumps(message, ensure_ascii=False)) / 3)
-
-
-def _summary(text: str) -> str:
-    lines = text.splitlines()
-    head = [line[:200] for line in lines[:5]]
-    tail = [line[:200] for line in lines[-5:]] if len(lines) > 10 else []
-    parts = [f"{COMPACTED_MARK} this tool output had {len(lines):,} lines, {len(text):,} characters]", *head]
-    if tail:
-        parts += [f"... {len(lines) - 10:,} lines left out ...", *tail]
-    return "\n".join(parts)
-
-
-def compact(messages: list[dict], limit_tokens: int) -> tuple[list[dict], bool]:
-    """Shorten older tool outputs, oldest first, until the messages fit `limit_tokens` (estimated).
-
-    Returns a new list (the input is not changed) and whether anything was compacted. The system prompt,
-    people's messages, the model's own turns and tool-call ids stay as they were; outputs of 1,200
-    characters or less are left alone, and the latest outputs are only shortened if the older ones were not enough.
-    """
-    sizes = [_message_tokens(m) for m in messages]
-    total = sum(sizes)
-    if total <= limit_tokens:
-        return messages, False
-    out = [dict(m) for m in messages]
-    tool_indexes = [
-        i
-        for i, m in enumerate(out)
-        if m.get("role") == "tool"
-        and isinstance(m.get("content"), str)
-        and not m["content"].startswith(COMPACTED_MARK)
-        and len(m["content"]) > 1200
-    ]
-    compacted = False
-    for i in tool_indexes:  # oldest first: the outputs the model is working from now go last, if at all
-        if total <= limit_tokens:
-            break
-        out[i]["content"] = _summary(out[i]["content"])
-        new_size = _message_tokens(out[i])
-        total -= sizes[i] - new_size
-        sizes[i] = new_size
-        compacted = True
-    return out, compacted
 
 
 # --- the text tool protocol -----------------------------------------------------------------------
