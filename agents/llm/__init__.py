@@ -51,11 +51,11 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import httpx  # noqa: E402
 import litellm  # noqa: E402
 from django.conf import settings  # noqa: E402
-from litellm import CustomLLM, ModelResponse  # noqa: E402
 
-from agents import model_access, simulator  # noqa: E402
+from agents import model_access  # noqa: E402
 from agents.llm.compaction import COMPACTED_MARK, compact, estimate_tokens  # noqa: E402,F401
 from agents.llm.redaction import SECRET_PATTERNS, redact, remember_secret  # noqa: E402,F401
+from agents.llm.simulator_provider import SimulatorProvider  # noqa: E402,F401
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -69,52 +69,6 @@ TEXT_TOOLS = "text-tools"  # model-string suffix `#text-tools`: use the text pro
 TEXT_INTERVAL = 0.25  # seconds between on_text calls: at most ~4 a second reach the browser
 RETRY_AFTER_CAP = 120.0  # a provider asking for longer still gets retried after this, not after an hour
 TOOL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
-
-
-class SimulatorProvider(CustomLLM):
-    """litellm custom provider `sim`: model strings `sim/<behaviour>` reach the offline simulator."""
-
-    def completion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ):  # noqa: E501
-        behaviour = model.split("/", 1)[-1]
-        if behaviour not in simulator.BEHAVIOURS:
-            raise litellm.BadRequestError(
-                message=f"unknown simulator behaviour {behaviour!r}; one of {', '.join(simulator.BEHAVIOURS)}",
-                model=model,
-                llm_provider="sim",
-            )
-        turn = simulator.decide(behaviour, messages)
-        step = sum(1 for m in messages if m.get("role") == "assistant")
-        message = {"role": "assistant", "content": turn["content"]}
-        if turn["tool_calls"]:
-            message["tool_calls"] = simulator.as_openai_tool_calls(turn["tool_calls"], step)
-        prompt_chars = sum(len(json.dumps(m.get("content") or "")) for m in messages)
-        completion_chars = len(json.dumps(message))
-        return ModelResponse(
-            model=model,
-            choices=[{"message": message, "finish_reason": "tool_calls" if turn["tool_calls"] else "stop"}],
-            usage={
-                "prompt_tokens": prompt_chars // 4,
-                "completion_tokens": completion_chars // 4,
-                "total_tokens": (prompt_chars + completion_chars) // 4,
-            },
-        )
-
-
-litellm.custom_provider_map = [{"provider": "sim", "custom_handler": SimulatorProvider()}]
 
 
 @dataclass
