@@ -43,7 +43,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -56,6 +55,7 @@ from agents import model_access  # noqa: E402
 from agents.llm.compaction import COMPACTED_MARK, compact, estimate_tokens  # noqa: E402,F401
 from agents.llm.redaction import SECRET_PATTERNS, redact, remember_secret  # noqa: E402,F401
 from agents.llm.simulator_provider import SimulatorProvider  # noqa: E402,F401
+from agents.llm.turn import ToolCall, Turn  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -69,33 +69,6 @@ TEXT_TOOLS = "text-tools"  # model-string suffix `#text-tools`: use the text pro
 TEXT_INTERVAL = 0.25  # seconds between on_text calls: at most ~4 a second reach the browser
 RETRY_AFTER_CAP = 120.0  # a provider asking for longer still gets retried after this, not after an hour
 TOOL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
-
-
-@dataclass
-class ToolCall:
-    id: str
-    name: str
-    arguments: dict
-    raw_arguments: str = ""
-    error: str = ""
-
-
-@dataclass
-class Turn:
-    content: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
-
-    def as_message(self) -> dict:
-        message: dict = {"role": "assistant", "content": self.content or ""}
-        if self.tool_calls:
-            message["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.raw_arguments}}
-                for c in self.tool_calls
-            ]
-        return message
 
 
 class ModelError(Exception):
