@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -55,6 +54,7 @@ from agents import model_access  # noqa: E402
 from agents.llm.compaction import COMPACTED_MARK, compact, estimate_tokens  # noqa: E402,F401
 from agents.llm.redaction import SECRET_PATTERNS, redact, remember_secret  # noqa: E402,F401
 from agents.llm.simulator_provider import SimulatorProvider  # noqa: E402,F401
+from agents.llm.text_protocol import TOOL_BLOCK, as_text_protocol, parse_text_calls, visible  # noqa: E402,F401
 from agents.llm.turn import ToolCall, Turn  # noqa: E402
 
 litellm.suppress_debug_info = True
@@ -68,7 +68,6 @@ log = logging.getLogger(__name__)
 TEXT_TOOLS = "text-tools"  # model-string suffix `#text-tools`: use the text protocol even if litellm says otherwise
 TEXT_INTERVAL = 0.25  # seconds between on_text calls: at most ~4 a second reach the browser
 RETRY_AFTER_CAP = 120.0  # a provider asking for longer still gets retried after this, not after an hour
-TOOL_BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.S)
 
 
 class ModelError(Exception):
@@ -141,91 +140,6 @@ def context_budget(profile) -> int:
     return int(window * 0.75)  # the rest is for the tool schemas, the budget line and the reply
 
 
-# --- the text tool protocol -----------------------------------------------------------------------
-
-
-def _text_protocol_prompt(tools: list[dict]) -> str:
-    lines = [
-        "You have tools. To call one, write a block like this anywhere in your reply (one block per call):",
-        '<tool_call>{"name": "<tool name>", "arguments": {<arguments as a JSON object>}}</tool_call>',
-        "Each result comes back in a message starting [tool result <id>]. The tools:",
-    ]
-    for tool in tools:
-        fn = tool.get("function", {})
-        params = fn.get("parameters", {}).get("properties", {})
-        required = set(fn.get("parameters", {}).get("required", []))
-        args = ", ".join(
-            f"{name}{'' if name in required else '?'}: {spec.get('type', 'any')}" for name, spec in params.items()
-        )
-        lines.append(f"- {fn.get('name')}({args}): {fn.get('description', '')}")
-    return "\n".join(lines)
-
-
-def _as_text_protocol(messages: list[dict], tools: list[dict]) -> list[dict]:
-    """The native conversation rewritten for a model that only reads and writes text."""
-    out: list[dict] = []
-    names: dict[str, str] = {}
-    for m in messages:
-        role = m.get("role")
-        if role == "assistant" and m.get("tool_calls"):
-            blocks = []
-            for call in m["tool_calls"]:
-                fn = call.get("function", {})
-                names[call.get("id", "")] = fn.get("name", "")
-                try:
-                    args = json.loads(fn.get("arguments") or "{}")
-                except json.JSONDecodeError:
-                    args = fn.get("arguments")
-                blocks.append(f"<tool_call>{json.dumps({'name': fn.get('name'), 'arguments': args})}</tool_call>")
-            out.append({"role": "assistant", "content": "\n".join(filter(None, [m.get("content") or "", *blocks]))})
-        elif role == "tool":
-            call_id = m.get("tool_call_id", "")
-            out.append(
-                {
-                    "role": "user",
-                    "content": f"[tool result {call_id} {names.get(call_id, '')}]\n{m.get('content') or ''}",
-                }
-            )
-        else:
-            out.append(dict(m))
-    prompt = _text_protocol_prompt(tools)
-    if out and out[0].get("role") == "system":
-        out[0]["content"] = f"{out[0].get('content') or ''}\n\n{prompt}"
-    else:
-        out.insert(0, {"role": "system", "content": prompt})
-    return out
-
-
-def _parse_text_calls(text: str) -> tuple[str, list[ToolCall]]:
-    calls = []
-    for block in TOOL_BLOCK.findall(text):
-        call_id = f"call_{uuid.uuid4().hex[:12]}"
-        try:
-            data = json.loads(block.strip())
-        except json.JSONDecodeError as exc:
-            calls.append(ToolCall(call_id, "", {}, block.strip(), f"tool call block is not valid JSON: {exc}"))
-            continue
-        name = data.get("name") if isinstance(data, dict) else None
-        args = data.get("arguments", {}) if isinstance(data, dict) else None
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except json.JSONDecodeError:
-                pass
-        raw = json.dumps(args) if not isinstance(args, str) else args
-        if not isinstance(name, str) or not name:
-            calls.append(ToolCall(call_id, "", {}, raw, 'tool call block needs a "name"'))
-        elif not isinstance(args, dict):
-            calls.append(ToolCall(call_id, name, {}, raw, "arguments must be a JSON object"))
-        else:
-            calls.append(ToolCall(call_id, name, args, raw))
-    return TOOL_BLOCK.sub("", text).strip(), calls
-
-
-def _visible(text: str, native: bool) -> str:
-    return text if native else text.split("<tool_call>", 1)[0].rstrip()
-
-
 # --- the call and its retries ---------------------------------------------------------------------
 
 
@@ -245,11 +159,11 @@ def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
         if delta:
             text += delta
             now = time.monotonic()
-            if on_text and now - last >= TEXT_INTERVAL and _visible(text, native) != shown:
-                shown, last = _visible(text, native), now
+            if on_text and now - last >= TEXT_INTERVAL and visible(text, native) != shown:
+                shown, last = visible(text, native), now
                 _hook(on_text, shown)
-    if on_text and _visible(text, native) != shown:
-        _hook(on_text, _visible(text, native))
+    if on_text and visible(text, native) != shown:
+        _hook(on_text, visible(text, native))
     response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"]) if chunks else None
     if response is None:
         raise _Malformed("the stream ended without a completion")
@@ -340,7 +254,7 @@ def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> 
             kwargs["api_base"] = profile.api_base
     if tools and native:
         kwargs["tools"] = tools
-    kwargs["messages"] = messages if native or not tools else _as_text_protocol(messages, tools)
+    kwargs["messages"] = messages if native or not tools else as_text_protocol(messages, tools)
     return kwargs, secrets
 
 
@@ -412,7 +326,7 @@ def _turn(profile, response, native: bool) -> Turn:
                 )
             )
     else:
-        content, calls = _parse_text_calls(content)
+        content, calls = parse_text_calls(content)
     usage = getattr(response, "usage", None)
     try:
         # the profile's model string, not the reply's: a streamed reply no longer says which provider it came from
