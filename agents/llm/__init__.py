@@ -38,11 +38,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -53,6 +51,7 @@ from django.conf import settings  # noqa: E402
 from agents import model_access  # noqa: E402
 from agents.llm.compaction import COMPACTED_MARK, compact, estimate_tokens  # noqa: E402,F401
 from agents.llm.redaction import SECRET_PATTERNS, redact, remember_secret  # noqa: E402,F401
+from agents.llm.retry import RETRY_AFTER_CAP, Malformed, retry_plan  # noqa: E402,F401
 from agents.llm.simulator_provider import SimulatorProvider  # noqa: E402,F401
 from agents.llm.text_protocol import TOOL_BLOCK, as_text_protocol, parse_text_calls, visible  # noqa: E402,F401
 from agents.llm.turn import ToolCall, Turn  # noqa: E402
@@ -67,7 +66,6 @@ log = logging.getLogger(__name__)
 
 TEXT_TOOLS = "text-tools"  # model-string suffix `#text-tools`: use the text protocol even if litellm says otherwise
 TEXT_INTERVAL = 0.25  # seconds between on_text calls: at most ~4 a second reach the browser
-RETRY_AFTER_CAP = 120.0  # a provider asking for longer still gets retried after this, not after an hour
 
 
 class ModelError(Exception):
@@ -76,10 +74,6 @@ class ModelError(Exception):
 
 class ModelRefused(ModelError):
     """The profile names a key variable, host or provider the operator does not allow: nothing was sent."""
-
-
-class _Malformed(Exception):
-    """The provider answered, but not with a usable completion."""
 
 
 class _HookFailed(Exception):
@@ -166,66 +160,8 @@ def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
         _hook(on_text, visible(text, native))
     response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"]) if chunks else None
     if response is None:
-        raise _Malformed("the stream ended without a completion")
+        raise Malformed("the stream ended without a completion")
     return response
-
-
-def _retry_after(exc: Exception) -> float | None:
-    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "litellm_response_headers", None)
-    if not headers:
-        return None
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _caused_by(exc: BaseException, kind: type) -> bool:
-    seen = 0
-    while exc is not None and seen < 20:
-        if isinstance(exc, kind):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
-
-
-def _retry_plan(exc: Exception, attempt: int) -> tuple[bool, float, str]:
-    """Whether to retry after this failure, after how long, and why (a short phrase for people)."""
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, litellm.Timeout) or status == 408:
-        reason = f"timed out after {settings.SWARM_LLM_TIMEOUT:g} s"
-    elif isinstance(exc, _Malformed):
-        reason = f"the reply was malformed ({exc})"
-    elif _caused_by(exc, json.JSONDecodeError):
-        reason = "the reply was not valid JSON"
-    elif isinstance(exc, litellm.APIConnectionError | litellm.APIResponseValidationError):
-        reason = "the connection failed or the reply was unreadable"
-    elif status == 429:
-        reason = "rate limited (429)"
-    elif isinstance(status, int) and status >= 500:
-        reason = f"server error ({status})"
-    else:
-        return False, 0.0, f"refused ({status})" if status else "failed"
-    delay = min(settings.SWARM_LLM_BACKOFF_MAX, settings.SWARM_LLM_BACKOFF * 2**attempt)
-    delay *= random.uniform(0.5, 1.0)  # jitter: agents rate-limited together do not come back together
-    if status == 429:
-        asked = _retry_after(exc)
-        if asked is not None:
-            delay = min(asked, RETRY_AFTER_CAP)
-    return True, delay, reason
 
 
 def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> tuple[dict, list[str]]:
@@ -280,12 +216,12 @@ def complete(
         try:
             response = _stream(kwargs, native, on_text) if stream else litellm.completion(**kwargs)
             if not getattr(response, "choices", None):
-                raise _Malformed("the reply had no choices")
+                raise Malformed("the reply had no choices")
             break
         except _HookFailed as failed:
             raise failed.__cause__ from None
         except Exception as exc:  # provider messages can carry keys or key-bearing URLs: redact before anyone sees them
-            retry, delay, reason = _retry_plan(exc, attempt)
+            retry, delay, reason = retry_plan(exc, attempt)
             if not retry or attempt + 1 >= attempts:
                 tries = f" ({attempt + 1} attempts)" if attempt else ""
                 detail = redact(f"{type(exc).__name__}: {exc}", secrets)
