@@ -50,6 +50,7 @@ from django.conf import settings  # noqa: E402
 
 from agents import model_access  # noqa: E402
 from agents.llm.compaction import COMPACTED_MARK, compact, estimate_tokens  # noqa: E402,F401
+from agents.llm.model_info import TEXT_TOOLS, context_budget, model_name, native_tools, register_models  # noqa: E402,F401
 from agents.llm.redaction import SECRET_PATTERNS, redact, remember_secret  # noqa: E402,F401
 from agents.llm.retry import RETRY_AFTER_CAP, Malformed, retry_plan  # noqa: E402,F401
 from agents.llm.simulator_provider import SimulatorProvider  # noqa: E402,F401
@@ -64,7 +65,6 @@ litellm.client_session = httpx.Client(follow_redirects=False)
 
 log = logging.getLogger(__name__)
 
-TEXT_TOOLS = "text-tools"  # model-string suffix `#text-tools`: use the text protocol even if litellm says otherwise
 TEXT_INTERVAL = 0.25  # seconds between on_text calls: at most ~4 a second reach the browser
 
 
@@ -78,60 +78,6 @@ class ModelRefused(ModelError):
 
 class _HookFailed(Exception):
     """A caller's hook raised: not the provider's fault, so never retried."""
-
-
-# --- models litellm does not know ---------------------------------------------------------------
-
-_models_file_loaded: str | None = None
-
-
-def register_models(models: dict) -> None:
-    """Teach litellm prices, context windows and tool support of models it does not know (its model_cost format)."""
-    litellm.register_model(models)
-
-
-def _load_models_file() -> None:
-    global _models_file_loaded
-    path = settings.SWARM_LLM_MODELS_FILE
-    if path and path != _models_file_loaded:
-        with open(path) as fh:
-            register_models(json.load(fh))
-        _models_file_loaded = path
-
-
-def _model_name(profile) -> tuple[str, bool]:
-    """The litellm model string and whether the profile forces the text tool protocol."""
-    model, _, option = profile.model.partition("#")
-    return model, option.strip() == TEXT_TOOLS
-
-
-def _model_info(model: str) -> dict:
-    try:
-        return dict(litellm.get_model_info(model))
-    except Exception:  # litellm raises for models it has no entry for
-        return {}
-
-
-def native_tools(profile) -> bool:
-    """Whether the model gets OpenAI `tools`; otherwise the text tool protocol (module docstring)."""
-    _load_models_file()
-    model, forced_text = _model_name(profile)
-    if forced_text:
-        return False
-    if profile.simulated:
-        return True
-    info = _model_info(model)
-    if not info:
-        return True  # unknown to litellm, typically a self-hosted OpenAI-compatible server: most speak tools
-    return bool(info.get("supports_function_calling"))
-
-
-def context_budget(profile) -> int:
-    """Tokens a prompt may use before older tool outputs should be compacted: 3/4 of the model's input window."""
-    _load_models_file()
-    model, _ = _model_name(profile)
-    window = _model_info(model).get("max_input_tokens") or settings.SWARM_LLM_CONTEXT_TOKENS
-    return int(window * 0.75)  # the rest is for the tool schemas, the budget line and the reply
 
 
 # --- the call and its retries ---------------------------------------------------------------------
@@ -165,7 +111,7 @@ def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
 
 
 def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> tuple[dict, list[str]]:
-    model, _ = _model_name(profile)
+    model, _ = model_name(profile)
     try:  # again at every call: the operator may have narrowed the settings since the profile was saved
         model_access.check(profile.model, profile.api_base, profile.api_key_env)
     except model_access.ProfileRefused as refused:
@@ -266,7 +212,7 @@ def _turn(profile, response, native: bool) -> Turn:
     usage = getattr(response, "usage", None)
     try:
         # the profile's model string, not the reply's: a streamed reply no longer says which provider it came from
-        model = _model_name(profile)[0]
+        model = model_name(profile)[0]
         cost = 0.0 if profile.simulated else float(litellm.completion_cost(completion_response=response, model=model))
     except Exception:  # unknown models have no price: count tokens, cost stays 0
         cost = 0.0
