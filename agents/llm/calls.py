@@ -1,0 +1,197 @@
+"""One model call, simulated or real: `complete(profile, messages, tools, on_wait=..., on_text=...)`.
+
+Simulated profiles (`sim/<behaviour>`) reach the offline simulator, a litellm custom provider, without
+streaming. Real profiles stream (SWARM_LLM_STREAM) with `stream_options.include_usage`, so tokens and cost
+come from the provider's usage, priced by `litellm.completion_cost`. A profile with `api_base` is an
+OpenAI-compatible server (model `openai/<name>`); its key is read from `os.environ[profile.api_key_env]`
+at call time and is never put in a Turn, an exception, a log line or anything this module returns. Before
+every call agents/model_access.py checks that the operator allows the profile's key variable, host and provider
+(ModelRefused otherwise), and OpenAI-compatible calls never follow redirects.
+
+Transient failures are retried (retry.py); `on_wait(seconds, reason)` is called before each sleep. Anything
+else, or retries exhausted, raises ModelError with the provider's message, secrets redacted (redaction.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+import litellm
+from django.conf import settings
+
+from agents import model_access
+from agents.llm.model_info import model_name, native_tools
+from agents.llm.redaction import redact, remember_secret
+from agents.llm.retry import Malformed, retry_plan
+from agents.llm.text_protocol import as_text_protocol, parse_text_calls, visible
+from agents.llm.turn import ToolCall, Turn
+
+litellm.suppress_debug_info = True
+litellm.telemetry = False
+# OpenAI-compatible calls (every profile with an api_base) use this client: it never follows a redirect, so an
+# allowed host cannot send the call, its prompt or its key on to one the operator did not allow.
+litellm.client_session = httpx.Client(follow_redirects=False)
+
+log = logging.getLogger(__name__)
+
+TEXT_INTERVAL = 0.25  # seconds between on_text calls: at most ~4 a second reach the browser
+
+
+class ModelError(Exception):
+    pass
+
+
+class ModelRefused(ModelError):
+    """The profile names a key variable, host or provider the operator does not allow: nothing was sent."""
+
+
+class _HookFailed(Exception):
+    """A caller's hook raised: not the provider's fault, so never retried."""
+
+
+def _hook(fn: Callable, *args) -> None:
+    try:
+        fn(*args)
+    except Exception as exc:
+        raise _HookFailed() from exc
+
+
+def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
+    chunks = []
+    text, shown, last = "", "", 0.0
+    for chunk in litellm.completion(stream=True, stream_options={"include_usage": True}, **kwargs):
+        chunks.append(chunk)
+        delta = chunk.choices[0].delta.content if chunk.choices else None
+        if delta:
+            text += delta
+            now = time.monotonic()
+            if on_text and now - last >= TEXT_INTERVAL and visible(text, native) != shown:
+                shown, last = visible(text, native), now
+                _hook(on_text, shown)
+    if on_text and visible(text, native) != shown:
+        _hook(on_text, visible(text, native))
+    response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"]) if chunks else None
+    if response is None:
+        raise Malformed("the stream ended without a completion")
+    return response
+
+
+def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> tuple[dict, list[str]]:
+    model, _ = model_name(profile)
+    try:  # again at every call: the operator may have narrowed the settings since the profile was saved
+        model_access.check(profile.model, profile.api_base, profile.api_key_env)
+    except model_access.ProfileRefused as refused:
+        raise ModelRefused(f"model profile {profile.name!r} is refused: {refused}") from None
+    kwargs: dict = {"model": model, "timeout": settings.SWARM_LLM_TIMEOUT}
+    secrets: list[str] = []
+    if not profile.simulated:
+        kwargs["max_retries"] = 0  # complete() retries, with backoff the runtime can see
+        if profile.api_key_env:
+            api_key = os.environ.get(profile.api_key_env)
+            if not api_key:
+                raise ModelError(
+                    f"the environment variable {profile.api_key_env} (named by model profile "
+                    f"{profile.name!r}) is not set, so there is no API key to call {model}"
+                )
+            kwargs["api_key"] = api_key
+            secrets.append(api_key)
+            remember_secret(api_key)
+        else:  # an api_base without a key variable (model_access): never let litellm pick one from the environment
+            kwargs["api_key"] = "none"  # local OpenAI-compatible servers often take no key; the client needs one
+        if profile.api_base:
+            kwargs["api_base"] = profile.api_base
+    if tools and native:
+        kwargs["tools"] = tools
+    kwargs["messages"] = messages if native or not tools else as_text_protocol(messages, tools)
+    return kwargs, secrets
+
+
+def complete(
+    profile,
+    messages: list[dict],
+    tools: list[dict],
+    *,
+    on_wait: Callable[[float, str], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Turn:
+    """One model call for an agent; returns its text, tool calls, usage and cost.
+
+    Retries transient failures (retry.py); `on_wait(seconds, reason)` runs before each retry's
+    sleep and `on_text(text_so_far)` at most ~4 times a second while a reply streams, then once with the
+    whole text. Exceptions raised by the hooks propagate unchanged. Raises ModelError when the call fails.
+    """
+    native = native_tools(profile)
+    kwargs, secrets = _request(profile, messages, tools, native)
+    stream = settings.SWARM_LLM_STREAM and not profile.simulated
+    attempts = 1 + max(0, settings.SWARM_LLM_RETRIES)
+    for attempt in range(attempts):
+        try:
+            response = _stream(kwargs, native, on_text) if stream else litellm.completion(**kwargs)
+            if not getattr(response, "choices", None):
+                raise Malformed("the reply had no choices")
+            break
+        except _HookFailed as failed:
+            raise failed.__cause__ from None
+        except Exception as exc:  # provider messages can carry keys or key-bearing URLs: redact before anyone sees them
+            retry, delay, reason = retry_plan(exc, attempt)
+            if not retry or attempt + 1 >= attempts:
+                tries = f" ({attempt + 1} attempts)" if attempt else ""
+                detail = redact(f"{type(exc).__name__}: {exc}", secrets)
+                raise ModelError(f"{reason}{tries}: {detail}"[:2000]) from None
+            log.warning(
+                "model call for profile %s: %s; retry %d of %d in %.1f s",
+                profile.name,
+                reason,
+                attempt + 1,
+                attempts - 1,
+                delay,
+            )
+            if on_wait:
+                on_wait(delay, reason)
+            time.sleep(delay)
+    return _turn(profile, response, native)
+
+
+def _turn(profile, response, native: bool) -> Turn:
+    choice = response.choices[0].message
+    content = choice.content or ""
+    calls = []
+    if native:
+        for tc in choice.tool_calls or []:
+            raw = tc.function.arguments or "{}"
+            try:
+                args = json.loads(raw)
+                error = "" if isinstance(args, dict) else "arguments must be a JSON object"
+            except json.JSONDecodeError as exc:
+                args, error = {}, f"arguments are not valid JSON: {exc}"
+            calls.append(
+                ToolCall(
+                    id=tc.id or f"call_{uuid.uuid4().hex[:12]}",
+                    name=tc.function.name or "",
+                    arguments=args if not error else {},
+                    raw_arguments=raw,
+                    error=error,
+                )
+            )
+    else:
+        content, calls = parse_text_calls(content)
+    usage = getattr(response, "usage", None)
+    try:
+        # the profile's model string, not the reply's: a streamed reply no longer says which provider it came from
+        model = model_name(profile)[0]
+        cost = 0.0 if profile.simulated else float(litellm.completion_cost(completion_response=response, model=model))
+    except Exception:  # unknown models have no price: count tokens, cost stays 0
+        cost = 0.0
+    return Turn(
+        content=content,
+        tool_calls=calls,
+        tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
+        tokens_out=getattr(usage, "completion_tokens", 0) or 0,
+        cost_usd=round(cost, 10),
+    )
