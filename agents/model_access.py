@@ -1,8 +1,8 @@
 """Which key variables, hosts and providers a model profile may use: the operator's choice, checked in one place.
 
 A team member writes a model profile; the operator configures what profiles may reach (README, Security). `check`
-is called when a profile is created (agents/api.py) and again right before every model call (agents/llm.py, which
-the agent runtime and the judge panel both go through), because the settings may have narrowed since:
+is called when a profile is created (agents/api.py) and again right before every model call (agents/llm/calls.py,
+which the agent runtime and the judge panel both go through), because the settings may have narrowed since:
 
 - `api_key_env` must be one of SWARM_MODEL_KEY_ENVS. The check never reads the environment, so its answer is
   the same whether the variable is set or not and tells nobody which variables exist.
@@ -11,7 +11,7 @@ the agent runtime and the judge panel both go through), because the settings may
   compared exactly (lower case, one trailing dot ignored). No user name or password, no query, nothing but
   ASCII letters, digits and URL punctuation, and IP addresses only in their usual form (`10.0.0.5`, `[::1]`),
   so `127.1`, `2130706433` or `0x7f.0.0.1` are refused rather than resolved to something unexpected. Model
-  calls never follow redirects (agents/llm.py), so a call goes to that host and nowhere else.
+  calls never follow redirects (agents/llm/calls.py), so a call goes to that host and nowhere else.
 - A profile with `api_base` is an OpenAI-compatible server, `openai/<model>`, and gets exactly the key its
   `api_key_env` names (or none). A profile without one reaches a provider of SWARM_MODEL_PROVIDERS at litellm's
   endpoint for it and must name its key variable: litellm would otherwise take a key from the environment by
