@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import re
 
+from agents.prompts import INJECTED_PREFIX, NUDGE_MARK
+
 BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper", "sloppy", "judge", "judge-lenient")
-INJECTED_PREFIX = "[Message from "
-NUDGE_MARK = "[Swarm runtime]"
 
 # The demo repository's bug and its fix (see agents/demo.py): the diligent simulator carries the solution.
 DEMO_FIX = {
