@@ -141,21 +141,7 @@ def _unfinished_turn(conversation: list[dict]) -> tuple[str, list[llm.ToolCall]]
             if raw.get("id") in answered:
                 continue
             fn = raw.get("function") or {}
-            arguments = fn.get("arguments") or "{}"
-            try:
-                args = json.loads(arguments)
-                error = "" if isinstance(args, dict) else "arguments must be a JSON object"
-            except json.JSONDecodeError as exc:
-                args, error = {}, f"arguments are not valid JSON: {exc}"
-            calls.append(
-                llm.ToolCall(
-                    id=raw.get("id", ""),
-                    name=fn.get("name", ""),
-                    arguments=args if not error else {},
-                    raw_arguments=arguments,
-                    error=error,
-                )
-            )
+            calls.append(llm.ToolCall.from_json(raw.get("id", ""), fn.get("name", ""), fn.get("arguments") or "{}"))
         return message.get("content") or "", calls
     return "", []
 

@@ -14,7 +14,6 @@ else, or retries exhausted, raises ModelError with the provider's message, secre
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -164,21 +163,8 @@ def _turn(profile, response, native: bool) -> Turn:
     calls = []
     if native:
         for tc in choice.tool_calls or []:
-            raw = tc.function.arguments or "{}"
-            try:
-                args = json.loads(raw)
-                error = "" if isinstance(args, dict) else "arguments must be a JSON object"
-            except json.JSONDecodeError as exc:
-                args, error = {}, f"arguments are not valid JSON: {exc}"
-            calls.append(
-                ToolCall(
-                    id=tc.id or f"call_{uuid.uuid4().hex[:12]}",
-                    name=tc.function.name or "",
-                    arguments=args if not error else {},
-                    raw_arguments=raw,
-                    error=error,
-                )
-            )
+            call_id = tc.id or f"call_{uuid.uuid4().hex[:12]}"
+            calls.append(ToolCall.from_json(call_id, tc.function.name or "", tc.function.arguments or "{}"))
     else:
         content, calls = parse_text_calls(content)
     usage = getattr(response, "usage", None)

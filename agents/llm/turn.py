@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -12,6 +13,20 @@ class ToolCall:
     arguments: dict
     raw_arguments: str = ""
     error: str = ""
+
+    @classmethod
+    def from_json(cls, call_id: str, name: str, raw_arguments: str) -> ToolCall:
+        """A call whose arguments are JSON text: a native tool call, fresh from the model or saved in a conversation.
+
+        Arguments that are not JSON, or not a JSON object, leave `arguments` empty and say why in `error`: the
+        runtime answers such a call with the error instead of running it.
+        """
+        try:
+            args = json.loads(raw_arguments)
+            error = "" if isinstance(args, dict) else "arguments must be a JSON object"
+        except json.JSONDecodeError as exc:
+            args, error = {}, f"arguments are not valid JSON: {exc}"
+        return cls(id=call_id, name=name, arguments=args if not error else {}, raw_arguments=raw_arguments, error=error)
 
 
 @dataclass
