@@ -248,18 +248,62 @@ class Agent(models.Model):
         }
 
 
+# Kinds of events other apps declare (judges: verification, verdicts, merges), each value with the app whose
+# templates render it. Filled from those apps' AppConfig.ready(), so agents never imports them.
+_other_event_kinds: dict[str, tuple[str, str]] = {}  # value -> (label, app label)
+
+
+def register_event_kinds(app_label: str, kinds: type[models.TextChoices]) -> None:
+    """Declare another app's kinds of events; each is rendered by `templates/<app_label>/events/<kind>.html`."""
+    for value, label in kinds.choices:
+        if value in Event.Kind.values or _other_event_kinds.get(value, (label, app_label))[1] != app_label:
+            raise ValueError(f"event kind {value!r} is declared twice")
+    _other_event_kinds.update((value, (label, app_label)) for value, label in kinds.choices)
+
+
+def event_kinds() -> list[tuple[str, str]]:
+    """Every declared kind: the agents app's own (Event.Kind), then those other apps registered."""
+    return [*Event.Kind.choices, *((value, label) for value, (label, _) in _other_event_kinds.items())]
+
+
 class Event(models.Model):
     """One thing that happened to an agent; (agent, seq) is gapless and is what sockets replay."""
 
+    class Kind(models.TextChoices):
+        MODEL_TURN = "model_turn"
+        TOOL_CALL = "tool_call"
+        STATUS = "status"
+        MESSAGE = "message"
+        MESSAGE_DELIVERED = "message_delivered"
+        MESSAGE_ANSWERED = "message_answered"
+        NUDGE = "nudge"
+        LOOP = "loop"
+        RETRY = "retry"
+        STEERED = "steered"
+        INTERRUPTED = "interrupted"
+        COMPACTION = "compaction"
+        BUDGET_GRANTED = "budget_granted"
+        CLEANUP = "cleanup"
+
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
-    kind = models.CharField(max_length=30)
+    # a callable: the judges' kinds join at start-up without a migration here for each of them
+    kind = models.CharField(max_length=30, choices=event_kinds)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["agent_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["agent", "seq"], name="event_seq_unique_per_agent")]
+
+    @property
+    def template_name(self) -> str:
+        """The partial that renders this kind (`<app>/events/<kind>.html`); a generic one for an undeclared kind."""
+        if self.kind in Event.Kind.values:
+            return f"agents/events/{self.kind}.html"
+        if self.kind in _other_event_kinds:
+            return f"{_other_event_kinds[self.kind][1]}/events/{self.kind}.html"
+        return "agents/events/_generic.html"
 
 
 class Message(models.Model):

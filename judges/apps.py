@@ -5,4 +5,8 @@ class JudgesConfig(AppConfig):
     name = "judges"
 
     def ready(self) -> None:
+        from agents.models import register_event_kinds
         from judges import receivers  # noqa: F401  connects to agents.signals.work_submitted
+        from judges.models import EventKind
+
+        register_event_kinds(self.label, EventKind)

@@ -71,3 +71,12 @@ class Review(models.Model):
     commit_sha = models.CharField(max_length=40)
     outcome = models.CharField(max_length=300, default="done")  # done, merged <sha>, refused: …, conflict: …
     created_at = models.DateTimeField(default=timezone.now)
+
+
+class EventKind(models.TextChoices):
+    """Kinds of agent events that judging records; rendered by templates/judges/events/<kind>.html (judges.apps)."""
+
+    VERIFICATION = "verification"
+    VERDICT = "verdict"
+    MERGE_FAILED = "merge_failed"
+    EXPORTED = "exported"
