@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -400,3 +403,28 @@ def test_near_the_context_window_old_tool_output_is_compacted_and_the_transcript
     assert "this tool output had 2,500 lines" in sent
     agent.refresh_from_db()
     assert agent.status == Agent.Status.RUNNING
+
+
+WEB_IMPORTS = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+import django
+django.setup()
+import swarm_web.asgi, swarm_web.urls  # every view, API route and socket consumer
+{extra}
+print("litellm" in sys.modules, "agents.llm" in sys.modules)
+"""
+
+
+def run_python(code: str) -> str:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_web_process_starts_without_importing_litellm():
+    # litellm takes seconds to import: only a model call (the runtime, the judge panel) loads agents.llm
+    assert run_python(WEB_IMPORTS.format(extra="")) == "False False"
+    # positive control: the check sees the import as soon as the runtime is loaded
+    assert run_python(WEB_IMPORTS.format(extra="import agents.runtime")) == "True True"
