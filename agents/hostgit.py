@@ -10,10 +10,10 @@ The rule, for every host git call:
 - a minimal environment (no keys): PATH, an empty HOME, a locale; no system or global config or attributes;
 - on the command line: hooks, fsmonitor, the untracked cache and submodule recursion off, submodules ignored,
   every filter driver the repository's config defines switched off and every merge driver made to fail closed;
-- in a linked worktree (an agent's, or a verification checkout) its `.git` pointer must be the one git wrote,
-  and a `.git` entry anywhere else in the tree (directory, file or symlink, in any letter case) refuses the
-  call, so git never enters a nested repository; a gitlink (mode 160000) is never committed.
-A person's own repository (`.git` is a directory) keeps its submodules: nothing of it is agent-writable.
+- in a tree an agent writes (its worktree, a verification checkout) the `.git` pointer must be the one git
+  wrote, and a `.git` entry anywhere else in the tree (directory, file or symlink, in any letter case) refuses
+  the call, so git never enters a nested repository; a gitlink (mode 160000) is never committed.
+A person's own repository keeps its submodules and its own config: nothing of it is agent-writable.
 """
 
 from __future__ import annotations
@@ -204,25 +204,19 @@ def find_git_metadata(root: str | Path) -> list[str]:
 def check_tree(path: str | Path) -> None:
     """UnsafeTree unless host git may run in `path`: see the module's docstring."""
     path = Path(path)
+    if not _agent_area(path):
+        return  # a person's repository (or a path being registered): nothing an agent can write
     dotgit = path / ".git"
-    if dotgit.is_symlink():
-        raise UnsafeTree(f"{dotgit} is a symlink; Swarm's git does not follow it")
-    if dotgit.is_dir():
-        return  # a person's repository: its config, hooks and submodules are that person's
-    if dotgit.is_file():
-        _check_pointer(dotgit)
-    elif not _agent_area(path):
-        return  # not a repository's top (registration asks git where the top is)
-    else:
-        raise UnsafeTree(f"{path} has no .git pointer; it is not a worktree Swarm made")
+    if dotgit.is_symlink() or not dotgit.is_file():
+        raise UnsafeTree(f"{dotgit} is not the pointer file git made for this worktree")
+    _check_pointer(dotgit)
     planted = find_git_metadata(path)
     if planted:
-        listed = ", ".join(planted[:MAX_LISTED]) + (
-            f" and {len(planted) - MAX_LISTED} more" if len(planted) > MAX_LISTED else ""
-        )
+        listed = ", ".join(planted[:MAX_LISTED])
+        more = f" and {len(planted) - MAX_LISTED} more" if len(planted) > MAX_LISTED else ""
         raise UnsafeTree(
-            f"git metadata inside the worktree: {listed}. Nested repositories, submodules and .git files or links "
-            "are not allowed (Swarm's git would have to enter them); remove them, e.g. `rm -rf <path>/.git`."
+            f"git metadata inside the worktree: {listed}{more}. Nested repositories, submodules and .git files or "
+            "links are not allowed (Swarm's git would have to enter them); remove them, e.g. `rm -rf <path>/.git`."
         )
 
 
@@ -243,6 +237,7 @@ def _check_pointer(dotgit: Path) -> None:
 
 
 def _agent_area(path: Path) -> bool:
+    """Where agents write: their worktrees, and the checkouts their code runs in at verification."""
     where = path.resolve()
     areas = [Path(settings.WORKTREES_DIR), Path(settings.DATA_DIR) / "verify"]
     return any(where.is_relative_to(area.resolve()) for area in areas)
@@ -250,6 +245,8 @@ def _agent_area(path: Path) -> bool:
 
 def remove_git_metadata(root: str | Path) -> list[str]:
     """Delete the `.git` entries an agent planted below `root` (never following links); returns what went."""
+    if not _agent_area(Path(root)):
+        return []  # only ever in a tree an agent wrote
     removed = []
     for rel in find_git_metadata(root):
         target = Path(root) / rel

@@ -238,7 +238,10 @@ def _search(worktree: str, pattern, path: str) -> ToolOutcome:
     files = worktrees.git(worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", path).splitlines()
     hits: list[str] = []
     for rel in files:
-        target = resolve(worktree, rel)
+        try:
+            target = resolve(worktree, rel)
+        except ToolRefused:
+            continue  # a link out of the worktree or into git metadata: never read by the host
         if not target.is_file() or target.stat().st_size > MAX_READ:
             continue
         for number, line in enumerate(target.read_text(errors="replace").splitlines(), 1):

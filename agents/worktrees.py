@@ -81,7 +81,7 @@ def remove(repo_path: str | Path, worktree: str | Path, branch: str, delete_bran
     """
     done = []
     if Path(worktree).exists():
-        planted = remove_git_metadata(worktree) if (Path(worktree) / ".git").is_file() else []
+        planted = remove_git_metadata(worktree)
         if planted:  # never the agent's work: git metadata it was not allowed to make
             done.append(f"removed git metadata the agent made: {', '.join(planted[:20])}")
         head = commit_all(worktree, "swarm: work saved before its worktree was removed")

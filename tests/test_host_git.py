@@ -373,3 +373,15 @@ def test_runtime_submit_refusal_reaches_the_agent_as_a_readable_reason(demo, tmp
     _sandboxed(ada.worktree, "mkdir -p v && cd v && git init -q")
     with pytest.raises(tools.ToolRefused, match="v/.git"):
         runtime._check_submit(Agent.objects.get(pk=ada.pk))
+
+
+def test_search_skips_links_out_of_the_worktree_and_into_git_metadata(demo, tmp_path):
+    _, task = demo
+    (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
+    secret = tmp_path / "outside.txt"
+    secret.write_text("needle outside the worktree\n")
+    _sandboxed(ada.worktree, f"ln -s {secret} out.txt && ln -s .git pointer && echo 'needle inside' > in.txt")
+    assert "needle outside" in Path(ada.worktree, "out.txt").read_text()  # control: the link does lead out
+    found = tools.execute(ada.worktree, "search", {"pattern": "needle|gitdir"}, set())
+    assert found.ok and "in.txt:1: needle inside" in found.result
+    assert "outside" not in found.result and "gitdir" not in found.result
