@@ -97,7 +97,8 @@ def _run(cwd: str | Path, args: tuple[str, ...], input: str | None = None) -> su
     return subprocess.run(
         ["git", "-C", str(path), *args],
         capture_output=True,
-        text=True,
+        encoding="utf-8",
+        errors="replace",  # an agent's file need not be UTF-8; a diff of it must not crash verification
         env=environment(config),
         input=input,
         timeout=120,

@@ -385,3 +385,14 @@ def test_search_skips_links_out_of_the_worktree_and_into_git_metadata(demo, tmp_
     found = tools.execute(ada.worktree, "search", {"pattern": "needle|gitdir"}, set())
     assert found.ok and "in.txt:1: needle inside" in found.result
     assert "outside" not in found.result and "gitdir" not in found.result
+
+
+def test_a_file_that_is_not_utf8_does_not_break_the_diff_a_verification_reads(demo):
+    _, task = demo
+    (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
+    _sandboxed(ada.worktree, "printf 'caf\\351 \\314\\n' > latin1.txt")
+    commit = worktrees.commit_all(ada.worktree, "a latin-1 file")
+    plain = subprocess.run(["git", "-C", ada.worktree, "diff", f"{ada.base_commit}..{commit}"], capture_output=True)
+    with pytest.raises(UnicodeDecodeError):
+        plain.stdout.decode("utf-8")  # control: the raw diff is not UTF-8
+    assert "+caf\ufffd" in worktrees.diff(ada.worktree, ada.base_commit, commit)
