@@ -396,3 +396,29 @@ def test_a_file_that_is_not_utf8_does_not_break_the_diff_a_verification_reads(de
     with pytest.raises(UnicodeDecodeError):
         plain.stdout.decode("utf-8")  # control: the raw diff is not UTF-8
     assert "+caf\ufffd" in worktrees.diff(ada.worktree, ada.base_commit, commit)
+
+
+def test_a_merge_driver_the_attributes_select_is_never_run_by_a_merge_and_fails_closed(demo, tmp_path, canary):
+    _, task = demo
+    repo, mark = task.repo.path, tmp_path / "ran"
+    worktrees.git(repo, "config", "merge.op.driver", f"sh -c 'env > {mark}; cp %B %A'")
+    (Path(repo) / ".gitattributes").write_text("*.py merge=op\n")
+    main = worktrees.git(repo, "rev-parse", "main").strip()
+    base = _commit_with(repo, _commit_with(repo, main, "extra.py", "x = 0\n"), ".gitattributes", "*.py merge=op\n")
+    ours, theirs = _commit_with(repo, base, "extra.py", "x = 1\n"), _commit_with(repo, base, "extra.py", "x = 2\n")
+    plain = subprocess.run(
+        ["git", "-C", repo, "merge-tree", "--write-tree", ours, theirs], capture_output=True, text=True, timeout=30
+    )
+    assert plain.returncode == 0 and canary in mark.read_text()  # control: plain git runs it, with the keys
+    mark.unlink()
+    out = worktrees.git(repo, "merge-tree", "--write-tree", "--name-only", ours, theirs, check=False)
+    assert not mark.exists()
+    assert "extra.py" in out.splitlines()[1:]  # a conflict a person resolves, never a silent merge
+
+
+def _commit_with(repo: str, parent: str, path: str, text: str) -> str:
+    """A commit on `parent` with one top-level file written, made without touching any checkout."""
+    blob = worktrees.git(repo, "hash-object", "-w", "--stdin", input=text).strip()
+    entries = [e for e in worktrees.git(repo, "ls-tree", parent).splitlines() if not e.endswith(f"\t{path}")]
+    tree = worktrees.git(repo, "mktree", input="\n".join([*entries, f"100644 blob {blob}\t{path}"]) + "\n").strip()
+    return worktrees.git(repo, "commit-tree", tree, "-p", parent, "-m", path).strip()
