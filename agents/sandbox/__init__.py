@@ -34,7 +34,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agents import sandbox_mounts
+from agents.sandbox import mounts as sandbox_mounts
 
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who commands run as when the worker is root
 PIDS_MAX = 256  # per command, through the pids cgroup
