@@ -28,71 +28,44 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 
 from agents.sandbox import mounts as sandbox_mounts
-
-SANDBOX_UID = SANDBOX_GID = 65534  # nobody/nogroup: who commands run as when the worker is root
-PIDS_MAX = 256  # per command, through the pids cgroup
-MEMORY_MAX = 2 << 30  # RLIMIT_AS per process, and memory cgroup limit per command
-FILE_SIZE_MAX = 100 << 20
-TMP_SIZE = 512 << 20  # private /tmp and /dev/shm (tmpfs)
-OPEN_FILES_MAX = 1024
-NPROC_FALLBACK = 1024  # without a pids cgroup: per uid, so shared by every sandbox of that uid
-KILL_WAIT = 5.0
-
-HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-CANCEL_POLL = 0.25  # seconds between checks for a person's interrupt while a command runs
-FIX_HINT = (
-    "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow unprivileged user namespaces "
-    "(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also "
-    "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap)."
+from agents.sandbox.profile import (
+    CANCEL_POLL,
+    FILE_SIZE_MAX,
+    FIX_HINT,
+    HOST_PATH,
+    KILL_WAIT,
+    MEMORY_MAX,
+    NPROC_FALLBACK,
+    OPEN_FILES_MAX,
+    PIDS_MAX,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    TMP_SIZE,
+    CommandResult,
+    SandboxUnavailable,
+    as_root,
+    private_paths,
+    sandbox_user,
 )
 
-
-class SandboxUnavailable(Exception):
-    pass
-
-
-@dataclass
-class CommandResult:
-    command: str
-    exit_code: int
-    output: str
-    timed_out: bool = False
-    truncated: bool = False
-    seconds: float = 0.0
-    limits: str = ""
-
-    def as_dict(self) -> dict:
-        return {
-            "command": self.command,
-            "exit_code": self.exit_code,
-            "output": self.output,
-            "timed_out": self.timed_out,
-            "truncated": self.truncated,
-            "seconds": round(self.seconds, 2),
-            "limits": self.limits,
-        }
-
-
-def _as_root() -> bool:
-    return os.geteuid() == 0
-
-
-def _private_paths() -> list[str]:
-    """Host paths that must never show inside, even when a toolchain prefix contains them."""
-    return [os.path.realpath(p) for p in (settings.BASE_DIR, settings.DATA_DIR)]
-
-
-def _sandbox_user() -> tuple[str, int, int]:
-    if _as_root():
-        return "nobody", SANDBOX_UID, SANDBOX_GID
-    return "sandbox", os.getuid(), os.getgid()
+__all__ = [
+    "FILE_SIZE_MAX",
+    "MEMORY_MAX",
+    "PIDS_MAX",
+    "SANDBOX_GID",
+    "SANDBOX_UID",
+    "CommandResult",
+    "SandboxUnavailable",
+    "availability",
+    "bwrap_argv",
+    "run",
+]
 
 
 class _DataFds:
@@ -126,7 +99,7 @@ def bwrap_argv(worktree: Path, command: str, data: _DataFds) -> list[str]:
         "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
         "--die-with-parent", "--new-session", "--hostname", "sandbox",
     ]  # fmt: skip
-    if _as_root():
+    if as_root():
         # No user namespace: it would map the sandbox to uid 0 outside. setpriv drops to SANDBOX_UID inside,
         # so bwrap keeps only the capabilities that drop needs, and the seccomp filter stops new user namespaces.
         argv += ["--cap-drop", "ALL"]
@@ -142,7 +115,7 @@ def bwrap_argv(worktree: Path, command: str, data: _DataFds) -> list[str]:
     mounts.argv += ["--dev", "/dev", "--perms", "1777", "--size", str(TMP_SIZE), "--tmpfs", "/dev/shm"]
     mounts.argv += ["--proc", "/proc"]
     mounts.mounts.update({"/dev": "tmpfs", "/dev/shm": "tmpfs", "/proc": "bind"})
-    sandbox_mounts.system_and_toolchain(mounts, _private_paths(), _sandbox_user())
+    sandbox_mounts.system_and_toolchain(mounts, private_paths(), sandbox_user())
     mounts.bind(str(worktree), writable=True)
     dotgit = worktree / ".git"
     if dotgit.exists() and not dotgit.is_symlink():
@@ -167,7 +140,7 @@ def bwrap_argv(worktree: Path, command: str, data: _DataFds) -> list[str]:
         "--chdir", str(worktree),
         "--",
     ]  # fmt: skip
-    if _as_root():
+    if as_root():
         argv += [
             shutil.which("setpriv") or "/usr/bin/setpriv",
             f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups",
@@ -475,7 +448,7 @@ def _execute(
     extra_env: dict[str, str] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> CommandResult:
-    if _as_root():
+    if as_root():
         _grant_worktree(worktree, SANDBOX_UID)
     cgroup = _Cgroup.create()
     rlimits = [f"--as={MEMORY_MAX}", f"--fsize={FILE_SIZE_MAX}", f"--nofile={OPEN_FILES_MAX}", "--core=0"]
@@ -653,7 +626,7 @@ def _self_test() -> tuple[bool, str]:
 
 
 def _probe(root: Path, worktree: Path, sibling: Path) -> tuple[bool, str]:
-    if _as_root():
+    if as_root():
         try:
             _grant_worktree(worktree, SANDBOX_UID)
         except OSError as exc:
@@ -748,7 +721,7 @@ def availability() -> tuple[bool, str]:
     """Startup self-test: can bubblewrap start, and do its denials hold on this machine?"""
     if shutil.which("bwrap") is None:
         return False, "bubblewrap (bwrap) is not installed. " + FIX_HINT
-    needed = ["prlimit"] + (["setpriv"] if _as_root() else [])
+    needed = ["prlimit"] + (["setpriv"] if as_root() else [])
     missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         return False, f"{', '.join(missing)} (util-linux) is missing; the sandbox needs it to apply its limits."
