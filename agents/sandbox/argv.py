@@ -7,8 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
+from agents.sandbox import gitview, seccomp
 from agents.sandbox import mounts as sandbox_mounts
-from agents.sandbox import seccomp
 from agents.sandbox.profile import SANDBOX_GID, SANDBOX_UID, TMP_SIZE, as_root, private_paths, sandbox_user
 
 
@@ -66,7 +66,7 @@ def bwrap_argv(worktree: Path, command: str, data: DataFds) -> list[str]:
         # the pointer file (or a repository's own .git directory) read-only: a rewritten `gitdir:` would point
         # the host's git at a config the agent wrote
         mounts.bind(str(dotgit))
-    view = sandbox_mounts.git_view(worktree)
+    view = gitview.git_view(worktree)
     if view is not None:
         view.mount(mounts)
     argv += mounts.argv + ["--remount-ro", "/"]
