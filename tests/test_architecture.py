@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,6 +116,7 @@ def imports_of(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]
     return project
 
 
+@cache
 def import_graph() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """(module-level edges, every edge including imports inside functions)."""
     modules = app_modules()
