@@ -33,7 +33,7 @@ testdeps: sysdeps
 	    echo "Installing chromium and chromium-driver (browser tests)"; \
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
 	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null)); \
-	  else echo "NOTE: install chromium and chromium-driver (apt-get install chromium chromium-driver) for the browser tests."; fi; }
+	  else echo "NOTE: install chromium and chromium-driver (apt-get install chromium chromium-driver) for the browser tests."; fi; fi
 
 run: deps sysdeps
 	$(PY) manage.py migrate --noinput -v0
