@@ -40,7 +40,7 @@ def clean_payload(value):
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {str(k): clean_payload(v) for k, v in value.items()}
+        return {clean_text(str(k)): clean_payload(v) for k, v in value.items()}  # PostgreSQL refuses NUL in keys too
     if isinstance(value, list | tuple):
         return [clean_payload(v) for v in value]
     return value
