@@ -335,8 +335,10 @@ def test_every_role_the_table_allows_gets_through(alices_things):
                 path = fill("taste/<int:pk>/delete/", guide.pk)
             response = getattr(clients[role], method)(path, BODIES.get(name, {}) if method == "post" else None)
             assert response.status_code in {200, 201, 302, 400}, f"{role}: {method.upper()} {path} answered {response.status_code}"
-    # and the writes took effect: the reviewer's approval merged, the operator's message was queued
-    assert Verdict.objects.get(pk=alices_things["verdict"]).status == Verdict.Status.APPROVED
+    # and the writes took effect: a reviewer decided (the approval is refused, the verdict has no passing
+    # verification; the rejection that follows is not), the operator's message was queued, the member removed
+    verdict = Verdict.objects.get(pk=alices_things["verdict"])
+    assert verdict.status == Verdict.Status.REJECTED and verdict.decided_by.username in {"adele", "bob"}
     assert Message.objects.filter(author__username="alice").exists()
     assert not Membership.objects.filter(user__username="sam").exists()
 
