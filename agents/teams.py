@@ -20,7 +20,6 @@ from agents.permissions import Forbidden, require
 from agents.services import ServiceError
 
 SESSION_KEY = "swarm_team_id"
-INVITE_DAYS = 7
 
 
 # ---------------------------------------------------------------- the current team
@@ -125,7 +124,7 @@ def create_invite(by, team_id: int, role: str) -> tuple[Invite, str]:
         raise ServiceError(f"Unknown role “{role}”; choose one of: {', '.join(Membership.Role.values)}.")
     require(by, team_id, "manage_members")
     raw = secrets.token_urlsafe(32)
-    days = getattr(settings, "SWARM_INVITE_DAYS", INVITE_DAYS)
+    days = settings.SWARM_INVITE_DAYS
     invite = Invite.objects.create(
         team_id=team_id, role=role, digest=_digest(raw), created_by=by, expires_at=timezone.now() + timedelta(days=days)
     )

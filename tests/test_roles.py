@@ -287,3 +287,19 @@ def test_existing_memberships_get_roles_and_every_team_an_admin(db):
     migration.assign_roles(apps, None)
     roles = dict(Membership.objects.values_list("user__username", "role"))
     assert roles == {"o": "admin", "m1": "operator", "m2": "admin", "n1": "operator"}
+
+
+def test_a_refusal_says_which_roles_may_as_a_page_or_as_an_htmx_fragment(demo, victor):
+    _, task = demo
+    agent = services.launch_task(task)[0]
+    viewer = logged_in(victor)
+    page = viewer.post(f"/agents/{agent.pk}/messages/", {"text": "hi"})
+    assert page.status_code == 403
+    html = page.content.decode()
+    assert "<html" in html and "Your role in this team is viewer; only operator or admin may message agents." in html
+    fragment = viewer.post(f"/agents/{agent.pk}/messages/", {"text": "hi"}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 403
+    assert "<html" not in fragment.content.decode() and "only operator or admin" in fragment.content.decode()
+    assert not agent.messages.exists()
+    # and the page never offered the form
+    assert 'id="message-text"' not in viewer.get(f"/agents/{agent.pk}/").content.decode()
