@@ -16,11 +16,11 @@ from agents import teams
 from agents.models import Invite, Membership
 from agents.permissions import grants, require_page
 from agents.services import ServiceError
-from agents.views import _team_for
+from agents.views import team_for
 
 
 def _page(request, status: int = 200, **extra):
-    team = _team_for(request, "view")
+    team = team_for(request, "view")
     members = Membership.objects.in_team(team).select_related("user").order_by("user__username")
     invites = Invite.objects.in_team(team).filter(used_at=None).select_related("created_by")
     context = {
@@ -76,7 +76,7 @@ def member_remove(request, pk: int):
 @login_required
 @require_POST
 def invite_create(request):
-    team = _team_for(request, "manage_members")
+    team = team_for(request, "manage_members")
     try:
         invite, raw = teams.create_invite(request.user, team.pk, request.POST.get("role", ""))
     except ServiceError as exc:

@@ -60,7 +60,7 @@ def _get_agent_for_user(user, pk: int, action: str = "view") -> Agent:
     return agent
 
 
-def _team_for(request, action: str):
+def team_for(request, action: str):
     """The current team (chosen in the navigation), if the user's role there allows the action."""
     membership = current_membership(request)
     if membership is None:
@@ -69,10 +69,10 @@ def _team_for(request, action: str):
     return membership.team
 
 
-def _current_team_ids(request) -> list[int]:
-    """The team the lists show: the one chosen in the navigation (none when the user is in no team)."""
+def _current_team_id(request) -> int | None:
+    """The team the lists show: the one chosen in the navigation (None when the user is in no team)."""
     membership = current_membership(request)
-    return [membership.team_id] if membership else []
+    return membership.team_id if membership else None
 
 
 def permission_denied(request, exception=None):
@@ -86,9 +86,9 @@ def permission_denied(request, exception=None):
 @login_required
 @require_GET
 def task_list(request):
-    teams = _current_team_ids(request)
+    team_id = _current_team_id(request)
     tasks = (
-        TaskSpec.objects.filter(team_id__in=teams)
+        TaskSpec.objects.in_team(team_id)
         .select_related("repo")
         .annotate(
             n_agents=Count("agents", distinct=True),
@@ -97,20 +97,18 @@ def task_list(request):
         )
     )
     by_status = {}
-    for row in Agent.objects.filter(task__team_id__in=teams).values("task_id", "status").annotate(n=Count("id")):
+    for row in Agent.objects.in_team(team_id).values("task_id", "status").annotate(n=Count("id")):
         by_status.setdefault(row["task_id"], []).append((row["status"], row["n"]))
     for task in tasks:
         task.status_counts = sorted(by_status.get(task.pk, []))
-    attention = Agent.objects.filter(task__team_id__in=teams, status__in=Agent.ATTENTION).select_related(
-        "task", "profile"
-    )
+    attention = Agent.objects.in_team(team_id).filter(status__in=Agent.ATTENTION).select_related("task", "profile")
     return render(request, "agents/task_list.html", {"tasks": tasks, "attention": attention[:50]})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_new(request):
-    team = _team_for(request, "edit_task")
+    team = team_for(request, "edit_task")
     form = TaskSpecForm(request.POST or None, team=team, policy=grants(request.user, team.pk).set_policy)
     if request.method == "POST" and form.is_valid():
         form.instance.created_by = request.user
@@ -287,9 +285,9 @@ def agent_control(request, pk: int, action: str):
 @login_required
 @require_GET
 def taste_list(request):
-    teams = _current_team_ids(request)
-    guides = TasteGuide.objects.filter(team_id__in=teams).order_by("name")
-    skills = Skill.objects.filter(team_id__in=teams).order_by("name")
+    team_id = _current_team_id(request)
+    guides = TasteGuide.objects.in_team(team_id).order_by("name")
+    skills = Skill.objects.in_team(team_id).order_by("name")
     return render(request, "agents/taste_list.html", {"guides": guides, "skills": skills})
 
 
@@ -300,7 +298,7 @@ def taste_edit(request, pk: int | None = None):
         guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
         require_page(request.user, guide.team_id, "edit_taste")
     else:
-        guide = TasteGuide(team=_team_for(request, "edit_taste"))
+        guide = TasteGuide(team=team_for(request, "edit_taste"))
     form = TasteGuideForm(request.POST or None, instance=guide)
     if request.method == "POST" and form.is_valid():
         form.save()

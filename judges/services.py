@@ -254,10 +254,10 @@ def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     return verdict
 
 
-def pending_for_teams(team_ids: list[int]):
+def pending_in_team(team_id: int | None):
     return (
-        Verdict.objects.pending()
-        .filter(agent__task__team_id__in=team_ids)
+        Verdict.objects.in_team(team_id)
+        .pending()
         .select_related("agent", "agent__task", "agent__profile")
         .prefetch_related("judgements")
         .order_by("created_at", "id")

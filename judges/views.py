@@ -37,7 +37,7 @@ def _line_comments(post) -> list[dict]:
 @require_GET
 def review_queue(request):
     membership = current_membership(request)
-    verdicts = services.pending_for_teams([membership.team_id] if membership else [])
+    verdicts = services.pending_in_team(membership.team_id if membership else None)
     return render(request, "judges/queue.html", {"verdicts": verdicts})
 
 
