@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents import worktrees
 from agents.events import broadcast_events
-from agents.models import Agent, Event, Membership, Message, ModelProfile, TaskSpec, Team
+from agents.models import Agent, Event, Message, ModelProfile, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +78,6 @@ def set_status(agent_id: int, status: str, reason: str = "", **fields) -> Event:
     return record_event(
         agent_id, "status", {"status": status, "reason": reason}, status=status, status_reason=reason, **fields
     )
-
-
-def user_team_ids(user) -> list[int]:
-    if not user.is_authenticated:
-        return []
-    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
-
-
-def primary_team(user) -> Team:
-    membership = Membership.objects.filter(user=user).select_related("team").order_by("id").first()
-    if membership is None:
-        raise ServiceError("You are not a member of any team; ask an admin to add you.", 403)
-    return membership.team
 
 
 def inject_message(

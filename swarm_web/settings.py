@@ -107,7 +107,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "agents.context_processors.attention",
+                "agents.context_processors.team",
+                "judges.context_processors.reviews",
             ],
         },
     },
@@ -160,6 +161,7 @@ SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 SWARM_LEASE_SECONDS = env_int("SWARM_LEASE_SECONDS", 300)
+SWARM_INVITE_DAYS = env_int("SWARM_INVITE_DAYS", 7)  # how long a team invitation link works
 SWARM_SWEEP_SECONDS = env_float("SWARM_SWEEP_SECONDS", 30)  # each worker's sweep for agents whose step was lost
 SWARM_STEP_OVERDUE_SECONDS = env_float("SWARM_STEP_OVERDUE_SECONDS", 60)  # a scheduled step this late is lost
 SWARM_LLM_TIMEOUT = env_float("SWARM_LLM_TIMEOUT", 120)  # seconds per model call attempt (per read when streaming)

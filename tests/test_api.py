@@ -50,6 +50,12 @@ def api(client, alice):
 
 
 @pytest.fixture
+def admin_api(client, adele):
+    # adele, the team's admin: the only role that adds repositories and model profiles
+    return Api(client, issue_token("adele"))
+
+
+@pytest.fixture
 def mallory_api(client, mallory):
     # mallory, of another team, with a perfectly valid token
     return Api(client, issue_token("mallory"))
@@ -136,7 +142,7 @@ def test_a_user_in_no_team_gets_403_with_the_reason(client, db):
 # ---------------------------------------------------------------- repositories and model profiles
 
 
-def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(api, demo, tmp_path):
+def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(admin_api, demo, tmp_path):
     team, _ = demo
     repo_dir = tmp_path / "inventory"
     repo_dir.mkdir()
@@ -145,7 +151,7 @@ def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(api, de
     worktrees.git(repo_dir, "add", "-A")
     worktrees.git(repo_dir, "commit", "-q", "-m", "first")
 
-    response = api.post("/api/repos", {"name": "inventory", "path": str(repo_dir), "verify_command": "make test"})
+    response = admin_api.post("/api/repos", {"name": "inventory", "path": str(repo_dir), "verify_command": "make test"})
     assert response.status_code == 201
     repo = Repository.objects.get(team=team, name="inventory")
     assert (repo.default_branch, repo.verify_command) == ("trunk", "make test")
@@ -161,37 +167,37 @@ def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(api, de
         (str(tmp_path / "missing"), "not a directory"),
         (str(repo_dir / "sub"), "top-level directory"),
     ):
-        refused = api.post("/api/repos", {"name": "other", "path": path})
+        refused = admin_api.post("/api/repos", {"name": "other", "path": path})
         assert refused.status_code == 400, path
         assert refused.json()["field"] == "path"
         assert expected in refused.json()["error"]
     assert not Repository.objects.filter(name="other").exists()
 
-    again = api.post("/api/repos", {"name": "inventory", "path": str(repo_dir)})
+    again = admin_api.post("/api/repos", {"name": "inventory", "path": str(repo_dir)})
     assert again.status_code == 409
     assert Repository.objects.filter(team=team, name="inventory").count() == 1
-    assert [r["name"] for r in api.get("/api/repos").json()["repos"]] == ["inventory", "mathutil"]
+    assert [r["name"] for r in admin_api.get("/api/repos").json()["repos"]] == ["inventory", "mathutil"]
 
 
-def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(api, mallory_api, demo):
+def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(admin_api, mallory_api, demo):
     team, task = demo
     taken = mallory_api.post("/api/repos", {"name": "theirs", "path": task.repo.path})
     assert taken.status_code == 400
     assert "another team" in taken.json()["error"]
     agents = services.launch_task(task)
-    worktree = api.post("/api/repos", {"name": "ada-tree", "path": agents[0].worktree})
+    worktree = admin_api.post("/api/repos", {"name": "ada-tree", "path": agents[0].worktree})
     assert worktree.status_code == 400
     assert "worktree" in worktree.json()["error"]
     assert not Repository.objects.filter(name__in=["theirs", "ada-tree"]).exists()
-    mine = api.post("/api/repos", {"name": "mathutil-again", "path": task.repo.path})  # the same team may
+    mine = admin_api.post("/api/repos", {"name": "mathutil-again", "path": task.repo.path})  # the same team may
     assert mine.status_code == 201
     assert Repository.objects.get(name="mathutil-again").team == team
 
 
-def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(api, demo, monkeypatch):
+def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(admin_api, demo, monkeypatch):
     team, _ = demo
     monkeypatch.setenv("ACME_API_KEY", "canary-secret-value-123")
-    response = api.post(
+    response = admin_api.post(
         "/api/models",
         {
             "name": "acme-large",
@@ -212,13 +218,13 @@ def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(a
         "A" * 101,  # too long for a name
     ]
     for value in key_like:
-        refused = api.post("/api/models", {"name": "leaky", "model": "openai/x", "api_key_env": value})
+        refused = admin_api.post("/api/models", {"name": "leaky", "model": "openai/x", "api_key_env": value})
         assert refused.status_code == 400
         assert refused.json()["field"] == "api_key_env"
         assert value not in refused.content.decode()  # the refusal does not repeat what may be a key
     assert not ModelProfile.objects.filter(name="leaky").exists()
 
-    listing = api.get("/api/models")
+    listing = admin_api.get("/api/models")
     assert listing.status_code == 200
     assert "canary-secret-value-123" not in listing.content.decode()
     assert "acme-large" in [m["name"] for m in listing.json()["models"]]
@@ -356,9 +362,9 @@ def test_a_message_sent_twice_with_one_client_msg_id_is_queued_once(api, demo):
 # ---------------------------------------------------------------- verdicts
 
 
-def test_a_reviewer_lists_pending_verdicts_and_approves_one_and_rejects_another(client, bob, demo):
+def test_a_reviewer_lists_pending_verdicts_and_approves_one_and_rejects_another(client, api, bob, demo):
+    _, agents = launched(api, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])  # alice, the operator, launches
     api = Api(client, issue_token("bob"))
-    _, agents = launched(api, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
     run_until_idle(agents.values())
     queue = api.get("/api/verdicts")
     assert queue.status_code == 200

@@ -176,13 +176,14 @@ def test_the_same_client_message_id_queues_the_message_once(alice_client, ada, l
     assert Message.objects.filter(agent=ada).count() == 2
 
 
-def test_teammate_message_is_marked_with_its_sender(bob, ada):
-    bob_client = Client()
-    bob_client.force_login(bob)
-    post_message(bob_client, ada, text="Bob here: mind the empty list case.")
+def test_teammate_message_is_marked_with_its_sender(adele, ada):
+    # adele: a teammate of alice's (the team's admin) who also talks to agents
+    adele_client = Client()
+    adele_client.force_login(adele)
+    post_message(adele_client, ada, text="Adele here: mind the empty list case.")
     runtime.run_step(ada.pk)
     entries = injected_entries(ada, "mind the empty list case")
-    assert [e["content"] for e in entries] == ["[Message from bob] Bob here: mind the empty list case."]
+    assert [e["content"] for e in entries] == ["[Message from adele] Adele here: mind the empty list case."]
 
 
 def test_a_message_survives_a_failed_model_call(alice_client, ada):
