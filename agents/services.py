@@ -157,10 +157,7 @@ def inject_message(
 
 
 def _message_for_client_id(agent: Agent, client_msg_id: str) -> Message | None:
-    existing = Message.objects.filter(client_msg_id=client_msg_id).first()
-    if existing is not None and existing.agent_id != agent.pk:
-        raise ServiceError("This message id was already used for another agent; send it again from the form.", 409)
-    return existing
+    return Message.objects.filter(agent=agent, client_msg_id=client_msg_id).first()
 
 
 def take_queued_messages(agent_id: int) -> list[Message]:
