@@ -61,8 +61,9 @@ POST_ONLY = {
     "agents:taste_delete",
     "agents:preview",
     "judges:decide",
+    "judges:patch",
 }
-GET_ONLY = {"judges:detail", "judges:comment_form", "judges:patch"}
+GET_ONLY = {"judges:detail", "judges:comment_form"}
 
 
 def allowed(name: str) -> set[str]:
