@@ -17,8 +17,8 @@ from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
 from django.http.request import split_domain_port, validate_host
+from django.shortcuts import render
 
 
 def too_large_body() -> bytes:
