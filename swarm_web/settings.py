@@ -67,6 +67,11 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CSRF_TRUSTED_ORIGINS", "").s
 DATA_DIR = Path(env_str("SWARM_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 WORKTREES_DIR = DATA_DIR / "worktrees"
+# The only directories under which the API may register a repository (comma-separated absolute paths). Empty: none,
+# the API refuses and says so. Swarm's data directory and its own checkout are refused under any root.
+SWARM_REPO_ROOTS = [Path(p.strip()) for p in env_str("SWARM_REPO_ROOTS", "").split(",") if p.strip()]
+if any(not root.is_absolute() for root in SWARM_REPO_ROOTS):
+    raise ImproperlyConfigured("SWARM_REPO_ROOTS must list absolute paths, separated by commas")
 
 INSTALLED_APPS = [
     "daphne",
