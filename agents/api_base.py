@@ -145,7 +145,7 @@ def read_json(request, required: bool = True) -> dict:
         raise ServiceError("The body's JSON is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ServiceError('The body must be a JSON object, like {"text": "..."}.', 400)
-    return data
+    return services.clean_chars(data)  # "\ud800" or "\u0000" in JSON: text no database or answer could hold
 
 
 def _no_constant(name: str):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -28,9 +29,26 @@ class ServiceError(Exception):
         self.status = status
 
 
+# NUL (PostgreSQL text and jsonb refuse it) and lone surrogates ("\ud800" in JSON: no UTF-8 encoder takes them, so the
+# DB write, a page or an API answer would fail later)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_chars(value):
+    """Untrusted text, or JSON-like data holding it, with every character no database or JSON answer can hold replaced
+    by U+FFFD. Lengths are kept: checks of size still see what was sent."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {clean_chars(str(k)): clean_chars(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_chars(v) for v in value]
+    return value
+
+
 def clean_text(value: str, limit: int = MAX_TEXT) -> str:
-    """Untrusted text on its way to the DB: no NULs (PostgreSQL refuses them), bounded length."""
-    value = value.replace("\x00", "\ufffd")
+    """Untrusted text on its way to the DB: only storable characters (`clean_chars`), bounded length."""
+    value = clean_chars(value)
     if len(value) > limit:
         value = value[:limit] + f"\n… [truncated {len(value) - limit} characters]"
     return value
@@ -40,7 +58,7 @@ def clean_payload(value):
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {str(k): clean_payload(v) for k, v in value.items()}
+        return {clean_chars(str(k)): clean_payload(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [clean_payload(v) for v in value]
     return value
