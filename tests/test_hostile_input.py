@@ -102,3 +102,38 @@ def test_a_models_reply_with_unstorable_text_is_cleaned_before_it_is_saved(demo,
     assert page.status_code == 200
     assert f"thinking {SHOWN}" in page.content.decode()
     assert alice_client.get(f"/api/agents/{agent.pk}/events").status_code in {200, 401}  # never a 500
+
+
+def counts() -> tuple[int, ...]:
+    from agents.models import Event, TaskSpec, TasteGuide
+
+    return TaskSpec.objects.count(), Message.objects.count(), Event.objects.count(), TasteGuide.objects.count()
+
+
+def test_huge_and_malformed_form_posts_get_4xx_and_write_nothing(alice_client, demo):
+    _, task = demo
+    ada = services.launch_task(task)[0]
+    before = counts()
+    big = "x" * (3 * 1024 * 1024)
+    posts = [
+        ("/tasks/new/", {"title": "big", "goal": big, "acceptance_text": "a", "roster_text": "Eve = sim-lazy"}),
+        (f"/agents/{ada.pk}/messages/", {"text": big, "mode": "queue"}),
+        (f"/tasks/{task.pk}/broadcast/", {"text": big, "mode": "queue"}),
+        ("/taste/new/", {"name": "big", "rules_text": big}),
+        ("/preview/", {"text": big}),
+    ]
+    for path, data in posts:
+        response = alice_client.post(path, data)
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+    for path in ("/tasks/new/", f"/agents/{ada.pk}/messages/"):
+        broken = alice_client.generic(
+            "POST", path, b"--zz\r\nContent-Disposition: form-data; name=\r\n\r\nx", "multipart/form-data; boundary=zz"
+        )
+        assert broken.status_code < 500, (path, broken.status_code)
+        no_boundary = alice_client.generic("POST", path, b"text=hi", "multipart/form-data")
+        assert no_boundary.status_code < 500, (path, no_boundary.status_code)
+        not_utf8 = alice_client.generic("POST", path, b"text=%ff%fe%00&mode=queue", "application/x-www-form-urlencoded")
+        assert not_utf8.status_code < 500, (path, not_utf8.status_code)
+    assert counts()[0] == before[0] and counts()[3] == before[3]  # no task or guide half-written
+    assert all("\x00" not in m.text for m in Message.objects.all())
+    assert alice_client.get(f"/agents/{ada.pk}/").status_code == 200
