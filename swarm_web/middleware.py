@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
@@ -72,7 +73,12 @@ class BodyLimit:
 
 
 def install_daphne_body_limit() -> None:
-    """Make daphne build `BoundedWebRequest`s. Its factory reads the module's `WebRequest` for each connection."""
+    """Make daphne build `BoundedWebRequest`s. Its factory reads the module's `WebRequest` for each connection.
+
+    Only inside a daphne server (its CLI and runserver import daphne.server, which installs the asyncio reactor, before
+    they load the application): importing Twisted anywhere else could install the wrong reactor."""
+    if "daphne.server" not in sys.modules:
+        return
     from daphne import http_protocol
 
     if http_protocol.WebRequest.__name__ != "BoundedWebRequest":
@@ -80,8 +86,6 @@ def install_daphne_body_limit() -> None:
 
 
 def _bounded_web_request(base):
-    from twisted.internet import reactor
-
     class BoundedWebRequest(base):
         refused = False
         body_seen = 0
@@ -105,6 +109,8 @@ def _bounded_web_request(base):
                 return super().requestReceived(command, path, version)
 
         def refuse(self):
+            from twisted.internet import reactor  # daphne's, installed by then
+
             self.refused = True
             if hasattr(self.content, "close"):
                 self.content.close()
