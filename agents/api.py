@@ -311,23 +311,46 @@ def repos_list(request) -> dict:
     return {"repos": [repo_json(r) for r in repos]}
 
 
-def repos_create(request, data: dict):
-    team = request_team(request, data.get("team"))
-    where = Path(data["path"])
+def check_repo_location(path: str) -> Path:
+    """The resolved path if an operator allowed repositories there (SWARM_REPO_ROOTS), outside Swarm's own data and
+    checkout. Checked before any git command runs there: git reads a repository's config as it opens it."""
+    where = Path(path)
     if not where.is_absolute():
         raise FieldError("path", "must be an absolute path on the server.")
+    where = where.resolve()
+    # agents of this team would read whatever the repository holds: not an agent's worktree, not Swarm's own files
+    if where.is_relative_to(Path(settings.WORKTREES_DIR).resolve()):
+        raise FieldError("path", "is an agent's worktree; give the repository it was made from.")
+    for own, what in ((settings.DATA_DIR, "data directory"), (settings.BASE_DIR, "own checkout")):
+        own = Path(own).resolve()
+        if where.is_relative_to(own) or own.is_relative_to(where):
+            raise FieldError("path", f"is or holds Swarm's {what}, which agents must never read.")
+    roots = [Path(root).resolve() for root in settings.SWARM_REPO_ROOTS]
+    if not roots:
+        raise FieldError(
+            "path",
+            "cannot be registered: this server allows no repository directories (an operator sets SWARM_REPO_ROOTS).",
+        )
+    if not any(where.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(root) for root in roots)
+        raise FieldError("path", f"is outside the directories this server allows repositories in: {allowed}.")
     if not where.is_dir():
         raise FieldError("path", "is not a directory on the server.")
+    return where
+
+
+def repos_create(request, data: dict):
+    team = request_team(request, data.get("team"))
+    where = check_repo_location(data["path"])
+    enclosing = next((p for p in where.parents if (p / ".git").exists()), None)
+    if not (where / ".git").exists() and enclosing is not None:
+        raise FieldError("path", f"is inside the git repository at {enclosing}; give that top-level directory.")
     try:
         top = worktrees.git(where, "rev-parse", "--show-toplevel").strip()
     except worktrees.GitError as exc:
         raise FieldError("path", f"is not a git repository with a working tree (git says: {exc}).") from None
-    where = where.resolve()
     if Path(top).resolve() != where:
         raise FieldError("path", f"is inside the git repository at {top}; give that top-level directory.")
-    # agents of this team would read whatever the repository holds: not an agent's worktree, not another team's code
-    if where.is_relative_to(Path(settings.WORKTREES_DIR).resolve()):
-        raise FieldError("path", "is an agent's worktree; give the repository it was made from.")
     if Repository.objects.filter(path=str(where)).exclude(team=team).exists():
         raise FieldError("path", "is a repository of another team; ask an admin to share it.")
     try:

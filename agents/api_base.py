@@ -15,17 +15,21 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.csrf import csrf_exempt
 
-from agents import permissions
+from agents import permissions, services
 from agents.models import ApiToken, Team, team_id_of
 from agents.services import ServiceError
 
 MAX_ID = 2**63 - 1
+# what a failed token attempt is recorded as: the address is what counts (no account is named)
+TOKEN_CREDENTIALS = {"username": "(api token)"}
 TOKEN_HINT = "make one with `python manage.py api_token USERNAME` and send `Authorization: Bearer <token>`"
 
 
@@ -110,11 +114,19 @@ def dispatch(route: Route, request, **kwargs) -> JsonResponse:
 
 
 def authenticate(request):
+    """The token's user. Wrong tokens count as failed logins from the caller's address (django-axes), so an address
+    that guesses tokens is locked out like one that guesses passwords, with a 429 until the cool-off."""
+    if AxesProxyHandler.is_locked(request, TOKEN_CREDENTIALS):
+        minutes = settings.AXES_COOLOFF_TIME.total_seconds() / 60
+        raise ServiceError(
+            f"Too many failed logins or API tokens from your address; try again in {minutes:g} minutes.", 429
+        )
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise ServiceError(f"This needs an API token: {TOKEN_HINT}.", 401)
     token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash(raw.strip())).first()
     if token is None or not token.user.is_active:
+        user_login_failed.send(sender=__name__, credentials=TOKEN_CREDENTIALS, request=request)
         raise ServiceError(f"This API token is not valid; {TOKEN_HINT}.", 401)
     return token.user
 
@@ -141,7 +153,7 @@ def read_json(request, required: bool = True) -> dict:
         raise ServiceError("The body's JSON is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ServiceError('The body must be a JSON object, like {"text": "..."}.', 400)
-    return data
+    return services.clean_chars(data)  # "\ud800" or "\u0000" in JSON: text no database or answer could hold
 
 
 def _no_constant(name: str):
@@ -276,6 +288,7 @@ _ERRORS = {
     405: "Wrong method.",
     409: "Conflicts with the object's current state.",
     413: "The body is too large.",
+    429: "Too many failed logins or tokens from this address; wait for the cool-off.",
 }
 
 
@@ -306,7 +319,7 @@ def build_openapi() -> dict:
         item = paths.setdefault("/" + _CONVERTER.sub(r"{\2}", route_path), {})
         for method, op in route.operations.items():
             statuses = set(op.errors) | {405}
-            statuses |= {401, 403} if op.auth == "team" else {401} if op.auth == "token" else set()
+            statuses |= {401, 403, 429} if op.auth == "team" else {401, 429} if op.auth == "token" else set()
             statuses |= {404} if params else set()
             statuses |= {400, 413} if op.body is not None else set()
             statuses |= {400} if op.query else set()

@@ -57,6 +57,7 @@ from django.conf import settings  # noqa: E402
 from litellm import CustomLLM, ModelResponse  # noqa: E402
 
 from agents import model_access, simulator  # noqa: E402
+from agents.text import clean_chars  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -602,8 +603,13 @@ def _turn(profile, response, native: bool) -> Turn:
         cost = 0.0 if profile.simulated else float(litellm.completion_cost(completion_response=response, model=model))
     except Exception:  # unknown models have no price: count tokens, cost stays 0
         cost = 0.0
+    for (
+        call
+    ) in calls:  # a model's text may hold NULs or lone surrogates ("\ud800"): nothing downstream could store them
+        call.name, call.raw_arguments = clean_chars(call.name), clean_chars(call.raw_arguments)
+        call.arguments, call.error = clean_chars(call.arguments), clean_chars(call.error)
     return Turn(
-        content=content,
+        content=clean_chars(content),
         tool_calls=calls,
         tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
         tokens_out=getattr(usage, "completion_tokens", 0) or 0,

@@ -359,13 +359,17 @@ class Message(models.Model):
     text = models.TextField()
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.QUEUE)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    client_msg_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # the sender's id: unique per agent
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        # per agent, not global: another team's ids can neither collide with nor reveal this team's
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "client_msg_id"], name="client_msg_id_unique_per_agent")
+        ]
 
     @property
     def sender_label(self) -> str:

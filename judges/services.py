@@ -158,8 +158,8 @@ def review_verdict(verdict: Verdict, user, decision: str, comment: str = "", lin
         raise ServiceError("decision must be approve or reject")
     if user is not None:  # None: the task's auto-approve policy, which an admin set
         permissions.require(user, verdict.agent.task.team_id, "review")
-    comment = (comment or "").strip()
-    line_comments = [c for c in (line_comments or []) if c.get("text", "").strip()]
+    comment = services.clean_chars((comment or "").strip())
+    line_comments = services.clean_chars([c for c in (line_comments or []) if c.get("text", "").strip()])
     if len(comment) > 20_000:
         raise ServiceError("A comment is limited to 20,000 characters.", 413)
     verdict.refresh_from_db()

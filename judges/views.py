@@ -75,7 +75,7 @@ def comment_form(request, pk: int):
 
 
 @login_required
-@require_GET
+@require_POST  # it records an export, which lets the branch be deleted: a link or a prefetch must not do that
 def patch(request, pk: int):
     verdict = _get_verdict_for_user(request.user, pk, "export")
     agent = verdict.agent

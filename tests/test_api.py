@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -142,7 +143,17 @@ def test_a_user_in_no_team_gets_403_with_the_reason(client, db):
 # ---------------------------------------------------------------- repositories and model profiles
 
 
-def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(admin_api, demo, tmp_path):
+def make_repo(repo_dir: Path, branch: str = "main") -> Path:
+    repo_dir.mkdir(parents=True)
+    (repo_dir / "README.md").write_text("inventory\n")
+    worktrees.git(repo_dir, "init", "-q", "-b", branch)
+    worktrees.git(repo_dir, "add", "-A")
+    worktrees.git(repo_dir, "commit", "-q", "-m", "first")
+    return repo_dir
+
+
+def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(admin_api, demo, tmp_path, settings):
+    settings.SWARM_REPO_ROOTS = [tmp_path]
     team, _ = demo
     repo_dir = tmp_path / "inventory"
     repo_dir.mkdir()
@@ -179,9 +190,14 @@ def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(admin_a
     assert [r["name"] for r in admin_api.get("/api/repos").json()["repos"]] == ["inventory", "mathutil"]
 
 
-def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(admin_api, mallory_api, demo):
+def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(
+    admin_api, mallory_api, demo, tmp_path, settings
+):
+    settings.SWARM_REPO_ROOTS = [tmp_path]
     team, task = demo
-    taken = mallory_api.post("/api/repos", {"name": "theirs", "path": task.repo.path})
+    ours = make_repo(tmp_path / "ours")
+    assert admin_api.post("/api/repos", {"name": "ours", "path": str(ours)}).status_code == 201
+    taken = mallory_api.post("/api/repos", {"name": "theirs", "path": str(ours)})
     assert taken.status_code == 400
     assert "another team" in taken.json()["error"]
     agents = services.launch_task(task)
@@ -189,9 +205,34 @@ def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(admi
     assert worktree.status_code == 400
     assert "worktree" in worktree.json()["error"]
     assert not Repository.objects.filter(name__in=["theirs", "ada-tree"]).exists()
-    mine = admin_api.post("/api/repos", {"name": "mathutil-again", "path": task.repo.path})  # the same team may
+    mine = admin_api.post("/api/repos", {"name": "ours-again", "path": str(ours)})  # the same team may
     assert mine.status_code == 201
-    assert Repository.objects.get(name="mathutil-again").team == team
+    assert Repository.objects.get(name="ours-again").team == team
+
+
+def test_repositories_are_registered_only_under_the_operators_roots(api, demo, tmp_path, settings):
+    allowed, elsewhere = make_repo(tmp_path / "allowed" / "app"), make_repo(tmp_path / "elsewhere" / "app")
+    refused = api.post("/api/repos", {"name": "app", "path": str(allowed)})
+    assert refused.status_code == 400 and "SWARM_REPO_ROOTS" in refused.json()["error"]  # none configured
+
+    settings.SWARM_REPO_ROOTS = [tmp_path / "allowed"]
+    outside = api.post("/api/repos", {"name": "app", "path": str(elsewhere)})
+    assert outside.status_code == 400 and "outside the directories" in outside.json()["error"]
+    sneaky = api.post("/api/repos", {"name": "app", "path": f"{tmp_path}/allowed/../elsewhere/app"})
+    assert sneaky.status_code == 400 and "outside the directories" in sneaky.json()["error"]
+    (tmp_path / "allowed" / "link").symlink_to(elsewhere)
+    linked = api.post("/api/repos", {"name": "app", "path": str(tmp_path / "allowed" / "link")})
+    assert linked.status_code == 400 and "outside the directories" in linked.json()["error"]
+
+    # Swarm's own data (the demo repository, the database) and checkout, even under a root
+    settings.SWARM_REPO_ROOTS = ["/"]
+    for path in (demo[1].repo.path, str(settings.DATA_DIR), str(settings.BASE_DIR), "/"):
+        own = api.post("/api/repos", {"name": "own", "path": path})
+        assert own.status_code == 400 and "Swarm's" in own.json()["error"], path
+    assert not Repository.objects.filter(name__in=["app", "own"]).exists()
+
+    settings.SWARM_REPO_ROOTS = [tmp_path / "allowed"]  # control: inside a root it is registered
+    assert api.post("/api/repos", {"name": "app", "path": str(allowed)}).status_code == 201
 
 
 def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(admin_api, demo, monkeypatch):
@@ -348,9 +389,10 @@ def test_a_message_sent_twice_with_one_client_msg_id_is_queued_once(api, demo):
     assert Message.objects.filter(agent=ada).count() == 1
     assert first.json()["id"] == second.json()["id"]
     assert first.json()["mode"] == "steer"
+    # ids are the sender's, per agent: the same id sent to another agent is that agent's own message
     elsewhere = api.post(f"/api/agents/{agents['Grace'].pk}/messages", {"text": "hello", "client_msg_id": "m-1"})
-    assert elsewhere.status_code == 409
-    assert not Message.objects.filter(agent=agents["Grace"]).exists()
+    assert elsewhere.status_code == 201
+    assert Message.objects.get(agent=agents["Grace"]).text == "hello"
 
     services.stop(ada, "alice")
     finished = api.post(f"/api/agents/{ada.pk}/messages", {"text": "one more thing"})

@@ -185,8 +185,9 @@ def test_another_teams_verdict_is_not_found(demo, mallory, client):
     (ada,) = _launch(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     client.force_login(mallory)
-    for url in (f"/reviews/verdicts/{verdict.pk}/", f"/reviews/verdicts/{verdict.pk}/patch/"):
-        assert client.get(url).status_code == 404
+    assert client.get(f"/reviews/verdicts/{verdict.pk}/").status_code == 404
+    assert client.post(f"/reviews/verdicts/{verdict.pk}/patch/").status_code == 404
+    assert not ada.events.filter(kind="exported").exists()
     assert client.post(f"/reviews/verdicts/{verdict.pk}/approve/").status_code == 404
     verdict.refresh_from_db()
     assert verdict.status == "pending"
@@ -221,8 +222,12 @@ def test_the_review_page_shows_the_diff_judges_side_by_side_and_takes_line_comme
     assert split.status_code == 200
     form = bob_client.get(f"/reviews/verdicts/{verdict.pk}/comment-form/?path=mathutil.py&line=12")
     assert 'name="line_comment"' in form.content.decode() and "mathutil.py:12" in form.content.decode()
-    patch = bob_client.get(f"/reviews/verdicts/{verdict.pk}/patch/")
+    assert f'action="/reviews/verdicts/{verdict.pk}/patch/"' in html  # a form: exporting is recorded
+    assert bob_client.get(f"/reviews/verdicts/{verdict.pk}/patch/").status_code == 405
+    assert not ada.events.filter(kind="exported").exists()  # a link, a prefetch or a crawler exports nothing
+    patch = bob_client.post(f"/reviews/verdicts/{verdict.pk}/patch/")
     assert patch.status_code == 200 and b"+    return sum(values) / len(values)" in patch.content
+    assert ada.events.filter(kind="exported").count() == 1
 
 
 def test_a_criterions_own_check_command_is_run_and_can_fail_the_verdict(demo, bob):
