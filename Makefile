@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for c in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bin/python3.13 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then command -v $$c; break; fi; done)
 
-.PHONY: run test worker bench lint fmt deps sysdeps testdeps clean-venv
+.PHONY: run test test-fast worker bench lint fmt deps sysdeps testdeps clean-venv
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(PYTHON)" ]; then echo "ERROR: Swarm needs Python 3.12 or newer (Django 6 refuses 3.11). Install python3.12 or python3.13 and retry." >&2; exit 1; fi
@@ -33,7 +33,7 @@ testdeps: sysdeps
 	    echo "Installing chromium and chromium-driver (browser tests)"; \
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1 || \
 	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null)); \
-	  else echo "NOTE: install chromium and chromium-driver (apt-get install chromium chromium-driver) for the browser tests."; fi; }
+	  else echo "NOTE: install chromium and chromium-driver (apt-get install chromium chromium-driver) for the browser tests."; fi; fi
 
 run: deps sysdeps
 	$(PY) manage.py migrate --noinput -v0
@@ -48,6 +48,13 @@ test: deps testdeps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The fast tier: pure rules and tiny `db` builders (tests/unit) and the import/size rules, no git, no demo,
+# no browser. --confcutdir keeps tests/conftest.py (the demo personas) out of it.
+test-fast: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest tests/unit tests/test_architecture.py -q --confcutdir=tests/unit $(PYTEST_ARGS)
 
 bench: deps sysdeps
 	$(PY) -m benchmarks

@@ -20,6 +20,7 @@ from agents.api_base import (
     NUMBER,
     STRING,
     STRINGS,
+    TEAM_REF,
     TIME,
     FieldError,
     body,
@@ -27,6 +28,7 @@ from agents.api_base import (
     int_query,
     obj,
     owned,
+    request_team,
     text,
 )
 from agents.forms import TaskFieldsForm, clean_acceptance, clean_roster
@@ -130,12 +132,14 @@ LAUNCHED = obj(task=INTEGER, agents={"type": "array", "items": AGENT_SUMMARY})
 
 NEW_REPO = body(
     ["name", "path"],
+    team=TEAM_REF,
     name=text(100, 1),
     path=text(500, 1, description="absolute path of a git repository on the server"),
     verify_command=text(500),
 )
 NEW_PROFILE = body(
     ["name", "model"],
+    team=TEAM_REF,
     name=text(100, 1),
     model=text(200, 1, description="litellm model string, e.g. openai/gpt-4o or sim/diligent"),
     api_base=text(300),
@@ -144,6 +148,7 @@ NEW_PROFILE = body(
 )
 NEW_TASK = body(
     ["repo", "title", "goal", "acceptance", "agents"],
+    team=TEAM_REF,
     repo={"type": ["string", "integer"], "description": "repository name or id"},
     title=text(200, 1),
     goal=text(20_000, 1),
@@ -302,27 +307,50 @@ def openapi(request) -> dict:
 
 
 def repos_list(request) -> dict:
-    repos = Repository.objects.filter(team_id__in=request.team_ids).order_by("name", "id")
+    repos = Repository.objects.for_user(request.user).order_by("name", "id")
     return {"repos": [repo_json(r) for r in repos]}
 
 
-def repos_create(request, data: dict):
-    team = services.primary_team(request.user)
-    where = Path(data["path"])
+def check_repo_location(path: str) -> Path:
+    """The resolved path if an operator allowed repositories there (SWARM_REPO_ROOTS), outside Swarm's own data and
+    checkout. Checked before any git command runs there: git reads a repository's config as it opens it."""
+    where = Path(path)
     if not where.is_absolute():
         raise FieldError("path", "must be an absolute path on the server.")
+    where = where.resolve()
+    # agents of this team would read whatever the repository holds: not an agent's worktree, not Swarm's own files
+    if where.is_relative_to(Path(settings.WORKTREES_DIR).resolve()):
+        raise FieldError("path", "is an agent's worktree; give the repository it was made from.")
+    for own, what in ((settings.DATA_DIR, "data directory"), (settings.BASE_DIR, "own checkout")):
+        own = Path(own).resolve()
+        if where.is_relative_to(own) or own.is_relative_to(where):
+            raise FieldError("path", f"is or holds Swarm's {what}, which agents must never read.")
+    roots = [Path(root).resolve() for root in settings.SWARM_REPO_ROOTS]
+    if not roots:
+        raise FieldError(
+            "path",
+            "cannot be registered: this server allows no repository directories (an operator sets SWARM_REPO_ROOTS).",
+        )
+    if not any(where.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(root) for root in roots)
+        raise FieldError("path", f"is outside the directories this server allows repositories in: {allowed}.")
     if not where.is_dir():
         raise FieldError("path", "is not a directory on the server.")
+    return where
+
+
+def repos_create(request, data: dict):
+    team = request_team(request, data.get("team"))
+    where = check_repo_location(data["path"])
+    enclosing = next((p for p in where.parents if (p / ".git").exists()), None)
+    if not (where / ".git").exists() and enclosing is not None:
+        raise FieldError("path", f"is inside the git repository at {enclosing}; give that top-level directory.")
     try:
         top = worktrees.git(where, "rev-parse", "--show-toplevel").strip()
     except worktrees.GitError as exc:
         raise FieldError("path", f"is not a git repository with a working tree (git says: {exc}).") from None
-    where = where.resolve()
     if Path(top).resolve() != where:
         raise FieldError("path", f"is inside the git repository at {top}; give that top-level directory.")
-    # agents of this team would read whatever the repository holds: not an agent's worktree, not another team's code
-    if where.is_relative_to(Path(settings.WORKTREES_DIR).resolve()):
-        raise FieldError("path", "is an agent's worktree; give the repository it was made from.")
     if Repository.objects.filter(path=str(where)).exclude(team=team).exists():
         raise FieldError("path", "is a repository of another team; ask an admin to share it.")
     try:
@@ -348,12 +376,12 @@ PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def models_list(request) -> dict:
-    profiles = ModelProfile.objects.filter(team_id__in=request.team_ids).order_by("name", "id")
+    profiles = ModelProfile.objects.for_user(request.user).order_by("name", "id")
     return {"models": [profile_json(p) for p in profiles]}
 
 
 def models_create(request, data: dict):
-    team = services.primary_team(request.user)
+    team = request_team(request, data.get("team"))
     name, model = data["name"].strip(), data["model"].strip()
     api_base, key_env = data.get("api_base", "").strip(), data.get("api_key_env", "").strip()
     if not PROFILE_NAME.match(name):
@@ -376,9 +404,7 @@ def models_create(request, data: dict):
 
 
 def tasks_list(request) -> dict:
-    tasks = list(
-        TaskSpec.objects.filter(team_id__in=request.team_ids).select_related("repo").order_by("-created_at")[:PAGE]
-    )
+    tasks = list(TaskSpec.objects.for_user(request.user).select_related("repo").order_by("-created_at")[:PAGE])
     by_status: dict[int, dict[str, int]] = {}
     rows = Agent.objects.filter(task__in=tasks).values("task_id", "status").annotate(n=Count("id"))
     for row in rows:
@@ -398,7 +424,7 @@ def _names_to_ids(model, team, names: list[str], where: str) -> list[int]:
 
 
 def tasks_create(request, data: dict):
-    team = services.primary_team(request.user)
+    team = request_team(request, data.get("team"))
     ref = data["repo"]
     repo = Repository.objects.filter(team=team).filter(Q(name=ref) if isinstance(ref, str) else Q(pk=ref)).first()
     if repo is None:
@@ -440,13 +466,11 @@ def tasks_create(request, data: dict):
 
 
 def _task(request, pk: int) -> TaskSpec:
-    return owned(TaskSpec.objects.filter(team_id__in=request.team_ids).select_related("repo"), pk, "task")
+    return owned(request, TaskSpec.objects.select_related("repo"), pk, "task")
 
 
 def _agent(request, pk: int) -> Agent:
-    return owned(
-        Agent.objects.filter(task__team_id__in=request.team_ids).select_related("task", "profile"), pk, "agent"
-    )
+    return owned(request, Agent.objects.select_related("task", "profile"), pk, "agent")
 
 
 def task_detail(request, pk: int) -> dict:

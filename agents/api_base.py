@@ -2,7 +2,8 @@
 
 One route table per app (agents/api_urls.py, judges/api.py) makes both the URLs and the OpenAPI schema, which is
 built from the URLconf itself, so the two cannot drift. A handler gets the request (with `request.user` from the
-token and `request.team_ids`), the checked JSON body when its operation declares one, and the URL's parameters.
+token, `request.team_ids` and `request.action`, the role-checked action its operation declares), the checked JSON
+body when its operation declares one, and the URL's parameters.
 It returns data, or `(status, data)`. Refusals are `ServiceError`s; the dispatcher answers them as
 `{"error": "..."}` with their status (and `field` when one field is at fault).
 """
@@ -14,17 +15,21 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.csrf import csrf_exempt
 
-from agents import services
-from agents.models import ApiToken
+from agents import permissions, services
+from agents.models import ApiToken, Team, team_id_of
 from agents.services import ServiceError
 
 MAX_ID = 2**63 - 1
+# what a failed token attempt is recorded as: the address is what counts (no account is named)
+TOKEN_CREDENTIALS = {"username": "(api token)"}
 TOKEN_HINT = "make one with `python manage.py api_token USERNAME` and send `Authorization: Bearer <token>`"
 
 
@@ -50,6 +55,7 @@ class Operation:
     query: dict[str, dict] = field(default_factory=dict)  # name -> schema (with a description)
     errors: tuple[int, ...] = ()  # statuses besides the ones every operation of its kind can answer
     auth: str = "team"  # "none", "token" (any valid token) or "team" (a token of a team member)
+    action: str = "view"  # what agents/permissions.py must allow the caller in the object's team
 
 
 class Route:
@@ -58,6 +64,11 @@ class Route:
     def __init__(self, pattern: str, name: str, **operations: Operation):
         self.pattern, self.name = pattern, name
         self.operations = {method.upper(): op for method, op in operations.items()}
+        for method, op in self.operations.items():
+            if op.action not in permissions.ACTIONS:
+                raise ValueError(f"{method} {pattern}: unknown action {op.action!r}")
+            if method != "GET" and op.auth == "team" and op.action == "view":
+                raise ValueError(f"{method} {pattern} changes something: declare the action its role check needs")
 
     def urlpattern(self) -> URLPattern:
         def view(request, **kwargs):
@@ -85,7 +96,8 @@ def dispatch(route: Route, request, **kwargs) -> JsonResponse:
         if op.auth != "none":
             # the token only: a session cookie never authenticates the API (no CSRF protection here)
             request.user = authenticate(request)
-            request.team_ids = services.user_team_ids(request.user)
+            request.team_ids = permissions.team_ids(request.user)
+            request.action = op.action
             if op.auth == "team" and not request.team_ids:
                 raise ServiceError("You are not a member of any team; ask an admin to add you.", 403)
         if op.body is not None:
@@ -102,11 +114,19 @@ def dispatch(route: Route, request, **kwargs) -> JsonResponse:
 
 
 def authenticate(request):
+    """The token's user. Wrong tokens count as failed logins from the caller's address (django-axes), so an address
+    that guesses tokens is locked out like one that guesses passwords, with a 429 until the cool-off."""
+    if AxesProxyHandler.is_locked(request, TOKEN_CREDENTIALS):
+        minutes = settings.AXES_COOLOFF_TIME.total_seconds() / 60
+        raise ServiceError(
+            f"Too many failed logins or API tokens from your address; try again in {minutes:g} minutes.", 429
+        )
     scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         raise ServiceError(f"This needs an API token: {TOKEN_HINT}.", 401)
     token = ApiToken.objects.select_related("user").filter(digest=ApiToken.hash(raw.strip())).first()
     if token is None or not token.user.is_active:
+        user_login_failed.send(sender=__name__, credentials=TOKEN_CREDENTIALS, request=request)
         raise ServiceError(f"This API token is not valid; {TOKEN_HINT}.", 401)
     return token.user
 
@@ -133,7 +153,7 @@ def read_json(request, required: bool = True) -> dict:
         raise ServiceError("The body's JSON is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ServiceError('The body must be a JSON object, like {"text": "..."}.', 400)
-    return data
+    return services.clean_chars(data)  # "\ud800" or "\u0000" in JSON: text no database or answer could hold
 
 
 def _no_constant(name: str):
@@ -216,13 +236,36 @@ def int_query(request, name: str, default: int) -> int:
     return int(raw)
 
 
-def owned(queryset, pk: int, what: str):
-    """The object if it is in the caller's teams (the queryset is already scoped); 404 alike when it is another
-    team's or does not exist, so a stranger learns nothing."""
-    obj = queryset.filter(pk=pk).first() if pk <= MAX_ID else None
+def owned(request, queryset, pk: int, what: str):
+    """The object if it is in the caller's teams (404 alike when it is another team's or does not exist, so a
+    stranger learns nothing), and if the caller's role there allows the operation's action (403 otherwise)."""
+    obj = queryset.for_user(request.user).filter(pk=pk).first() if pk <= MAX_ID else None
     if obj is None:
         raise ServiceError(f"There is no {what} {pk} in your teams.", 404)
+    permissions.require(request.user, team_id_of(obj), request.action)
     return obj
+
+
+TEAM_REF = {
+    "type": ["string", "integer"],
+    "description": "team name or id; needed only when you are in several teams",
+}
+
+
+def request_team(request, ref: str | int | None) -> Team:
+    """The team a new object goes to: the one named, or the caller's only team; the role must allow the action."""
+    teams = Team.objects.filter(pk__in=request.team_ids).order_by("id")
+    if ref is None:
+        if len(teams) > 1:
+            names = ", ".join(t.name for t in teams)
+            raise FieldError("team", f"is needed: you are in several teams ({names}); name one.")
+        team = teams.first()
+    else:
+        team = teams.filter(**({"name": ref} if isinstance(ref, str) else {"pk": ref})).first()
+        if team is None:
+            raise FieldError("team", "is not one of your teams.")
+    permissions.require(request.user, team.pk, request.action)
+    return team
 
 
 # ---------------------------------------------------------------- the OpenAPI document, built from the URLconf
@@ -240,11 +283,12 @@ _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERRORS = {
     400: "The body or a parameter is malformed; `field` names it.",
     401: "Missing or invalid API token.",
-    403: "The token's user is in no team.",
+    403: "The token's user is in no team, or their role there does not allow this (the answer names the roles).",
     404: "No such object in your teams.",
     405: "Wrong method.",
     409: "Conflicts with the object's current state.",
     413: "The body is too large.",
+    429: "Too many failed logins or tokens from this address; wait for the cool-off.",
 }
 
 
@@ -275,13 +319,14 @@ def build_openapi() -> dict:
         item = paths.setdefault("/" + _CONVERTER.sub(r"{\2}", route_path), {})
         for method, op in route.operations.items():
             statuses = set(op.errors) | {405}
-            statuses |= {401, 403} if op.auth == "team" else {401} if op.auth == "token" else set()
+            statuses |= {401, 403, 429} if op.auth == "team" else {401, 429} if op.auth == "token" else set()
             statuses |= {404} if params else set()
             statuses |= {400, 413} if op.body is not None else set()
             statuses |= {400} if op.query else set()
             responses = {str(op.status): {"description": op.summary, "content": _json(op.response)}}
             for status in sorted(statuses):
                 responses[str(status)] = {"description": _ERRORS[status], "content": _json(ERROR_REF)}
+            roles = " or ".join(r for r in permissions.Role.values if r in permissions.ACTIONS[op.action][0])
             operation = {
                 "operationId": f"{route.name}_{method.lower()}",
                 "summary": op.summary,
@@ -290,6 +335,8 @@ def build_openapi() -> dict:
                 "responses": responses,
                 "security": [] if op.auth == "none" else [{"bearer": []}],
             }
+            if op.auth == "team":
+                operation["description"] = f"Roles allowed in the team: {roles}."
             if op.body is not None:
                 operation["requestBody"] = {"required": bool(op.body.get("required")), "content": _json(op.body)}
             item[method.lower()] = operation

@@ -24,6 +24,7 @@ ROUTES = [
             status=201,
             body=api.NEW_REPO,
             errors=(409,),
+            action="manage_repos",
         ),
     ),
     Route(
@@ -37,13 +38,21 @@ ROUTES = [
             status=201,
             body=api.NEW_PROFILE,
             errors=(409,),
+            action="manage_models",
         ),
     ),
     Route(
         "tasks",
         "api_tasks",
         get=Operation(api.tasks_list, "Your teams' tasks, newest first", listing("tasks", api.TASK_SUMMARY)),
-        post=Operation(api.tasks_create, "Write a task spec with its roster", api.TASK, status=201, body=api.NEW_TASK),
+        post=Operation(
+            api.tasks_create,
+            "Write a task spec with its roster",
+            api.TASK,
+            status=201,
+            body=api.NEW_TASK,
+            action="edit_task",
+        ),
     ),
     Route("tasks/<int:pk>", "api_task", get=Operation(api.task_detail, "A task with its agents", api.TASK)),
     Route(
@@ -55,6 +64,7 @@ ROUTES = [
             api.LAUNCHED,
             status=201,
             errors=(400, 409),
+            action="launch",
         ),
     ),
     Route("agents/<int:pk>", "api_agent", get=Operation(api.agent_detail, "An agent with its usage", api.AGENT)),
@@ -78,6 +88,7 @@ ROUTES = [
             status=201,
             body=api.NEW_MESSAGE,
             errors=(409,),
+            action="message",
         ),
     ),
 ]

@@ -1,4 +1,8 @@
-"""Read-only websocket subscribers: check the user may watch, replay what the client missed, then stream live."""
+"""Read-only websocket subscribers: check the user may watch, replay what the client missed, then stream live.
+
+Any member of the team may watch (viewers included); the agent page's buttons come only to those whose role may
+use them. A member removed from the team is disconnected at once: their sockets listen on a per-member group.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +12,38 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from agents import events
+from agents import events, permissions
 from agents.models import Agent, Event, TaskSpec
-from agents.services import user_team_ids
 
 REPLAY_BATCH = 500
 
 
 class _Watcher(AsyncWebsocketConsumer):
-    group: str = ""
+    groups_joined: tuple[str, ...] = ()
 
     async def _refuse(self, code: int) -> None:
         # closing before accept() answers the handshake with 403; the code is for clients that get that far
         await self.close(code=code)
 
+    async def _join(self, group: str, team_id: int) -> bool:
+        """Listen to the object's group and to the member's own; False if they left the team meanwhile."""
+        self.team_id = team_id
+        self.groups_joined = (group, events.member_group(team_id, self.scope["user"].pk))
+        for name in self.groups_joined:
+            await self.channel_layer.group_add(name, self.channel_name)
+        # checked again after joining: a removal between the first check and the join is not missed
+        return await database_sync_to_async(permissions.can)(self.scope["user"], team_id, "view")
+
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for name in self.groups_joined:
+            await self.channel_layer.group_discard(name, self.channel_name)
+        self.groups_joined = ()
+
+    async def membership_revoked(self, message):
+        await self.close(code=4403)
+
+    async def membership_changed(self, message):
+        """The member's role changed: what they may use is looked up again."""
 
     async def receive(self, text_data=None, bytes_data=None):
         """Clients only listen; writes are POSTs where auth, CSRF and validation live."""
@@ -39,19 +58,27 @@ class AgentConsumer(_Watcher):
         self.agent = await self._load(user, agent_id)
         if self.agent is None:
             return await self._refuse(4404)
+        self.controls = await self._controls()
         try:
             self.last_seq = max(0, int(parse_qs(self.scope.get("query_string", b"").decode()).get("after", ["0"])[0]))
         except ValueError:
             self.last_seq = 0
-        self.group = events.agent_group(agent_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        if not await self._join(events.agent_group(agent_id), self.agent.task.team_id):
+            return await self._refuse(4404)
         await self.accept()
         await self._replay_through(None)
         await self.send(text_data=json.dumps({"seq": None, "html": await self._header()}))
 
     @database_sync_to_async
     def _load(self, user, agent_id):
-        return Agent.objects.filter(pk=agent_id, task__team_id__in=user_team_ids(user)).first()
+        return Agent.objects.for_user(user).select_related("task").filter(pk=agent_id).first()
+
+    @database_sync_to_async
+    def _controls(self) -> bool:
+        return permissions.can(self.scope["user"], self.agent.task.team_id, "control")
+
+    async def membership_changed(self, message):
+        self.controls = await self._controls()
 
     @database_sync_to_async
     def _events_after(self, after: int, upto: int | None) -> list[tuple[int, str]]:
@@ -62,7 +89,8 @@ class AgentConsumer(_Watcher):
 
     @database_sync_to_async
     def _header(self) -> str:
-        return events.render_header(Agent.objects.select_related("task", "profile").get(pk=self.agent.pk))
+        agent = Agent.objects.select_related("task", "profile").get(pk=self.agent.pk)
+        return events.render_header(agent, controls=self.controls)
 
     async def _replay_through(self, upto: int | None) -> None:
         while True:
@@ -75,14 +103,15 @@ class AgentConsumer(_Watcher):
 
     async def agent_event(self, message):
         seq = message["seq"]
-        if seq is None:  # not part of the log (streamed text): forward as it comes
-            await self.send(text_data=json.dumps({"seq": None, "html": message["html"]}))
+        html = message["html"] + message.get("header" if self.controls else "header_readonly", "")
+        if seq is None:  # not part of the log (streamed text, the header): forward as it comes
+            await self.send(text_data=json.dumps({"seq": None, "html": html}))
             return
         if seq <= self.last_seq:
             return  # already sent by the replay
         if seq > self.last_seq + 1:
             await self._replay_through(seq - 1)  # a broadcast overtook another: fill the gap from the log
-        await self.send(text_data=json.dumps({"seq": seq, "html": message["html"]}))
+        await self.send(text_data=json.dumps({"seq": seq, "html": html}))
         self.last_seq = seq
 
 
@@ -92,22 +121,23 @@ class TaskConsumer(_Watcher):
         if user is None or not user.is_authenticated:
             return await self._refuse(4403)
         task_id = self.scope["url_route"]["kwargs"]["task_id"]
-        cards = await self._cards(user, task_id)
-        if cards is None:
+        found = await self._cards(user, task_id)
+        if found is None:
             return await self._refuse(4404)
-        self.group = events.task_group(task_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        team_id, cards = found
+        if not await self._join(events.task_group(task_id), team_id):
+            return await self._refuse(4404)
         await self.accept()
         # state from the server: a (re)connecting page gets every card as it is now
         await self.send(text_data=json.dumps({"seq": None, "html": cards}))
 
     @database_sync_to_async
-    def _cards(self, user, task_id) -> str | None:
-        task = TaskSpec.objects.filter(pk=task_id, team_id__in=user_team_ids(user)).first()
+    def _cards(self, user, task_id) -> tuple[int, str] | None:
+        task = TaskSpec.objects.for_user(user).filter(pk=task_id).first()
         if task is None:
             return None
         cards = "".join(events.render_card(a) for a in task.agents.select_related("task", "profile"))
-        return cards + events.render_attention(task)
+        return task.team_id, cards + events.render_attention(task)
 
     async def task_update(self, message):
         await self.send(text_data=json.dumps({"seq": None, "html": message["html"]}))

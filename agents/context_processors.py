@@ -1,18 +1,19 @@
 from agents.models import Agent
-from agents.services import user_team_ids
+from agents.permissions import Grants
+from agents.teams import current_membership, memberships
 
 
-def attention(request):
-    """Counts for the navigation: who needs a person now."""
+def team(request):
+    """The navigation's team selector, what the user's role in the current team allows, and who needs a person."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from judges.models import Verdict
-
-    teams = user_team_ids(user)
+    membership = current_membership(request)
+    if membership is None:
+        return {"nav_memberships": [], "current_membership": None, "can": Grants(None)}
     return {
-        "nav_pending_reviews": Verdict.objects.filter(
-            status=Verdict.Status.PENDING, agent__task__team_id__in=teams
-        ).count(),
-        "nav_attention": Agent.objects.filter(task__team_id__in=teams, status__in=Agent.ATTENTION).count(),
+        "nav_memberships": memberships(user),
+        "current_membership": membership,
+        "can": Grants(membership.role),
+        "nav_attention": Agent.objects.in_team(membership.team_id).filter(status__in=Agent.ATTENTION).count(),
     }

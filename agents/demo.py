@@ -175,7 +175,7 @@ def ensure_admin(team: Team, out=sys.stdout) -> None:
         return
     password = secrets.token_urlsafe(12)
     user = User.objects.create_superuser("admin", "", password)
-    Membership.objects.get_or_create(team=team, user=user, defaults={"role": "owner"})
+    Membership.objects.get_or_create(team=team, user=user, defaults={"role": Membership.Role.ADMIN})
     out.write(
         "\n" + "=" * 64 + "\n"
         f"  Swarm admin account created\n  username: admin\n  password: {password}\n"

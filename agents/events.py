@@ -24,6 +24,11 @@ def task_group(task_id: int) -> str:
     return f"task-{task_id}"
 
 
+def member_group(team_id: int, user_id: int) -> str:
+    """Every open socket of one user watching one team's work: told when their membership changes."""
+    return f"member-{team_id}-{user_id}"
+
+
 def render_event(event: Event) -> str:
     return render_to_string("agents/partials/event.html", {"event": event, "oob": True})
 
@@ -51,12 +56,27 @@ def render_attention(task) -> str:
     )
 
 
-def render_header(agent: Agent) -> str:
-    """The agent page's live parts outside the transcript: header and read coverage."""
-    context = {"agent": agent, "oob": True}
+def render_header(agent: Agent, controls: bool = True) -> str:
+    """The agent page's live parts outside the transcript: header (with its buttons only for those who may use
+    them) and read coverage."""
+    context = {"agent": agent, "oob": True, "controls": controls}
     return render_to_string("agents/partials/agent_header.html", context) + render_to_string(
         "agents/partials/agent_files.html", context
     )
+
+
+def _headers(agent: Agent) -> dict:
+    """The header twice: each socket forwards the one its watcher's role may use (viewers get no buttons)."""
+    return {"header": render_header(agent), "header_readonly": render_header(agent, controls=False)}
+
+
+def revoke_watchers(team_id: int, user_id: int) -> None:
+    """A member left the team: their open sockets on its work close."""
+    _send(member_group(team_id, user_id), {"type": "membership.revoked"})
+
+
+def role_changed(team_id: int, user_id: int) -> None:
+    _send(member_group(team_id, user_id), {"type": "membership.changed"})
 
 
 def _send(group: str, message: dict) -> None:
@@ -78,12 +98,12 @@ def broadcast_events(agent_id: int, seqs: list[int]) -> None:
     """Push freshly committed events of one agent to its watchers and its task's watchers."""
     agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
     events = list(Event.objects.filter(agent_id=agent_id, seq__in=seqs).order_by("seq"))
-    header = render_header(agent)
+    headers = _headers(agent)
     for i, event in enumerate(events):
-        html = render_event(event)
+        message = {"type": "agent.event", "seq": event.seq, "html": render_event(event)}
         if i == len(events) - 1:
-            html += header
-        _send(agent_group(agent_id), {"type": "agent.event", "seq": event.seq, "html": html})
+            message.update(headers)
+        _send(agent_group(agent_id), message)
     _send(task_group(agent.task_id), {"type": "task.update", "html": render_card(agent) + render_attention(agent.task)})
 
 
@@ -96,5 +116,5 @@ def broadcast_streaming(agent_id: int, text: str) -> None:
 def broadcast_state(agent_id: int) -> None:
     """The agent's header, read coverage and card as they are now (after a step's final write)."""
     agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
-    _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": render_header(agent)})
+    _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": "", **_headers(agent)})
     _send(task_group(agent.task_id), {"type": "task.update", "html": render_card(agent)})

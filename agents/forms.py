@@ -161,13 +161,21 @@ class TaskSpecForm(TaskFieldsForm):
         max_length=20_000,
     )
 
-    def __init__(self, *args, team, **kwargs):
+    POLICY_FIELDS = ("judge_profiles", "judge_rule", "auto_approve")
+
+    def __init__(self, *args, team, policy: bool = False, **kwargs):
+        """`policy`: the user may choose the judge panel and auto-approve (admins); for others those fields show
+        their current value and a submitted value is ignored, so an operator cannot skip the reviewers."""
         super().__init__(*args, team=team, **kwargs)
         self.fields["judge_profiles"].queryset = ModelProfile.objects.filter(team=team)
-        if not self.instance.pk and not self.is_bound:
+        if not self.instance.pk:
             self.initial["judge_profiles"] = list(
                 ModelProfile.objects.filter(team=team, model__contains="judge").values_list("pk", flat=True)
             )
+        if not policy:
+            for name in self.POLICY_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Set by a team admin."
         if self.instance.pk and not self.is_bound:
             self.initial["acceptance_text"] = "\n".join(self.instance.acceptance)
             self.initial["roster_text"] = "\n".join(f"{r['name']} = {r['profile']}" for r in self.instance.roster)

@@ -11,6 +11,28 @@ from django.urls import reverse
 from django.utils import timezone
 
 
+class TeamQuerySet(models.QuerySet):
+    """Team scoping in one place: each model names the path to its team in `TEAM_PATH`."""
+
+    def for_user(self, user) -> TeamQuerySet:
+        """Objects of every team the user belongs to (none for an anonymous visitor)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        teams = Membership.objects.filter(user=user).values("team_id")
+        return self.filter(**{f"{self.model.TEAM_PATH}_id__in": teams})
+
+    def in_team(self, team) -> TeamQuerySet:
+        return self.filter(**{self.model.TEAM_PATH: team})
+
+
+def team_id_of(obj) -> int:
+    """The team id of any team-scoped object, following its model's `TEAM_PATH`."""
+    *hops, last = type(obj).TEAM_PATH.split("__")
+    for hop in hops:
+        obj = getattr(obj, hop)
+    return getattr(obj, f"{last}_id")
+
+
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
@@ -20,12 +42,50 @@ class Team(models.Model):
 
 
 class Membership(models.Model):
-    team = models.ForeignKey(Team, on_delete=models.CASCADE)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    role = models.CharField(max_length=20, default="member")
+    """A user's one role in one team; what each role may do is agents/permissions.py's table."""
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "viewer"
+        OPERATOR = "operator", "operator"
+        REVIEWER = "reviewer", "reviewer"
+        ADMIN = "admin", "admin"
+
+    TEAM_PATH = "team"
+    objects = TeamQuerySet.as_manager()
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
+        ordering = ["id"]
+
+
+class Invite(models.Model):
+    """A one-time link to join a team with a role; only the token's SHA-256 is stored."""
+
+    TEAM_PATH = "team"
+    objects = TeamQuerySet.as_manager()
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    role = models.CharField(max_length=20, choices=Membership.Role.choices)
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def usable(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()
 
 
 class ApiToken(models.Model):
@@ -47,6 +107,9 @@ class ApiToken(models.Model):
 
 
 class Repository(models.Model):
+    TEAM_PATH = "team"
+    objects = TeamQuerySet.as_manager()
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="repositories")
     name = models.CharField(max_length=100)
     path = models.CharField(max_length=500)
@@ -61,6 +124,9 @@ class Repository(models.Model):
 
 
 class TasteGuide(models.Model):
+    TEAM_PATH = "team"
+    objects = TeamQuerySet.as_manager()
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="taste_guides")
     name = models.CharField(max_length=100)
     rules = models.JSONField(default=list)  # list of short rules, one sentence each
@@ -76,6 +142,9 @@ class TasteGuide(models.Model):
 class Skill(models.Model):
     """A reusable prompt sequence an agent may load by name."""
 
+    TEAM_PATH = "team"
+    objects = TeamQuerySet.as_manager()
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="skills")
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=300)
@@ -86,6 +155,9 @@ class Skill(models.Model):
 
 
 class ModelProfile(models.Model):
+    TEAM_PATH = "team"
+    objects = TeamQuerySet.as_manager()
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="model_profiles")
     name = models.CharField(max_length=100)
     model = models.CharField(max_length=200, help_text="litellm model string, e.g. openai/gpt-4o or sim/diligent")
@@ -105,6 +177,9 @@ class ModelProfile(models.Model):
 
 
 class TaskSpec(models.Model):
+    TEAM_PATH = "team"
+    objects = TeamQuerySet.as_manager()
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="tasks")
     repo = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="tasks")
     title = models.CharField(max_length=200)
@@ -151,6 +226,9 @@ class TaskSpec(models.Model):
 
 class Agent(models.Model):
     """One named agent working on one task in its own worktree. Its run is the sequence of its steps."""
+
+    TEAM_PATH = "task__team"
+    objects = TeamQuerySet.as_manager()
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
@@ -325,13 +403,17 @@ class Message(models.Model):
     text = models.TextField()
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.QUEUE)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    client_msg_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # the sender's id: unique per agent
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        # per agent, not global: another team's ids can neither collide with nor reveal this team's
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "client_msg_id"], name="client_msg_id_unique_per_agent")
+        ]
 
     @property
     def sender_label(self) -> str:

@@ -482,12 +482,17 @@ def _load_skill(agent: Agent, args: dict) -> tuple[str, str]:
 
 
 def _check_submit(agent: Agent) -> tuple[str, str]:
-    """No resubmitting the same thing: a submission after a rejection must change something."""
-    if agent.submitted_commit:
-        dirty = worktrees.git(agent.worktree, "status", "--porcelain").strip()
-        if not dirty and worktrees.head(agent.worktree) == agent.submitted_commit:
-            raise tools.ToolRefused(
-                f"nothing changed since your last submission ({agent.submitted_commit[:10]}), which was rejected."
-                " Read the reviewer's reasons, fix the cause, run the verify command, then submit."
-            )
+    """No resubmitting the same thing: a submission after a rejection must change something. Nothing is
+    submitted while the worktree holds git metadata of the agent's making (host git would have to enter it)."""
+    try:
+        worktrees.check_tree(agent.worktree)
+        if agent.submitted_commit:
+            dirty = worktrees.git(agent.worktree, "status", "--porcelain", "--ignore-submodules=all").strip()
+            if not dirty and worktrees.head(agent.worktree) == agent.submitted_commit:
+                raise tools.ToolRefused(
+                    f"nothing changed since your last submission ({agent.submitted_commit[:10]}), which was rejected."
+                    " Read the reviewer's reasons, fix the cause, run the verify command, then submit."
+                )
+    except worktrees.GitError as exc:
+        raise tools.ToolRefused(f"not submitted: {exc}") from None
     return "submitted for verification; wait for the verdict", "submitted"

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from agents import worktrees
 from agents.events import broadcast_events
-from agents.models import Agent, Event, Membership, Message, ModelProfile, TaskSpec, Team
+from agents.models import Agent, Event, Message, ModelProfile, TaskSpec
+from agents.text import clean_chars
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,11 @@ class ServiceError(Exception):
         self.status = status
 
 
+# NUL (PostgreSQL text and jsonb refuse it) and lone surrogates ("\ud800" in JSON: no UTF-8 encoder takes them, so the
+# DB write, a page or an API answer would fail later)
 def clean_text(value: str, limit: int = MAX_TEXT) -> str:
-    """Untrusted text on its way to the DB: no NULs (PostgreSQL refuses them), bounded length."""
-    value = value.replace("\x00", "\ufffd")
+    """Untrusted text on its way to the DB: only storable characters (`clean_chars`), bounded length."""
+    value = clean_chars(value)
     if len(value) > limit:
         value = value[:limit] + f"\n… [truncated {len(value) - limit} characters]"
     return value
@@ -40,7 +43,7 @@ def clean_payload(value):
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {str(k): clean_payload(v) for k, v in value.items()}
+        return {clean_chars(str(k)): clean_payload(v) for k, v in value.items()}  # PostgreSQL refuses NUL in keys too
     if isinstance(value, list | tuple):
         return [clean_payload(v) for v in value]
     return value
@@ -78,19 +81,6 @@ def set_status(agent_id: int, status: str, reason: str = "", **fields) -> Event:
     return record_event(
         agent_id, "status", {"status": status, "reason": reason}, status=status, status_reason=reason, **fields
     )
-
-
-def user_team_ids(user) -> list[int]:
-    if not user.is_authenticated:
-        return []
-    return list(Membership.objects.filter(user=user).values_list("team_id", flat=True))
-
-
-def primary_team(user) -> Team:
-    membership = Membership.objects.filter(user=user).select_related("team").order_by("id").first()
-    if membership is None:
-        raise ServiceError("You are not a member of any team; ask an admin to add you.", 403)
-    return membership.team
 
 
 def inject_message(
@@ -157,10 +147,7 @@ def inject_message(
 
 
 def _message_for_client_id(agent: Agent, client_msg_id: str) -> Message | None:
-    existing = Message.objects.filter(client_msg_id=client_msg_id).first()
-    if existing is not None and existing.agent_id != agent.pk:
-        raise ServiceError("This message id was already used for another agent; send it again from the form.", 409)
-    return existing
+    return Message.objects.filter(agent=agent, client_msg_id=client_msg_id).first()
 
 
 def take_queued_messages(agent_id: int) -> list[Message]:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import sandbox, search, worktrees
+from agents import hostgit, sandbox, search, worktrees
 
 MAX_READ = 200_000
 MAX_WRITE = 1_000_000
@@ -130,16 +130,18 @@ class ToolOutcome:
 
 
 def resolve(worktree: str | Path, relative: str) -> Path:
-    """A path inside the worktree, or ToolRefused: no absolute paths, no `..` out, no links out."""
+    """A path inside the worktree, or ToolRefused: no absolute paths, no `..` out, no links out, no `.git` at any
+    depth (as written or once links are resolved), in any letter case."""
     if not isinstance(relative, str) or not relative or "\x00" in relative:
         raise ToolRefused("path must be a non-empty string")
     root = Path(worktree).resolve()
     candidate = (root / relative).resolve()
     if candidate != root and root not in candidate.parents:
         raise ToolRefused(f"{relative!r} is outside your worktree")
-    parts = candidate.relative_to(root).parts
-    if parts and parts[0] == ".git":
-        raise ToolRefused("the .git metadata is managed by Swarm, not by agents")
+    if any(hostgit.is_dotgit(part) for part in (*Path(relative).parts, *candidate.relative_to(root).parts)):
+        raise ToolRefused(
+            "git metadata (.git, at any depth) is managed by Swarm, not by agents: no nested repositories either"
+        )
     return candidate
 
 
@@ -153,6 +155,8 @@ def execute(worktree: str, name: str, args: dict, files_read: set[str], cancel=N
         raise ToolRefused(f"unknown tool {name!r}; available: {', '.join(sorted(TOOL_NAMES))}")
     try:
         return _execute(worktree, name, args, files_read, cancel)
+    except worktrees.UnsafeTree as exc:
+        raise ToolRefused(str(exc)) from None
     except (worktrees.GitError, ValueError, TypeError, UnicodeError) as exc:
         # the model sent arguments of the wrong shape: tell it, never crash the agent
         raise ToolRefused(f"{name} could not run with these arguments: {str(exc)[:300]}") from None
@@ -234,7 +238,10 @@ def _search(worktree: str, pattern, path: str) -> ToolOutcome:
     names = worktrees.git(worktree, "ls-files", "--cached", "--others", "--exclude-standard", "--", path).splitlines()
     files = []
     for rel in names:
-        target = resolve(worktree, rel)
+        try:
+            target = resolve(worktree, rel)
+        except ToolRefused:
+            continue  # a link out of the worktree or into git metadata: never read by the host
         if target.is_file() and target.stat().st_size <= MAX_READ:
             files.append((rel, str(target)))
     found = search.search(pattern, files, MAX_READ, MAX_HITS)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import views
+from agents import team_views, views
 
 app_name = "agents"
 
@@ -21,4 +21,11 @@ urlpatterns = [
     path("taste/<int:pk>/", views.taste_edit, name="taste_edit"),
     path("taste/<int:pk>/delete/", views.taste_delete, name="taste_delete"),
     path("preview/", views.markdown_preview, name="preview"),
+    path("team/", team_views.team_page, name="team"),
+    path("team/switch/", team_views.team_switch, name="team_switch"),
+    path("team/invites/", team_views.invite_create, name="invite_create"),
+    path("team/invites/<int:pk>/revoke/", team_views.invite_revoke, name="invite_revoke"),
+    path("team/members/<int:pk>/role/", team_views.member_role, name="member_role"),
+    path("team/members/<int:pk>/remove/", team_views.member_remove, name="member_remove"),
+    path("invites/<str:token>/", team_views.invite_accept, name="invite"),
 ]

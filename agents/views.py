@@ -6,16 +6,19 @@ import markdown as md
 import nh3
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents import sandbox, services
 from agents.events import DENSE_FROM, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
 from agents.models import Agent, Skill, TaskSpec, TasteGuide
-from agents.services import ServiceError, user_team_ids
+from agents.permissions import grants, require_page
+from agents.services import ServiceError
+from agents.teams import current_membership
 
 # Markdown preview: only harmless tags; no images (an exfiltration channel), no attributes that act.
 PREVIEW_TAGS = {
@@ -43,29 +46,49 @@ def render_markdown(text: str) -> str:
     return nh3.clean(html, tags=PREVIEW_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"})
 
 
-def _get_task_for_user(user, pk: int) -> TaskSpec:
-    """The task if it belongs to one of the user's teams; 404 otherwise (no hint that it exists)."""
-    return get_object_or_404(TaskSpec.objects.select_related("repo", "team"), pk=pk, team_id__in=user_team_ids(user))
+def _get_task_for_user(user, pk: int, action: str = "view") -> TaskSpec:
+    """The task if it belongs to one of the user's teams (404 otherwise: no hint that it exists), and if the
+    user's role there allows the action (403 otherwise, saying which role would)."""
+    task = get_object_or_404(TaskSpec.objects.for_user(user).select_related("repo", "team"), pk=pk)
+    require_page(user, task.team_id, action)
+    return task
 
 
-def _get_agent_for_user(user, pk: int) -> Agent:
-    return get_object_or_404(
-        Agent.objects.select_related("task", "task__repo", "profile"), pk=pk, task__team_id__in=user_team_ids(user)
-    )
+def _get_agent_for_user(user, pk: int, action: str = "view") -> Agent:
+    agent = get_object_or_404(Agent.objects.for_user(user).select_related("task", "task__repo", "profile"), pk=pk)
+    require_page(user, agent.task.team_id, action)
+    return agent
 
 
-def _team_or_403(request):
-    try:
-        return services.primary_team(request.user)
-    except ServiceError as exc:
-        raise Http404(exc.message) from None
+def team_for(request, action: str):
+    """The current team (chosen in the navigation), if the user's role there allows the action."""
+    membership = current_membership(request)
+    if membership is None:
+        raise PermissionDenied("You are not a member of any team; ask a team admin for an invitation link.")
+    require_page(request.user, membership.team_id, action)
+    return membership.team
+
+
+def _current_team_id(request) -> int | None:
+    """The team the lists show: the one chosen in the navigation (None when the user is in no team)."""
+    membership = current_membership(request)
+    return membership.team_id if membership else None
+
+
+def permission_denied(request, exception=None):
+    """403 as a page (or, for an htmx swap, a fragment) that says which role the action needs."""
+    message = str(exception or "") or "Your role in this team does not allow this."
+    fragment = request.htmx and not request.htmx.boosted
+    template = "agents/partials/forbidden.html" if fragment else "403.html"
+    return render(request, template, {"message": message}, status=403)
 
 
 @login_required
+@require_GET
 def task_list(request):
-    teams = user_team_ids(request.user)
+    team_id = _current_team_id(request)
     tasks = (
-        TaskSpec.objects.filter(team_id__in=teams)
+        TaskSpec.objects.in_team(team_id)
         .select_related("repo")
         .annotate(
             n_agents=Count("agents", distinct=True),
@@ -74,21 +97,19 @@ def task_list(request):
         )
     )
     by_status = {}
-    for row in Agent.objects.filter(task__team_id__in=teams).values("task_id", "status").annotate(n=Count("id")):
+    for row in Agent.objects.in_team(team_id).values("task_id", "status").annotate(n=Count("id")):
         by_status.setdefault(row["task_id"], []).append((row["status"], row["n"]))
     for task in tasks:
         task.status_counts = sorted(by_status.get(task.pk, []))
-    attention = Agent.objects.filter(task__team_id__in=teams, status__in=Agent.ATTENTION).select_related(
-        "task", "profile"
-    )
+    attention = Agent.objects.in_team(team_id).filter(status__in=Agent.ATTENTION).select_related("task", "profile")
     return render(request, "agents/task_list.html", {"tasks": tasks, "attention": attention[:50]})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_new(request):
-    team = _team_or_403(request)
-    form = TaskSpecForm(request.POST or None, team=team)
+    team = team_for(request, "edit_task")
+    form = TaskSpecForm(request.POST or None, team=team, policy=grants(request.user, team.pk).set_policy)
     if request.method == "POST" and form.is_valid():
         form.instance.created_by = request.user
         task = form.save()
@@ -100,8 +121,9 @@ def task_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_edit(request, pk: int):
-    task = _get_task_for_user(request.user, pk)
-    form = TaskSpecForm(request.POST or None, instance=task, team=task.team)
+    task = _get_task_for_user(request.user, pk, "edit_task")
+    policy = grants(request.user, task.team_id).set_policy
+    form = TaskSpecForm(request.POST or None, instance=task, team=task.team, policy=policy)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Task saved.")
@@ -112,7 +134,7 @@ def task_edit(request, pk: int):
 @login_required
 @require_POST
 def task_delete(request, pk: int):
-    task = _get_task_for_user(request.user, pk)
+    task = _get_task_for_user(request.user, pk, "edit_task")
     if task.agents.exclude(status__in=[Agent.Status.ACCEPTED, Agent.Status.STOPPED]).exists():
         messages.error(request, "Stop its agents before deleting a task that is running.")
         return redirect(task)
@@ -123,6 +145,7 @@ def task_delete(request, pk: int):
 
 
 @login_required
+@require_GET
 def task_detail(request, pk: int):
     task = _get_task_for_user(request.user, pk)
     agents = list(task.agents.select_related("task", "profile"))
@@ -141,6 +164,7 @@ def task_detail(request, pk: int):
             "goal_html": render_markdown(task.goal),
             "sandbox_ok": sandbox_ok,
             "sandbox_note": sandbox_note,
+            "can": grants(request.user, task.team_id),
         },
     )
 
@@ -148,7 +172,7 @@ def task_detail(request, pk: int):
 @login_required
 @require_POST
 def task_launch(request, pk: int):
-    task = _get_task_for_user(request.user, pk)
+    task = _get_task_for_user(request.user, pk, "launch")
     try:
         agents = services.launch_task(task)
         messages.success(request, f"Launched {len(agents)} agents.")
@@ -160,7 +184,7 @@ def task_launch(request, pk: int):
 @login_required
 @require_POST
 def task_broadcast(request, pk: int):
-    task = _get_task_for_user(request.user, pk)
+    task = _get_task_for_user(request.user, pk, "message")
     form = MessageForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Your message was not sent: it needs some text (at most 20,000 characters).")
@@ -176,13 +200,14 @@ def task_broadcast(request, pk: int):
 @login_required
 @require_POST
 def task_stop_all(request, pk: int):
-    task = _get_task_for_user(request.user, pk)
+    task = _get_task_for_user(request.user, pk, "control")
     stopped = services.stop_all(task, request.user.username)
     messages.success(request, f"Stopped {stopped} agents. Their branches are kept.")
     return redirect(task)
 
 
 @login_required
+@require_GET
 def agent_detail(request, pk: int):
     agent = _get_agent_for_user(request.user, pk)
     events = list(agent.events.all())
@@ -190,6 +215,7 @@ def agent_detail(request, pk: int):
     for event in events:
         if event.kind == "message":
             event.receipt_state = states.get(event.payload.get("message_id"), "queued")
+    can = grants(request.user, agent.task.team_id)
     return render(
         request,
         "agents/agent_detail.html",
@@ -199,6 +225,8 @@ def agent_detail(request, pk: int):
             "last_seq": events[-1].seq if events else 0,
             "form": MessageForm(),
             "client_msg_id": uuid.uuid4().hex,
+            "can": can,
+            "controls": can.control,
         },
     )
 
@@ -206,7 +234,7 @@ def agent_detail(request, pk: int):
 @login_required
 @require_POST
 def agent_message(request, pk: int):
-    agent = _get_agent_for_user(request.user, pk)
+    agent = _get_agent_for_user(request.user, pk, "message")
     form = MessageForm(request.POST)
     # the form carries a fresh id per message, so a double click or a resend queues it once
     client_msg_id = request.POST.get("client_msg_id", "").strip() or None
@@ -236,7 +264,9 @@ def agent_message(request, pk: int):
 @login_required
 @require_POST
 def agent_control(request, pk: int, action: str):
-    agent = _get_agent_for_user(request.user, pk)
+    if action not in {"stop", "cleanup", "grant", "resume"}:
+        raise Http404("unknown action")
+    agent = _get_agent_for_user(request.user, pk, "control")
     if action == "stop":
         services.stop(agent, request.user.username)
     elif action == "cleanup":
@@ -247,25 +277,28 @@ def agent_control(request, pk: int, action: str):
             messages.error(request, exc.message)
     elif action == "grant":
         services.grant_budget(agent, request.user.username)
-    elif action == "resume":
-        services.resume(agent, f"resumed by {request.user.username}")
     else:
-        raise Http404("unknown action")
+        services.resume(agent, f"resumed by {request.user.username}")
     return redirect(agent)
 
 
 @login_required
+@require_GET
 def taste_list(request):
-    guides = TasteGuide.objects.filter(team_id__in=user_team_ids(request.user)).order_by("name")
-    skills = Skill.objects.filter(team_id__in=user_team_ids(request.user)).order_by("name")
+    team_id = _current_team_id(request)
+    guides = TasteGuide.objects.in_team(team_id).order_by("name")
+    skills = Skill.objects.in_team(team_id).order_by("name")
     return render(request, "agents/taste_list.html", {"guides": guides, "skills": skills})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def taste_edit(request, pk: int | None = None):
-    team_ids = user_team_ids(request.user)
-    guide = get_object_or_404(TasteGuide, pk=pk, team_id__in=team_ids) if pk else TasteGuide(team=_team_or_403(request))
+    if pk:
+        guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
+        require_page(request.user, guide.team_id, "edit_taste")
+    else:
+        guide = TasteGuide(team=team_for(request, "edit_taste"))
     form = TasteGuideForm(request.POST or None, instance=guide)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -277,7 +310,8 @@ def taste_edit(request, pk: int | None = None):
 @login_required
 @require_POST
 def taste_delete(request, pk: int):
-    guide = get_object_or_404(TasteGuide, pk=pk, team_id__in=user_team_ids(request.user))
+    guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
+    require_page(request.user, guide.team_id, "edit_taste")
     guide.delete()
     messages.success(request, "Taste guide deleted.")
     return redirect("agents:taste_list")

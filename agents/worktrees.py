@@ -1,47 +1,25 @@
-"""Git done by the host, never by an agent: worktrees, commits and diffs, with hooks and filters disabled."""
+"""Git done by the host, never by an agent: worktrees, commits and diffs, all through agents.hostgit's rule."""
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 
-# Planted hooks, fsmonitors and filter drivers must never run on the host (RELIABILITY 21e).
-SAFE_GIT = [
-    "git",
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "protocol.file.allow=never",
-    "-c",
-    "commit.gpgsign=false",
-    "-c",
-    "user.name=Swarm",
-    "-c",
-    "user.email=swarm@localhost",
-]
+from agents.hostgit import (
+    GitError,
+    UnsafeTree,
+    check_tree,
+    git,
+    remove_git_metadata,
+    staged_gitlinks,
+    succeeds,
+)
 
-
-class GitError(Exception):
-    pass
-
-
-def git(repo: str | Path, *args: str, check: bool = True, input: str | None = None) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["GIT_CONFIG_NOSYSTEM"] = "1"
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    proc = subprocess.run(
-        [*SAFE_GIT, "-C", str(repo), *args], capture_output=True, text=True, env=env, input=input, timeout=120
-    )
-    if check and proc.returncode != 0:
-        raise GitError((proc.stderr or proc.stdout).strip()[:2000])
-    return proc.stdout
+__all__ = ["GitError", "UnsafeTree", "check_tree", "git", "succeeds"]  # every host git call goes through agents.hostgit
 
 
 def slug(text: str) -> str:
@@ -61,9 +39,16 @@ def create(repo, task_id: int, agent_name: str) -> tuple[str, Path, str]:
 
 
 def commit_all(worktree: str | Path, message: str) -> str:
-    """Commit everything the agent changed in its worktree; returns the head commit."""
+    """Commit everything the agent changed in its worktree; returns the head commit.
+
+    Refused (UnsafeTree) while the tree holds a nested repository or any other `.git`; a gitlink that got staged
+    anyway is unstaged and refused, never committed."""
     git(worktree, "add", "-A")
-    if git(worktree, "status", "--porcelain").strip():
+    gitlinks = staged_gitlinks(worktree)
+    if gitlinks:
+        git(worktree, "reset", "-q", "--", *gitlinks)
+        raise UnsafeTree(f"refused to commit {', '.join(gitlinks[:20])}: nested repositories are never committed")
+    if not succeeds(worktree, "diff-index", "--cached", "--quiet", "HEAD"):
         git(worktree, "commit", "-q", "--no-verify", "-m", message)
     return git(worktree, "rev-parse", "HEAD").strip()
 
@@ -86,21 +71,7 @@ def head(worktree: str | Path) -> str:
 
 
 def is_merged(repo_path: str | Path, branch: str, target: str) -> bool:
-    import subprocess
-
-    proc = subprocess.run(
-        [
-            *SAFE_GIT,
-            "-C",
-            str(repo_path),
-            "merge-base",
-            "--is-ancestor",
-            f"refs/heads/{branch}",
-            f"refs/heads/{target}",
-        ],
-        capture_output=True,
-    )
-    return proc.returncode == 0
+    return succeeds(repo_path, "merge-base", "--is-ancestor", f"refs/heads/{branch}", f"refs/heads/{target}")
 
 
 def remove(repo_path: str | Path, worktree: str | Path, branch: str, delete_branch: bool) -> str:
@@ -109,7 +80,10 @@ def remove(repo_path: str | Path, worktree: str | Path, branch: str, delete_bran
     The branch is kept unless `delete_branch`; returns what was done, for the log.
     """
     done = []
-    if Path(worktree).exists():
+    if worktree and Path(worktree).is_absolute() and Path(worktree).exists():
+        planted = remove_git_metadata(worktree)
+        if planted:  # never the agent's work: git metadata it was not allowed to make
+            done.append(f"removed git metadata the agent made: {', '.join(planted[:20])}")
         head = commit_all(worktree, "swarm: work saved before its worktree was removed")
         done.append(f"saved work at {head[:10]}")
         git(repo_path, "worktree", "remove", "--force", str(worktree))

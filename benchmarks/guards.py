@@ -22,7 +22,7 @@ MAX_ROUNDS = 40
 
 def _reviewer(team):
     user, _ = get_user_model().objects.get_or_create(username="bench-reviewer")
-    Membership.objects.get_or_create(team=team, user=user)
+    Membership.objects.get_or_create(team=team, user=user, defaults={"role": Membership.Role.REVIEWER})
     return user
 
 

@@ -61,9 +61,7 @@ def verdict_json(v: Verdict) -> dict:
 
 
 def _verdicts(request):
-    return Verdict.objects.filter(agent__task__team_id__in=request.team_ids).select_related(
-        "agent", "agent__task", "agent__profile", "decided_by"
-    )
+    return Verdict.objects.for_user(request.user).select_related("agent", "agent__task", "agent__profile", "decided_by")
 
 
 def verdicts_list(request) -> dict:
@@ -79,7 +77,7 @@ def verdicts_list(request) -> dict:
 
 
 def _decide(request, data: dict, pk: int, decision: str) -> dict:
-    verdict = owned(_verdicts(request), pk, "verdict")
+    verdict = owned(request, _verdicts(request), pk, "verdict")
     try:
         services.review_verdict(verdict, request.user, decision, data.get("comment", ""))
     except worktrees.GitError as exc:
@@ -115,6 +113,7 @@ ROUTES = [
             VERDICT,
             body=DECISION,
             errors=(409,),
+            action="review",
         ),
     ),
     Route(
@@ -126,6 +125,7 @@ ROUTES = [
             VERDICT,
             body=DECISION,
             errors=(409,),
+            action="review",
         ),
     ),
 ]

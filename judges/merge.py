@@ -1,4 +1,4 @@
-"""Merging approved work into the task's target branch, by the host, with hooks and filters disabled.
+"""Merging approved work into the task's target branch, by the host, under agents.hostgit's rule.
 
 No working tree is touched while merging: `git merge-tree --write-tree` builds the result, `commit-tree`
 records it, and `update-ref` moves the branch only if it still points where we read it (compare-and-swap).
@@ -32,19 +32,14 @@ def merge(repo_path: str, target: str, commit: str, message: str) -> str:
         raise MergeRefused("merge conflict in " + (", ".join(conflicts) or "the merge"))
     new = worktrees.git(repo_path, "commit-tree", tree, "-p", old, "-p", commit, "-m", message).strip()
     worktrees.git(repo_path, "update-ref", "-m", "swarm: merge approved work", f"refs/heads/{target}", new, old)
-    changed = worktrees.git(repo_path, "diff", "--name-only", old, new).splitlines()
+    changed = worktrees.git(repo_path, "diff", "--name-only", "--no-ext-diff", "--no-textconv", old, new).splitlines()
     if not any(p.endswith(".gitattributes") for p in changed):  # never let merged attributes pick filters to run
         _refresh_checkout(repo_path, target, old, new)
     return new
 
 
 def _is_ancestor(repo_path: str, commit: str, head: str) -> bool:
-    import subprocess
-
-    proc = subprocess.run(
-        [*worktrees.SAFE_GIT, "-C", repo_path, "merge-base", "--is-ancestor", commit, head], capture_output=True
-    )
-    return proc.returncode == 0
+    return worktrees.succeeds(repo_path, "merge-base", "--is-ancestor", commit, head)
 
 
 def _refresh_checkout(repo_path: str, target: str, old: str, new: str) -> None:
@@ -56,4 +51,6 @@ def _refresh_checkout(repo_path: str, target: str, old: str, new: str) -> None:
 
 
 def export_patch(worktree: str, base: str, commit: str) -> str:
-    return worktrees.git(worktree, "format-patch", "--stdout", "--no-signature", f"{base}..{commit}")
+    return worktrees.git(
+        worktree, "format-patch", "--stdout", "--no-signature", "--no-ext-diff", "--no-textconv", f"{base}..{commit}"
+    )

@@ -6,11 +6,19 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, TeamQuerySet
+
+
+class VerdictQuerySet(TeamQuerySet):
+    def pending(self) -> VerdictQuerySet:
+        return self.filter(status=Verdict.Status.PENDING)
 
 
 class Verdict(models.Model):
     """What verification found for one submitted commit; advisory until a person decides."""
+
+    TEAM_PATH = "agent__task__team"
+    objects = VerdictQuerySet.as_manager()
 
     class Recommendation(models.TextChoices):
         APPROVE = "approve", "recommend approve"

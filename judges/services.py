@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import sandbox, services, worktrees
+from agents import permissions, sandbox, services, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
 from judges import merge, panel
@@ -156,8 +156,10 @@ def review_verdict(verdict: Verdict, user, decision: str, comment: str = "", lin
     """A person's decision. Approve merges (or reports the conflict); reject sends everything back to the agent."""
     if decision not in {"approve", "reject"}:
         raise ServiceError("decision must be approve or reject")
-    comment = (comment or "").strip()
-    line_comments = [c for c in (line_comments or []) if c.get("text", "").strip()]
+    if user is not None:  # None: the task's auto-approve policy, which an admin set
+        permissions.require(user, verdict.agent.task.team_id, "review")
+    comment = services.clean_chars((comment or "").strip())
+    line_comments = services.clean_chars([c for c in (line_comments or []) if c.get("text", "").strip()])
     if len(comment) > 20_000:
         raise ServiceError("A comment is limited to 20,000 characters.", 413)
     verdict.refresh_from_db()
@@ -252,9 +254,10 @@ def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     return verdict
 
 
-def pending_for_teams(team_ids: list[int]):
+def pending_in_team(team_id: int | None):
     return (
-        Verdict.objects.filter(status=Verdict.Status.PENDING, agent__task__team_id__in=team_ids)
+        Verdict.objects.in_team(team_id)
+        .pending()
         .select_related("agent", "agent__task", "agent__profile")
         .prefetch_related("judgements")
         .order_by("created_at", "id")

@@ -6,18 +6,22 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from agents.services import ServiceError, record_event, user_team_ids
+from agents.permissions import grants, require_page
+from agents.services import ServiceError, record_event
+from agents.teams import current_membership
 from judges import diffview, merge, services
 from judges.models import Verdict
 
 
-def _get_verdict_for_user(user, pk: int) -> Verdict:
-    """The verdict if its agent's task belongs to one of the user's teams; 404 otherwise."""
-    return get_object_or_404(
-        Verdict.objects.select_related("agent", "agent__task", "agent__task__repo", "agent__profile"),
+def _get_verdict_for_user(user, pk: int, action: str = "view") -> Verdict:
+    """The verdict if its agent's task belongs to one of the user's teams (404 otherwise), and if the user's role
+    there allows the action (403 otherwise)."""
+    verdict = get_object_or_404(
+        Verdict.objects.for_user(user).select_related("agent", "agent__task", "agent__task__repo", "agent__profile"),
         pk=pk,
-        agent__task__team_id__in=user_team_ids(user),
     )
+    require_page(user, verdict.agent.task.team_id, action)
+    return verdict
 
 
 def _line_comments(post) -> list[dict]:
@@ -30,8 +34,10 @@ def _line_comments(post) -> list[dict]:
 
 
 @login_required
+@require_GET
 def review_queue(request):
-    verdicts = services.pending_for_teams(user_team_ids(request.user))
+    membership = current_membership(request)
+    verdicts = services.pending_in_team(membership.team_id if membership else None)
     return render(request, "judges/queue.html", {"verdicts": verdicts})
 
 
@@ -55,6 +61,7 @@ def verdict_detail(request, pk: int):
             "split": request.GET.get("view") == "split",
             "judgements": list(verdict.judgements.all()),
             "reviews": list(verdict.reviews.select_related("reviewer")),
+            "can": grants(request.user, verdict.agent.task.team_id),
         },
     )
 
@@ -62,15 +69,15 @@ def verdict_detail(request, pk: int):
 @login_required
 @require_GET
 def comment_form(request, pk: int):
-    verdict = _get_verdict_for_user(request.user, pk)
+    verdict = _get_verdict_for_user(request.user, pk, "review")
     ref = f"{request.GET.get('path', '')[:500]}:{request.GET.get('line', '')[:12]}"
     return render(request, "judges/partials/line_comment.html", {"verdict": verdict, "ref": ref})
 
 
 @login_required
-@require_GET
+@require_POST  # it records an export, which lets the branch be deleted: a link or a prefetch must not do that
 def patch(request, pk: int):
-    verdict = _get_verdict_for_user(request.user, pk)
+    verdict = _get_verdict_for_user(request.user, pk, "export")
     agent = verdict.agent
     text = merge.export_patch(agent.task.repo.path, agent.base_commit, verdict.commit_sha)
     record_event(agent.pk, "exported", {"by": request.user.username, "verdict_id": verdict.pk})
@@ -84,7 +91,7 @@ def patch(request, pk: int):
 def decide(request, pk: int, decision: str):
     if decision not in {"approve", "reject"}:
         raise Http404("unknown decision")
-    verdict = _get_verdict_for_user(request.user, pk)
+    verdict = _get_verdict_for_user(request.user, pk, "review")
     error = None
     try:
         services.review_verdict(
@@ -94,7 +101,8 @@ def decide(request, pk: int, decision: str):
         error = exc.message
     verdict.refresh_from_db()
     if request.htmx:  # the fragment says what happened, refusals included, in place
-        return render(request, "judges/partials/verdict.html", {"verdict": verdict, "error": error})
+        context = {"verdict": verdict, "error": error, "can": grants(request.user, verdict.agent.task.team_id)}
+        return render(request, "judges/partials/verdict.html", context)
     if error:
         messages.error(request, error)
         return redirect("judges:detail", pk=verdict.pk)

@@ -7,20 +7,22 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from swarm_web.embedded import EmbeddedStartup  # noqa: E402
+from swarm_web.middleware import BodyLimit, ExactOriginValidator, StaticFiles, install_daphne_body_limit  # noqa: E402
 from swarm_web.routing import websocket_urlpatterns  # noqa: E402
 
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SWARM_SERVE_STATIC else django_asgi_app
+# daphne reads a whole body before any ASGI app runs: its requests refuse an oversized body as it arrives
+install_daphne_body_limit()
+
+http_app = BodyLimit(StaticFiles(django_asgi_app) if settings.SWARM_SERVE_STATIC else django_asgi_app)
 
 application = EmbeddedStartup(
     ProtocolTypeRouter(
         {
             "http": http_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": ExactOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }
     )
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -55,7 +56,8 @@ def env_float(name: str, default: float) -> float:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY)
 # The embedded mode is a local tool; a real deployment sets SECRET_KEY and SWARM_PRODUCTION=true.
-if env_bool("SWARM_PRODUCTION", False) and SECRET_KEY == DEV_SECRET_KEY:
+SWARM_PRODUCTION = env_bool("SWARM_PRODUCTION", False)
+if SWARM_PRODUCTION and SECRET_KEY == DEV_SECRET_KEY:
     raise ImproperlyConfigured("SWARM_PRODUCTION=true needs a SECRET_KEY of your own")
 
 ALLOWED_HOSTS = [h.strip() for h in env_str("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
@@ -66,6 +68,11 @@ CSRF_TRUSTED_ORIGINS = [o.strip() for o in env_str("CSRF_TRUSTED_ORIGINS", "").s
 DATA_DIR = Path(env_str("SWARM_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 WORKTREES_DIR = DATA_DIR / "worktrees"
+# The only directories under which the API may register a repository (comma-separated absolute paths). Empty: none,
+# the API refuses and says so. Swarm's data directory and its own checkout are refused under any root.
+SWARM_REPO_ROOTS = [Path(p.strip()) for p in env_str("SWARM_REPO_ROOTS", "").split(",") if p.strip()]
+if any(not root.is_absolute() for root in SWARM_REPO_ROOTS):
+    raise ImproperlyConfigured("SWARM_REPO_ROOTS must list absolute paths, separated by commas")
 
 INSTALLED_APPS = [
     "daphne",
@@ -75,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_htmx",
     "channels",
     "agents",
@@ -91,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "swarm_web.urls"
@@ -107,7 +116,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "agents.context_processors.attention",
+                "agents.context_processors.team",
+                "judges.context_processors.reviews",
             ],
         },
     },
@@ -160,6 +170,7 @@ SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 SWARM_LEASE_SECONDS = env_int("SWARM_LEASE_SECONDS", 300)
+SWARM_INVITE_DAYS = env_int("SWARM_INVITE_DAYS", 7)  # how long a team invitation link works
 SWARM_SWEEP_SECONDS = env_float("SWARM_SWEEP_SECONDS", 30)  # each worker's sweep for agents whose step was lost
 SWARM_STEP_OVERDUE_SECONDS = env_float("SWARM_STEP_OVERDUE_SECONDS", 60)  # a scheduled step this late is lost
 SWARM_LLM_TIMEOUT = env_float("SWARM_LLM_TIMEOUT", 120)  # seconds per model call attempt (per read when streaming)
@@ -210,8 +221,21 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SWARM_BROKER_VISIBILITY
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins and API tokens are counted by django-axes (in the database, so every process sees them). A lockout
+# covers one account from one address, and one address for every account: nobody can lock a colleague out from
+# elsewhere, and one address cannot try many accounts. Counts lapse after the cool-off.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("SWARM_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("SWARM_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_LOCKOUT_CALLABLE = "swarm_web.middleware.lockout_response"  # JSON for the API, a page for a browser
+AXES_RESET_ON_SUCCESS = False  # else a login to one's own account would clear the address's count
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "agents:task_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -225,8 +249,9 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 
-# 2 MiB for a form or JSON body: bigger ones get a clear 413, never a 500.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SWARM_MAX_BODY_BYTES", 2 * 1024 * 1024)
+# 2 MiB for any request body: a bigger one gets a clear 413 before it is read (swarm_web/middleware.py).
+SWARM_MAX_BODY_BYTES = env_int("SWARM_MAX_BODY_BYTES", 2 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = SWARM_MAX_BODY_BYTES
 
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
@@ -244,6 +269,19 @@ SECURE_CSP = {
     "base-uri": ["'none'"],
 }
 
+# Behind a TLS proxy (SWARM_PRODUCTION=true): HTTPS only, secure cookies, HSTS. The proxy must set X-Forwarded-Proto
+# and drop any the client sent. `manage.py check --deploy` passes with these and swarm_web/checks.py adds the rest.
+if SWARM_PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SWARM_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SWARM_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -253,5 +291,6 @@ LOGGING = {
         "LiteLLM": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

@@ -11,3 +11,4 @@ urlpatterns = [
     path("reviews/", include("judges.urls")),
     path("", include("agents.urls")),
 ]
+handler403 = "agents.views.permission_denied"

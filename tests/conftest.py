@@ -35,26 +35,44 @@ def demo(transactional_db):
 
 @pytest.fixture
 def alice(demo):
-    # operator: launches tasks and talks to agents
-    return factories.make_user("alice", demo[0])
+    # operator: writes and launches tasks, talks to agents, stops them, grants budget; cannot approve
+    return factories.make_user("alice", demo[0], "operator")
 
 
 @pytest.fixture
 def bob(demo):
-    # teammate and reviewer
-    return factories.make_user("bob", demo[0])
+    # teammate and reviewer: approves and rejects work; cannot launch or message agents
+    return factories.make_user("bob", demo[0], "reviewer")
+
+
+@pytest.fixture
+def victor(demo):
+    # teammate and viewer: sees everything of the team, changes nothing
+    return factories.make_user("victor", demo[0], "viewer")
+
+
+@pytest.fixture
+def adele(demo):
+    # the team's admin: everything above, plus members, invitations, repositories, model profiles and policies
+    return factories.make_user("adele", demo[0], "admin")
 
 
 @pytest.fixture
 def mallory(transactional_db):
-    # another team: must see none of the demo team's objects
+    # another team (her team's admin): must see none of the demo team's objects
     other, _ = factories.demo_team("Other team")
-    return factories.make_user("mallory", other)
+    return factories.make_user("mallory", other, "admin")
 
 
 @pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(client, bob):
+    client.force_login(bob)
     return client
 
 

@@ -8,9 +8,9 @@ from agents import demo, runtime
 from agents.models import Agent, Membership, Team
 
 
-def make_user(username: str, team: Team, password: str = "pw-for-tests-123"):
+def make_user(username: str, team: Team, role: str = Membership.Role.OPERATOR, password: str = "pw-for-tests-123"):
     user = get_user_model().objects.create_user(username, password=password)
-    Membership.objects.create(team=team, user=user)
+    Membership.objects.create(team=team, user=user, role=role)
     return user
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -47,6 +48,12 @@ class Api:
 def api(client, alice):
     # alice, the operator, with a token of her own
     return Api(client, issue_token("alice"))
+
+
+@pytest.fixture
+def admin_api(client, adele):
+    # adele, the team's admin: the only role that adds repositories and model profiles
+    return Api(client, issue_token("adele"))
 
 
 @pytest.fixture
@@ -136,7 +143,17 @@ def test_a_user_in_no_team_gets_403_with_the_reason(client, db):
 # ---------------------------------------------------------------- repositories and model profiles
 
 
-def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(api, demo, tmp_path):
+def make_repo(repo_dir: Path, branch: str = "main") -> Path:
+    repo_dir.mkdir(parents=True)
+    (repo_dir / "README.md").write_text("inventory\n")
+    worktrees.git(repo_dir, "init", "-q", "-b", branch)
+    worktrees.git(repo_dir, "add", "-A")
+    worktrees.git(repo_dir, "commit", "-q", "-m", "first")
+    return repo_dir
+
+
+def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(admin_api, demo, tmp_path, settings):
+    settings.SWARM_REPO_ROOTS = [tmp_path]
     team, _ = demo
     repo_dir = tmp_path / "inventory"
     repo_dir.mkdir()
@@ -145,7 +162,7 @@ def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(api, de
     worktrees.git(repo_dir, "add", "-A")
     worktrees.git(repo_dir, "commit", "-q", "-m", "first")
 
-    response = api.post("/api/repos", {"name": "inventory", "path": str(repo_dir), "verify_command": "make test"})
+    response = admin_api.post("/api/repos", {"name": "inventory", "path": str(repo_dir), "verify_command": "make test"})
     assert response.status_code == 201
     repo = Repository.objects.get(team=team, name="inventory")
     assert (repo.default_branch, repo.verify_command) == ("trunk", "make test")
@@ -161,37 +178,67 @@ def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(api, de
         (str(tmp_path / "missing"), "not a directory"),
         (str(repo_dir / "sub"), "top-level directory"),
     ):
-        refused = api.post("/api/repos", {"name": "other", "path": path})
+        refused = admin_api.post("/api/repos", {"name": "other", "path": path})
         assert refused.status_code == 400, path
         assert refused.json()["field"] == "path"
         assert expected in refused.json()["error"]
     assert not Repository.objects.filter(name="other").exists()
 
-    again = api.post("/api/repos", {"name": "inventory", "path": str(repo_dir)})
+    again = admin_api.post("/api/repos", {"name": "inventory", "path": str(repo_dir)})
     assert again.status_code == 409
     assert Repository.objects.filter(team=team, name="inventory").count() == 1
-    assert [r["name"] for r in api.get("/api/repos").json()["repos"]] == ["inventory", "mathutil"]
+    assert [r["name"] for r in admin_api.get("/api/repos").json()["repos"]] == ["inventory", "mathutil"]
 
 
-def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(api, mallory_api, demo):
+def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(
+    admin_api, mallory_api, demo, tmp_path, settings
+):
+    settings.SWARM_REPO_ROOTS = [tmp_path]
     team, task = demo
-    taken = mallory_api.post("/api/repos", {"name": "theirs", "path": task.repo.path})
+    ours = make_repo(tmp_path / "ours")
+    assert admin_api.post("/api/repos", {"name": "ours", "path": str(ours)}).status_code == 201
+    taken = mallory_api.post("/api/repos", {"name": "theirs", "path": str(ours)})
     assert taken.status_code == 400
     assert "another team" in taken.json()["error"]
     agents = services.launch_task(task)
-    worktree = api.post("/api/repos", {"name": "ada-tree", "path": agents[0].worktree})
+    worktree = admin_api.post("/api/repos", {"name": "ada-tree", "path": agents[0].worktree})
     assert worktree.status_code == 400
     assert "worktree" in worktree.json()["error"]
     assert not Repository.objects.filter(name__in=["theirs", "ada-tree"]).exists()
-    mine = api.post("/api/repos", {"name": "mathutil-again", "path": task.repo.path})  # the same team may
+    mine = admin_api.post("/api/repos", {"name": "ours-again", "path": str(ours)})  # the same team may
     assert mine.status_code == 201
-    assert Repository.objects.get(name="mathutil-again").team == team
+    assert Repository.objects.get(name="ours-again").team == team
 
 
-def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(api, demo, monkeypatch):
+def test_repositories_are_registered_only_under_the_operators_roots(api, demo, tmp_path, settings):
+    allowed, elsewhere = make_repo(tmp_path / "allowed" / "app"), make_repo(tmp_path / "elsewhere" / "app")
+    refused = api.post("/api/repos", {"name": "app", "path": str(allowed)})
+    assert refused.status_code == 400 and "SWARM_REPO_ROOTS" in refused.json()["error"]  # none configured
+
+    settings.SWARM_REPO_ROOTS = [tmp_path / "allowed"]
+    outside = api.post("/api/repos", {"name": "app", "path": str(elsewhere)})
+    assert outside.status_code == 400 and "outside the directories" in outside.json()["error"]
+    sneaky = api.post("/api/repos", {"name": "app", "path": f"{tmp_path}/allowed/../elsewhere/app"})
+    assert sneaky.status_code == 400 and "outside the directories" in sneaky.json()["error"]
+    (tmp_path / "allowed" / "link").symlink_to(elsewhere)
+    linked = api.post("/api/repos", {"name": "app", "path": str(tmp_path / "allowed" / "link")})
+    assert linked.status_code == 400 and "outside the directories" in linked.json()["error"]
+
+    # Swarm's own data (the demo repository, the database) and checkout, even under a root
+    settings.SWARM_REPO_ROOTS = ["/"]
+    for path in (demo[1].repo.path, str(settings.DATA_DIR), str(settings.BASE_DIR), "/"):
+        own = api.post("/api/repos", {"name": "own", "path": path})
+        assert own.status_code == 400 and "Swarm's" in own.json()["error"], path
+    assert not Repository.objects.filter(name__in=["app", "own"]).exists()
+
+    settings.SWARM_REPO_ROOTS = [tmp_path / "allowed"]  # control: inside a root it is registered
+    assert api.post("/api/repos", {"name": "app", "path": str(allowed)}).status_code == 201
+
+
+def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(admin_api, demo, monkeypatch):
     team, _ = demo
     monkeypatch.setenv("ACME_API_KEY", "canary-secret-value-123")
-    response = api.post(
+    response = admin_api.post(
         "/api/models",
         {
             "name": "acme-large",
@@ -212,13 +259,13 @@ def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(a
         "A" * 101,  # too long for a name
     ]
     for value in key_like:
-        refused = api.post("/api/models", {"name": "leaky", "model": "openai/x", "api_key_env": value})
+        refused = admin_api.post("/api/models", {"name": "leaky", "model": "openai/x", "api_key_env": value})
         assert refused.status_code == 400
         assert refused.json()["field"] == "api_key_env"
         assert value not in refused.content.decode()  # the refusal does not repeat what may be a key
     assert not ModelProfile.objects.filter(name="leaky").exists()
 
-    listing = api.get("/api/models")
+    listing = admin_api.get("/api/models")
     assert listing.status_code == 200
     assert "canary-secret-value-123" not in listing.content.decode()
     assert "acme-large" in [m["name"] for m in listing.json()["models"]]
@@ -342,9 +389,10 @@ def test_a_message_sent_twice_with_one_client_msg_id_is_queued_once(api, demo):
     assert Message.objects.filter(agent=ada).count() == 1
     assert first.json()["id"] == second.json()["id"]
     assert first.json()["mode"] == "steer"
+    # ids are the sender's, per agent: the same id sent to another agent is that agent's own message
     elsewhere = api.post(f"/api/agents/{agents['Grace'].pk}/messages", {"text": "hello", "client_msg_id": "m-1"})
-    assert elsewhere.status_code == 409
-    assert not Message.objects.filter(agent=agents["Grace"]).exists()
+    assert elsewhere.status_code == 201
+    assert Message.objects.get(agent=agents["Grace"]).text == "hello"
 
     services.stop(ada, "alice")
     finished = api.post(f"/api/agents/{ada.pk}/messages", {"text": "one more thing"})
@@ -356,9 +404,9 @@ def test_a_message_sent_twice_with_one_client_msg_id_is_queued_once(api, demo):
 # ---------------------------------------------------------------- verdicts
 
 
-def test_a_reviewer_lists_pending_verdicts_and_approves_one_and_rejects_another(client, bob, demo):
+def test_a_reviewer_lists_pending_verdicts_and_approves_one_and_rejects_another(client, api, bob, demo):
+    _, agents = launched(api, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])  # alice, the operator, launches
     api = Api(client, issue_token("bob"))
-    _, agents = launched(api, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
     run_until_idle(agents.values())
     queue = api.get("/api/verdicts")
     assert queue.status_code == 200

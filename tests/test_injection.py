@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from agents import runtime, services
-from agents.models import Agent, Event, Message, ModelProfile
+from agents.models import Agent, Event, Message, ModelProfile, TaskSpec
 
 TEXT = "Please also check that clamp() handles low > high."
 
@@ -164,25 +164,36 @@ def test_the_same_client_message_id_queues_the_message_once(alice_client, ada, l
     assert ada.events.filter(kind="message").count() == 1
     assert services.inject_message(ada, TEXT, client_msg_id="c-123") == Message.objects.get(agent=ada)
 
-    # the same id aimed at another agent is a client mistake, answered in words rather than a 500
+    # ids are unique per agent: the same id aimed at another agent queues a message there
     grace = launched["Grace"]
     response = post_message(alice_client, grace, htmx=True, client_msg_id="c-123")
     assert response.status_code == 200
-    assert "already used for another agent" in response.content.decode()
-    assert not Message.objects.filter(agent=grace).exists()
+    assert Message.objects.get(agent=grace).client_msg_id == "c-123"
 
     other = post_message(alice_client, ada, htmx=True, client_msg_id="c-456")
     assert other.status_code == 200
     assert Message.objects.filter(agent=ada).count() == 2
 
 
-def test_teammate_message_is_marked_with_its_sender(bob, ada):
-    bob_client = Client()
-    bob_client.force_login(bob)
-    post_message(bob_client, ada, text="Bob here: mind the empty list case.")
+def test_another_teams_message_ids_neither_collide_with_nor_reveal_ours(alice_client, ada, mallory):
+    # Mallory's team runs its own agent; she sends first, with the id Alice's form is about to use
+    malloryss_agent = services.launch_task(TaskSpec.objects.get(team__name="Other team"))[0]
+    services.inject_message(malloryss_agent, "mine", author=mallory, client_msg_id="c-shared")
+    response = post_message(alice_client, ada, htmx=True, client_msg_id="c-shared")
+    assert response.status_code == 200
+    assert "already used" not in response.content.decode()
+    assert Message.objects.get(agent=ada).text == TEXT
+    assert Message.objects.get(agent=malloryss_agent).text == "mine"
+
+
+def test_teammate_message_is_marked_with_its_sender(adele, ada):
+    # adele: a teammate of alice's (the team's admin) who also talks to agents
+    adele_client = Client()
+    adele_client.force_login(adele)
+    post_message(adele_client, ada, text="Adele here: mind the empty list case.")
     runtime.run_step(ada.pk)
     entries = injected_entries(ada, "mind the empty list case")
-    assert [e["content"] for e in entries] == ["[Message from bob] Bob here: mind the empty list case."]
+    assert [e["content"] for e in entries] == ["[Message from adele] Adele here: mind the empty list case."]
 
 
 def test_a_message_survives_a_failed_model_call(alice_client, ada):

@@ -42,9 +42,9 @@ def launched(demo):
     return task, {a.name: a for a in agents}
 
 
-def headers_for(user=None, origin: str = "http://localhost") -> list[tuple[bytes, bytes]]:
-    """What a browser sends on the handshake: its Origin and, when logged in, its session cookie."""
-    headers = [(b"origin", origin.encode())]
+def headers_for(user=None, origin: str = "http://localhost", host: str = "localhost") -> list[tuple[bytes, bytes]]:
+    """What a browser sends on the handshake: the Host, its Origin and, when logged in, its session cookie."""
+    headers = [(b"host", host.encode()), (b"origin", origin.encode())]
     if user is not None:
         client = Client()
         client.force_login(user)
@@ -259,6 +259,65 @@ def test_socket_from_a_foreign_origin_is_refused(launched, alice):
 
     assert async_to_sync(scenario)(headers_for(alice, origin="https://evil.example")) == (False, False)
     assert async_to_sync(scenario)(headers_for(alice)) == (True, True)  # control: same user, our origin
+
+
+ORIGINS = [
+    # (Origin, Host the browser connected to, opens?)
+    ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+    ("http://localhost", "localhost", True),
+    ("http://localhost:80", "localhost", True),  # the default port, written out
+    ("http://127.0.0.1:9999", "127.0.0.1:8000", False),  # another port on our host
+    ("https://127.0.0.1:8000", "127.0.0.1:8000", False),  # another scheme
+    ("http://127.0.0.1.evil.com:8000", "127.0.0.1:8000", False),
+    ("http://evil.example:8000", "evil.example:8000", False),  # same-origin, but not one of ALLOWED_HOSTS
+    ("null", "127.0.0.1:8000", False),
+    (None, "127.0.0.1:8000", False),
+]
+
+
+@pytest.mark.parametrize("origin, host, opens", ORIGINS)
+def test_a_socket_opens_only_for_this_sites_exact_origin(launched, alice, origin, host, opens):
+    _, agents = launched
+    headers = [h for h in headers_for(alice, origin=origin or "", host=host) if origin or h[0] != b"origin"]
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, f"/ws/agents/{agents['Ada'].pk}/", headers=headers)
+        connected, code = await comm.connect(timeout=TIMEOUT)
+        await comm.disconnect()
+        return connected, code
+
+    connected, code = async_to_sync(scenario)()
+    assert connected is opens, (origin, host, code)
+    if not opens:
+        assert code != 4403  # refused by the origin check in front of the consumer, before any accept()
+
+
+def test_the_hosts_only_check_channels_ships_would_let_other_ports_and_schemes_in():
+    """Positive control for the test above: channels' AllowedHostsOriginValidator matches hosts only."""
+    from urllib.parse import urlparse
+
+    from channels.security.websocket import AllowedHostsOriginValidator
+
+    channels_check = AllowedHostsOriginValidator(None)
+    for origin in ("http://127.0.0.1:9999", "https://127.0.0.1:8000"):
+        assert channels_check.valid_origin(urlparse(origin)), origin
+
+
+def test_an_exact_trusted_origin_opens_a_socket_behind_a_proxy(launched, alice, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://swarm.example.com"]
+    _, agents = launched
+    cookie = [h for h in headers_for(alice) if h[0] == b"cookie"]
+
+    async def scenario(origin):
+        headers = [(b"host", b"127.0.0.1:8000"), (b"origin", origin.encode()), *cookie]  # the proxy's own Host
+        comm = WebsocketCommunicator(application, f"/ws/agents/{agents['Ada'].pk}/", headers=headers)
+        connected, _ = await comm.connect(timeout=TIMEOUT)
+        await comm.disconnect()
+        return connected
+
+    assert async_to_sync(scenario)("https://swarm.example.com") is True
+    assert async_to_sync(scenario)("https://swarm.example.com:8443") is False
+    assert async_to_sync(scenario)("http://swarm.example.com") is False
 
 
 def test_task_socket_sends_a_card_for_every_agent_on_connect(launched, alice):

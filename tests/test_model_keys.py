@@ -29,9 +29,9 @@ def server():
 
 
 @pytest.fixture
-def api(client, alice):
-    # alice, who writes the team's model profiles, with an API token
-    return Api(client, issue_token("alice"))
+def api(client, adele):
+    # adele, the team's admin, who writes its model profiles, with an API token
+    return Api(client, issue_token("adele"))
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ def test_approving_after_the_branch_moved_needs_a_new_verdict(demo, bob):
     assert verdict.status == "pending"
 
 
-def test_two_approvals_at_once_merge_exactly_once(demo, alice, bob):
+def test_two_approvals_at_once_merge_exactly_once(demo, adele, bob):
     _, task = demo
     (ada,) = _launch(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
@@ -142,7 +142,7 @@ def test_two_approvals_at_once_merge_exactly_once(demo, alice, bob):
         finally:
             close_old_connections()
 
-    threads = [threading.Thread(target=approve, args=(u,)) for u in (alice, bob)]
+    threads = [threading.Thread(target=approve, args=(u,)) for u in (adele, bob)]
     for t in threads:
         t.start()
     for t in threads:
@@ -185,8 +185,9 @@ def test_another_teams_verdict_is_not_found(demo, mallory, client):
     (ada,) = _launch(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     client.force_login(mallory)
-    for url in (f"/reviews/verdicts/{verdict.pk}/", f"/reviews/verdicts/{verdict.pk}/patch/"):
-        assert client.get(url).status_code == 404
+    assert client.get(f"/reviews/verdicts/{verdict.pk}/").status_code == 404
+    assert client.post(f"/reviews/verdicts/{verdict.pk}/patch/").status_code == 404
+    assert not ada.events.filter(kind="exported").exists()
     assert client.post(f"/reviews/verdicts/{verdict.pk}/approve/").status_code == 404
     verdict.refresh_from_db()
     assert verdict.status == "pending"
@@ -208,21 +209,25 @@ def test_approve_without_a_verdict_is_not_possible(demo, alice_client):
     assert not Review.objects.exists()
 
 
-def test_the_review_page_shows_the_diff_judges_side_by_side_and_takes_line_comments(demo, alice_client):
+def test_the_review_page_shows_the_diff_judges_side_by_side_and_takes_line_comments(demo, bob_client):
     _, task = demo
     (ada,) = _launch(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
-    page = alice_client.get(f"/reviews/verdicts/{verdict.pk}/")
+    page = bob_client.get(f"/reviews/verdicts/{verdict.pk}/")
     assert page.status_code == 200
     html = page.content.decode()
     assert "mathutil.py" in html and "judge-strict" in html and "judge-lenient" in html
     assert 'class="add"' in html
-    split = alice_client.get(f"/reviews/verdicts/{verdict.pk}/?view=split")
+    split = bob_client.get(f"/reviews/verdicts/{verdict.pk}/?view=split")
     assert split.status_code == 200
-    form = alice_client.get(f"/reviews/verdicts/{verdict.pk}/comment-form/?path=mathutil.py&line=12")
+    form = bob_client.get(f"/reviews/verdicts/{verdict.pk}/comment-form/?path=mathutil.py&line=12")
     assert 'name="line_comment"' in form.content.decode() and "mathutil.py:12" in form.content.decode()
-    patch = alice_client.get(f"/reviews/verdicts/{verdict.pk}/patch/")
+    assert f'action="/reviews/verdicts/{verdict.pk}/patch/"' in html  # a form: exporting is recorded
+    assert bob_client.get(f"/reviews/verdicts/{verdict.pk}/patch/").status_code == 405
+    assert not ada.events.filter(kind="exported").exists()  # a link, a prefetch or a crawler exports nothing
+    patch = bob_client.post(f"/reviews/verdicts/{verdict.pk}/patch/")
     assert patch.status_code == 200 and b"+    return sum(values) / len(values)" in patch.content
+    assert ada.events.filter(kind="exported").count() == 1
 
 
 def test_a_criterions_own_check_command_is_run_and_can_fail_the_verdict(demo, bob):
@@ -346,18 +351,18 @@ def test_a_verification_lost_with_its_worker_is_run_again_by_the_sweep_exactly_o
     assert judging.verify_submission(ada.pk, commit, "again") is None
 
 
-def test_a_decided_verdict_shows_who_decided_the_comment_and_the_merge(demo, alice_client):
+def test_a_decided_verdict_shows_who_decided_the_comment_and_the_merge(demo, bob_client):
     _, task = demo
     ada, linus = _launch(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
     htmx = {"HTTP_HX_REQUEST": "true"}  # the fragment that replaces the verdict in place
-    done = alice_client.post(
+    done = bob_client.post(
         f"/reviews/verdicts/{Verdict.objects.get(agent=ada).pk}/approve/", {"comment": "Clean fix."}, **htmx
     )
     approved = Verdict.objects.get(agent=ada)
     html = done.content.decode()
-    assert "Approved</strong> by alice" in html and approved.merged_commit[:10] in html and "Clean fix." in html
-    done = alice_client.post(
+    assert "Approved</strong> by bob" in html and approved.merged_commit[:10] in html and "Clean fix." in html
+    done = bob_client.post(
         f"/reviews/verdicts/{Verdict.objects.get(agent=linus).pk}/reject/", {"comment": "You changed nothing."}, **htmx
     )
     html = done.content.decode()
-    assert "Rejected</strong> by alice" in html and "You changed nothing." in html
+    assert "Rejected</strong> by bob" in html and "You changed nothing." in html

@@ -17,7 +17,8 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
-from agents import demo, sandbox, sandbox_mounts, worktrees
+from agents import demo, sandbox, worktrees
+from agents.sandbox import mounts as sandbox_mounts
 
 TOKEN = f"ghp_{secrets.token_hex(12)}"
 

@@ -30,6 +30,7 @@ from agents.llm.redaction import redact, remember_secret
 from agents.llm.retry import Malformed, retry_plan
 from agents.llm.text_protocol import as_text_protocol, parse_text_calls, visible
 from agents.llm.turn import ToolCall, Turn
+from agents.text import clean_chars  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -174,8 +175,13 @@ def _turn(profile, response, native: bool) -> Turn:
         cost = 0.0 if profile.simulated else float(litellm.completion_cost(completion_response=response, model=model))
     except Exception:  # unknown models have no price: count tokens, cost stays 0
         cost = 0.0
+    for (
+        call
+    ) in calls:  # a model's text may hold NULs or lone surrogates ("\ud800"): nothing downstream could store them
+        call.name, call.raw_arguments = clean_chars(call.name), clean_chars(call.raw_arguments)
+        call.arguments, call.error = clean_chars(call.arguments), clean_chars(call.error)
     return Turn(
-        content=content,
+        content=clean_chars(content),
         tool_calls=calls,
         tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
         tokens_out=getattr(usage, "completion_tokens", 0) or 0,

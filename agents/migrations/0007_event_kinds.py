@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0004_schedule'),
+        ('agents', '0006_client_msg_id_per_agent'),
     ]
 
     operations = [

@@ -1,0 +1,88 @@
+"""Every command an agent (or a verification) runs goes through here, inside bubblewrap.
+
+Profile: RELIABILITY.md section (c), with an allowlist of mounts instead of the host's `/` (`mounts`: the
+system and toolchain directories read-only, a minimal /etc, a private /tmp, the worktree, and a git directory
+holding only the objects and the agent's own branch). No network (nor host Unix sockets), an empty environment,
+and per-command limits: a pids and memory cgroup where one can be made, rlimits always.
+When the worker runs as root the command itself runs as an unprivileged uid: root without capabilities still
+owns every root-only file on the host (/etc/shadow, a 0600 .env) and is exempt from RLIMIT_NPROC.
+The startup self-test proves the denials on this machine; if one fails, commands are refused, never run
+unsandboxed.
+
+The modules, by role: `profile` (uid, limits, CommandResult), `argv` (the bwrap command line), `mounts` (the
+allowlist), `gitview` (the git directory a worktree sees), `seccomp`, `acl` (worktree access for the sandbox
+uid), `cgroups`, `execute` (one command, start to kill) and `selftest`. Callers use `run` and `availability`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+
+from agents.sandbox import execute, selftest
+from agents.sandbox.argv import bwrap_argv
+from agents.sandbox.profile import (
+    FILE_SIZE_MAX,
+    FIX_HINT,
+    MEMORY_MAX,
+    PIDS_MAX,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    CommandResult,
+    SandboxUnavailable,
+    as_root,
+)
+
+__all__ = [
+    "FILE_SIZE_MAX",
+    "MEMORY_MAX",
+    "PIDS_MAX",
+    "SANDBOX_GID",
+    "SANDBOX_UID",
+    "CommandResult",
+    "SandboxUnavailable",
+    "availability",
+    "bwrap_argv",
+    "run",
+]
+
+
+@lru_cache(maxsize=1)
+def availability() -> tuple[bool, str]:
+    """Startup self-test: can bubblewrap start, and do its denials hold on this machine?"""
+    if shutil.which("bwrap") is None:
+        return False, "bubblewrap (bwrap) is not installed. " + FIX_HINT
+    needed = ["prlimit"] + (["setpriv"] if as_root() else [])
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    if missing:
+        return False, f"{', '.join(missing)} (util-linux) is missing; the sandbox needs it to apply its limits."
+    return selftest.self_test()
+
+
+def run(
+    worktree: str | Path,
+    command: str,
+    timeout: float | None = None,
+    output_cap: int | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> CommandResult:
+    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end.
+
+    `cancel` is polled while it runs; when it answers True the command is killed (exit code 130)."""
+    ok, why = availability()
+    if not ok:
+        raise SandboxUnavailable(why)
+    worktree = Path(worktree).resolve()
+    if not worktree.is_dir():
+        raise SandboxUnavailable(f"the worktree {worktree} does not exist")
+    return execute.execute(
+        worktree,
+        command,
+        timeout or settings.SWARM_COMMAND_TIMEOUT,
+        output_cap or settings.SWARM_OUTPUT_CAP,
+        cancel=cancel,
+    )

@@ -1,0 +1,86 @@
+"""A deployment (SWARM_PRODUCTION=true) passes `manage.py check --deploy` with no warning, and Swarm's own checks
+refuse what Django's do not: ALLOWED_HOSTS=*, the development key, a missing CSP."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from swarm_web.settings import DEV_SECRET_KEY
+from tests.live_server import BIN, ROOT
+
+
+def manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SWARM_", "DJANGO_", "DATABASE_", "REDIS_"))}
+    clean.pop("SECRET_KEY", None)
+    clean.pop("ALLOWED_HOSTS", None)
+    clean.update(DJANGO_SETTINGS_MODULE="swarm_web.settings", SWARM_DATA_DIR=str(tmp_path), **env)
+    return subprocess.run(
+        [str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+PRODUCTION = {"SWARM_PRODUCTION": "true", "ALLOWED_HOSTS": "swarm.example.com"}
+
+
+def test_a_production_configuration_passes_the_deploy_check_with_no_warning(tmp_path):
+    done = manage(
+        tmp_path, "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=secrets.token_urlsafe(60), **PRODUCTION
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
+
+
+def test_without_production_mode_the_deploy_check_warns(tmp_path):
+    """Control: the same check with SWARM_PRODUCTION off finds the cookies, HSTS and redirect missing."""
+    done = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SECRET_KEY=secrets.token_urlsafe(60))
+    assert done.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in done.stderr, warning
+
+
+def test_production_settings_set_secure_cookies_hsts_and_the_proxy_header(tmp_path):
+    script = (
+        "from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, s.SECURE_PROXY_SSL_HEADER)"
+    )
+    done = manage(tmp_path, "shell", "-c", script, SECRET_KEY=secrets.token_urlsafe(60), **PRODUCTION)
+    assert done.stdout.strip().splitlines()[-1] == "True True True ('HTTP_X_FORWARDED_PROTO', 'https')", done.stderr
+
+
+@pytest.mark.parametrize(
+    "env, refusal",
+    [
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS must list host names"),
+        ({"SECRET_KEY": DEV_SECRET_KEY}, "needs a SECRET_KEY of your own"),
+    ],
+)
+def test_production_refuses_to_start_with_a_wildcard_host_or_the_development_key(tmp_path, env, refusal):
+    done = manage(tmp_path, "check", **{**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(60), **env})
+    assert done.returncode != 0 and refusal in done.stderr
+
+
+def run_checks(deploy: bool = True) -> str:
+    try:
+        call_command("check", deploy=deploy)
+    except SystemCheckError as exc:
+        return str(exc)
+    return ""
+
+
+def test_the_custom_checks_refuse_a_wildcard_host_the_development_key_and_a_missing_csp(settings, db):
+    settings.SECRET_KEY = secrets.token_urlsafe(60)
+    assert "swarm.E" not in run_checks()  # control: the app's own settings pass Swarm's checks
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.SECURE_CSP = {}
+    settings.SECRET_KEY = DEV_SECRET_KEY
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.com"]
+    found = run_checks()
+    for check in ("swarm.E001", "swarm.E002", "swarm.E003", "swarm.E010"):
+        assert check in found, check
+    assert "swarm.E010" not in run_checks(deploy=False)  # the development key is fine on a laptop
