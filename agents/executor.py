@@ -165,7 +165,7 @@ def resume_orphans(startup: bool = False) -> int:
     return len(ids)
 
 
-def shutdown(timeout: float = 6.0) -> None:
+def shutdown(timeout: float = 5.0) -> None:
     """SIGTERM: running steps hand their agents back (commands killed, model calls dropped, leases freed), then
     any lease still held here is freed, so the next start resumes every agent at once."""
     lease.begin_shutdown()
