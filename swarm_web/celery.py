@@ -29,10 +29,13 @@ def _hand_back_on_sigterm(signum, frame) -> None:
     lease.begin_shutdown()
 
 
+# A prefork child's SIGTERM is Celery's own (the child leaves at once): the worker tells children with this one.
+HAND_BACK_SIGNAL = signal.SIGUSR2
+
+
 @worker_process_init.connect
 def _pool_child_hands_back(**_kwargs) -> None:
-    # A prefork child: SIGTERM (from the worker below, or to the whole group) makes its step hand back.
-    signal.signal(signal.SIGTERM, _hand_back_on_sigterm)
+    signal.signal(HAND_BACK_SIGNAL, _hand_back_on_sigterm)
 
 
 @worker_shutting_down.connect
@@ -49,7 +52,7 @@ def _hand_back_on_shutdown(**_kwargs) -> None:
     children = psutil.Process().children()
     for child in children:
         try:
-            child.send_signal(signal.SIGTERM)
+            child.send_signal(HAND_BACK_SIGNAL)
         except psutil.Error:
             pass
 
