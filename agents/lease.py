@@ -24,7 +24,18 @@ from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
-HOST = socket.gethostname()
+
+def _host() -> str:
+    """This machine as seen by pids: the host name and the pid namespace (containers sharing a host name, each
+    with its own pids, must not judge each other's pids)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()}~{namespace}"
+
+
+HOST = _host()
 shutting_down = threading.Event()
 
 _ids: dict[int, str] = {}
