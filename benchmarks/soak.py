@@ -71,7 +71,8 @@ class Workers:
 
     def start(self) -> subprocess.Popen:
         self.count += 1
-        log = open(self.data_dir / f"worker{self.count}.log", "w")  # noqa: SIM115
+        path = self.data_dir / f"worker{self.count}.log"
+        log = open(path, "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [str(BIN / "celery"), "-A", "swarm_web", "worker", "--loglevel=INFO", "--concurrency=4"]
             + ["--without-gossip", "--without-mingle", "--hostname", f"soak{self.count}-{uuid.uuid4().hex[:6]}@%h"],
@@ -81,8 +82,21 @@ class Workers:
             start_new_session=True,
         )
         log.close()
+        proc.log_path = path
         self.procs.append(proc)
         return proc
+
+    def ready(self) -> list[subprocess.Popen]:
+        """Workers up and consuming (killing a pool child while billiard starts the pool kills the worker)."""
+        return [p for p in self.alive() if "ready." in p.log_path.read_text(errors="replace")]
+
+    def keep(self, count: int) -> int:
+        """Replace workers that died on their own; returns how many were started."""
+        started = 0
+        while len(self.alive()) < count:
+            self.start()
+            started += 1
+        return started
 
     def alive(self) -> list[subprocess.Popen]:
         return [p for p in self.procs if p.poll() is None]
@@ -90,7 +104,7 @@ class Workers:
     def kill_child(self, rng: random.Random) -> bool:
         import psutil
 
-        children = [c for p in self.alive() for c in psutil.Process(p.pid).children()]
+        children = [c for p in self.ready() for c in psutil.Process(p.pid).children()]
         if not children:
             return False
         rng.choice(children).kill()
@@ -181,11 +195,13 @@ def phase_kills(data_dir: Path) -> Tally:
 
     def tick() -> None:
         nonlocal kills_left, whole_left, next_kill
+        if workers.keep(2):
+            tally.notes.append("a worker died on its own and was replaced")
         if time.monotonic() < next_kill or not (kills_left or whole_left):
             return
         next_kill = time.monotonic() + rng.uniform(1, 4)
-        if whole_left and (not kills_left or rng.random() < 0.3) and workers.alive():
-            victim = rng.choice(workers.alive())
+        if whole_left and (not kills_left or rng.random() < 0.3) and workers.ready():
+            victim = rng.choice(workers.ready())
             workers.kill_worker(victim)
             workers.start()
             whole_left -= 1

@@ -64,19 +64,6 @@ class EmbeddedStartup:
         executor.shutdown(timeout=settings.SWARM_SHUTDOWN_SECONDS)
         atexit.register(_exit_now)
 
-
-def _exit_now() -> None:
-    """Last at exit, after the server stopped and handed its steps back: leave without the interpreter's final
-    garbage collection, which takes seconds with litellm loaded and step threads frozen mid-call (measured 10 s
-    on a busy 2-core machine). Everything that matters is committed; logs are flushed first."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(0)
-
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             return await self._lifespan(receive, send)
@@ -94,3 +81,16 @@ def _exit_now() -> None:
                 await asyncio.get_running_loop().run_in_executor(None, self.shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _exit_now() -> None:
+    """Last at exit, after the server stopped and handed its steps back: leave without the interpreter's final
+    garbage collection, which takes seconds with litellm loaded and step threads frozen mid-call (measured 10 s
+    on a busy 2-core machine). Everything that matters is committed; logs are flushed first."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(0)

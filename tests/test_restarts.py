@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+import urllib.request
 import uuid
 from contextlib import ExitStack
 
@@ -106,6 +107,7 @@ def _start_daphne(app: LiveApp, name: str) -> tuple[subprocess.Popen, float]:
             return probe.connect_ex(("127.0.0.1", port)) == 0
 
     _wait(f"{name} listening", listening, 90, app)
+    proc.port = port
     return proc, time.monotonic()
 
 
@@ -174,6 +176,9 @@ def test_make_run_resumes_its_agents_at_start_up_after_a_kill_and_stops_within_s
         _wait("every running agent's next step after SIGTERM", lambda: _resumed(db, before, third), 60, app)
         resumed_in = time.monotonic() - up
         assert resumed_in <= RESUME_WITHIN, f"agents resumed {resumed_in:.1f} s after start-up"
+        # and it serves pages (only now: no request may have woken the agents up)
+        with urllib.request.urlopen(f"http://127.0.0.1:{third.port}/accounts/login/", timeout=10) as response:
+            assert response.status == 200
     finally:
         app.stop()
     assert len(agents) == 8
