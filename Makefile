@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for c in python3.13 python3.12 $$HOME/.pyenv/versions/3.13*/bin/python3.13 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
 	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then command -v $$c; break; fi; done)
 
-.PHONY: run test test-fast worker bench lint fmt deps sysdeps testdeps clean-venv
+.PHONY: run test test-fast worker bench soak lint fmt deps sysdeps testdeps clean-venv
 
 $(VENV)/.installed: requirements.txt
 	@if [ -z "$(PYTHON)" ]; then echo "ERROR: Swarm needs Python 3.12 or newer (Django 6 refuses 3.11). Install python3.12 or python3.13 and retry." >&2; exit 1; fi
@@ -58,6 +58,11 @@ test-fast: deps
 
 bench: deps sysdeps
 	$(PY) -m benchmarks
+
+# The long fault runs (worker kills, messages across a SIGTERM, input fuzz) on real Celery, Redis and PostgreSQL;
+# a few minutes. SWARM_SOAK_SCALE=5 makes it five times longer; `make soak PHASES=messages` runs one phase.
+soak: deps sysdeps
+	$(PY) -m benchmarks.soak $(PHASES)
 
 lint: deps
 	$(VENV)/bin/ruff check .

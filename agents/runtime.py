@@ -11,9 +11,9 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import timedelta
 from decimal import Decimal
 
@@ -22,19 +22,17 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import events, llm, services, tools, worktrees
+from agents import events, lease, llm, services, tools, worktrees
 from agents.models import Agent, Message, Skill
 from agents.prompts import INJECTED_PREFIX, NUDGE_MARK, system_prompt
 from agents.signals import work_submitted
 
 log = logging.getLogger(__name__)
-WORKER_ID = f"{uuid.uuid4().hex[:8]}"
 STOP_WORDS = re.compile(r"\b(stop here|save tokens|token limit|out of (time|tokens)|running low|I'll stop)\b", re.I)
 LOOP_WARN = 3  # the same call with the same result this many times in the window: tell the agent
 LOOP_PAUSE = 5  # ... and if it goes on: pause for a person
 LOOP_WINDOW = 10
 INTERRUPT_POLL = 0.25
-_model_threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="swarm-model")
 
 
 def claim(agent_id: int) -> int | None:
@@ -45,7 +43,7 @@ def claim(agent_id: int) -> int | None:
             Agent.objects.filter(pk=agent_id, status=Agent.Status.RUNNING)
             .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
             .update(
-                lease_owner=WORKER_ID,
+                lease_owner=lease.worker_id(),
                 lease_expires_at=now + timedelta(seconds=settings.SWARM_LEASE_SECONDS),
                 fencing_token=F("fencing_token") + 1,
             )
@@ -78,7 +76,12 @@ def run_step(agent_id: int) -> float | None:
     started = time.monotonic()
     agent = Agent.objects.select_related("task", "task__repo", "profile").get(pk=agent_id)
     try:
-        return _step(agent, token, started)
+        with lease.hold(agent_id, token):
+            return _step(agent, token, started)
+    except _HandBack as handed:
+        return _hand_back(agent_id, token, handed.reason)
+    except _LeaseLost:
+        return None
     except Exception as exc:
         log.exception("step of agent %s failed", agent_id)
         if _still_mine(agent_id, token):
@@ -90,6 +93,35 @@ def run_step(agent_id: int) -> float | None:
 
 class _LeaseLost(Exception):
     pass
+
+
+class _HandBack(Exception):
+    """The process is stopping (SIGTERM): the step gives its agent back instead of finishing."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_stop(agent_id: int) -> None:
+    """Raise if this step must stop now: its process is shutting down, or another holder took its lease."""
+    reason = lease.stop_reason(agent_id)
+    if reason == "shutdown":
+        raise _HandBack("the worker is shutting down")
+    if reason == "lost":
+        raise _LeaseLost
+
+
+def _hand_back(agent_id: int, token: int, reason: str) -> float | None:
+    """Free the lease (nothing of the unfinished part was saved: the next holder redoes it) and say so."""
+    with transaction.atomic():
+        freed = Agent.objects.filter(pk=agent_id, fencing_token=token, lease_expires_at__isnull=False).update(
+            lease_expires_at=None
+        )
+        if freed:
+            services.record_event(agent_id, "handed_back", {"reason": reason}, activity=f"handed back: {reason}")
+    log.info("agent %s: step handed back (%s)", agent_id, reason)
+    return 0.0 if freed else None
 
 
 def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message]:
@@ -174,11 +206,23 @@ def _call_model(agent: Agent, messages: list[dict]) -> llm.Turn | None:
         finally:
             close_old_connections()
 
-    future = _model_threads.submit(call)
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as exc:  # noqa: BLE001 (handed to the waiting step)
+            future.set_exception(exc)
+
+    # a daemon thread: a call in flight never keeps a stopping process alive (its answer is simply dropped)
+    threading.Thread(target=run, name=f"swarm-model-{agent.pk}", daemon=True).start()
     while True:
         try:
             return future.result(timeout=INTERRUPT_POLL)
         except TimeoutError:
+            if lease.stop_reason(agent.pk):
+                future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
+                _check_stop(agent.pk)
             if _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,)):
                 # the call cannot be stopped mid-flight; its answer is dropped but its usage is still billed
                 future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
@@ -215,6 +259,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
     conversation = list(agent.conversation)
     state = _ToolState(agent)
     content, calls = _unfinished_turn(conversation)
+    _check_stop(agent.pk)
     if not calls:  # a new step: ask the model (else finish the turn a crash cut short, without asking again)
         try:
             _deliver(agent, token, conversation)
@@ -227,6 +272,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
 
     ending: dict = {}
     for i, call in enumerate(calls):
+        _check_stop(agent.pk)
         if i > 0 and _urgent_waiting(agent.pk):
             # steer / interrupt: stop at this tool boundary; the message goes in before anything else runs
             with transaction.atomic():
@@ -430,8 +476,11 @@ def _carry_out(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str
                 call.name,
                 call.arguments,
                 state.files_read,
-                cancel=lambda: _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,)),
+                cancel=lambda: (
+                    bool(lease.stop_reason(agent.pk)) or _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,))
+                ),
             )
+            _check_stop(agent.pk)  # killed because the process stops: the call is redone by the next holder
             if outcome.command and outcome.command.get("exit_code") == 130:
                 services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
             state.files_read.update(outcome.read)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import permissions, sandbox, services, worktrees
+from agents import lease, permissions, sandbox, services, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
 from judges import merge, panel
@@ -30,7 +30,8 @@ def _claim_verification(agent_id: int, commit_sha: str) -> bool:
         Agent.objects.filter(pk=agent_id, status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit_sha)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
         .exclude(verdicts__commit_sha=commit_sha)
-        .update(lease_expires_at=now + timedelta(seconds=settings.SWARM_LEASE_SECONDS))
+        # the owner too: a sweep frees a dead holder's lease at once, and never a live one's
+        .update(lease_expires_at=now + timedelta(seconds=settings.SWARM_LEASE_SECONDS), lease_owner=lease.worker_id())
         == 1
     )
 

@@ -1,18 +1,71 @@
+import logging
 import os
+import signal
+import threading
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarm_web.settings")
 
 app = Celery("swarm_web")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+log = logging.getLogger(__name__)
 
 
 @worker_ready.connect
 def _sweep_on_start(**_kwargs) -> None:
-    # Every worker sweeps (idempotent): agents whose step was lost with a crashed worker or broker get a new one.
+    # Every worker sweeps (idempotent): agents whose step was lost with a crashed worker or broker get a new one;
+    # the first sweep resumes every running agent nobody holds, at once.
     from agents.executor import start_sweeper
 
     start_sweeper()
+
+
+def _hand_back_on_sigterm(signum, frame) -> None:
+    from agents import lease
+
+    lease.begin_shutdown()
+
+
+# A prefork child's SIGTERM is Celery's own (the child leaves at once): the worker tells children with this one.
+HAND_BACK_SIGNAL = signal.SIGUSR2
+
+
+@worker_process_init.connect
+def _pool_child_hands_back(**_kwargs) -> None:
+    signal.signal(HAND_BACK_SIGNAL, _hand_back_on_sigterm)
+
+
+@worker_shutting_down.connect
+def _hand_back_on_shutdown(**_kwargs) -> None:
+    """Warm shutdown (SIGTERM): running steps hand their agents back (commands killed, leases freed, the agent
+    re-queued for another worker), so the worker's wait for its tasks lasts seconds. A step that cannot stop in
+    SWARM_SHUTDOWN_SECONDS has its lease freed and the process leaves anyway."""
+    import psutil
+    from django.conf import settings
+
+    from agents import lease
+
+    lease.begin_shutdown()
+    children = psutil.Process().children()
+    for child in children:
+        try:
+            child.send_signal(HAND_BACK_SIGNAL)
+        except psutil.Error:
+            pass
+
+    def last_resort() -> None:
+        threading.Event().wait(settings.SWARM_SHUTDOWN_SECONDS)
+        from agents import executor
+
+        try:
+            freed = lease.release_for_pids({os.getpid(), *(c.pid for c in children)})
+            for agent_id in freed:
+                executor.kick(agent_id)
+            log.warning("shutdown grace over: freed %d lease(s), leaving now", len(freed))
+        finally:
+            os._exit(0)
+
+    threading.Thread(target=last_resort, name="swarm-shutdown-grace", daemon=True).start()

@@ -172,6 +172,7 @@ SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 SWARM_LEASE_SECONDS = env_int("SWARM_LEASE_SECONDS", 300)
 SWARM_INVITE_DAYS = env_int("SWARM_INVITE_DAYS", 7)  # how long a team invitation link works
 SWARM_SWEEP_SECONDS = env_float("SWARM_SWEEP_SECONDS", 30)  # each worker's sweep for agents whose step was lost
+SWARM_SHUTDOWN_SECONDS = env_float("SWARM_SHUTDOWN_SECONDS", 5)  # on SIGTERM, how long running steps get to hand back
 SWARM_STEP_OVERDUE_SECONDS = env_float("SWARM_STEP_OVERDUE_SECONDS", 60)  # a scheduled step this late is lost
 SWARM_LLM_TIMEOUT = env_float("SWARM_LLM_TIMEOUT", 120)  # seconds per model call attempt (per read when streaming)
 SWARM_LLM_RETRIES = env_int("SWARM_LLM_RETRIES", 4)  # retries after the first attempt on 429, 5xx, timeouts

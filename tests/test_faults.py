@@ -1,0 +1,188 @@
+"""Faults a deployment meets: steps longer than their lease, holders that die, processes stopped with SIGTERM.
+
+The step holders here are real separate processes (tests/step_holder.py) running a real sandboxed command, killed
+with SIGKILL like a crashed worker; the tests watch the lease in the database the way a second worker would.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from agents import executor, lease, runtime, services
+from agents.models import Agent
+from tests import factories
+from tests.live_server import ROOT
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _one_agent_in_front_of_a_long_command(demo, command: str) -> Agent:
+    """Ada (diligent) with three steps done: her next step runs the verify command, here a long one."""
+    _, template = demo
+    task = factories.task_like(template, [("Ada", "sim-diligent")])
+    task.verify_command = command
+    task.save(update_fields=["verify_command"])
+    (ada,) = services.launch_task(task)
+    for _ in range(3):  # list_files, read_file, read_file
+        runtime.run_step(ada.pk)
+    ada.refresh_from_db()
+    assert ada.steps == 3 and ada.status == Agent.Status.RUNNING and ada.lease_expires_at is None
+    return ada
+
+
+class Holder:
+    """A separate process running the agent's next step; its own session, so a kill takes its sandbox too."""
+
+    def __init__(self, agent: Agent, lease_seconds: int):
+        env = {**os.environ, "SWARM_LEASE_SECONDS": str(lease_seconds), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.step_holder", str(connection.settings_dict["NAME"]), str(agent.pk)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.agent_id = agent.pk
+
+    def agent(self) -> Agent:
+        return Agent.objects.get(pk=self.agent_id)
+
+    def wait_in_command(self, timeout: float = 90) -> Agent:
+        """Until the holder took the lease and its model turn asked for the verify command (now running)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            agent = self.agent()
+            turns = list(agent.events.filter(kind="model_turn").values_list("payload", flat=True))
+            if agent.lease_owner.split(":")[1:2] == [str(self.proc.pid)] and agent.lease_expires_at and len(turns) == 4:
+                return agent
+            assert self.proc.poll() is None, self.proc.stdout.read()
+            time.sleep(0.1)
+        raise AssertionError(f"the holder never reached its command: {self.agent().__dict__}")
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+
+
+@pytest.fixture
+def holders():
+    started: list[Holder] = []
+    yield started
+    for holder in started:
+        holder.stop()
+
+
+def test_a_step_longer_than_its_lease_keeps_it_while_its_holder_lives_and_loses_it_when_the_holder_dies(
+    demo, holders, settings
+):
+    ada = _one_agent_in_front_of_a_long_command(demo, "sleep 60")
+    holder = Holder(ada, lease_seconds=2)
+    holders.append(holder)
+    first = holder.wait_in_command()
+
+    # five seconds, two and a half leases: another claimant never gets it while the holder lives
+    watched_until = time.monotonic() + 5
+    while time.monotonic() < watched_until:
+        assert runtime.claim(ada.pk) is None, "another worker took the step of a live holder"
+        time.sleep(0.2)
+    renewed = holder.agent()
+    assert holder.proc.poll() is None
+    assert timezone.now() > first.lease_expires_at, "the first lease should be long over by now"
+    assert renewed.lease_expires_at > timezone.now(), "the holder's lease was not renewed"
+    assert renewed.fencing_token == first.fencing_token and renewed.lease_owner == first.lease_owner
+
+    holder.kill()
+    killed_at = time.monotonic()
+    token = None
+    while token is None and time.monotonic() - killed_at < 10:
+        token = runtime.claim(ada.pk)
+        time.sleep(0.1)
+    waited = time.monotonic() - killed_at
+    assert token == first.fencing_token + 1, "nobody took over the step of the dead holder"
+    assert waited <= 2 + 1.5, f"takeover {waited:.1f} s after the kill, the lease is 2 s"
+    assert Agent.objects.get(pk=ada.pk).lease_owner == lease.worker_id()
+    # the dead holder's unfinished call left no trace: the new holder runs it again
+    assert not holder.agent().events.filter(kind="tool_call", payload__tool="run_command").exists()
+
+
+def test_a_sweep_frees_at_once_the_lease_of_a_holder_that_died_on_this_host_and_never_a_live_ones(demo, holders):
+    ada = _one_agent_in_front_of_a_long_command(demo, "sleep 60")
+    holder = Holder(ada, lease_seconds=300)
+    holders.append(holder)
+    held = holder.wait_in_command()
+
+    executor.resume_orphans()  # the holder lives: its five-minute lease stays
+    assert runtime.claim(ada.pk) is None
+    assert holder.agent().lease_expires_at == held.lease_expires_at
+
+    holder.kill()
+    assert runtime.claim(ada.pk) is None, "the lease of a just-killed holder is still valid until a sweep"
+    started = time.monotonic()
+    executor.resume_orphans()
+    token = runtime.claim(ada.pk)
+    assert token == held.fencing_token + 1
+    assert time.monotonic() - started < 2, "the dead holder's lease was not freed at once"
+
+
+def test_a_step_whose_lease_was_taken_stops_its_command_and_leaves_no_trace(demo, holders):
+    ada = _one_agent_in_front_of_a_long_command(demo, "sleep 60")
+    holder = Holder(ada, lease_seconds=2)
+    holders.append(holder)
+    held = holder.wait_in_command()
+
+    # a stalled holder's lease was taken over meanwhile (what a second worker does after the expiry)
+    Agent.objects.filter(pk=ada.pk).update(fencing_token=held.fencing_token + 1, lease_owner="someone-else")
+    out, _ = holder.proc.communicate(timeout=20)  # far less than the 60 s command: its heartbeat noticed
+    assert "STEP RETURNED None" in out, out
+    assert not holder.agent().events.filter(kind="tool_call").exclude(payload__tool__in=["list_files", "read_file"])
+    assert holder.agent().steps == 4  # the model turn was saved before; nothing after it
+
+
+def test_a_stopping_process_hands_its_running_step_back_within_seconds(demo):
+    ada = _one_agent_in_front_of_a_long_command(demo, "sleep 60")
+    returned = []
+
+    def step() -> None:
+        try:
+            returned.append(runtime.run_step(ada.pk))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=step)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while Agent.objects.get(pk=ada.pk).events.filter(kind="model_turn").count() < 4:
+        assert time.monotonic() < deadline and worker.is_alive()
+        time.sleep(0.1)
+    time.sleep(1)  # the sandboxed sleep is running
+    lease.begin_shutdown()  # what SIGTERM does in the web process and in a worker
+    try:
+        stopped = time.monotonic()
+        worker.join(timeout=15)
+        took = time.monotonic() - stopped
+    finally:
+        lease.shutting_down.clear()
+    assert not worker.is_alive() and took < 5, f"the step took {took:.1f} s to hand back"
+    assert returned == [0.0]  # the agent is scheduled again at once (by whoever runs next)
+    ada.refresh_from_db()
+    assert ada.status == Agent.Status.RUNNING and ada.lease_expires_at is None
+    kinds = list(ada.events.values_list("kind", flat=True))
+    assert kinds[-1] == "handed_back"
+    assert not ada.events.filter(kind="tool_call", payload__tool="run_command").exists()
+    # the next holder finishes the turn the stop cut short: the same command, not a new model call
+    assert runtime._unfinished_turn(ada.conversation)[1][0].name == "run_command"
