@@ -210,3 +210,16 @@ def _proxy_says_https(headers: dict[str, str]) -> bool:
     name, value = header
     wanted = name.lower().removeprefix("http_").replace("_", "-")
     return headers.get(wanted, "").split(",")[0].strip() == value
+
+
+def client_address(request) -> str:
+    """The address login failures are counted against: REMOTE_ADDR, or behind SWARM_PROXY_COUNT proxies the client
+    address the nearest trusted proxy saw (a header the client wrote itself is never believed further left)."""
+    from django.conf import settings
+
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    count = settings.SWARM_PROXY_COUNT
+    if count <= 0:
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    return hops[-count] if len(hops) >= count else remote

@@ -234,6 +234,10 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = env_int("SWARM_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_float("SWARM_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+# Behind N reverse proxies every request comes from the nearest proxy: count failures per client, which the
+# N-th address from the right of X-Forwarded-For names (the proxies append it; anything left of it is the client's).
+SWARM_PROXY_COUNT = env_int("SWARM_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "swarm_web.middleware.client_address"
 AXES_LOCKOUT_CALLABLE = "swarm_web.middleware.lockout_response"  # JSON for the API, a page for a browser
 AXES_RESET_ON_SUCCESS = False  # else a login to one's own account would clear the address's count
 AXES_VERBOSE = False

@@ -112,3 +112,27 @@ def test_common_and_lookalike_passwords_are_refused(team):
         with pytest.raises(ValidationError):
             validate_password(weak, user)
     validate_password("correct horse battery staple", user)  # control: a real passphrase is fine
+
+
+def test_behind_a_proxy_one_guessers_failures_lock_only_that_client(alice, bob, settings):
+    def via_proxy(username: str, password: str, client: str):
+        return Client().post(
+            "/accounts/login/",
+            {"username": username, "password": password},
+            REMOTE_ADDR="10.9.9.9",  # the proxy: every request comes from it
+            HTTP_X_FORWARDED_FOR=client,
+        )
+
+    # control: without SWARM_PROXY_COUNT every client is the proxy, and one guesser locks everybody out
+    for name in ("root", "admin", "carol", "dave", "erin"):
+        via_proxy(name, "guess", "203.0.113.7")
+    assert via_proxy("bob", PASSWORD, "198.51.100.2").status_code == 429
+    AccessAttempt.objects.all().delete()
+
+    settings.SWARM_PROXY_COUNT = 1
+    for name in ("root", "admin", "carol", "dave", "erin"):
+        via_proxy(name, "guess", "203.0.113.7")
+    assert via_proxy("bob", PASSWORD, "203.0.113.7").status_code == 429  # the guesser stays locked
+    assert logged_in(via_proxy("bob", PASSWORD, "198.51.100.2"))  # everyone else is not
+    # a client that writes its own X-Forwarded-For cannot pick the address it is counted under
+    assert via_proxy("bob", PASSWORD, "198.51.100.2, 203.0.113.7").status_code == 429
