@@ -195,8 +195,11 @@ def find_git_metadata(root: str | Path) -> list[str]:
         directory, rel = stack.pop()
         try:
             entries = list(os.scandir(directory))
-        except OSError:
-            continue  # a directory the host cannot list, git cannot enter either
+        except FileNotFoundError:
+            continue  # removed while we looked
+        except OSError:  # fail closed: what the host cannot list may hide a nested repository
+            found.append(f"{rel or '.'} (a directory the host cannot read)")
+            continue
         for entry in entries:
             path = f"{rel}/{entry.name}" if rel else entry.name
             if is_dotgit(entry.name):
