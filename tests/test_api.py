@@ -210,29 +210,29 @@ def test_a_repository_of_another_team_or_an_agents_worktree_cannot_be_added(
     assert Repository.objects.get(name="ours-again").team == team
 
 
-def test_repositories_are_registered_only_under_the_operators_roots(api, demo, tmp_path, settings):
+def test_repositories_are_registered_only_under_the_operators_roots(admin_api, demo, tmp_path, settings):
     allowed, elsewhere = make_repo(tmp_path / "allowed" / "app"), make_repo(tmp_path / "elsewhere" / "app")
-    refused = api.post("/api/repos", {"name": "app", "path": str(allowed)})
+    refused = admin_api.post("/api/repos", {"name": "app", "path": str(allowed)})
     assert refused.status_code == 400 and "SWARM_REPO_ROOTS" in refused.json()["error"]  # none configured
 
     settings.SWARM_REPO_ROOTS = [tmp_path / "allowed"]
-    outside = api.post("/api/repos", {"name": "app", "path": str(elsewhere)})
+    outside = admin_api.post("/api/repos", {"name": "app", "path": str(elsewhere)})
     assert outside.status_code == 400 and "outside the directories" in outside.json()["error"]
-    sneaky = api.post("/api/repos", {"name": "app", "path": f"{tmp_path}/allowed/../elsewhere/app"})
+    sneaky = admin_api.post("/api/repos", {"name": "app", "path": f"{tmp_path}/allowed/../elsewhere/app"})
     assert sneaky.status_code == 400 and "outside the directories" in sneaky.json()["error"]
     (tmp_path / "allowed" / "link").symlink_to(elsewhere)
-    linked = api.post("/api/repos", {"name": "app", "path": str(tmp_path / "allowed" / "link")})
+    linked = admin_api.post("/api/repos", {"name": "app", "path": str(tmp_path / "allowed" / "link")})
     assert linked.status_code == 400 and "outside the directories" in linked.json()["error"]
 
     # Swarm's own data (the demo repository, the database) and checkout, even under a root
     settings.SWARM_REPO_ROOTS = ["/"]
     for path in (demo[1].repo.path, str(settings.DATA_DIR), str(settings.BASE_DIR), "/"):
-        own = api.post("/api/repos", {"name": "own", "path": path})
+        own = admin_api.post("/api/repos", {"name": "own", "path": path})
         assert own.status_code == 400 and "Swarm's" in own.json()["error"], path
     assert not Repository.objects.filter(name__in=["app", "own"]).exists()
 
     settings.SWARM_REPO_ROOTS = [tmp_path / "allowed"]  # control: inside a root it is registered
-    assert api.post("/api/repos", {"name": "app", "path": str(allowed)}).status_code == 201
+    assert admin_api.post("/api/repos", {"name": "app", "path": str(allowed)}).status_code == 201
 
 
 def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(admin_api, demo, monkeypatch):

@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -115,8 +116,13 @@ def test_the_worker_apps_code_and_data_directory_are_not_there(trees):
         shown = sandbox.run(trees.ada, read).output.split()
     finally:
         planted.unlink()
-    # only the directories on the way to the worktree and the repository's git directory
-    assert set(shown) <= {".", "..", "repos", "worktrees"}, shown
+    # only the directories on the way to the worktree, the repository's git directory and the toolchain: a
+    # virtualenv inside the checkout (a fresh clone's .venv) is bound read-only, the code beside it is not
+    venv = Path(sys.prefix).resolve()
+    base = Path(settings.BASE_DIR).resolve()
+    toolchain = {venv.relative_to(base).parts[0]} if venv.is_relative_to(base) else set()
+    assert "manage.py" not in shown
+    assert set(shown) <= {".", "..", "repos", "worktrees", *toolchain}, shown
 
 
 # --- what commands need still works
