@@ -7,10 +7,7 @@ no self-declared done, loop detection, and messages delivered in three modes.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 import threading
 import time
 from concurrent.futures import Future
@@ -22,16 +19,12 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import events, lease, llm, services, tools, worktrees
-from agents.models import Agent, Message, Skill
-from agents.prompts import INJECTED_PREFIX, NUDGE_MARK, system_prompt
+from agents import events, guards, lease, llm, services, team_tools, tools, worktrees
+from agents.models import Agent, Message
+from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
 
 log = logging.getLogger(__name__)
-STOP_WORDS = re.compile(r"\b(stop here|save tokens|token limit|out of (time|tokens)|running low|I'll stop)\b", re.I)
-LOOP_WARN = 3  # the same call with the same result this many times in the window: tell the agent
-LOOP_PAUSE = 5  # ... and if it goes on: pause for a person
-LOOP_WINDOW = 10
 INTERRUPT_POLL = 0.25
 
 
@@ -55,13 +48,6 @@ def claim(agent_id: int) -> int | None:
 
 def _still_mine(agent_id: int, token: int) -> bool:
     return Agent.objects.filter(pk=agent_id, fencing_token=token, status=Agent.Status.RUNNING).exists()
-
-
-def _over_budget(agent: Agent) -> str:
-    for name, value in agent.budget_fraction().items():
-        if value >= 1.0:
-            return name
-    return ""
 
 
 def _urgent_waiting(agent_id: int, modes=(Message.Mode.STEER, Message.Mode.INTERRUPT)) -> bool:
@@ -143,7 +129,7 @@ def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message
     return delivered
 
 
-def _save(agent_id: int, token: int, conversation: list[dict], state: _ToolState | None = None, **fields) -> bool:
+def _save(agent_id: int, token: int, conversation: list[dict], state: guards.ToolState | None = None, **fields) -> bool:
     """Save the step's progress if this worker still holds the lease (fencing token).
 
     Called in one transaction with the events the progress explains: a worker killed mid-step leaves both or
@@ -244,20 +230,15 @@ def _bill_abandoned(agent_id: int, future) -> None:
         close_old_connections()
 
 
-def _fingerprint(name: str, args, result: str) -> str:
-    raw = json.dumps([name, args, result[:5000]], sort_keys=True, default=str)
-    return hashlib.sha1(raw.encode()).hexdigest()[:16]
-
-
 def _step(agent: Agent, token: int, started: float) -> float | None:
-    over = _over_budget(agent)
+    over = guards.over_budget(agent)
     if over:
         services.set_status(
             agent.pk, Agent.Status.PAUSED, f"{over} budget used up: a person can grant more", lease_expires_at=None
         )
         return None
     conversation = list(agent.conversation)
-    state = _ToolState(agent)
+    state = guards.ToolState(agent)
     content, calls = _unfinished_turn(conversation)
     _check_stop(agent.pk)
     if not calls:  # a new step: ask the model (else finish the turn a crash cut short, without asking again)
@@ -301,9 +282,9 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
                 # the call and the agent's next state in one transaction: a retried step never submits twice
                 _end(agent, token, started, ending, submitted)
                 return None
-    if calls and STOP_WORDS.search(content):
+    if calls and guards.STOP_WORDS.search(content):
         with transaction.atomic():
-            _nudge(agent, content, conversation)  # it still called a tool, but announced it would stop after it
+            guards.nudge(agent, content, conversation)  # it still called a tool, but announced it would stop after it
             if not _save(agent.pk, token, conversation):
                 transaction.set_rollback(True)
                 return None
@@ -353,14 +334,14 @@ def _model_turn(agent: Agent, token: int, conversation: list[dict]) -> llm.Turn 
         for message_id in services.mark_answered(agent.pk):
             services.record_event(agent.pk, "message_answered", {"message_id": message_id})
         if not turn.tool_calls:
-            _nudge(agent, turn.content or "", conversation)
+            guards.nudge(agent, turn.content or "", conversation)
         if not _save(agent.pk, token, conversation, steps=F("steps") + 1):
             transaction.set_rollback(True)
             return None
     return turn
 
 
-def _ending(agent: Agent, submitted: str | None, state: _ToolState) -> dict:
+def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dict:
     """The state a step ends the run in (paused, awaiting review), or {} when the agent goes on."""
     if state.paused:
         return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": state.paused[:200]}
@@ -396,65 +377,14 @@ def _end(agent: Agent, token: int, started: float, ending: dict | None = None, s
     return True
 
 
-class _ToolState:
-    def __init__(self, agent: Agent):
-        self.files_read = tools.files_read_set(agent.files_read)
-        self.files_edited = set(agent.files_edited)
-        self.recent = list(agent.recent_calls)
-        self.refused_edits = 0
-        self.loops = 0
-        self.paused = ""
-        self.agent = agent
-
-    def take_counts(self) -> tuple[int, int]:
-        """Refused edits and loops caught since the last save (saved as increments)."""
-        counts = (self.refused_edits, self.loops)
-        self.refused_edits = self.loops = 0
-        return counts
-
-    def check_loop(self, call: llm.ToolCall, result: str) -> str:
-        fp = _fingerprint(call.name, call.arguments, result)
-        self.recent = (self.recent + [fp])[-LOOP_WINDOW:]
-        repeats = self.recent.count(fp)
-        if repeats == LOOP_WARN:
-            self.loops += 1
-            services.record_event(
-                self.agent.pk,
-                "loop",
-                {"tool": call.name, "repeats": repeats, "action": "warned"},
-                activity="loop caught",
-            )
-            return (
-                f"{NUDGE_MARK} You have called {call.name} with the same arguments {repeats} times and got the same"
-                " result. Repeating it will not change the outcome: try a different approach."
-            )
-        if repeats >= LOOP_PAUSE:
-            self.paused = f"looping: {call.name} repeated {repeats} times with the same result"
-            services.record_event(self.agent.pk, "loop", {"tool": call.name, "repeats": repeats, "action": "paused"})
-        return ""
-
-
-def _nudge(agent: Agent, content: str, conversation: list[dict]) -> None:
-    reason = "announced it would stop" if STOP_WORDS.search(content) else "ended its turn without a tool call"
-    left = max(0.0, agent.budget_minutes - agent.elapsed_seconds / 60)
-    nudge = (
-        f"{NUDGE_MARK} Keep going, {agent.name}: the task is not finished and you are not done until you submit. "
-        f"You have {left:.0f} of {agent.budget_minutes} minutes and "
-        f"{max(0, agent.budget_tokens - agent.tokens):,} tokens left; do not stop to save tokens. "
-        "Continue with your next tool call."
-    )
-    conversation.append({"role": "user", "content": nudge})
-    services.record_event(agent.pk, "nudge", {"text": nudge, "reason": reason}, nudges=F("nudges") + 1)
-
-
-def _run_tool(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str, str | None]:
+def _run_tool(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tuple[str, str | None]:
     """Carry out one call and record it; returns (result text for the model, submit summary or None)."""
     result_text, submitted, payload, activity = _carry_out(agent, call, state)
     services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
     return result_text, submitted
 
 
-def _carry_out(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str, str | None, dict, str]:
+def _carry_out(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tuple[str, str | None, dict, str]:
     """Carry out one call, outside any transaction (a command may take minutes).
 
     Returns (result text for the model, submit summary or None, the tool_call event's payload, activity)."""
@@ -464,11 +394,11 @@ def _carry_out(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str
         if call.error:
             raise tools.ToolRefused(call.error)
         if call.name == "message_agent":
-            result_text, activity = _message_agent(agent, call.arguments)
+            result_text, activity = team_tools.message_agent(agent, call.arguments)
         elif call.name == "load_skill":
-            result_text, activity = _load_skill(agent, call.arguments)
+            result_text, activity = team_tools.load_skill(agent, call.arguments)
         elif call.name == "submit":
-            result_text, activity = _check_submit(agent)
+            result_text, activity = guards.check_submit(agent)
             submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
         else:
             outcome = tools.execute(
@@ -498,50 +428,3 @@ def _carry_out(agent: Agent, call: llm.ToolCall, state: _ToolState) -> tuple[str
             state.refused_edits += 1
             payload["blind_edit"] = True
     return result_text, submitted, payload, activity
-
-
-def _message_agent(agent: Agent, args: dict) -> tuple[str, str]:
-    to, text = args.get("to"), args.get("text")
-    if not isinstance(to, str) or not isinstance(text, str) or not text.strip():
-        raise tools.ToolRefused("message_agent needs `to` (a teammate's name, or 'all') and `text`")
-    teammates = Agent.objects.filter(task_id=agent.task_id).exclude(pk=agent.pk)
-    targets = list(teammates if to.strip().lower() == "all" else teammates.filter(name__iexact=to.strip()))
-    if not targets:
-        names = ", ".join(teammates.values_list("name", flat=True)[:50])
-        raise tools.ToolRefused(f"no teammate named {to!r}; teammates: {names}")
-    sent = []
-    for target in targets:
-        try:
-            services.inject_message(target, text, sender_agent=agent)
-            sent.append(target.name)
-        except services.ServiceError:
-            continue  # finished agents take no messages
-    if not sent:
-        raise tools.ToolRefused("every recipient has finished; nobody got the message")
-    return f"message sent to {', '.join(sent)}", f"messaged {', '.join(sent)[:80]}"
-
-
-def _load_skill(agent: Agent, args: dict) -> tuple[str, str]:
-    name = args.get("name")
-    skill = Skill.objects.filter(team_id=agent.task.team_id, name__iexact=str(name or "").strip()).first()
-    if skill is None:
-        names = ", ".join(agent.task.skills.values_list("name", flat=True))
-        raise tools.ToolRefused(f"no skill named {name!r}; available: {names or 'none'}")
-    return f"# Skill: {skill.name}\n{skill.body}", f"loaded skill {skill.name}"
-
-
-def _check_submit(agent: Agent) -> tuple[str, str]:
-    """No resubmitting the same thing: a submission after a rejection must change something. Nothing is
-    submitted while the worktree holds git metadata of the agent's making (host git would have to enter it)."""
-    try:
-        worktrees.check_tree(agent.worktree)
-        if agent.submitted_commit:
-            dirty = worktrees.git(agent.worktree, "status", "--porcelain", "--ignore-submodules=all").strip()
-            if not dirty and worktrees.head(agent.worktree) == agent.submitted_commit:
-                raise tools.ToolRefused(
-                    f"nothing changed since your last submission ({agent.submitted_commit[:10]}), which was rejected."
-                    " Read the reviewer's reasons, fix the cause, run the verify command, then submit."
-                )
-    except worktrees.GitError as exc:
-        raise tools.ToolRefused(f"not submitted: {exc}") from None
-    return "submitted for verification; wait for the verdict", "submitted"

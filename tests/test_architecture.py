@@ -38,12 +38,16 @@ KNOWN_DEFERRED_CYCLE_EDGES = {
     ("agents.services", "agents.executor"),
     ("agents.tasks", "agents.executor"),
     ("agents.tasks", "agents.runtime"),
+    # the same cycle through the guards and team tools split out of runtime (runtime -> them -> services)
+    ("agents.runtime", "agents.guards"),
+    ("agents.guards", "agents.services"),
+    ("agents.runtime", "agents.team_tools"),
+    ("agents.team_tools", "agents.services"),
 }
 
 # Modules over MAX_LINES today (migrations are never checked).
 KNOWN_OVERSIZED = {
     "agents/api.py",
-    "agents/runtime.py",
     "tests/test_api.py",
 }
 

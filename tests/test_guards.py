@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents import runtime, services
+from agents import guards, runtime, services
 from agents.models import Agent
 from judges import services as judging
 from judges.models import Verdict
@@ -79,7 +79,7 @@ def test_agents_message_each_other_into_their_contexts(demo):
     ada, grace = services.launch_task(clone)
     from agents.llm import ToolCall
 
-    state = runtime._ToolState(ada)
+    state = guards.ToolState(ada)
     text, _ = runtime._run_tool(
         ada, ToolCall(id="c1", name="message_agent", arguments={"to": "Grace", "text": "I take mean()."}), state
     )
@@ -97,7 +97,7 @@ def test_tool_calls_with_arguments_of_the_wrong_shape_are_refused_not_crashes(de
 
     _, task = demo
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
-    state = runtime._ToolState(ada)
+    state = guards.ToolState(ada)
     for name, args in [
         ("list_files", {"path": "../"}),
         ("read_file", {"path": "mathutil.py", "start_line": "abc"}),

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents import runtime, sandbox, services, tools, worktrees
+from agents import guards, sandbox, services, tools, worktrees
 from agents.models import Agent, Event, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Verdict
@@ -372,7 +372,7 @@ def test_runtime_submit_refusal_reaches_the_agent_as_a_readable_reason(demo, tmp
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
     _sandboxed(ada.worktree, "mkdir -p v && cd v && git init -q")
     with pytest.raises(tools.ToolRefused, match="v/.git"):
-        runtime._check_submit(Agent.objects.get(pk=ada.pk))
+        guards.check_submit(Agent.objects.get(pk=ada.pk))
 
 
 def test_search_skips_links_out_of_the_worktree_and_into_git_metadata(demo, tmp_path):

@@ -1,0 +1,36 @@
+"""The tools that reach beyond the agent's worktree: its teammates (message_agent) and the team's skills."""
+
+from __future__ import annotations
+
+from agents import services, tools
+from agents.models import Agent, Skill
+
+
+def message_agent(agent: Agent, args: dict) -> tuple[str, str]:
+    to, text = args.get("to"), args.get("text")
+    if not isinstance(to, str) or not isinstance(text, str) or not text.strip():
+        raise tools.ToolRefused("message_agent needs `to` (a teammate's name, or 'all') and `text`")
+    teammates = Agent.objects.filter(task_id=agent.task_id).exclude(pk=agent.pk)
+    targets = list(teammates if to.strip().lower() == "all" else teammates.filter(name__iexact=to.strip()))
+    if not targets:
+        names = ", ".join(teammates.values_list("name", flat=True)[:50])
+        raise tools.ToolRefused(f"no teammate named {to!r}; teammates: {names}")
+    sent = []
+    for target in targets:
+        try:
+            services.inject_message(target, text, sender_agent=agent)
+            sent.append(target.name)
+        except services.ServiceError:
+            continue  # finished agents take no messages
+    if not sent:
+        raise tools.ToolRefused("every recipient has finished; nobody got the message")
+    return f"message sent to {', '.join(sent)}", f"messaged {', '.join(sent)[:80]}"
+
+
+def load_skill(agent: Agent, args: dict) -> tuple[str, str]:
+    name = args.get("name")
+    skill = Skill.objects.filter(team_id=agent.task.team_id, name__iexact=str(name or "").strip()).first()
+    if skill is None:
+        names = ", ".join(agent.task.skills.values_list("name", flat=True))
+        raise tools.ToolRefused(f"no skill named {name!r}; available: {names or 'none'}")
+    return f"# Skill: {skill.name}\n{skill.body}", f"loaded skill {skill.name}"
