@@ -16,166 +16,17 @@ from django.db.models import Count, Q
 
 from agents import model_access, services, worktrees
 from agents.api_base import (
-    INTEGER,
-    NUMBER,
-    STRING,
-    STRINGS,
-    TEAM_REF,
-    TIME,
     FieldError,
-    body,
     build_openapi,
     int_query,
-    obj,
     owned,
     request_team,
-    text,
 )
 from agents.forms import TaskFieldsForm, clean_acceptance, clean_roster
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 from agents.services import ServiceError
 
 PAGE = 500  # tasks or events per answer; `next_after` pages through events
-MAX_INT = 2**31 - 1  # what a PositiveIntegerField holds on every database
-
-# ---------------------------------------------------------------- schemas of what the agents app answers
-
-HEALTH = obj(status=STRING, mode={"type": "string", "enum": ["embedded", "distributed"]})
-REPO = obj("Repository", id=INTEGER, name=STRING, path=STRING, default_branch=STRING, verify_command=STRING)
-PROFILE = obj(
-    "ModelProfile",
-    id=INTEGER,
-    name=STRING,
-    model=STRING,
-    api_base=STRING,
-    api_key_env=STRING,
-    family=STRING,
-    simulated={"type": "boolean"},
-)
-USAGE = obj(
-    tokens_in=INTEGER,
-    tokens_out=INTEGER,
-    tokens=INTEGER,
-    cost_usd=NUMBER,
-    elapsed_seconds=NUMBER,
-    steps=INTEGER,
-    nudges=INTEGER,
-)
-BUDGET = obj(minutes=INTEGER, tokens=INTEGER, usd=NUMBER)
-AGENT_SUMMARY = obj(
-    "AgentSummary",
-    id=INTEGER,
-    name=STRING,
-    model=STRING,
-    simulated={"type": "boolean"},
-    status=STRING,
-    status_reason=STRING,
-    activity=STRING,
-    branch=STRING,
-    usage=USAGE,
-)
-AGENT = obj(
-    "Agent",
-    **AGENT_SUMMARY["properties"],
-    task=obj(id=INTEGER, title=STRING),
-    budget=obj(**BUDGET["properties"], used=obj(time=NUMBER, tokens=NUMBER, cost=NUMBER)),
-    files_read=STRINGS,
-    files_edited=STRINGS,
-    created_at=STRING,
-    started_at=TIME,
-    finished_at=TIME,
-)
-TASK_SUMMARY = obj(
-    "TaskSummary",
-    id=INTEGER,
-    title=STRING,
-    repo=obj(id=INTEGER, name=STRING),
-    created_at=STRING,
-    launched_at=TIME,
-    agents_by_status={"type": "object", "additionalProperties": INTEGER},
-)
-TASK = obj(
-    "Task",
-    **TASK_SUMMARY["properties"],
-    goal=STRING,
-    context=STRING,
-    acceptance=STRINGS,
-    verify_command=STRING,
-    budget=BUDGET,
-    roster={"type": "array", "items": obj(name=STRING, model=STRING)},
-    taste_guides=STRINGS,
-    skills=STRINGS,
-    agents={"type": "array", "items": AGENT_SUMMARY},
-    usage=obj(tokens=INTEGER, cost_usd=NUMBER, steps=INTEGER),
-)
-EVENT = obj("Event", seq=INTEGER, kind=STRING, payload={"type": "object"}, created_at=STRING)
-EVENT["properties"]["message_state"] = {"type": "string", "description": "kind=message only: queued/delivered/answered"}
-EVENTS = obj(
-    events={"type": "array", "items": EVENT},
-    next_after={"type": "integer", "description": "pass as ?after= to get the following page"},
-    more={"type": "boolean"},
-)
-MESSAGE = obj(
-    "Message",
-    id=INTEGER,
-    agent=INTEGER,
-    text=STRING,
-    mode=STRING,
-    state={"type": "string", "enum": Message.State.values},
-    client_msg_id={"type": ["string", "null"]},
-    created_at=STRING,
-    delivered_at=TIME,
-    answered_at=TIME,
-)
-LAUNCHED = obj(task=INTEGER, agents={"type": "array", "items": AGENT_SUMMARY})
-
-
-NEW_REPO = body(
-    ["name", "path"],
-    team=TEAM_REF,
-    name=text(100, 1),
-    path=text(500, 1, description="absolute path of a git repository on the server"),
-    verify_command=text(500),
-)
-NEW_PROFILE = body(
-    ["name", "model"],
-    team=TEAM_REF,
-    name=text(100, 1),
-    model=text(200, 1, description="litellm model string, e.g. openai/gpt-4o or sim/diligent"),
-    api_base=text(300),
-    api_key_env=text(100, description="NAME of the environment variable that holds the key, never the key"),
-    family=text(50),
-)
-NEW_TASK = body(
-    ["repo", "title", "goal", "acceptance", "agents"],
-    team=TEAM_REF,
-    repo={"type": ["string", "integer"], "description": "repository name or id"},
-    title=text(200, 1),
-    goal=text(20_000, 1),
-    context=text(20_000),
-    acceptance={"type": "array", "items": text(2_000), "maxItems": 200},
-    verify_command=text(500),
-    agents={
-        "type": "array",
-        "maxItems": 1000,
-        "items": body(["name", "model"], name=text(40, 1), model=text(100, 1, description="model profile name")),
-    },
-    budget=body(
-        [],
-        minutes={"type": "integer", "minimum": 1, "maximum": MAX_INT},
-        tokens={"type": "integer", "minimum": 1, "maximum": MAX_INT},
-        usd={"type": "number"},
-    ),
-    taste_guides={"type": "array", "items": text(100), "description": "taste guide names"},
-    skills={"type": "array", "items": text(100), "description": "skill names"},
-)
-NEW_MESSAGE = body(
-    ["text"],
-    text=text(20_000, 1),
-    mode={"type": "string", "enum": Message.Mode.values},
-    client_msg_id=text(64, 1, description="your id for this message: sending it again returns the same message"),
-)
-
 
 # ---------------------------------------------------------------- how objects look in answers
 

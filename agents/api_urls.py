@@ -4,10 +4,11 @@ The URL patterns and the OpenAPI document are both made from it (judges/api.py h
 """
 
 from agents import api
+from agents import api_schemas as schemas
 from agents.api_base import Operation, Route, listing
 
 ROUTES = [
-    Route("health", "api_health", get=Operation(api.health, "Status and run mode", api.HEALTH, auth="none")),
+    Route("health", "api_health", get=Operation(api.health, "Status and run mode", schemas.HEALTH, auth="none")),
     Route(
         "openapi.json",
         "api_openapi",
@@ -16,13 +17,13 @@ ROUTES = [
     Route(
         "repos",
         "api_repos",
-        get=Operation(api.repos_list, "Your teams' repositories", listing("repos", api.REPO)),
+        get=Operation(api.repos_list, "Your teams' repositories", listing("repos", schemas.REPO)),
         post=Operation(
             api.repos_create,
             "Add a git repository that is on the server",
-            api.REPO,
+            schemas.REPO,
             status=201,
-            body=api.NEW_REPO,
+            body=schemas.NEW_REPO,
             errors=(409,),
             action="manage_repos",
         ),
@@ -30,13 +31,13 @@ ROUTES = [
     Route(
         "models",
         "api_models",
-        get=Operation(api.models_list, "Your teams' model profiles", listing("models", api.PROFILE)),
+        get=Operation(api.models_list, "Your teams' model profiles", listing("models", schemas.PROFILE)),
         post=Operation(
             api.models_create,
             "Add a model profile (the key stays in the named environment variable)",
-            api.PROFILE,
+            schemas.PROFILE,
             status=201,
-            body=api.NEW_PROFILE,
+            body=schemas.NEW_PROFILE,
             errors=(409,),
             action="manage_models",
         ),
@@ -44,37 +45,37 @@ ROUTES = [
     Route(
         "tasks",
         "api_tasks",
-        get=Operation(api.tasks_list, "Your teams' tasks, newest first", listing("tasks", api.TASK_SUMMARY)),
+        get=Operation(api.tasks_list, "Your teams' tasks, newest first", listing("tasks", schemas.TASK_SUMMARY)),
         post=Operation(
             api.tasks_create,
             "Write a task spec with its roster",
-            api.TASK,
+            schemas.TASK,
             status=201,
-            body=api.NEW_TASK,
+            body=schemas.NEW_TASK,
             action="edit_task",
         ),
     ),
-    Route("tasks/<int:pk>", "api_task", get=Operation(api.task_detail, "A task with its agents", api.TASK)),
+    Route("tasks/<int:pk>", "api_task", get=Operation(api.task_detail, "A task with its agents", schemas.TASK)),
     Route(
         "tasks/<int:pk>/launch",
         "api_task_launch",
         post=Operation(
             api.task_launch,
             "Launch the task: one agent per roster entry, each on its own branch and worktree",
-            api.LAUNCHED,
+            schemas.LAUNCHED,
             status=201,
             errors=(400, 409),
             action="launch",
         ),
     ),
-    Route("agents/<int:pk>", "api_agent", get=Operation(api.agent_detail, "An agent with its usage", api.AGENT)),
+    Route("agents/<int:pk>", "api_agent", get=Operation(api.agent_detail, "An agent with its usage", schemas.AGENT)),
     Route(
         "agents/<int:pk>/events",
         "api_agent_events",
         get=Operation(
             api.agent_events,
             "The agent's events in seq order, as the browser sees them",
-            api.EVENTS,
+            schemas.EVENTS,
             query={"after": {"type": "integer", "minimum": 0, "description": "only events with a larger seq"}},
         ),
     ),
@@ -84,9 +85,9 @@ ROUTES = [
         post=Operation(
             api.agent_message,
             "Send the agent a message, delivered at its next step (resending a client_msg_id answers its message)",
-            api.MESSAGE,
+            schemas.MESSAGE,
             status=201,
-            body=api.NEW_MESSAGE,
+            body=schemas.NEW_MESSAGE,
             errors=(409,),
             action="message",
         ),
