@@ -32,7 +32,9 @@ class Verdict(models.Model):
         REJECTED = "rejected"
         SUPERSEDED = "superseded"
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="verdicts")
+    # PROTECT: a verdict and its reviews are the audit trail of what was merged and by whom; deleting the agent (or
+    # its task, or its team) is refused while they exist, whichever code path tries
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="verdicts")
     commit_sha = models.CharField(max_length=40)
     recommendation = models.CharField(max_length=20, choices=Recommendation.choices)
     reasons = models.JSONField(default=list)  # list of sentences
@@ -49,6 +51,49 @@ class Verdict(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    # The rules of a person's decision, in one place: the review buttons and judges.services both ask them.
+
+    @property
+    def verification_passed(self) -> bool:
+        """The verify command and every criterion check exited 0 at this commit."""
+        verify = self.evidence.get("verify") or {}
+        checks = self.evidence.get("criterion_checks") or []
+        return verify.get("exit_code") == 0 and all(c.get("exit_code") == 0 for c in checks)
+
+    def approval_refusal(self, head: str | None = None) -> str:
+        """Why this verdict cannot be approved, or "" when it can.
+
+        `head` is the agent branch's current commit when the caller has read it (the service does, from git); a
+        page passes none, and the service still refuses a branch that moved after the verdict."""
+        if self.status != self.Status.PENDING:
+            return f"This verdict was already decided ({self.status})."
+        if not self.verification_passed:
+            return "Verification did not pass for this commit; it cannot be merged."
+        if self.recommendation == self.Recommendation.REJECT:
+            return "The panel recommends reject; reject it, or ask for a new verification."
+        if head is not None and head != self.commit_sha:
+            return "The branch moved after this verdict; a new verification is needed."
+        return ""
+
+    def can_approve(self, head: str | None = None) -> bool:
+        return not self.approval_refusal(head)
+
+    @property
+    def reject_needs_reason(self) -> bool:
+        """A person who rejects what the panel did not recommend rejecting says why: the agent gets the reasons."""
+        return self.recommendation != self.Recommendation.REJECT
+
+    def rejection_refusal(self, has_reason: bool = True) -> str:
+        """Why this verdict cannot be rejected (with or without a comment), or "" when it can."""
+        if self.status != self.Status.PENDING:
+            return f"This verdict was already decided ({self.status})."
+        if self.reject_needs_reason and not has_reason:
+            return "Say why you reject: the agent gets your reasons."
+        return ""
+
+    def can_reject(self) -> bool:
+        return not self.rejection_refusal()
 
 
 class Judgement(models.Model):
@@ -71,7 +116,7 @@ class Judgement(models.Model):
 class Review(models.Model):
     """The audit row of a person's decision on a verdict (refused attempts included)."""
 
-    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="reviews")
+    verdict = models.ForeignKey(Verdict, on_delete=models.PROTECT, related_name="reviews")  # the audit stays
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     decision = models.CharField(max_length=10)  # approve / reject
     comment = models.TextField(blank=True, default="")

@@ -164,30 +164,30 @@ def review_verdict(verdict: Verdict, user, decision: str, comment: str = "", lin
     if len(comment) > 20_000:
         raise ServiceError("A comment is limited to 20,000 characters.", 413)
     verdict.refresh_from_db()
-    if verdict.status != Verdict.Status.PENDING:
-        _refuse(verdict, user, decision, f"This verdict was already decided ({verdict.status}).")
     if decision == "approve":
         return _approve(verdict, user, comment, line_comments)
-    if not comment and not line_comments and verdict.recommendation != Verdict.Recommendation.REJECT:
-        raise ServiceError("Say why you reject: the agent gets your reasons.")
+    refusal = verdict.rejection_refusal(has_reason=bool(comment or line_comments))
+    if refusal and verdict.status == Verdict.Status.PENDING:
+        raise ServiceError(refusal)  # no reason given: a form to complete (400), not a decision to audit
+    if refusal:
+        _refuse(verdict, user, "reject", refusal)
     return _reject(verdict, user, comment, line_comments)
+
+
+def _branch_head(agent: Agent) -> str:
+    try:
+        return merge.branch_head(agent.task.repo.path, agent.branch)
+    except worktrees.GitError:
+        return ""  # a branch that cannot be read has moved as far as approval goes
 
 
 def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     agent = verdict.agent
     task = agent.task
-    verify = verdict.evidence.get("verify") or {}
-    checks_failed = any(c.get("exit_code") != 0 for c in verdict.evidence.get("criterion_checks", []))
-    if verify.get("exit_code") != 0 or checks_failed:
-        _refuse(verdict, user, "approve", "Verification did not pass for this commit; it cannot be merged.")
-    if verdict.recommendation == Verdict.Recommendation.REJECT:
-        _refuse(verdict, user, "approve", "The panel recommends reject; reject it, or ask for a new verification.")
-    try:
-        head = merge.branch_head(task.repo.path, agent.branch)
-    except worktrees.GitError:
-        head = ""
-    if head != verdict.commit_sha:
-        _refuse(verdict, user, "approve", "The branch moved after this verdict; a new verification is needed.")
+    # the rule the review buttons show (Verdict.approval_refusal), then with the branch head only git can tell
+    refusal = verdict.approval_refusal() or verdict.approval_refusal(head=_branch_head(agent))
+    if refusal:
+        _refuse(verdict, user, "approve", refusal)
     # D6: approval is a state transition: exactly one of two simultaneous clicks wins
     won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
         status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
@@ -253,6 +253,18 @@ def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
         services.inject_message(agent, "\n".join(feedback), author=user)
     verdict.refresh_from_db()
     return verdict
+
+
+def export_patch(verdict: Verdict, user) -> str:
+    """The submitted work as a patch. Recorded: clean-up deletes an unmerged branch only once it was exported."""
+    permissions.require(user, verdict.agent.task.team_id, "export")
+    agent = verdict.agent
+    try:
+        text = merge.export_patch(agent.task.repo.path, agent.base_commit, verdict.commit_sha)
+    except worktrees.GitError as exc:
+        raise ServiceError(f"Could not export {agent.branch}: {exc}", 409) from None
+    services.record_event(agent.pk, "exported", {"by": user.username, "verdict_id": verdict.pk})
+    return text
 
 
 def pending_in_team(team_id: int | None):

@@ -1,0 +1,58 @@
+"""Small builders for the fast tier: rows only, no git, no worktree, no model call. Each takes what it needs."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, TasteGuide, Team
+from judges.models import Verdict
+
+SHA = "c0ffee" * 6 + "abcd"  # 40 hex digits, a commit no repository here has
+
+
+def member(team: Team, username: str, role: str = Membership.Role.OPERATOR):
+    user = get_user_model().objects.create_user(username)  # no password: hashing one takes a noticeable while
+    Membership.objects.create(team=team, user=user, role=role)
+    return user
+
+
+def task(team: Team, title: str = "Fix mean()", **fields) -> TaskSpec:
+    # path "": host git refuses a relative directory before running anything, so no git process ever starts
+    repo, _ = Repository.objects.get_or_create(team=team, name="mathutil", defaults={"path": ""})
+    return TaskSpec.objects.create(team=team, repo=repo, title=title, goal="mean([2, 4, 6]) == 4", **fields)
+
+
+def agent(task: TaskSpec, name: str = "Ada", status: str = Agent.Status.RUNNING, **fields) -> Agent:
+    profile, _ = ModelProfile.objects.get_or_create(team=task.team, name="sim-diligent", model="sim/diligent")
+    return Agent.objects.create(task=task, name=name, profile=profile, status=status, branch=f"swarm/{name}", **fields)
+
+
+def verdict(
+    agent: Agent,
+    *,
+    status: str = Verdict.Status.PENDING,
+    recommendation: str = Verdict.Recommendation.APPROVE,
+    verify: int | None = 0,
+    checks: tuple[int, ...] = (),
+) -> Verdict:
+    """A verdict whose verify command exited `verify` (None: nothing was run) and whose criterion checks exited
+    `checks`."""
+    evidence: dict = {"diff_stat": [{"path": "mathutil.py", "added": 1, "removed": 1}]}
+    if verify is not None:
+        evidence["verify"] = {"command": "python -m pytest -q", "exit_code": verify, "output": "", "seconds": 0.1}
+    evidence["criterion_checks"] = [
+        {"command": f"check {i}", "criterion": "mean is right", "exit_code": code, "output": ""}
+        for i, code in enumerate(checks)
+    ]
+    return Verdict.objects.create(
+        agent=agent,
+        commit_sha=SHA,
+        recommendation=recommendation,
+        reasons=["`python -m pytest -q` ran"],
+        evidence=evidence,
+        status=status,
+    )
+
+
+def guide(team: Team, name: str = "House style") -> TasteGuide:
+    return TasteGuide.objects.create(team=team, name=name, rules=["Small functions."])
