@@ -7,9 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.permissions import grants, require_page
-from agents.services import ServiceError, record_event
+from agents.services import ServiceError
 from agents.teams import current_membership
-from judges import diffview, merge, services
+from judges import diffview, services
 from judges.models import Verdict
 
 
@@ -78,11 +78,13 @@ def comment_form(request, pk: int):
 @require_POST  # it records an export, which lets the branch be deleted: a link or a prefetch must not do that
 def patch(request, pk: int):
     verdict = _get_verdict_for_user(request.user, pk, "export")
-    agent = verdict.agent
-    text = merge.export_patch(agent.task.repo.path, agent.base_commit, verdict.commit_sha)
-    record_event(agent.pk, "exported", {"by": request.user.username, "verdict_id": verdict.pk})
+    try:
+        text = services.export_patch(verdict, request.user)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("judges:detail", pk=verdict.pk)
     response = HttpResponse(text, content_type="text/x-patch; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{agent.branch.replace("/", "-")}.patch"'
+    response["Content-Disposition"] = f'attachment; filename="{verdict.agent.branch.replace("/", "-")}.patch"'
     return response
 
 
