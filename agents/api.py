@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
-from agents import model_access, services, worktrees
+from agents import model_access, receipts, services, worktrees
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -343,14 +343,12 @@ def agent_events(request, pk: int) -> dict:
     agent = _agent(request, pk)
     after = int_query(request, "after", 0)
     events = list(Event.objects.filter(agent=agent, seq__gt=after).order_by("seq")[: PAGE + 1])
-    more, events = len(events) > PAGE, events[:PAGE]
-    ids = [e.payload.get("message_id") for e in events if e.kind == "message"]
-    states = dict(Message.objects.filter(agent=agent, pk__in=ids).values_list("pk", "state")) if ids else {}
+    more, events = len(events) > PAGE, receipts.with_receipts(events[:PAGE])
     items = []
     for e in events:
         item = {"seq": e.seq, "kind": e.kind, "payload": e.payload, "created_at": _time(e.created_at)}
-        if e.kind == "message":
-            item["message_state"] = states.get(e.payload.get("message_id"), Message.State.QUEUED)
+        if e.kind == Event.Kind.MESSAGE:
+            item["message_state"] = receipts.receipt(e)
         items.append(item)
     return {"events": items, "next_after": events[-1].seq if events else after, "more": more}
 

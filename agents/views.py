@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import sandbox, services
+from agents import receipts, sandbox, services
 from agents.events import DENSE_FROM, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
 from agents.models import Agent, Skill, TaskSpec, TasteGuide
@@ -210,11 +210,7 @@ def task_stop_all(request, pk: int):
 @require_GET
 def agent_detail(request, pk: int):
     agent = _get_agent_for_user(request.user, pk)
-    events = list(agent.events.all())
-    states = dict(agent.messages.values_list("pk", "state"))
-    for event in events:
-        if event.kind == "message":
-            event.receipt_state = states.get(event.payload.get("message_id"), "queued")
+    events = receipts.with_receipts(list(agent.events.all()))
     can = grants(request.user, agent.task.team_id)
     return render(
         request,

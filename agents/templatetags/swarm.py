@@ -4,6 +4,8 @@ import json
 
 from django import template
 
+from agents import receipts
+
 register = template.Library()
 
 
@@ -20,6 +22,12 @@ def compact(value) -> str:
 @register.filter
 def minutes(seconds) -> str:
     return f"{(seconds or 0) / 60:.1f}"
+
+
+@register.filter
+def receipt(event) -> str:
+    """The receipt state (queued, delivered, answered) a message event or a receipt event shows; "" otherwise."""
+    return receipts.receipt(event)
 
 
 @register.filter
