@@ -20,10 +20,7 @@ LOOP_WINDOW = 10
 
 
 def over_budget(agent: Agent) -> str:
-    for name, value in agent.budget_fraction().items():
-        if value >= 1.0:
-            return name
-    return ""
+    return agent.budget_used_up()  # the rule lives on the model: the header's grant button asks it too
 
 
 def fingerprint(name: str, args, result: str) -> str:

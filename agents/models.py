@@ -240,6 +240,7 @@ class Agent(models.Model):
         STOPPED = "stopped", "stopped"
 
     ATTENTION = {Status.AWAITING_REVIEW, Status.PAUSED, Status.ERROR}
+    FINISHED = {Status.ACCEPTED, Status.STOPPED}  # no more steps, messages or budget; the worktree may go
 
     task = models.ForeignKey(TaskSpec, on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=60)
@@ -301,6 +302,15 @@ class Agent(models.Model):
         return self.status in self.ATTENTION
 
     @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def needs_budget(self) -> bool:
+        """Paused with a budget used up: a person grants more (resuming alone would pause it again at once)."""
+        return self.status == self.Status.PAUSED and bool(self.budget_used_up())
+
+    @property
     def colour(self) -> int:
         """One of 12 stable hues for the agent's name, so it is recognisable everywhere."""
         return int(hashlib.sha1(self.name.encode()).hexdigest()[:4], 16) % 12
@@ -316,6 +326,10 @@ class Agent(models.Model):
     @property
     def budget_usd(self):
         return self.task.budget_usd + self.extra_usd
+
+    def budget_used_up(self) -> str:
+        """The first budget (time, tokens, cost) used up, or "" while some of each is left."""
+        return next((name for name, used in self.budget_fraction().items() if used >= 1.0), "")
 
     def budget_fraction(self) -> dict[str, float]:
         usd = float(self.budget_usd)

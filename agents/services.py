@@ -76,7 +76,7 @@ def record_event(agent_id: int, kind: str, payload: dict | None = None, **fields
 
 def set_status(agent_id: int, status: str, reason: str = "", **fields) -> Event:
     fields.setdefault("activity", reason or status.replace("_", " "))
-    if status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+    if status in Agent.FINISHED:
         fields["finished_at"] = timezone.now()
     return record_event(
         agent_id, "status", {"status": status, "reason": reason}, status=status, status_reason=reason, **fields
@@ -108,7 +108,7 @@ def inject_message(
         existing = _message_for_client_id(agent, client_msg_id)
         if existing:
             return existing
-    if agent.status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+    if agent.finished:
         raise ServiceError(f"{agent.name} has finished ({agent.get_status_display()}); it takes no more messages.", 409)
     try:
         with transaction.atomic():
@@ -227,28 +227,39 @@ def resume(agent: Agent, reason: str = "resumed") -> None:
 
 
 def stop(agent: Agent, by: str) -> None:
-    if agent.status in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+    if agent.finished:
         return
     set_status(agent.pk, Agent.Status.STOPPED, f"stopped by {by}")
 
 
 def grant_budget(agent: Agent, by: str) -> None:
-    """A person grants half the task's budget again (time, tokens and cost) and the agent resumes."""
-    task = agent.task
-    Agent.objects.filter(pk=agent.pk).update(
-        extra_minutes=F("extra_minutes") + max(1, task.budget_minutes // 2),
-        extra_tokens=F("extra_tokens") + max(1000, task.budget_tokens // 2),
-        extra_usd=F("extra_usd") + task.budget_usd / 2,
-    )
-    record_event(agent.pk, "budget_granted", {"by": by, "minutes": max(1, task.budget_minutes // 2)})
-    agent.refresh_from_db()
-    resume(agent, f"{by} granted more budget")
+    """A person grants half the task's budget again (time, tokens and cost) and the agent resumes.
+
+    The grant, its event and the resumption are one transaction: no budget granted to an agent left paused."""
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
+        if agent.finished:
+            raise ServiceError(
+                f"{agent.name} has finished ({agent.get_status_display()}); it needs no more budget.", 409
+            )
+        task = agent.task
+        minutes = max(1, task.budget_minutes // 2)
+        record_event(
+            agent.pk,
+            "budget_granted",
+            {"by": by, "minutes": minutes},
+            extra_minutes=F("extra_minutes") + minutes,
+            extra_tokens=F("extra_tokens") + max(1000, task.budget_tokens // 2),
+            extra_usd=F("extra_usd") + task.budget_usd / 2,
+        )
+        agent.refresh_from_db()
+        resume(agent, f"{by} granted more budget")
 
 
 def broadcast_message(task: TaskSpec, text: str, author) -> int:
     """One person's message to every agent of a task that still works; returns how many got it."""
     sent = 0
-    for agent in task.agents.exclude(status__in=[Agent.Status.ACCEPTED, Agent.Status.STOPPED]):
+    for agent in task.agents.exclude(status__in=Agent.FINISHED):
         inject_message(agent, text, author=author)
         sent += 1
     if not sent:
@@ -257,7 +268,7 @@ def broadcast_message(task: TaskSpec, text: str, author) -> int:
 
 
 def stop_all(task: TaskSpec, by: str) -> int:
-    agents = list(task.agents.exclude(status__in=[Agent.Status.ACCEPTED, Agent.Status.STOPPED]))
+    agents = list(task.agents.exclude(status__in=Agent.FINISHED))
     for agent in agents:
         stop(agent, by)
     return len(agents)
@@ -266,7 +277,7 @@ def stop_all(task: TaskSpec, by: str) -> int:
 def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
     """Remove a finished agent's worktree. Its branch goes only when merged, or when a person insists
     after the work was exported; otherwise the branch stays and nothing is lost."""
-    if agent.status not in {Agent.Status.ACCEPTED, Agent.Status.STOPPED}:
+    if not agent.finished:
         raise ServiceError(f"{agent.name} is still {agent.get_status_display()}: stop it before cleaning up.", 409)
     repo = agent.task.repo
     if delete_branch and not worktrees.is_merged(repo.path, agent.branch, agent.task.effective_target_branch):

@@ -272,7 +272,10 @@ def agent_control(request, pk: int, action: str):
         except ServiceError as exc:
             messages.error(request, exc.message)
     elif action == "grant":
-        services.grant_budget(agent, request.user.username)
+        try:
+            services.grant_budget(agent, request.user.username)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
     else:
         services.resume(agent, f"resumed by {request.user.username}")
     return redirect(agent)
