@@ -135,11 +135,11 @@ def task_edit(request, pk: int):
 @require_POST
 def task_delete(request, pk: int):
     task = _get_task_for_user(request.user, pk, "edit_task")
-    if task.agents.exclude(status__in=[Agent.Status.ACCEPTED, Agent.Status.STOPPED]).exists():
-        messages.error(request, "Stop its agents before deleting a task that is running.")
+    try:
+        title = services.delete_task(task)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
         return redirect(task)
-    title = task.title
-    task.delete()
     messages.success(request, f"Task “{title}” deleted. Its branches stay in the repository.")
     return redirect("agents:task_list")
 
@@ -311,8 +311,11 @@ def taste_edit(request, pk: int | None = None):
 def taste_delete(request, pk: int):
     guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
     require_page(request.user, guide.team_id, "edit_taste")
-    guide.delete()
-    messages.success(request, "Taste guide deleted.")
+    try:
+        services.delete_taste_guide(guide)
+        messages.success(request, f"Taste guide “{guide.name}” deleted.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
     return redirect("agents:taste_list")
 
 
