@@ -7,7 +7,7 @@ import nh3
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -93,7 +93,6 @@ def task_list(request):
         .annotate(
             n_agents=Count("agents", distinct=True),
             cost=Sum("agents__cost_usd"),
-            n_pending=Count("agents__verdicts", filter=Q(agents__verdicts__status="pending"), distinct=True),
         )
     )
     by_status = {}

@@ -21,9 +21,7 @@ MAX_LINES = 450
 KNOWN_AGENTS_TO_JUDGES: set[tuple[str, str]] = set()
 # Nor reach into judges' tables through an ORM lookup on a relation judges defines (`agents__verdicts__status`).
 # Pairs of (module, related name).
-KNOWN_AGENTS_TO_JUDGES_LOOKUPS = {
-    ("agents.views", "verdicts"),
-}
+KNOWN_AGENTS_TO_JUDGES_LOOKUPS: set[tuple[str, str]] = set()
 
 # No cycle at module level (Python would fail on some of them at import time), and no allowlist for that.
 # Through imports deferred into functions, a cycle still ties the modules together: these edges lie on one today.
