@@ -267,7 +267,7 @@ _FORM_FIELDS = {"budget_minutes": "budget.minutes", "budget_tokens": "budget.tok
 
 
 def _names_to_ids(model, team, names: list[str], where: str) -> list[int]:
-    found = dict(model.objects.filter(team=team, name__in=names).values_list("name", "pk"))
+    found = dict(model.objects.in_team(team).filter(name__in=names).values_list("name", "pk"))
     missing = [n for n in names if n not in found]
     if missing:
         raise FieldError(where, f"has names your team does not have: {', '.join(missing)}.")
@@ -277,7 +277,7 @@ def _names_to_ids(model, team, names: list[str], where: str) -> list[int]:
 def tasks_create(request, data: dict):
     team = request_team(request, data.get("team"))
     ref = data["repo"]
-    repo = Repository.objects.filter(team=team).filter(Q(name=ref) if isinstance(ref, str) else Q(pk=ref)).first()
+    repo = Repository.objects.in_team(team).filter(Q(name=ref) if isinstance(ref, str) else Q(pk=ref)).first()
     if repo is None:
         raise FieldError("repo", f"is not a repository of your team ({ref!s}); add it with POST /api/repos.")
     defaults = {f.name: f.default for f in TaskSpec._meta.get_fields() if f.name.startswith("budget_")}

@@ -147,7 +147,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
     skills = [
         Skill.objects.get_or_create(team=team, name=n, defaults={"description": d, "body": b})[0] for n, d, b in SKILLS
     ]
-    task = TaskSpec.objects.filter(team=team, title="Fix mean() in mathutil").first()
+    task = TaskSpec.objects.in_team(team).filter(title="Fix mean() in mathutil").first()
     if task is None:
         task = TaskSpec.objects.create(
             team=team,

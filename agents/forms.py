@@ -61,7 +61,7 @@ def clean_roster(entries: list[tuple[str, str]], team, errors: list[str] | None 
     Names are unique (case-insensitively) and well formed, profiles belong to the team. `errors` carries
     problems the caller already found while parsing, so a person sees all of them at once.
     """
-    profiles = set(ModelProfile.objects.filter(team=team).values_list("name", flat=True))
+    profiles = set(ModelProfile.objects.in_team(team).values_list("name", flat=True))
     roster, seen, errors = [], set(), list(errors or [])
     for name, profile in entries:
         if not NAME_RE.match(name):
@@ -116,9 +116,9 @@ class TaskFieldsForm(forms.ModelForm):
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
         self.team = team
-        self.fields["repo"].queryset = Repository.objects.filter(team=team)
-        self.fields["taste_guides"].queryset = TasteGuide.objects.filter(team=team)
-        self.fields["skills"].queryset = Skill.objects.filter(team=team)
+        self.fields["repo"].queryset = Repository.objects.in_team(team)
+        self.fields["taste_guides"].queryset = TasteGuide.objects.in_team(team)
+        self.fields["skills"].queryset = Skill.objects.in_team(team)
         self.fields["goal"].required = True
         self.fields["goal"].error_messages["required"] = "Say what the agents should achieve."
         # a field's min_value only acts when given to its constructor, so add the validators themselves
@@ -167,10 +167,10 @@ class TaskSpecForm(TaskFieldsForm):
         """`policy`: the user may choose the judge panel and auto-approve (admins); for others those fields show
         their current value and a submitted value is ignored, so an operator cannot skip the reviewers."""
         super().__init__(*args, team=team, **kwargs)
-        self.fields["judge_profiles"].queryset = ModelProfile.objects.filter(team=team)
+        self.fields["judge_profiles"].queryset = ModelProfile.objects.in_team(team)
         if not self.instance.pk:
             self.initial["judge_profiles"] = list(
-                ModelProfile.objects.filter(team=team, model__contains="judge").values_list("pk", flat=True)
+                ModelProfile.objects.in_team(team).filter(model__contains="judge").values_list("pk", flat=True)
             )
         if not policy:
             for name in self.POLICY_FIELDS:
@@ -186,9 +186,9 @@ class TaskSpecForm(TaskFieldsForm):
         roster = cleaned.get("roster_text")
         if judges and roster:
             worker_families = set(
-                ModelProfile.objects.filter(team=self.team, name__in=[r["profile"] for r in roster]).values_list(
-                    "family", flat=True
-                )
+                ModelProfile.objects.in_team(self.team)
+                .filter(name__in=[r["profile"] for r in roster])
+                .values_list("family", flat=True)
             )
             if all(j.family in worker_families for j in judges):
                 self.add_error(

@@ -52,7 +52,7 @@ def role_of(user, team_id: int) -> str | None:
     """The user's role in the team, or None when they are not a member."""
     if not getattr(user, "is_authenticated", False):
         return None
-    return Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
+    return Membership.objects.in_team(team_id).filter(user=user).values_list("role", flat=True).first()
 
 
 def can(user, team_id: int, action: str) -> bool:

@@ -179,7 +179,7 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     roster = task.roster or []
     if not roster:
         raise ServiceError("Add at least one agent (name and model profile) before launching.")
-    profiles = {p.name: p for p in ModelProfile.objects.filter(team=task.team)}
+    profiles = {p.name: p for p in ModelProfile.objects.in_team(task.team_id)}
     missing = sorted({r["profile"] for r in roster if r["profile"] not in profiles})
     if missing:
         raise ServiceError(f"Unknown model profile(s): {', '.join(missing)}.")

@@ -29,7 +29,7 @@ def message_agent(agent: Agent, args: dict) -> tuple[str, str]:
 
 def load_skill(agent: Agent, args: dict) -> tuple[str, str]:
     name = args.get("name")
-    skill = Skill.objects.filter(team_id=agent.task.team_id, name__iexact=str(name or "").strip()).first()
+    skill = Skill.objects.in_team(agent.task.team_id).filter(name__iexact=str(name or "").strip()).first()
     if skill is None:
         names = ", ".join(agent.task.skills.values_list("name", flat=True))
         raise tools.ToolRefused(f"no skill named {name!r}; available: {names or 'none'}")

@@ -52,7 +52,7 @@ def current_team(request) -> Team:
 
 
 def choose_team(request, team_id: int) -> Team:
-    membership = Membership.objects.filter(user=request.user, team_id=team_id).select_related("team").first()
+    membership = Membership.objects.in_team(team_id).filter(user=request.user).select_related("team").first()
     if membership is None:
         raise ServiceError("You are not a member of that team.", 404)
     request.session[SESSION_KEY] = membership.team_id
@@ -69,11 +69,11 @@ def _lock_team(team_id: int) -> Team:
 
 
 def _admins_left(team_id: int, without: Membership) -> int:
-    return Membership.objects.filter(team_id=team_id, role=Membership.Role.ADMIN).exclude(pk=without.pk).count()
+    return Membership.objects.in_team(team_id).filter(role=Membership.Role.ADMIN).exclude(pk=without.pk).count()
 
 
 def _member(team_id: int, membership_id: int) -> Membership:
-    membership = Membership.objects.filter(team_id=team_id, pk=membership_id).select_related("user").first()
+    membership = Membership.objects.in_team(team_id).filter(pk=membership_id).select_related("user").first()
     if membership is None:
         raise ServiceError("There is no such member in this team.", 404)
     return membership
@@ -133,7 +133,7 @@ def create_invite(by, team_id: int, role: str) -> tuple[Invite, str]:
 
 def revoke_invite(by, team_id: int, invite_id: int) -> None:
     require(by, team_id, "manage_members")
-    Invite.objects.filter(team_id=team_id, pk=invite_id, used_at=None).update(expires_at=timezone.now())
+    Invite.objects.in_team(team_id).filter(pk=invite_id, used_at=None).update(expires_at=timezone.now())
 
 
 INVALID_INVITE = "This invitation link is not valid: it was used already, it expired, or it was revoked."
@@ -149,7 +149,7 @@ def find_invite(raw: str) -> Invite:
 def accept_invite(raw: str, user) -> Membership:
     """Join the invitation's team with its role; the link works once (a conditional update claims it)."""
     invite = find_invite(raw)
-    if Membership.objects.filter(team_id=invite.team_id, user=user).exists():
+    if Membership.objects.in_team(invite.team_id).filter(user=user).exists():
         raise ServiceError(f"You are already a member of {invite.team.name}; the link is left for someone else.", 409)
     with transaction.atomic():
         claimed = Invite.objects.filter(pk=invite.pk, used_at=None, expires_at__gt=timezone.now()).update(

@@ -37,7 +37,7 @@ def panel_for(task: TaskSpec, worker_families: set[str]) -> list[ModelProfile]:
     chosen = list(task.judge_profiles.all())
     if chosen:
         return chosen
-    judges = [p for p in ModelProfile.objects.filter(team=task.team) if "judge" in p.model or "judge" in p.name]
+    judges = [p for p in ModelProfile.objects.in_team(task.team_id) if "judge" in p.model or "judge" in p.name]
     other = [p for p in judges if p.family not in worker_families]
     return judges if other else []
 

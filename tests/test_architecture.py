@@ -286,3 +286,38 @@ def test_no_module_is_over_450_lines_except_migrations():
     assert over >= KNOWN_OVERSIZED, _report(
         f"modules over {MAX_LINES} lines", set(), KNOWN_OVERSIZED - over, KNOWN_OVERSIZED
     )
+
+
+# --- team scoping: written once, in agents.models.TeamQuerySet (`for_user`, `in_team`)
+
+TEAM_PARTS = {"team", "team_id"}
+SCOPING_CALLS = {"filter", "get"}  # `exclude(team=...)` is not scoping: it names one team to leave out
+
+
+def own_team_filters(path: Path) -> set[str]:
+    """`filter(team=...)`, `get(task__team_id=...)`: lookups through a team a module writes itself."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SCOPING_CALLS:
+            found |= {kw.arg for kw in node.keywords if kw.arg and TEAM_PARTS & set(kw.arg.split("__"))}
+    return found
+
+
+def test_the_walker_finds_a_team_filter_written_by_hand(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("Skill.objects.filter(team_id=1, name='x')\nVerdict.objects.get(agent__task__team=t)\n")
+    assert own_team_filters(module) == {"team_id", "agent__task__team"}
+    module.write_text("Repository.objects.filter(path=p).exclude(team=t)\nSkill.objects.in_team(t).filter(name='x')\n")
+    assert own_team_filters(module) == set()
+
+
+def test_every_module_scopes_by_team_through_the_team_queryset():
+    found = {
+        (name, lookup)
+        for name, path in app_modules().items()
+        if name != "agents.models"  # the one home
+        for lookup in own_team_filters(path)
+    }
+    assert not found, "use Model.objects.for_user(user) or .in_team(team) instead of:\n" + "\n".join(
+        f"  {name}: {lookup}=" for name, lookup in sorted(found)
+    )
