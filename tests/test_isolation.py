@@ -292,12 +292,18 @@ def test_stranger_gets_404_for_every_page_and_action_of_another_team(alices_thin
         assert f"/verdicts/{alices_things['verdict']}/" not in html, page
 
 
-def test_the_teams_admin_still_reaches_each_page(alices_things, client, adele):
-    """The control for the 404s above: the same URLs work for a member of the team whose role allows them."""
+def test_the_teams_admin_still_reaches_each_page_and_reading_one_changes_nothing(alices_things, client, adele):
+    """The control for the 404s above: the same URLs work for a member of the team whose role allows them.
+    And a GET writes nothing (no event, no decision): a link, a prefetch or a crawler must not act."""
     client.force_login(adele)
+    before = snapshot()
     for name, path in object_requests(alices_things):
         if "get" in allowed(name):
             assert client.get(path).status_code == 200, path
+    for route, name in page_routes():
+        if "<" not in route and "get" in allowed(name):
+            assert client.get(fill(route)).status_code == 200, route
+    assert snapshot() == before
 
 
 def role_requests(things: dict) -> list[tuple[str, str, str]]:
