@@ -321,7 +321,7 @@ def delete_task(task: TaskSpec) -> str:
 
 
 def _count_by_kind(objects: list) -> str:
-    """ "2 verdicts", "1 verdict and 3 reviews": what rows another app keeps, by their models' own names."""
+    """What rows another app keeps, by their models' own names: "2 verdicts", "1 verdict and 3 reviews"."""
     counts: dict[tuple[str, str], int] = {}
     for obj in objects:
         names = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
