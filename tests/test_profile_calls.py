@@ -68,6 +68,11 @@ def test_a_probe_makes_one_small_call_and_returns_the_answer(server, canary):
     assert sent.headers["authorization"] == f"Bearer {canary}"
 
 
+def test_a_probe_masks_a_key_the_server_echoes_in_its_answer(server, canary):
+    server.script(reply(f"You sent me {canary}."))
+    assert llm.probe(profile_for(server)).content == "You sent me [redacted]."
+
+
 def test_a_probe_is_not_retried_and_its_error_never_shows_the_key(server, canary, settings):
     settings.SWARM_LLM_RETRIES = 3  # the agents' retries do not apply: a person is waiting
     server.script(status(401, f"Incorrect API key provided: {canary}"), reply("too late"))

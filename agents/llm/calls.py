@@ -224,4 +224,6 @@ def probe(profile) -> Turn:
         if isinstance(exc, litellm.Timeout):
             reason = f"timed out after {timeout:g} s"
         raise ModelError(redact(f"{reason}: {type(exc).__name__}: {exc}", secrets)[:2000]) from None
-    return _turn(profile, response, native)
+    turn = _turn(profile, response, native)
+    turn.content = redact(turn.content, secrets)  # shown to a person: a server that echoes the key gets it masked
+    return turn
