@@ -286,6 +286,8 @@ FINISHED = (Agent.Status.ACCEPTED, Agent.Status.STOPPED)
 
 def _save_form(by, form, action: str, what: str):
     """Check the role, validate, save in one transaction; a name the team already has is a 409 on the name field."""
+    if form.instance.team_id is None and not form.is_valid():  # Django's admin: the team is one of the form's fields
+        raise InvalidForm(form)
     require(by, form.instance.team_id, action)
     if not form.is_valid():
         raise InvalidForm(form)
@@ -299,23 +301,32 @@ def _save_form(by, form, action: str, what: str):
         raise InvalidForm(form, 409, message) from None
 
 
+def save_repository(by, form: RepositoryForm) -> Repository:
+    """Add or change a repository as the form says (RepositoryForm's rules); team admins only."""
+    return _save_form(by, form, "manage_repos", "repository")
+
+
+def save_model_profile(by, form: ModelProfileForm) -> ModelProfile:
+    """Add or change a model profile (the operator's keys, hosts and providers); team admins only. Agents that use
+    a changed profile call the changed model from their next step."""
+    return _save_form(by, form, "manage_models", "model profile")
+
+
 def create_repository(by, team: Team, data) -> Repository:
-    """Register a git repository that is on the server (RepositoryForm's rules); team admins only."""
-    return _save_form(by, RepositoryForm(data, instance=Repository(team=team)), "manage_repos", "repository")
+    """Register a git repository that is on the server."""
+    return save_repository(by, RepositoryForm(data, instance=Repository(team=team)))
 
 
 def update_repository(by, repo: Repository, data) -> Repository:
-    return _save_form(by, RepositoryForm(data, instance=repo), "manage_repos", "repository")
+    return save_repository(by, RepositoryForm(data, instance=repo))
 
 
 def create_model_profile(by, team: Team, data) -> ModelProfile:
-    """Add a model profile (ModelProfileForm's rules: the operator's keys, hosts and providers); team admins only."""
-    return _save_form(by, ModelProfileForm(data, instance=ModelProfile(team=team)), "manage_models", "model profile")
+    return save_model_profile(by, ModelProfileForm(data, instance=ModelProfile(team=team)))
 
 
 def update_model_profile(by, profile: ModelProfile, data) -> ModelProfile:
-    """Change a profile; agents that use it call the changed model from their next step."""
-    return _save_form(by, ModelProfileForm(data, instance=profile), "manage_models", "model profile")
+    return save_model_profile(by, ModelProfileForm(data, instance=profile))
 
 
 def _names(values, limit: int = 3) -> str:
