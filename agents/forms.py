@@ -281,6 +281,12 @@ def repo_default_branch(where: Path) -> str:
         return "main"  # detached HEAD: assume the usual name
 
 
+def plain_number(value) -> str:
+    """0.5000 -> "0.5", 10.0000 -> "10": a price as a person writes it."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 class _TeamForm(forms.ModelForm):
     """A team's object: the team is the instance's (pages, API) or, in Django's admin, a field of the form."""
 
@@ -302,11 +308,11 @@ class RepositoryForm(_TeamForm):
     class Meta:
         model = Repository
         fields = ["name", "path", "verify_command"]
-        labels = {"path": "Path on the server"}
+        labels = {"path": "Path"}
         help_texts = {
             "name": "How tasks name it, e.g. “inventory”.",
-            "path": "Absolute path of the repository's top-level directory, under a directory the operator allows"
-            " (SWARM_REPO_ROOTS).",
+            "path": "Absolute path on the server of the repository's top-level directory, under a directory the"
+            " operator allows (SWARM_REPO_ROOTS).",
             "verify_command": "Run in each agent's worktree to check a submission, e.g. “python -m pytest -q”;"
             " a task may set its own.",
         }
@@ -371,10 +377,14 @@ class ModelProfileForm(_TeamForm):
             choices.append((current, f"{current} (no longer allowed)"))
         self.fields["api_key_env"].widget = forms.Select(choices=choices)
         self.fields["family"].required = False
+        if not self.instance.pk:
+            self.initial["family"] = ""  # not the model's default ("simulator"): empty means the provider's name
         self.fields["context_window"].validators.append(MinValueValidator(1))
         for name in ("input_usd_per_mtok", "output_usd_per_mtok"):
             self.fields[name].validators.append(MinValueValidator(0))
             self.fields[name].widget.attrs["min"] = 0
+            if self.initial.get(name) is not None:
+                self.initial[name] = plain_number(self.initial[name])
         self._fix_on_edit("name", "Fixed once added: task rosters name it.")
 
     def clean_name(self) -> str:

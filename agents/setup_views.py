@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import services
 from agents.errors import InvalidForm, ServiceError
-from agents.forms import ModelProfileForm, RepositoryForm
+from agents.forms import ModelProfileForm, RepositoryForm, plain_number
 from agents.models import Agent, ModelProfile, Repository
 from agents.permissions import grants, require_page
 from agents.views import team_for
@@ -116,11 +116,14 @@ def repo_delete(request, pk: int):
 @require_GET
 def model_list(request):
     team = team_for(request, "view")
-    profiles = (
+    profiles = list(
         ModelProfile.objects.in_team(team)
         .annotate(n_agents=Count("agents"), n_working=Count("agents", filter=~Q(agents__status__in=FINISHED)))
         .order_by("name", "id")
     )
+    for p in profiles:
+        prices = (p.input_usd_per_mtok, p.output_usd_per_mtok)
+        p.prices = "" if prices == (None, None) else " / ".join(plain_number(v or 0) for v in prices)
     return render(
         request,
         "agents/model_list.html",
