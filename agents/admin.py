@@ -12,7 +12,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from agents import permissions, services
+from agents import permissions, team_setup
 from agents.errors import ServiceError
 from agents.forms import ModelProfileForm, RepositoryForm, TasteGuideForm
 from agents.models import (
@@ -88,7 +88,7 @@ class RepositoryAdmin(TeamObjectAdmin):
     search_fields = ["name", "path"]
 
     def save_model(self, request, obj, form, change):
-        services.save_repository(request.user, form)
+        team_setup.save_repository(request.user, form)
 
 
 @admin.register(ModelProfile)
@@ -101,7 +101,7 @@ class ModelProfileAdmin(TeamObjectAdmin):
     search_fields = ["name", "model", "family"]
 
     def save_model(self, request, obj, form, change):
-        services.save_model_profile(request.user, form)
+        team_setup.save_model_profile(request.user, form)
 
 
 @admin.register(TasteGuide)

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 
-from agents import services
+from agents import services, team_setup
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -172,7 +172,7 @@ def _form_data(data: dict, fields: tuple[str, ...]) -> dict:
 
 def repos_create(request, data: dict):
     team = request_team(request, data.get("team"))
-    repo = services.create_repository(request.user, team, _form_data(data, ("name", "path", "verify_command")))
+    repo = team_setup.create_repository(request.user, team, _form_data(data, ("name", "path", "verify_command")))
     return repo_json(repo)
 
 
@@ -184,7 +184,7 @@ def models_list(request) -> dict:
 def models_create(request, data: dict):
     team = request_team(request, data.get("team"))
     fields = tuple(ModelProfileForm.Meta.fields)
-    return profile_json(services.create_model_profile(request.user, team, _form_data(data, fields)))
+    return profile_json(team_setup.create_model_profile(request.user, team, _form_data(data, fields)))
 
 
 def tasks_list(request) -> dict:

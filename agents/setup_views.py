@@ -1,5 +1,5 @@
 """A team's repositories and model profiles in the browser: lists every member reads, forms for the team's admins
-(the rules are agents/forms.py's, the writes agents/services.py's), and a model profile's "Test connection"."""
+(the rules are agents/forms.py's, the writes agents/team_setup.py's), and a model profile's "Test connection"."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import services
+from agents import team_setup
 from agents.errors import InvalidForm, ServiceError
 from agents.forms import ModelProfileForm, RepositoryForm, plain_number
 from agents.models import Agent, ModelProfile, Repository
@@ -73,7 +73,7 @@ def repo_new(request):
     repo = Repository(team=team_for(request, "manage_repos"))
     return _save(
         request,
-        lambda: services.create_repository(request.user, repo.team, request.POST),
+        lambda: team_setup.create_repository(request.user, repo.team, request.POST),
         RepositoryForm(instance=repo),
         "agents/repo_form.html",
         repo,
@@ -88,7 +88,7 @@ def repo_edit(request, pk: int):
     repo = _owned(request, Repository, pk, "manage_repos")
     return _save(
         request,
-        lambda: services.update_repository(request.user, repo, request.POST),
+        lambda: team_setup.update_repository(request.user, repo, request.POST),
         RepositoryForm(instance=repo),
         "agents/repo_form.html",
         repo,
@@ -102,7 +102,7 @@ def repo_edit(request, pk: int):
 def repo_delete(request, pk: int):
     repo = _owned(request, Repository, pk, "manage_repos")
     try:
-        services.delete_repository(request.user, repo)
+        team_setup.delete_repository(request.user, repo)
         messages.success(request, f"Repository “{repo.name}” removed from Swarm; nothing on the server was deleted.")
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -137,7 +137,7 @@ def model_new(request):
     profile = ModelProfile(team=team_for(request, "manage_models"))
     return _save(
         request,
-        lambda: services.create_model_profile(request.user, profile.team, request.POST),
+        lambda: team_setup.create_model_profile(request.user, profile.team, request.POST),
         ModelProfileForm(instance=profile),
         "agents/model_form.html",
         profile,
@@ -152,7 +152,7 @@ def model_edit(request, pk: int):
     profile = _owned(request, ModelProfile, pk, "manage_models")
     return _save(
         request,
-        lambda: services.update_model_profile(request.user, profile, request.POST),
+        lambda: team_setup.update_model_profile(request.user, profile, request.POST),
         ModelProfileForm(instance=profile),
         "agents/model_form.html",
         profile,
@@ -166,7 +166,7 @@ def model_edit(request, pk: int):
 def model_delete(request, pk: int):
     profile = _owned(request, ModelProfile, pk, "manage_models")
     try:
-        services.delete_model_profile(request.user, profile)
+        team_setup.delete_model_profile(request.user, profile)
         messages.success(request, f"Model profile “{profile.name}” deleted.")
     except ServiceError as exc:
         messages.error(request, exc.message)
