@@ -109,7 +109,7 @@ def delete_model_profile(by, profile: ModelProfile) -> None:
                 " so it stays. Edit it instead, or leave it unused.",
                 409,
             )
-        tasks = TaskSpec.objects.filter(team_id=profile.team_id)
+        tasks = TaskSpec.objects.in_team(profile.team_id)
         rostered = [t.title for t in tasks if any(r.get("profile") == profile.name for r in t.roster)]
         judging = list(tasks.filter(judge_profiles=profile).values_list("title", flat=True))
         if rostered or judging:
