@@ -6,15 +6,12 @@ them with their schemas, which is where the URLs and the OpenAPI document come f
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, Q
 
-from agents import model_access, receipts, services, worktrees
+from agents import receipts, services, team_setup
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -22,9 +19,8 @@ from agents.api_base import (
     owned,
     request_team,
 )
-from agents.forms import TaskFieldsForm, clean_acceptance, clean_roster
+from agents.forms import ModelProfileForm, TaskFieldsForm, clean_acceptance, clean_roster
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
-from agents.services import ServiceError
 
 PAGE = 500  # tasks or events per answer; `next_after` pages through events
 
@@ -53,8 +49,15 @@ def profile_json(p: ModelProfile) -> dict:
         "api_base": p.api_base,
         "api_key_env": p.api_key_env,  # the variable's name; its value is never read here
         "family": p.family,
+        "context_window": p.context_window,
+        "input_usd_per_mtok": _number(p.input_usd_per_mtok),
+        "output_usd_per_mtok": _number(p.output_usd_per_mtok),
         "simulated": p.simulated,
     }
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def agent_summary_json(a: Agent) -> dict:
@@ -162,68 +165,15 @@ def repos_list(request) -> dict:
     return {"repos": [repo_json(r) for r in repos]}
 
 
-def check_repo_location(path: str) -> Path:
-    """The resolved path if an operator allowed repositories there (SWARM_REPO_ROOTS), outside Swarm's own data and
-    checkout. Checked before any git command runs there: git reads a repository's config as it opens it."""
-    where = Path(path)
-    if not where.is_absolute():
-        raise FieldError("path", "must be an absolute path on the server.")
-    where = where.resolve()
-    # agents of this team would read whatever the repository holds: not an agent's worktree, not Swarm's own files
-    if where.is_relative_to(Path(settings.WORKTREES_DIR).resolve()):
-        raise FieldError("path", "is an agent's worktree; give the repository it was made from.")
-    for own, what in ((settings.DATA_DIR, "data directory"), (settings.BASE_DIR, "own checkout")):
-        own = Path(own).resolve()
-        if where.is_relative_to(own) or own.is_relative_to(where):
-            raise FieldError("path", f"is or holds Swarm's {what}, which agents must never read.")
-    roots = [Path(root).resolve() for root in settings.SWARM_REPO_ROOTS]
-    if not roots:
-        raise FieldError(
-            "path",
-            "cannot be registered: this server allows no repository directories (an operator sets SWARM_REPO_ROOTS).",
-        )
-    if not any(where.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise FieldError("path", f"is outside the directories this server allows repositories in: {allowed}.")
-    if not where.is_dir():
-        raise FieldError("path", "is not a directory on the server.")
-    return where
+def _form_data(data: dict, fields: tuple[str, ...]) -> dict:
+    """A JSON body as the form reads a POST: absent or null is empty, numbers as their text."""
+    return {f: "" if data.get(f) is None else str(data[f]) for f in fields}
 
 
 def repos_create(request, data: dict):
     team = request_team(request, data.get("team"))
-    where = check_repo_location(data["path"])
-    enclosing = next((p for p in where.parents if (p / ".git").exists()), None)
-    if not (where / ".git").exists() and enclosing is not None:
-        raise FieldError("path", f"is inside the git repository at {enclosing}; give that top-level directory.")
-    try:
-        top = worktrees.git(where, "rev-parse", "--show-toplevel").strip()
-    except worktrees.GitError as exc:
-        raise FieldError("path", f"is not a git repository with a working tree (git says: {exc}).") from None
-    if Path(top).resolve() != where:
-        raise FieldError("path", f"is inside the git repository at {top}; give that top-level directory.")
-    if Repository.objects.filter(path=str(where)).exclude(team=team).exists():
-        raise FieldError("path", "is a repository of another team; ask an admin to share it.")
-    try:
-        branch = worktrees.git(where, "symbolic-ref", "--short", "-q", "HEAD").strip() or "main"
-    except worktrees.GitError:
-        branch = "main"  # detached HEAD: assume the usual name
-    name = data["name"].strip()
-    try:
-        with transaction.atomic():
-            repo = Repository.objects.create(
-                team=team,
-                name=name,
-                path=str(where),
-                default_branch=branch,
-                verify_command=data.get("verify_command", "").strip(),
-            )
-    except IntegrityError:
-        raise ServiceError(f"Your team already has a repository named “{name}”.", 409) from None
+    repo = team_setup.create_repository(request.user, team, _form_data(data, ("name", "path", "verify_command")))
     return repo_json(repo)
-
-
-PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def models_list(request) -> dict:
@@ -233,25 +183,8 @@ def models_list(request) -> dict:
 
 def models_create(request, data: dict):
     team = request_team(request, data.get("team"))
-    name, model = data["name"].strip(), data["model"].strip()
-    api_base, key_env = data.get("api_base", "").strip(), data.get("api_key_env", "").strip()
-    if not PROFILE_NAME.match(name):
-        raise FieldError("name", "must start with a letter or digit and use only letters, digits, '.', '_' or '-'.")
-    if any(c.isspace() for c in model):
-        raise FieldError("model", "must not contain spaces (e.g. openai/gpt-4o or sim/diligent).")
-    try:  # the operator's settings decide which key variables, hosts and providers a profile may use
-        model_access.check(model, api_base, key_env)
-    except model_access.ProfileRefused as refused:
-        raise FieldError(refused.field, refused.message) from None
-    family = data.get("family", "").strip() or ("simulator" if model.startswith("sim/") else model.split("/")[0])
-    try:
-        with transaction.atomic():
-            profile = ModelProfile.objects.create(
-                team=team, name=name, model=model, api_base=api_base, api_key_env=key_env, family=family
-            )
-    except IntegrityError:
-        raise ServiceError(f"Your team already has a model profile named “{name}”.", 409) from None
-    return profile_json(profile)
+    fields = tuple(ModelProfileForm.Meta.fields)
+    return profile_json(team_setup.create_model_profile(request.user, team, _form_data(data, fields)))
 
 
 def tasks_list(request) -> dict:

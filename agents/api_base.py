@@ -24,22 +24,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.csrf import csrf_exempt
 
 from agents import permissions, services
+from agents.errors import FieldError, ServiceError
 from agents.models import ApiToken, Team, team_id_of
-from agents.services import ServiceError
 
 MAX_ID = 2**63 - 1
 # what a failed token attempt is recorded as: the address is what counts (no account is named)
 TOKEN_CREDENTIALS = {"username": "(api token)"}
 TOKEN_HINT = "make one with `python manage.py api_token USERNAME` and send `Authorization: Bearer <token>`"
-
-
-class FieldError(ServiceError):
-    """A 400 that names the body field (or query parameter) at fault."""
-
-    def __init__(self, where: str, message: str):
-        # "title must not be empty." / "budget.usd: Ensure that there are ..." (a sentence of its own)
-        super().__init__(f"{where} {message}" if message[:1].islower() else f"{where}: {message}", 400)
-        self.field = where
 
 
 # ---------------------------------------------------------------- the route table and its dispatcher

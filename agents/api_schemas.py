@@ -19,6 +19,9 @@ PROFILE = obj(
     api_base=STRING,
     api_key_env=STRING,
     family=STRING,
+    context_window={"type": ["integer", "null"], "description": "input tokens; null: litellm's figure"},
+    input_usd_per_mtok={"type": ["number", "null"], "description": "USD per million input tokens; null: litellm's"},
+    output_usd_per_mtok={"type": ["number", "null"], "description": "USD per million output tokens; null: litellm's"},
     simulated={"type": "boolean"},
 )
 USAGE = obj(
@@ -114,6 +117,9 @@ NEW_PROFILE = body(
     api_base=text(300),
     api_key_env=text(100, description="NAME of the environment variable that holds the key, never the key"),
     family=text(50),
+    context_window={"type": ["integer", "null"], "minimum": 1, "maximum": MAX_INT},
+    input_usd_per_mtok={"type": ["number", "null"], "minimum": 0, "description": "USD per million input tokens"},
+    output_usd_per_mtok={"type": ["number", "null"], "minimum": 0, "description": "USD per million output tokens"},
 )
 NEW_TASK = body(
     ["repo", "title", "goal", "acceptance", "agents"],

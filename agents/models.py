@@ -154,6 +154,9 @@ class Skill(models.Model):
         return self.name
 
 
+PRICE = {"max_digits": 10, "decimal_places": 4, "null": True, "blank": True}
+
+
 class ModelProfile(models.Model):
     TEAM_PATH = "team"
     objects = TeamQuerySet.as_manager()
@@ -164,6 +167,10 @@ class ModelProfile(models.Model):
     api_base = models.CharField(max_length=300, blank=True, default="")
     api_key_env = models.CharField(max_length=100, blank=True, default="", help_text="NAME of the env var with the key")
     family = models.CharField(max_length=50, default="simulator")
+    # figures litellm may not know (empty: litellm's, else SWARM_LLM_CONTEXT_TOKENS and no cost); agents/llm reads them
+    context_window = models.PositiveIntegerField(null=True, blank=True, help_text="input tokens the model accepts")
+    input_usd_per_mtok = models.DecimalField("input price", **PRICE, help_text="USD per million input tokens")
+    output_usd_per_mtok = models.DecimalField("output price", **PRICE, help_text="USD per million output tokens")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="profile_name_unique_in_team")]

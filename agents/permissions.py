@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agents.errors import ServiceError
 from agents.models import Membership
-from agents.services import ServiceError
 
 Role = Membership.Role
 EVERYONE = frozenset(Role.values)

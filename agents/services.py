@@ -11,6 +11,7 @@ from django.db.models import F, ProtectedError
 from django.utils import timezone
 
 from agents import worktrees
+from agents.errors import ServiceError
 from agents.events import broadcast_events
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec, TasteGuide
 from agents.text import clean_chars
@@ -18,15 +19,6 @@ from agents.text import clean_chars
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 64 * 1024
-
-
-class ServiceError(Exception):
-    """A refusal a person should read; `status` is the HTTP status the API answers with."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 # NUL (PostgreSQL text and jsonb refuse it) and lone surrogates ("\ud800" in JSON: no UTF-8 encoder takes them, so the

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import team_views, views
+from agents import setup_views, team_views, views
 
 app_name = "agents"
 
@@ -21,6 +21,15 @@ urlpatterns = [
     path("taste/<int:pk>/", views.taste_edit, name="taste_edit"),
     path("taste/<int:pk>/delete/", views.taste_delete, name="taste_delete"),
     path("preview/", views.markdown_preview, name="preview"),
+    path("repos/", setup_views.repo_list, name="repo_list"),
+    path("repos/new/", setup_views.repo_new, name="repo_new"),
+    path("repos/<int:pk>/", setup_views.repo_edit, name="repo_edit"),
+    path("repos/<int:pk>/delete/", setup_views.repo_delete, name="repo_delete"),
+    path("models/", setup_views.model_list, name="model_list"),
+    path("models/new/", setup_views.model_new, name="model_new"),
+    path("models/test/", setup_views.model_test, name="model_test"),
+    path("models/<int:pk>/", setup_views.model_edit, name="model_edit"),
+    path("models/<int:pk>/delete/", setup_views.model_delete, name="model_delete"),
     path("team/", team_views.team_page, name="team"),
     path("team/switch/", team_views.team_switch, name="team_switch"),
     path("team/invites/", team_views.invite_create, name="invite_create"),

