@@ -288,3 +288,44 @@ def test_no_module_is_over_450_lines_except_migrations():
     assert over >= KNOWN_OVERSIZED, _report(
         f"modules over {MAX_LINES} lines", set(), KNOWN_OVERSIZED - over, KNOWN_OVERSIZED
     )
+
+
+# --- one layout for both apps' APIs: handlers in api.py, shapes in api_schemas.py, routes in api_urls.py
+
+API_APPS = ("agents", "judges")
+
+
+def _top_level_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def _calls_to(path: Path, name: str) -> int:
+    return sum(
+        1
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name | ast.Attribute)
+        and (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == name
+    )
+
+
+def test_each_apps_api_has_handlers_schemas_and_routes_in_their_own_modules():
+    urls = (ROOT / "swarm_web" / "urls.py").read_text()
+    for app in API_APPS:
+        handlers, schemas, routes = (ROOT / app / f"{name}.py" for name in ("api", "api_schemas", "api_urls"))
+        assert handlers.exists() and schemas.exists() and routes.exists(), app
+        assert {"ROUTES", "urlpatterns"} <= _top_level_names(routes), f"{app}/api_urls.py is the route table"
+        assert f'include("{app}.api_urls")' in urls, f"swarm_web/urls.py includes {app}'s route table"
+        for module in (handlers, schemas):
+            assert not {"ROUTES", "urlpatterns"} & _top_level_names(module), f"{module.name} holds routes"
+            assert _calls_to(module, "Route") == _calls_to(module, "Operation") == 0, f"{module.name} declares routes"
+        # the shapes: handlers build no schema (obj/body/listing calls are the schema helpers)
+        assert sum(_calls_to(handlers, helper) for helper in ("obj", "body", "listing")) == 0, f"{app}/api.py"
