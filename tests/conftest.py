@@ -1,30 +1,11 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests import factories
-from tests.live_server import in_ci
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def unavailable(reason: str):
-    """A missing service fails the run in CI (it must be there) and skips it on a developer's machine."""
-    if in_ci():
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
+# the browser tests' fixtures (`browser`, `live_app`) live with the rest of their helpers
+pytest_plugins = ["tests.browser"]
 
 
 @pytest.fixture
@@ -74,19 +55,3 @@ def alice_client(client, alice):
 def bob_client(client, bob):
     client.force_login(bob)
     return client
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import Error, sync_playwright
-
-    # module scope: Playwright's event loop must be gone before other modules use the ORM
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            unavailable(f"Chromium at {CHROMIUM} does not start: {exc}")
-        yield browser
-        browser.close()
