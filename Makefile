@@ -49,12 +49,12 @@ test: deps testdeps
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The fast tier: pure rules and tiny `db` builders (tests/unit) and the import/size rules, no git, no demo,
+# The fast tier: pure rules and tiny `db` builders (tests/unit), the import/size and layout rules; no git, no demo,
 # no browser. --confcutdir keeps tests/conftest.py (the demo personas) out of it.
 test-fast: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest tests/unit tests/test_architecture.py -q --confcutdir=tests/unit $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/unit tests/test_architecture.py tests/test_layout.py -q --confcutdir=tests/unit $(PYTEST_ARGS)
 
 bench: deps sysdeps
 	$(PY) -m benchmarks

@@ -1,7 +1,7 @@
 """The JSON API's machinery: route tables, token auth, body checking, errors and the OpenAPI document.
 
-One route table per app (agents/api_urls.py, judges/api.py) makes both the URLs and the OpenAPI schema, which is
-built from the URLconf itself, so the two cannot drift. A handler gets the request (with `request.user` from the
+One route table per app (agents/api_urls.py, judges/api_urls.py) makes both the URLs and the OpenAPI schema,
+which is built from the URLconf itself, so the two cannot drift. A handler gets the request (with `request.user` from the
 token, `request.team_ids` and `request.action`, the role-checked action its operation declares), the checked JSON
 body when its operation declares one, and the URL's parameters.
 It returns data, or `(status, data)`. Refusals are `ServiceError`s; the dispatcher answers them as

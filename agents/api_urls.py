@@ -1,6 +1,6 @@
 """The agents app's route table: each URL under /api/, what its methods do, and the shapes they take and answer.
 
-The URL patterns and the OpenAPI document are both made from it (judges/api.py has the verdicts' table).
+The URL patterns and the OpenAPI document are both made from it (judges/api_urls.py has the verdicts' table).
 """
 
 from agents import api

@@ -1,45 +1,16 @@
-"""The verdicts' JSON endpoints: the review queue and a person's approve or reject, through review_verdict.
+"""The judges app's JSON endpoints: the review queue and a person's approve or reject, through review_verdict.
 
-They live here because judges may import agents, never the reverse; swarm_web/urls.py includes both tables.
+Handlers only, as in agents/api.py: judges/api_schemas.py has their shapes and judges/api_urls.py their routes.
 """
 
 from __future__ import annotations
 
 from agents import worktrees
-from agents.api_base import (
-    INTEGER,
-    STRING,
-    STRINGS,
-    TIME,
-    FieldError,
-    Operation,
-    Route,
-    body,
-    listing,
-    obj,
-    owned,
-    text,
-)
+from agents.api_base import FieldError, owned
 from agents.services import ServiceError
 from judges import services
 from judges.models import Verdict
 
-VERDICT = obj(
-    "Verdict",
-    id=INTEGER,
-    agent=obj(id=INTEGER, name=STRING, model=STRING),
-    task=obj(id=INTEGER, title=STRING),
-    commit_sha=STRING,
-    recommendation={"type": "string", "enum": Verdict.Recommendation.values},
-    reasons=STRINGS,
-    summary=STRING,
-    evidence={"type": "object", "description": "verify command, exit code and output; the diff's files"},
-    status={"type": "string", "enum": Verdict.Status.values},
-    created_at=STRING,
-    decided_at=TIME,
-    decided_by={"type": ["string", "null"]},
-)
-DECISION = body([], comment=text(20_000, description="for reject: what the agent should fix (it gets this)"))
 LIMIT = 500
 
 
@@ -91,43 +62,3 @@ def verdict_approve(request, data: dict, pk: int) -> dict:
 
 def verdict_reject(request, data: dict, pk: int) -> dict:
     return _decide(request, data, pk, "reject")
-
-
-ROUTES = [
-    Route(
-        "verdicts",
-        "api_verdicts",
-        get=Operation(
-            verdicts_list,
-            "Verdicts of your teams' agents: the pending queue by default",
-            listing("verdicts", VERDICT),
-            query={"status": {"type": "string", "enum": [*Verdict.Status.values, "all"], "default": "pending"}},
-        ),
-    ),
-    Route(
-        "verdicts/<int:pk>/approve",
-        "api_verdict_approve",
-        post=Operation(
-            verdict_approve,
-            "Approve the verdict's commit: the agent's work is accepted",
-            VERDICT,
-            body=DECISION,
-            errors=(409,),
-            action="review",
-        ),
-    ),
-    Route(
-        "verdicts/<int:pk>/reject",
-        "api_verdict_reject",
-        post=Operation(
-            verdict_reject,
-            "Reject it: the comment and the verification go back to the agent as a message",
-            VERDICT,
-            body=DECISION,
-            errors=(409,),
-            action="review",
-        ),
-    ),
-]
-
-urlpatterns = [route.urlpattern() for route in ROUTES]

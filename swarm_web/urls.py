@@ -7,7 +7,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("agents.api_urls")),
-    path("api/", include("judges.api")),  # verdicts: judges may import agents, not the reverse
+    path("api/", include("judges.api_urls")),  # verdicts: judges may import agents, not the reverse
     path("reviews/", include("judges.urls")),
     path("", include("agents.urls")),
 ]

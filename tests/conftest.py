@@ -1,30 +1,19 @@
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 
+from agents import services, teams, worktrees
+from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, TasteGuide
+from judges.models import Verdict
 from tests import factories
-from tests.live_server import in_ci
+from tests.api_client import Api, issue_token
+from tests.openai_server import OpenAIServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def unavailable(reason: str):
-    """A missing service fails the run in CI (it must be there) and skips it on a developer's machine."""
-    if in_ci():
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
+# fixtures that live with the rest of their helpers: `browser` and `live_app`; `fresh_channel_layer`
+pytest_plugins = ["tests.browser", "tests.sockets"]
 
 
 @pytest.fixture
@@ -76,17 +65,85 @@ def bob_client(client, bob):
     return client
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import Error, sync_playwright
+@pytest.fixture
+def api(client, alice):
+    # alice, the operator, with an API token of her own
+    return Api(client, issue_token("alice"))
 
-    # module scope: Playwright's event loop must be gone before other modules use the ORM
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            unavailable(f"Chromium at {CHROMIUM} does not start: {exc}")
-        yield browser
-        browser.close()
+
+@pytest.fixture
+def admin_api(client, adele):
+    # adele, the team's admin: the only role that adds repositories and model profiles
+    return Api(client, issue_token("adele"))
+
+
+@pytest.fixture
+def mallory_api(client, mallory):
+    # mallory, of another team, with a perfectly valid token
+    return Api(client, issue_token("mallory"))
+
+
+@pytest.fixture
+def launched(demo):
+    """The demo task launched: its eight agents by name, running."""
+    _, task = demo
+    return {a.name: a for a in services.launch_task(task)}
+
+
+@pytest.fixture
+def server():
+    """The local server that speaks the OpenAI chat-completions protocol; tests script its answers."""
+    with OpenAIServer() as running:
+        yield running
+
+
+@pytest.fixture
+def canary(monkeypatch):
+    """A fresh secret as the value of every key variable a test model profile may read: it must never show."""
+    value = f"canary-{secrets.token_hex(12)}"
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SWARM_TEST_KEY"):
+        monkeypatch.setenv(name, value)
+    return value
+
+
+@pytest.fixture
+def alices_things(demo, alice, bob, victor, adele):
+    """Alice's team: a launched task, a task not yet launched, a taste guide, a pending verdict, an open
+    invitation and a spare member."""
+    team, task = demo
+    agents = services.launch_task(task)
+    linus = next(a for a in agents if a.name == "Linus")
+    (Path(linus.worktree) / "NOTES.md").write_text("mean() looks fine to me\n")
+    sha = worktrees.commit_all(linus.worktree, "Linus: notes")
+    verdict = Verdict.objects.create(
+        agent=linus,
+        commit_sha=sha,
+        recommendation=Verdict.Recommendation.APPROVE,
+        reasons=["tests pass"],
+        diff=worktrees.diff(linus.worktree, linus.base_commit, sha),
+    )
+    services.set_status(linus.pk, Agent.Status.AWAITING_REVIEW, "submitted: waiting for a person")
+    fresh = TaskSpec.objects.create(
+        team=team,
+        repo=task.repo,
+        title="Add median()",
+        goal="Add median() to mathutil.",
+        acceptance=["median([1, 3, 2]) == 2"],
+        roster=[{"name": "Zed", "profile": "sim-diligent"}],
+    )
+    invite, _ = teams.create_invite(adele, team.pk, Membership.Role.VIEWER)
+    spare = factories.make_user("sam", team, Membership.Role.VIEWER)
+    # a repository and a model profile nothing uses yet: the admin may edit and delete them
+    spare_repo = Repository.objects.create(team=team, name="spare", path=task.repo.path)
+    spare_profile = ModelProfile.objects.create(team=team, name="spare-model", model="sim/diligent")
+    return {
+        "task": task.pk,
+        "fresh_task": fresh.pk,
+        "agent": agents[0].pk,
+        "guide": TasteGuide.objects.get(team=team).pk,
+        "verdict": verdict.pk,
+        "invite": invite.pk,
+        "membership": Membership.objects.get(user=spare).pk,
+        "repo": spare_repo.pk,
+        "profile": spare_profile.pk,
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
-from agents import demo, runtime
+from agents import demo, runtime, services
 from agents.models import Agent, Membership, Team
 
 
@@ -31,3 +31,10 @@ def run_until_idle(agents, max_steps: int = 30) -> None:
 
 
 task_like = demo.task_like
+
+
+def launch_and_run(task, roster: list[tuple[str, str]]) -> list[Agent]:
+    """Launch a task like `task` with this roster of (name, profile) and drive its agents until none is running."""
+    agents = services.launch_task(task_like(task, roster))
+    run_until_idle(agents)
+    return agents

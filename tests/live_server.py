@@ -16,9 +16,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
@@ -40,6 +42,13 @@ def free_port() -> int:
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def unavailable(reason: str):
+    """A missing service fails the run in CI (it must be there) and skips it on a developer's machine."""
+    if in_ci():
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
 
 
 def flush_redis_db(db: int) -> str:
@@ -73,6 +82,20 @@ def fresh_postgres_database(prefix: str = "swarm_browser"):
             yield f"postgresql://postgres@127.0.0.1:5432/{name}"
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def distributed_services(redis_db: int, prefix: str = "swarm_browser"):
+    """The environment of the distributed mode: an emptied Redis database and a fresh PostgreSQL one, both
+    cleaned up afterwards. Without Redis or PostgreSQL the test is skipped (failed in CI)."""
+    with ExitStack() as stack:
+        try:
+            redis_url = flush_redis_db(redis_db)
+            database_url = stack.enter_context(fresh_postgres_database(prefix))
+        except Unavailable as exc:
+            unavailable(str(exc))
+        stack.callback(flush_redis_db, redis_db)
+        yield {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
 
 
 @dataclass
@@ -229,28 +252,3 @@ class LiveApp:
                 except ProcessLookupError:
                     pass
                 proc.wait(timeout=10)
-
-
-@contextmanager
-def embedded_app(directory: Path, step_delay: float):
-    """The app in its embedded mode, started like a user starts it; always stopped, logs kept."""
-    live = LiveApp("embedded", directory, step_delay=step_delay)
-    try:
-        live.start()
-        yield live
-    finally:
-        live.stop()
-        live.save_logs(ARTIFACTS / "logs")
-
-
-def write_and_launch_task(page, title: str, agent_line: str) -> None:
-    """Write a one-agent task on the demo repository through the form, then launch it (Playwright page)."""
-    page.goto("/tasks/new/")
-    page.get_by_label("Title").fill(title)
-    page.get_by_label("Repo").select_option(label="mathutil")
-    page.get_by_label("Goal").fill("mean([2, 4, 6]) must be 4.")
-    page.get_by_label("Acceptance criteria").fill("The whole test suite passes")
-    page.get_by_label("Verify command").fill("python -m pytest -q")
-    page.get_by_label("Agents").fill(agent_line)
-    page.get_by_role("button", name="Save task").click()
-    page.get_by_role("button", name=re.compile("Launch 1 agents")).click()

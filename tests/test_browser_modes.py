@@ -6,17 +6,9 @@ import re
 
 import pytest
 
-from tests.live_server import embedded_app, write_and_launch_task
-from tests.test_browser_swarm import RECORDER, _log_in, _shot
+from tests.browser import log_in, session, shot, write_and_launch_task
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-def app(tmp_path_factory):
-    # slow steps: the agent is still at work while both messages go in
-    with embedded_app(tmp_path_factory.mktemp("swarm-modes-"), step_delay=2.0) as live:
-        yield live
 
 
 def _send(page, text: str, mode: str) -> str:
@@ -34,15 +26,14 @@ def _send(page, text: str, mode: str) -> str:
     return receipt_id
 
 
-def test_steer_and_interrupt_messages_show_their_receipts_live(app, browser):
+def test_steer_and_interrupt_messages_show_their_receipts_live(live_app, browser):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=app.base_url)
-    context.add_init_script(RECORDER)
-    page = context.new_page()
-    try:
-        _log_in(page, app.admin_password)
+    app = live_app(step_delay=2.0)  # slow steps: the agent is still at work while both messages go in
+    with session(browser, app, "modes") as (context, _):
+        page = context.new_page()
+        log_in(page, app.admin_password)
         write_and_launch_task(page, "Modes", "Ada = sim-diligent")
         page.locator("article.card a.agent-name", has_text="Ada").click()
         expect(page.locator("#transcript")).to_have_attribute("data-connected", "1")
@@ -54,6 +45,4 @@ def test_steer_and_interrupt_messages_show_their_receipts_live(app, browser):
             assert seen == ["queued", "delivered", "answered"], (mode, seen)
             reply = page.locator("#transcript li.kind-model_turn", has_text=f"{mode.title()}: keep clamp() as it is.")
             expect(reply).to_have_count(1)
-        _shot(page, "modes", "01-steer-and-interrupt-answered")
-    finally:
-        context.close()
+        shot(page, "modes", "01-steer-and-interrupt-answered")

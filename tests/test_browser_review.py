@@ -7,28 +7,21 @@ import subprocess
 
 import pytest
 
-from tests.live_server import BIN, embedded_app, write_and_launch_task
-from tests.test_browser_swarm import RECORDER, _log_in, _shot
+from tests.browser import log_in, session, shot, write_and_launch_task
+from tests.live_server import BIN
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
-@pytest.fixture
-def app(tmp_path_factory):
-    with embedded_app(tmp_path_factory.mktemp("swarm-review-"), step_delay=0.3) as live:
-        yield live
-
-
-def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_merged(app, browser):
+def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_merged(live_app, browser):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=app.base_url)
-    context.add_init_script(RECORDER)
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    try:
-        _log_in(page, app.admin_password)
+    app = live_app(step_delay=0.3)
+    with session(browser, app, "review") as (context, _):
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        log_in(page, app.admin_password)
         write_and_launch_task(page, "Fix mean() with one sloppy agent", "Sam = sim-sloppy")
         card = page.locator("article.card", has_text="Sam")
         expect(card).to_have_attribute("data-status", "awaiting_review")
@@ -42,7 +35,7 @@ def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_me
         expect(verdict.locator("pre.result")).to_contain_text("FAILED tests/test_mathutil.py::test_mean")
         verdict.get_by_role("link", name="full review with diff").click()
         expect(page.locator("table.code")).to_contain_text("len(values) - 0.5")
-        _shot(page, "review", "01-wrong-fix-diff")
+        shot(page, "review", "01-wrong-fix-diff")
 
         # an inline comment on the changed line, sent with the rejection
         page.locator("td.add").first.locator("xpath=..").locator("button.linebtn").click()
@@ -59,7 +52,7 @@ def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_me
         sam_link = verdict.get_by_role("link", name="Sam", exact=True).get_attribute("href")
         verdict.get_by_role("button", name="Approve").click()
         expect(verdict.locator(".decided")).to_contain_text("Approved by admin")
-        _shot(page, "review", "02-approved")
+        shot(page, "review", "02-approved")
 
         page.goto(sam_link)
         transcript = page.locator("#transcript")
@@ -67,9 +60,7 @@ def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_me
         expect(feedback).to_contain_text("mathutil.py line")
         expect(feedback).to_contain_text("Divide by len(values); the -0.5 is a guess.")
         expect(page.locator(".agent-header .pill").first).to_have_text("accepted")
-        _shot(page, "review", "03-agent-accepted")
-    finally:
-        context.close()
+        shot(page, "review", "03-agent-accepted")
 
     # the target branch has the fix, and its tests pass there
     repo = next((app.data_dir / "repos").glob("demo-*"))

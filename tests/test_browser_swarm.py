@@ -8,160 +8,62 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextlib import ExitStack, contextmanager
 
 import pytest
 
-from tests.conftest import unavailable
-from tests.live_server import ARTIFACTS, LiveApp, Unavailable, flush_redis_db, fresh_postgres_database
+from tests.browser import log_in, session, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
-REDIS_DB = 5
 # Slow enough that a diligent agent (7 steps) is still working when we message it, fast enough for CI.
 STEP_DELAY = 1.5
 LIVE_WAIT_MS = 120_000
 DEMO_TASK = "Fix mean() in mathutil"
 DEMO_AGENTS = ["Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Ken", "Radia"]
 
-# Installed in every page before its own scripts: remembers each card status and message receipt the page
-# ever showed, so the test can tell "changed live" from "was already so when the page loaded".
-RECORDER = """
-(() => {
-  window.__cards = {};
-  window.__receipts = {};
-  const push = (log, id, value) => {
-    const seen = (log[id] = log[id] || []);
-    if (seen[seen.length - 1] !== value) seen.push(value);
-  };
-  const record = (node) => {
-    if (!(node instanceof Element)) return;
-    for (const el of [node, ...node.querySelectorAll("[id]")]) {
-      if (/^agent-\\d+-card$/.test(el.id)) push(window.__cards, el.id, el.dataset.status);
-      if (/^message-\\d+-receipt$/.test(el.id)) push(window.__receipts, el.id, el.textContent.trim());
-    }
-  };
-  document.addEventListener("DOMContentLoaded", () => {
-    record(document.body);
-    new MutationObserver((mutations) => mutations.forEach((m) => m.addedNodes.forEach(record)))
-      .observe(document.body, { childList: true, subtree: true });
-  });
-})();
-"""
 
-
-@pytest.fixture(params=["embedded", pytest.param("distributed", marks=pytest.mark.distributed)])
-def app(request, tmp_path_factory):
-    mode = request.param
-    data_dir = tmp_path_factory.mktemp(f"swarm-{mode}-")
-    with _services_for(mode) as extra_env:
-        live = LiveApp(mode, data_dir, extra_env=extra_env, step_delay=STEP_DELAY)
-        try:
-            live.start()
-            yield live
-        finally:
-            live.stop()
-            live.save_logs(ARTIFACTS / "logs")
-
-
-@contextmanager
-def _services_for(mode: str):
-    """Environment for the mode: nothing for embedded; an empty Redis db and a fresh database for distributed."""
-    if mode == "embedded":
-        yield {}
-        return
-    with ExitStack() as stack:
-        try:
-            redis_url = flush_redis_db(REDIS_DB)
-            database_url = stack.enter_context(fresh_postgres_database())
-        except Unavailable as exc:
-            unavailable(str(exc))
-        stack.callback(flush_redis_db, REDIS_DB)
-        yield {"REDIS_URL": redis_url, "DATABASE_URL": database_url}
-
-
-@contextmanager
-def _evidence_on_failure(app: LiveApp, pages: dict):
-    """On failure: a screenshot of every open page and the app's logs in the report."""
-    try:
-        yield
-    except BaseException:
-        for name, page in pages.items():
-            try:
-                page.screenshot(path=str(ARTIFACTS / f"{app.mode}-FAILED-{name}.png"), full_page=True)
-            except Exception:  # the page may be gone; the logs matter more
-                pass
-        print(app.logs())
-        raise
-
-
-def _shot(page, mode: str, name: str, **kwargs) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{mode}-{name}.png"), **kwargs)
-
-
-def test_a_supervisor_launches_watches_messages_and_reviews_a_swarm_live(app, browser):
+@pytest.mark.parametrize("mode", ["embedded", pytest.param("distributed", marks=pytest.mark.distributed)])
+def test_a_supervisor_launches_watches_messages_and_reviews_a_swarm_live(mode, live_app, browser):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=30_000)
-    mode = app.mode
-    for stale in ARTIFACTS.glob(f"{mode}-*.png"):
-        stale.unlink()
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=app.base_url)
-    context.add_init_script(RECORDER)
-    page = context.new_page()
-    pages = {"main": page}
-    dialogs: list[str] = []
-    try:
-        with _evidence_on_failure(app, pages):
-            _log_in(page, app.admin_password)
-            _write_taste_guide_and_task(page, mode)
-            task_url, ids = _launch_demo(page, mode)
-            marker = uuid.uuid4().hex
-            page.evaluate("m => { window.__noReload = m; }", marker)
+    app = live_app(mode, step_delay=STEP_DELAY)
+    with session(browser, app, mode) as (context, watch):
+        page = context.new_page()
+        dialogs: list[str] = []
+        log_in(page, app.admin_password)
+        _write_taste_guide_and_task(page, mode, watch)
+        task_url, ids = _launch_demo(page, mode)
+        marker = uuid.uuid4().hex
+        page.evaluate("m => { window.__noReload = m; }", marker)
 
-            ada_page = context.new_page()
-            pages["ada"] = ada_page
-            _message_ada_while_she_works(ada_page, ids["Ada"], mode)
+        ada_page = context.new_page()
+        _message_ada_while_she_works(ada_page, ids["Ada"], mode)
 
-            page.bring_to_front()
-            _watch_every_card_change_live(page, marker, ids, mode)
+        page.bring_to_front()
+        _watch_every_card_change_live(page, marker, ids, mode)
 
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
-            _reject_linus_and_approve_grace(page, ids, mode, dialogs)
-            _see_linus_back_at_work(page, ids["Linus"], mode)
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+        _reject_linus_and_approve_grace(page, ids, mode, dialogs)
+        _see_linus_back_at_work(page, ids["Linus"], mode)
 
-            page.goto(task_url)
-            expect(page.locator(f"#agent-{ids['Grace']}-card")).to_have_attribute("data-status", "accepted")
-            page.set_viewport_size({"width": 390, "height": 844})
-            page.reload()
-            expect(page.locator("article.card")).to_have_count(8)
-            _shot(page, mode, "10-task-page-390x844")
-            page.set_viewport_size({"width": 1280, "height": 800})
+        page.goto(task_url)
+        expect(page.locator(f"#agent-{ids['Grace']}-card")).to_have_attribute("data-status", "accepted")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.reload()
+        expect(page.locator("article.card")).to_have_count(8)
+        shot(page, mode, "10-task-page-390x844")
+        page.set_viewport_size({"width": 1280, "height": 800})
 
-            if mode == "distributed":
-                # 5 diligent agents x 7 steps, the quitter's 8 and the lazy ones' 1 each: all in the worker
-                ran = re.findall(r"Task agents\.step\[[0-9a-f-]+\] succeeded", app.log("celery"))
-                assert len(ran) >= 45, f"the Celery worker ran {len(ran)} steps"
-            for name in ("daphne", "celery"):
-                assert "Traceback" not in app.log(name), f"{name} logged a traceback"
-    finally:
-        context.close()
+    if mode == "distributed":
+        # 5 diligent agents x 7 steps, the quitter's 8 and the lazy ones' 1 each: all in the worker
+        ran = re.findall(r"Task agents\.step\[[0-9a-f-]+\] succeeded", app.log("celery"))
+        assert len(ran) >= 45, f"the Celery worker ran {len(ran)} steps"
+    for name in ("daphne", "celery"):
+        assert "Traceback" not in app.log(name), f"{name} logged a traceback"
 
 
-def _log_in(page, password: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/"))
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
-    expect(page.get_by_role("button", name="Log out admin")).to_be_visible()
-
-
-def _write_taste_guide_and_task(page, mode: str) -> None:
+def _write_taste_guide_and_task(page, mode: str, watch) -> None:
     from playwright.sync_api import expect
 
     guide = f"Browser taste {mode}"
@@ -175,7 +77,7 @@ def _write_taste_guide_and_task(page, mode: str) -> None:
     expect(page.locator(".flash")).to_contain_text(f"Taste guide “{guide}” saved.")
     section = page.locator("section.panel", has=page.get_by_role("heading", name=guide))
     expect(section.locator("li")).to_have_text(["Name things for what they do.", "No print debugging left behind."])
-    _shot(page, mode, "01-taste-guides")
+    shot(page, mode, "01-taste-guides")
 
     title = f"Keep digits in slugify ({mode})"
     page.goto("/tasks/new/")
@@ -183,13 +85,14 @@ def _write_taste_guide_and_task(page, mode: str) -> None:
     page.get_by_label("Repo").select_option(label="mathutil")
     page.get_by_label("Acceptance criteria").fill("slugify('Route 66') == 'route-66'\nThe whole suite passes")
     page.get_by_label("Agents").fill("Ada = sim-diligent")
+    watch.expect(400, "/tasks/new/")  # sent without a goal on purpose
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/tasks/new/")) as posted:
         page.get_by_role("button", name="Save task").click()
     assert posted.value.status == 400
     expect(page.locator("#id_goal-error")).to_have_text("Say what the agents should achieve.")
     expect(page.get_by_role("alert").first).to_contain_text("nothing was saved yet")
     expect(page.get_by_label("Agents")).to_have_value("Ada = sim-diligent")  # what was typed survives
-    _shot(page, mode, "02-task-form-error")
+    shot(page, mode, "02-task-form-error")
 
     page.get_by_label("Goal").fill("Make `slugify()` **keep digits**, so *Route 66* stays recognisable.")
     expect(page.locator("#goal-preview strong")).to_have_text("keep digits")
@@ -197,7 +100,7 @@ def _write_taste_guide_and_task(page, mode: str) -> None:
     expect(page.locator("#acceptance-preview li")).to_have_count(2)
     page.get_by_label(guide).check()
     page.locator("#goal-preview").scroll_into_view_if_needed()
-    _shot(page, mode, "03-task-form-preview")
+    shot(page, mode, "03-task-form-preview")
     page.get_by_role("button", name="Save task").click()
     expect(page).to_have_url(re.compile(r"/tasks/\d+/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
@@ -224,7 +127,7 @@ def _launch_demo(page, mode: str) -> tuple[str, dict[str, int]]:
     )
     ids = {name: int(re.match(r"agent-(\d+)-card", card_id).group(1)) for name, card_id in pairs}
     assert sorted(ids) == sorted(DEMO_AGENTS)
-    _shot(page, mode, "04-swarm-just-launched")
+    shot(page, mode, "04-swarm-just-launched")
     return page.url, ids
 
 
@@ -258,7 +161,7 @@ def _message_ada_while_she_works(page, ada_id: int, mode: str) -> None:
     expect(reply).to_have_count(1)
     expect(reply).to_contain_text("Ada here")
     reply.scroll_into_view_if_needed()
-    _shot(page, mode, "05-agent-ada-answered-a-message")
+    shot(page, mode, "05-agent-ada-answered-a-message")
 
 
 def _watch_every_card_change_live(page, marker: str, ids: dict[str, int], mode: str) -> None:
@@ -278,7 +181,7 @@ def _watch_every_card_change_live(page, marker: str, ids: dict[str, int], mode: 
     expect(page.locator("#attention .chip")).to_have_count(8)
     expect(page.locator(f"#agent-{ids['Linus']}-card .activity")).to_contain_text("recommend reject")
     expect(page.locator(f"#agent-{ids['Ada']}-card .activity")).to_contain_text("recommend approve")
-    _shot(page, mode, "06-swarm-all-awaiting-review")
+    shot(page, mode, "06-swarm-all-awaiting-review")
 
 
 def _reject_linus_and_approve_grace(page, ids: dict[str, int], mode: str, dialogs: list[str]) -> None:
@@ -286,7 +189,7 @@ def _reject_linus_and_approve_grace(page, ids: dict[str, int], mode: str, dialog
 
     page.goto("/reviews/")
     expect(page.locator("article.verdict")).to_have_count(8)
-    _shot(page, mode, "07-review-queue")
+    shot(page, mode, "07-review-queue")
 
     comment = "You changed nothing: find why mean() divides by n-1 and fix it."
     linus = page.locator("article.verdict", has=page.get_by_role("link", name="Linus", exact=True))
@@ -303,7 +206,7 @@ def _reject_linus_and_approve_grace(page, ids: dict[str, int], mode: str, dialog
     assert dialogs[-1] == "Approve Grace's work?"
     expect(page.locator("article.verdict form.decision")).to_have_count(6)  # the others still wait
     linus.scroll_into_view_if_needed()
-    _shot(page, mode, "08-review-rejected-and-approved")
+    shot(page, mode, "08-review-rejected-and-approved")
 
 
 def _see_linus_back_at_work(page, linus_id: int, mode: str) -> None:
@@ -321,4 +224,4 @@ def _see_linus_back_at_work(page, linus_id: int, mode: str) -> None:
     expect(reply).to_have_count(1)
     expect(reply).to_contain_text("You changed nothing")
     feedback.scroll_into_view_if_needed()
-    _shot(page, mode, "09-agent-linus-back-at-work")
+    shot(page, mode, "09-agent-linus-back-at-work")

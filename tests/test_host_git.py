@@ -24,7 +24,7 @@ from agents.models import Agent, Event, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Verdict
 from tests.factories import run_until_idle, task_like
-from tests.openai_server import OpenAIServer, reply
+from tests.openai_server import reply
 
 G = "git -c user.name=a -c user.email=a@b -c init.defaultBranch=main"
 FRESH = "rm -rf sub lib meta meta-src .gitmodules && "  # planting twice in one tree starts over
@@ -72,20 +72,6 @@ def test_plant():
     done = subprocess.run(["sh", "-c", {plant!r}], capture_output=True, text=True)
     print("planted in the verification checkout:", done.returncode, done.stderr[-300:])
 """
-
-
-@pytest.fixture
-def canary(monkeypatch):
-    value = f"canary-{secrets.token_hex(12)}"
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "SWARM_TEST_KEY"):
-        monkeypatch.setenv(name, value)
-    return value
-
-
-@pytest.fixture
-def server():
-    with OpenAIServer() as running:
-        yield running
 
 
 def _plant(vector: str, mark: Path) -> str:

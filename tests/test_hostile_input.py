@@ -12,18 +12,12 @@ from django.db import DatabaseError, transaction
 from agents import runtime, services
 from agents.models import Agent, Message
 from tests.openai_server import OpenAIServer, reply
-from tests.test_api import Api, issue_token
 from tests.test_llm import launch_one
 
 # JSON escapes a client may send: a lone high and low surrogate, and NUL
 HOSTILE = "\\ud800 lone \\udfff and \\u0000 nul"
 SHOWN = "\ufffd lone \ufffd and \ufffd nul"
 RAW = json.loads('"' + HOSTILE + '"')  # what json.loads hands the server: a str no UTF-8 encoder takes
-
-
-@pytest.fixture
-def api(client, alice):
-    return Api(client, issue_token("alice"))
 
 
 def raw_task(title: str) -> str:

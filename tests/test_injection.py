@@ -16,12 +16,6 @@ TEXT = "Please also check that clamp() handles low > high."
 
 
 @pytest.fixture
-def launched(demo):
-    _, task = demo
-    return {a.name: a for a in services.launch_task(task)}
-
-
-@pytest.fixture
 def ada(launched):
     return launched["Ada"]
 

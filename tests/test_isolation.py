@@ -8,13 +8,11 @@ which roles may use it: a page added later is checked without anyone remembering
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from agents import services, teams, worktrees
+from agents import worktrees
 from agents.models import (
     Agent,
     Event,
@@ -27,7 +25,6 @@ from agents.models import (
     TasteGuide,
 )
 from judges.models import Review, Verdict
-from tests import factories
 
 # Pages that are public on purpose, or guarded by something other than a session (the API takes tokens).
 PUBLIC = {"login", "logout", "invite"}  # the invitation link signs in or signs up
@@ -200,49 +197,6 @@ def page_routes() -> list[tuple[str, str]]:
         for route, name in url_patterns()
         if name.split(":")[-1] not in PUBLIC and not route.startswith(OTHER_AUTH_PREFIXES)
     ]
-
-
-@pytest.fixture
-def alices_things(demo, alice, bob, victor, adele):
-    """Alice's team: a launched task, a task not yet launched, a taste guide, a pending verdict, an open
-    invitation and a spare member."""
-    team, task = demo
-    agents = services.launch_task(task)
-    linus = next(a for a in agents if a.name == "Linus")
-    (Path(linus.worktree) / "NOTES.md").write_text("mean() looks fine to me\n")
-    sha = worktrees.commit_all(linus.worktree, "Linus: notes")
-    verdict = Verdict.objects.create(
-        agent=linus,
-        commit_sha=sha,
-        recommendation=Verdict.Recommendation.APPROVE,
-        reasons=["tests pass"],
-        diff=worktrees.diff(linus.worktree, linus.base_commit, sha),
-    )
-    services.set_status(linus.pk, Agent.Status.AWAITING_REVIEW, "submitted: waiting for a person")
-    fresh = TaskSpec.objects.create(
-        team=team,
-        repo=task.repo,
-        title="Add median()",
-        goal="Add median() to mathutil.",
-        acceptance=["median([1, 3, 2]) == 2"],
-        roster=[{"name": "Zed", "profile": "sim-diligent"}],
-    )
-    invite, _ = teams.create_invite(adele, team.pk, Membership.Role.VIEWER)
-    spare = factories.make_user("sam", team, Membership.Role.VIEWER)
-    # a repository and a model profile nothing uses yet: the admin may edit and delete them
-    spare_repo = Repository.objects.create(team=team, name="spare", path=task.repo.path)
-    spare_profile = ModelProfile.objects.create(team=team, name="spare-model", model="sim/diligent")
-    return {
-        "task": task.pk,
-        "fresh_task": fresh.pk,
-        "agent": agents[0].pk,
-        "guide": TasteGuide.objects.get(team=team).pk,
-        "verdict": verdict.pk,
-        "invite": invite.pk,
-        "membership": Membership.objects.get(user=spare).pk,
-        "repo": spare_repo.pk,
-        "profile": spare_profile.pk,
-    }
 
 
 def snapshot() -> dict:

@@ -9,15 +9,7 @@ from django.urls import get_resolver
 
 from agents.models import ApiToken, Membership, Message
 from judges.models import Verdict
-from tests.test_isolation import (  # noqa: F401  (alices_things is a fixture)
-    API_READS,
-    EVERYONE,
-    PERSONAS,
-    ROLES,
-    alices_things,
-    fill,
-    snapshot,
-)
+from tests.test_isolation import API_READS, EVERYONE, PERSONAS, ROLES, fill, snapshot
 
 # ---------------------------------------------------------------- the JSON API, from the same table
 
@@ -74,7 +66,7 @@ def api_call(client: Client, token: str | None, method: str, path: str, body: di
     return client.post(path, json.dumps(body or {}), content_type="application/json", headers=headers)
 
 
-def test_every_api_route_checks_the_role_of_the_tokens_user(alices_things, mallory):  # noqa: F811
+def test_every_api_route_checks_the_role_of_the_tokens_user(alices_things, mallory):
     tokens = {role: ApiToken.issue(Membership.objects.get(user__username=PERSONAS[role]).user) for role in EVERYONE}
     stranger = ApiToken.issue(mallory)
     client = Client()

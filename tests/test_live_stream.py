@@ -12,59 +12,14 @@ import asyncio
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
-from agents import events, executor, runtime, services
+from agents import events, runtime, services
 from agents.models import Agent, Event
 from swarm_web.asgi import application
+from tests.sockets import TIMEOUT, headers_for, open_agent_socket
 
-TIMEOUT = 10  # seconds; generous, the machine is small and shared
-
-
-@pytest.fixture(autouse=True)
-def fresh_channel_layer():
-    """Each test runs its own event loop: start and end with an empty layer and no remembered server loop."""
-    layer = get_channel_layer()
-    saved_loop = executor.main_loop
-    async_to_sync(layer.flush)()
-    yield
-    async_to_sync(layer.flush)()
-    executor.main_loop = saved_loop
-
-
-@pytest.fixture
-def launched(demo):
-    _, task = demo
-    agents = services.launch_task(task)
-    return task, {a.name: a for a in agents}
-
-
-def headers_for(user=None, origin: str = "http://localhost", host: str = "localhost") -> list[tuple[bytes, bytes]]:
-    """What a browser sends on the handshake: the Host, its Origin and, when logged in, its session cookie."""
-    headers = [(b"host", host.encode()), (b"origin", origin.encode())]
-    if user is not None:
-        client = Client()
-        client.force_login(user)
-        cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-        headers.append((b"cookie", cookie.encode()))
-    return headers
-
-
-async def open_agent_socket(headers, agent_id: int, after: int = 0) -> tuple[WebsocketCommunicator, list[dict]]:
-    """Connect and read the replay; the header fragment (seq null) closes it. Returns the socket and the replay."""
-    comm = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/?after={after}", headers=headers)
-    connected, code = await comm.connect(timeout=TIMEOUT)
-    assert connected, f"socket refused with {code}"
-    replay = []
-    while True:
-        message = await comm.receive_json_from(timeout=TIMEOUT)
-        if message["seq"] is None:
-            assert "agent-header" in message["html"] or f"agent-{agent_id}" in message["html"]
-            return comm, replay
-        replay.append(message)
+pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
 
 
 async def receive_until(comm: WebsocketCommunicator, last_seq: int) -> list[dict]:
@@ -90,7 +45,7 @@ def last_seq_of(agent_id: int) -> int:
 
 
 def test_reconnect_replays_missed_events_exactly_once_in_order(launched, alice):
-    _, agents = launched
+    agents = launched
     ada = agents["Ada"]
     headers = headers_for(alice)
 
@@ -131,7 +86,7 @@ def test_reconnect_replays_missed_events_exactly_once_in_order(launched, alice):
 
 
 def test_live_events_recorded_during_the_replay_are_sent_once(launched, alice):
-    _, agents = launched
+    agents = launched
     grace = agents["Grace"]
     headers = headers_for(alice)
     # more than one replay batch already in the log when the browser connects
@@ -158,7 +113,7 @@ def test_live_events_recorded_during_the_replay_are_sent_once(launched, alice):
 
 
 def test_a_late_broadcast_of_events_already_sent_is_dropped(launched, alice):
-    _, agents = launched
+    agents = launched
     ada = agents["Ada"]
     services.record_event(ada.pk, "model_turn", {"text": "first thought"})
     headers = headers_for(alice)
@@ -177,7 +132,7 @@ def test_a_late_broadcast_of_events_already_sent_is_dropped(launched, alice):
 
 
 def test_a_gap_in_the_live_broadcast_is_filled_from_the_log(launched, alice):
-    _, agents = launched
+    agents = launched
     ada = agents["Ada"]
     headers = headers_for(alice)
 
@@ -209,7 +164,7 @@ def test_a_gap_in_the_live_broadcast_is_filled_from_the_log(launched, alice):
 
 
 def test_anonymous_socket_is_refused_before_accept(launched):
-    _, agents = launched
+    agents = launched
 
     async def scenario():
         comm = WebsocketCommunicator(application, f"/ws/agents/{agents['Ada'].pk}/", headers=headers_for(None))
@@ -224,7 +179,7 @@ def test_anonymous_socket_is_refused_before_accept(launched):
 
 
 def test_stranger_cannot_watch_an_agent(launched, mallory):
-    _, agents = launched
+    agents = launched
     ada = agents["Ada"]
     services.record_event(ada.pk, "model_turn", {"text": "private reasoning"})
     missing = Agent.objects.order_by("-pk").first().pk + 1000
@@ -248,7 +203,7 @@ def test_stranger_cannot_watch_an_agent(launched, mallory):
 
 
 def test_socket_from_a_foreign_origin_is_refused(launched, alice):
-    _, agents = launched
+    agents = launched
 
     async def scenario(headers):
         comm = WebsocketCommunicator(application, f"/ws/agents/{agents['Ada'].pk}/", headers=headers)
@@ -277,7 +232,7 @@ ORIGINS = [
 
 @pytest.mark.parametrize("origin, host, opens", ORIGINS)
 def test_a_socket_opens_only_for_this_sites_exact_origin(launched, alice, origin, host, opens):
-    _, agents = launched
+    agents = launched
     headers = [h for h in headers_for(alice, origin=origin or "", host=host) if origin or h[0] != b"origin"]
 
     async def scenario():
@@ -305,7 +260,7 @@ def test_the_hosts_only_check_channels_ships_would_let_other_ports_and_schemes_i
 
 def test_an_exact_trusted_origin_opens_a_socket_behind_a_proxy(launched, alice, settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://swarm.example.com"]
-    _, agents = launched
+    agents = launched
     cookie = [h for h in headers_for(alice) if h[0] == b"cookie"]
 
     async def scenario(origin):
@@ -320,8 +275,9 @@ def test_an_exact_trusted_origin_opens_a_socket_behind_a_proxy(launched, alice, 
     assert async_to_sync(scenario)("http://swarm.example.com") is False
 
 
-def test_task_socket_sends_a_card_for_every_agent_on_connect(launched, alice):
-    task, agents = launched
+def test_task_socket_sends_a_card_for_every_agent_on_connect(demo, launched, alice):
+    _, task = demo
+    agents = launched
     services.set_status(agents["Linus"].pk, Agent.Status.PAUSED, "tokens budget used up")
     headers = headers_for(alice)
 

@@ -7,7 +7,6 @@ import logging
 import subprocess
 import sys
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from agents.models import Agent, Event, ModelProfile, TaskSpec
 from agents.simulator import DEMO_FIX
 from judges.models import Verdict
 from tests.factories import run_until_idle
-from tests.openai_server import OpenAIServer, hang, malformed, reply, status
+from tests.openai_server import hang, malformed, reply, status
 
 INPUT_PRICE, OUTPUT_PRICE = 1e-6, 2e-6
 llm.register_models(
@@ -42,12 +41,6 @@ llm.register_models(
 )
 
 
-@pytest.fixture
-def server():
-    with OpenAIServer() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def quick_retries(settings):
     settings.SWARM_LLM_RETRIES = 2
@@ -55,13 +48,6 @@ def quick_retries(settings):
     settings.SWARM_LLM_BACKOFF_MAX = 0.05
     settings.SWARM_LLM_TIMEOUT = 5
     settings.SWARM_LLM_STREAM = True
-
-
-@pytest.fixture
-def canary(monkeypatch):
-    value = f"canary-{uuid.uuid4().hex}"
-    monkeypatch.setenv("SWARM_TEST_KEY", value)
-    return value
 
 
 @pytest.fixture

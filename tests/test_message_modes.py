@@ -10,14 +10,8 @@ from django.db import close_old_connections
 
 from agents import runtime, services
 from agents.models import Agent, Message
-from tests.openai_server import OpenAIServer, reply
+from tests.openai_server import reply
 from tests.test_llm import launch_one
-
-
-@pytest.fixture
-def server():
-    with OpenAIServer() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -14,24 +14,11 @@ import pytest
 from agents import llm, runtime
 from agents.models import Agent, ModelProfile
 from judges.models import Verdict
+from tests.factories import launch_and_run
 from tests.openai_server import OpenAIServer, reply, status
-from tests.test_api import Api, issue_token
 from tests.test_llm import launch_one, messages_for
-from tests.test_review import _launch
 
 NOT_SET = "SWARM_SURELY_NOT_SET_ANYWHERE"
-
-
-@pytest.fixture
-def server():
-    with OpenAIServer() as running:
-        yield running
-
-
-@pytest.fixture
-def api(client, adele):
-    # adele, the team's admin, who writes its model profiles, with an API token
-    return Api(client, issue_token("adele"))
 
 
 @pytest.fixture
@@ -53,7 +40,7 @@ def operator_allows_only_the_server(settings, server, monkeypatch):
 
 
 @pytest.fixture
-def canary(monkeypatch):
+def unlisted_secret(monkeypatch):
     """A secret in a variable the operator did not list for model keys."""
     value = f"canary-{uuid.uuid4().hex}"
     monkeypatch.setenv("SWARM_CANARY_SECRET", value)
@@ -72,11 +59,11 @@ def _received(*servers: OpenAIServer) -> str:
 
 
 def test_a_key_variable_the_operator_did_not_list_is_refused_alike_whether_it_is_set_or_not(
-    api, server, canary, settings
+    admin_api, server, unlisted_secret, settings
 ):
     answers = {}
     for name in ("SWARM_CANARY_SECRET", NOT_SET):
-        response = api.post(
+        response = admin_api.post(
             "/api/models",
             {"name": f"p-{len(answers)}", "model": "openai/m", "api_base": server.base_url, "api_key_env": name},
         )
@@ -95,17 +82,17 @@ def test_a_key_variable_the_operator_did_not_list_is_refused_alike_whether_it_is
         refusals.append(str(refused.value))
     assert refusals[0] == refusals[1]
     assert server.requests == []
-    assert canary not in _received(server) + "".join(refusals)
+    assert unlisted_secret not in _received(server) + "".join(refusals)
 
     # positive control: had the operator listed the variable, its value would have gone out as the Bearer token
-    created = api.post(
+    created = admin_api.post(
         "/api/models", {"name": "ok", "model": "openai/m", "api_base": server.base_url, "api_key_env": "SWARM_TEST_KEY"}
     )
     assert created.status_code == 201
     server.script(reply("hi"))
     settings.SWARM_MODEL_KEY_ENVS = ["SWARM_CANARY_SECRET"]
     llm.complete(_profile(server.base_url, key_env="SWARM_CANARY_SECRET"), messages_for(), [])
-    assert server.requests[0].headers["authorization"] == f"Bearer {canary}"
+    assert server.requests[0].headers["authorization"] == f"Bearer {unlisted_secret}"
 
 
 def test_a_profile_without_a_key_variable_never_gets_a_key_from_the_environment(server, monkeypatch):
@@ -124,7 +111,7 @@ def test_a_profile_without_a_key_variable_never_gets_a_key_from_the_environment(
 # ---------------------------------------------------------------- hosts
 
 
-def test_an_api_base_the_operator_did_not_allow_is_refused_at_creation_in_every_disguise(api, server, listener):
+def test_an_api_base_the_operator_did_not_allow_is_refused_at_creation_in_every_disguise(admin_api, server, listener):
     port = listener.base_url.rsplit(":", 1)[1].split("/")[0]
     allowed = server.base_url.split("//")[1].split("/")[0]
     disguises = [
@@ -144,13 +131,13 @@ def test_an_api_base_the_operator_did_not_allow_is_refused_at_creation_in_every_
         "http://169.254.169.254/latest/meta-data",
     ]
     for number, base in enumerate(disguises):
-        response = api.post("/api/models", {"name": f"bad-{number}", "model": "openai/m", "api_base": base})
+        response = admin_api.post("/api/models", {"name": f"bad-{number}", "model": "openai/m", "api_base": base})
         assert response.status_code == 400, base
         assert response.json()["field"] == "api_base", base
     assert not ModelProfile.objects.filter(name__startswith="bad-").exists()
     assert listener.requests == []
 
-    created = api.post("/api/models", {"name": "good", "model": "openai/m", "api_base": server.base_url})
+    created = admin_api.post("/api/models", {"name": "good", "model": "openai/m", "api_base": server.base_url})
     assert created.status_code == 201  # positive control: the operator's host is accepted
     assert ModelProfile.objects.get(name="good").api_base == server.base_url
 
@@ -195,7 +182,7 @@ def test_an_allowed_host_that_redirects_cannot_send_the_call_on(server, listener
 # ---------------------------------------------------------------- providers and the judges
 
 
-def test_a_provider_is_reached_only_as_the_operator_allows(api):
+def test_a_provider_is_reached_only_as_the_operator_allows(admin_api):
     cases = [
         ({"model": "ollama/llama3"}, "model"),  # a provider whose endpoint is on this machine
         ({"model": "anthropic/claude-x"}, "api_key_env"),  # litellm would pick ANTHROPIC_API_KEY by itself
@@ -203,14 +190,14 @@ def test_a_provider_is_reached_only_as_the_operator_allows(api):
         ({"model": "sim/diligent", "api_key_env": "OPENAI_API_KEY"}, "api_key_env"),
     ]
     for number, (fields, field) in enumerate(cases):
-        response = api.post("/api/models", {"name": f"prov-{number}", **fields})
+        response = admin_api.post("/api/models", {"name": f"prov-{number}", **fields})
         assert response.status_code == 400, fields
         assert response.json()["field"] == field, fields
-    ok = api.post("/api/models", {"name": "hosted", "model": "openai/gpt-4o", "api_key_env": "OPENAI_API_KEY"})
+    ok = admin_api.post("/api/models", {"name": "hosted", "model": "openai/gpt-4o", "api_key_env": "OPENAI_API_KEY"})
     assert ok.status_code == 201
 
 
-def test_a_judge_whose_profile_is_no_longer_allowed_fails_closed_and_sends_nothing(demo, listener, canary):
+def test_a_judge_whose_profile_is_no_longer_allowed_fails_closed_and_sends_nothing(demo, listener, unlisted_secret):
     _, task = demo
     judge = ModelProfile.objects.create(
         team=task.team,
@@ -222,9 +209,9 @@ def test_a_judge_whose_profile_is_no_longer_allowed_fails_closed_and_sends_nothi
     )
     task.judge_profiles.set([judge, ModelProfile.objects.get(team=task.team, name="judge-lenient")])
     task.save()
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     opinion = Verdict.objects.get(agent=ada).judgements.get(judge="leaky-judge")
     assert opinion.recommendation == "error"
     assert "is refused" in opinion.error
     assert listener.requests == []
-    assert canary not in opinion.error
+    assert unlisted_secret not in opinion.error

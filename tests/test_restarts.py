@@ -15,13 +15,11 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from contextlib import ExitStack
 
 import psutil
 import pytest
 
-from tests.conftest import unavailable
-from tests.live_server import BIN, ROOT, LiveApp, Unavailable, flush_redis_db, free_port, fresh_postgres_database
+from tests.live_server import BIN, ROOT, LiveApp, distributed_services, free_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -186,18 +184,10 @@ def test_make_run_resumes_its_agents_at_start_up_after_a_kill_and_stops_within_s
 
 @pytest.mark.distributed
 def test_make_worker_stops_within_seconds_of_sigterm_and_another_worker_takes_its_agents(tmp_path):
-    with ExitStack() as stack:
-        try:
-            redis_url = flush_redis_db(8)
-            database_url = stack.enter_context(fresh_postgres_database("swarm_faults"))
-        except Unavailable as exc:
-            unavailable(str(exc))
-        stack.callback(flush_redis_db, 8)
+    with distributed_services(8, "swarm_faults") as services:
+        database_url = services["DATABASE_URL"]
         app = LiveApp(
-            "distributed",
-            tmp_path / "app",
-            step_delay=0.5,
-            extra_env={"REDIS_URL": redis_url, "DATABASE_URL": database_url, "SWARM_SWEEP_SECONDS": "2"},
+            "distributed", tmp_path / "app", step_delay=0.5, extra_env={**services, "SWARM_SWEEP_SECONDS": "2"}
         )
         app.data_dir.mkdir(parents=True)
         app.manage("migrate", "--noinput", "-v0")

@@ -13,13 +13,7 @@ from agents import runtime, sandbox, services, worktrees
 from agents.models import Agent, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Review, Verdict
-from tests.factories import run_until_idle, task_like
-
-
-def _launch(task: TaskSpec, roster: list[tuple[str, str]]) -> list[Agent]:
-    agents = services.launch_task(task_like(task, roster))
-    run_until_idle(agents)
-    return agents
+from tests.factories import launch_and_run, run_until_idle
 
 
 def _main(task: TaskSpec) -> str:
@@ -28,7 +22,7 @@ def _main(task: TaskSpec) -> str:
 
 def test_panel_of_two_families_recommends_with_evidence(demo):
     _, task = demo
-    ada, linus = _launch(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
+    ada, linus = launch_and_run(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
     good = Verdict.objects.get(agent=ada)
     assert good.recommendation == "approve"
     assert {j.family for j in good.judgements.all()} == {"sim-judge-a", "sim-judge-b"}
@@ -40,7 +34,7 @@ def test_panel_of_two_families_recommends_with_evidence(demo):
 
 def test_approval_merges_into_the_target_branch_and_its_tests_pass_there(demo, bob):
     _, task = demo
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     before = _main(task)
     verdict = Verdict.objects.get(agent=ada)
     judging.review_verdict(verdict, bob, "approve")
@@ -74,7 +68,7 @@ def test_approval_merges_into_the_target_branch_and_its_tests_pass_there(demo, b
 
 def test_wrong_fix_is_rejected_with_a_line_comment_then_the_resubmission_merges(demo, bob):
     _, task = demo
-    (sam,) = _launch(task, [("Sam", "sim-sloppy")])
+    (sam,) = launch_and_run(task, [("Sam", "sim-sloppy")])
     first = Verdict.objects.get(agent=sam)
     assert first.recommendation == "reject"
     assert "test_mean" in first.evidence["verify"]["output"]
@@ -95,7 +89,7 @@ def test_wrong_fix_is_rejected_with_a_line_comment_then_the_resubmission_merges(
 @pytest.mark.parametrize("case", ["rejected_recommendation", "already_rejected", "failed_verification"])
 def test_approving_a_verdict_that_did_not_pass_is_refused_and_audited(demo, bob, case):
     _, task = demo
-    (linus,) = _launch(task, [("Linus", "sim-lazy")])
+    (linus,) = launch_and_run(task, [("Linus", "sim-lazy")])
     verdict = Verdict.objects.get(agent=linus)
     before = _main(task)
     if case == "already_rejected":
@@ -111,7 +105,7 @@ def test_approving_a_verdict_that_did_not_pass_is_refused_and_audited(demo, bob,
 
 def test_approving_after_the_branch_moved_needs_a_new_verdict(demo, bob):
     _, task = demo
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     Path(ada.worktree, "extra.py").write_text("x = 1\n")
     worktrees.commit_all(ada.worktree, "sneaky change after the verdict")
@@ -125,7 +119,7 @@ def test_approving_after_the_branch_moved_needs_a_new_verdict(demo, bob):
 
 def test_two_approvals_at_once_merge_exactly_once(demo, adele, bob):
     _, task = demo
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     before = _main(task)
     barrier = threading.Barrier(2)
@@ -154,7 +148,7 @@ def test_two_approvals_at_once_merge_exactly_once(demo, adele, bob):
 
 def test_a_planted_hook_does_not_run_when_the_host_merges(demo, bob, tmp_path):
     _, task = demo
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     marker = tmp_path / "hook-ran"
     hooks = Path(task.repo.path, ".git", "hooks")
     for name in (
@@ -182,7 +176,7 @@ def test_a_planted_hook_does_not_run_when_the_host_merges(demo, bob, tmp_path):
 
 def test_another_teams_verdict_is_not_found(demo, mallory, client):
     _, task = demo
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     client.force_login(mallory)
     assert client.get(f"/reviews/verdicts/{verdict.pk}/").status_code == 404
@@ -211,7 +205,7 @@ def test_approve_without_a_verdict_is_not_possible(demo, alice_client):
 
 def test_the_review_page_shows_the_diff_judges_side_by_side_and_takes_line_comments(demo, bob_client):
     _, task = demo
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     page = bob_client.get(f"/reviews/verdicts/{verdict.pk}/")
     assert page.status_code == 200
@@ -237,7 +231,7 @@ def test_a_criterions_own_check_command_is_run_and_can_fail_the_verdict(demo, bo
         "clamp() is unchanged — check: `python -c 'from mathutil import clamp; assert clamp(15, 0, 10) == 11'`",
     ]
     task.save()
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     checks = {c["command"].split("assert ")[1][:12]: c["exit_code"] for c in verdict.evidence["criterion_checks"]}
     assert checks == {"mean([5]) ==": 0, "clamp(15, 0,": 1}
@@ -279,7 +273,7 @@ def test_a_judge_that_answers_garbage_twice_counts_as_an_error_never_an_approval
         task.judge_profiles.set([garbage, ModelProfile.objects.get(team=task.team, name="judge-lenient")])
         task.judge_rule = "majority"
         task.save()
-        (ada,) = _launch(task, [("Ada", "sim-diligent")])
+        (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     verdict = Verdict.objects.get(agent=ada)
     opinions = {j.judge: j for j in verdict.judgements.all()}
     assert opinions["garbage-judge"].recommendation == "error"
@@ -294,7 +288,7 @@ def test_auto_approve_merges_only_with_passing_verification_and_a_unanimous_pane
     _, task = demo
     task.auto_approve = True
     task.save()
-    ada, linus = _launch(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
+    ada, linus = launch_and_run(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
     ada.refresh_from_db()
     linus.refresh_from_db()
     assert ada.status == Agent.Status.ACCEPTED
@@ -306,7 +300,7 @@ def test_auto_approve_merges_only_with_passing_verification_and_a_unanimous_pane
 
 def test_a_merge_conflict_leaves_everything_intact_and_says_so(demo, bob):
     _, task = demo
-    (ada,) = _launch(task, [("Ada", "sim-diligent")])
+    (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     # someone changed the same line on main meanwhile
     target = Path(task.repo.path, "mathutil.py")  # the repository has main checked out
     target.write_text(target.read_text().replace("(len(values) - 1)", "max(1, len(values) - 1)"))
@@ -353,7 +347,7 @@ def test_a_verification_lost_with_its_worker_is_run_again_by_the_sweep_exactly_o
 
 def test_a_decided_verdict_shows_who_decided_the_comment_and_the_merge(demo, bob_client):
     _, task = demo
-    ada, linus = _launch(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
+    ada, linus = launch_and_run(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")])
     htmx = {"HTTP_HX_REQUEST": "true"}  # the fragment that replaces the verdict in place
     done = bob_client.post(
         f"/reviews/verdicts/{Verdict.objects.get(agent=ada).pk}/approve/", {"comment": "Clean fix."}, **htmx

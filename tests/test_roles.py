@@ -19,7 +19,9 @@ from django.utils import timezone
 from agents import services, teams
 from agents.models import Invite, Membership, TaskSpec, Team
 from swarm_web.asgi import application
-from tests.test_live_stream import TIMEOUT, fresh_channel_layer, headers_for, open_agent_socket  # noqa: F401
+from tests.sockets import TIMEOUT, headers_for, open_agent_socket
+
+pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
 
 
 def logged_in(user) -> Client:

@@ -15,13 +15,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.live_server import BIN, ROOT, Unavailable, flush_redis_db, fresh_postgres_database, in_ci
+from tests.live_server import BIN, ROOT, distributed_services, flush_redis_db
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(240)]
 
@@ -246,24 +245,11 @@ class Swarm:
         _log(f"every submission has its verdict at {self.elapsed()}")
 
 
-def _unavailable(reason: str):
-    """A missing service fails the run in CI (it must be there) and skips it on a developer's machine."""
-    if in_ci():
-        pytest.fail(f"CI=true but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     """A fresh, migrated PostgreSQL database and a data dir, shared by this module's tests (one team each)."""
-    with ExitStack() as stack:
-        try:
-            redis_url = flush_redis_db(REDIS_DB)
-            database_url = stack.enter_context(fresh_postgres_database("swarm_scale_out"))
-        except Unavailable as exc:
-            _unavailable(str(exc))
-        stack.callback(flush_redis_db, REDIS_DB)
-        migrated = Swarm(tmp_path_factory.mktemp("scale-out-"), database_url, redis_url)
+    with distributed_services(REDIS_DB, "swarm_scale_out") as services:
+        migrated = Swarm(tmp_path_factory.mktemp("scale-out-"), services["DATABASE_URL"], services["REDIS_URL"])
         migrated.manage("migrate", "--noinput", "-v0")
         _log(f"migrated a fresh PostgreSQL database in {migrated.elapsed()}")
         yield migrated

@@ -21,18 +21,12 @@ LIMIT = 5  # SWARM_LOGIN_FAILURE_LIMIT's default
 
 
 @pytest.fixture
-def team(db):
-    return Team.objects.create(name="Throttled team")
-
-
-@pytest.fixture
-def alice(team):
-    return make_user("alice", team)
-
-
-@pytest.fixture
-def bob(team):
-    return make_user("bob", team)
+def accounts(db) -> Team:
+    """alice and bob, operators of a team of their own (plain `db`, no demo: only their accounts matter here)."""
+    team = Team.objects.create(name="Throttled team")
+    make_user("alice", team)
+    make_user("bob", team)
+    return team
 
 
 def log_in(username: str, password: str, address: str):
@@ -43,7 +37,7 @@ def logged_in(response) -> bool:
     return response.status_code == 302 and response["Location"] == "/"
 
 
-def test_failed_logins_lock_that_account_from_that_address_even_with_the_right_password(alice):
+def test_failed_logins_lock_that_account_from_that_address_even_with_the_right_password(accounts):
     assert logged_in(log_in("alice", PASSWORD, "10.0.0.1"))  # control: the password works
     for _ in range(LIMIT):
         response = log_in("alice", "guess", "10.0.0.1")
@@ -57,14 +51,14 @@ def test_failed_logins_lock_that_account_from_that_address_even_with_the_right_p
     assert logged_in(log_in("alice", PASSWORD, "10.0.0.9"))
 
 
-def test_an_address_that_tries_many_accounts_is_locked_for_every_account(alice, bob):
+def test_an_address_that_tries_many_accounts_is_locked_for_every_account(accounts):
     for name in ("root", "admin", "alice", "carol", "dave"):
         log_in(name, "guess", "10.0.0.2")
     assert log_in("bob", PASSWORD, "10.0.0.2").status_code == 429  # bob never failed, his address did
     assert logged_in(log_in("bob", PASSWORD, "10.0.0.3"))
 
 
-def test_the_lockout_lapses_after_the_cool_off(alice, settings):
+def test_the_lockout_lapses_after_the_cool_off(accounts, settings):
     for _ in range(LIMIT):
         log_in("alice", "guess", "10.0.0.4")
     assert log_in("alice", PASSWORD, "10.0.0.4").status_code == 429
@@ -78,7 +72,7 @@ def api_get(token: str, address: str):
 
 
 @pytest.fixture
-def token(alice) -> str:
+def token(accounts) -> str:
     from io import StringIO
 
     out = StringIO()
@@ -98,7 +92,7 @@ def test_wrong_api_tokens_are_throttled_per_address_with_a_clear_answer(token):
     assert ApiToken.objects.count() == 1
 
 
-def test_password_guesses_and_token_guesses_add_up_for_an_address(alice, token):
+def test_password_guesses_and_token_guesses_add_up_for_an_address(token):
     for _ in range(LIMIT - 1):
         log_in("alice", "guess", "10.0.2.1")
     assert api_get(token, "10.0.2.1").status_code == 200  # four failures: not locked yet
@@ -106,15 +100,15 @@ def test_password_guesses_and_token_guesses_add_up_for_an_address(alice, token):
     assert api_get(token, "10.0.2.1").status_code == 429
 
 
-def test_common_and_lookalike_passwords_are_refused(team):
-    user = make_user("margaret", team)
+def test_common_and_lookalike_passwords_are_refused(accounts):
+    user = make_user("margaret", accounts)
     for weak in ("password123", "qwertyuiop", "margaret1", "12345678901"):
         with pytest.raises(ValidationError):
             validate_password(weak, user)
     validate_password("correct horse battery staple", user)  # control: a real passphrase is fine
 
 
-def test_behind_a_proxy_one_guessers_failures_lock_only_that_client(alice, bob, settings):
+def test_behind_a_proxy_one_guessers_failures_lock_only_that_client(accounts, settings):
     def via_proxy(username: str, password: str, client: str):
         return Client().post(
             "/accounts/login/",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from agents.llm import ToolCall, Turn
 from agents.runtime import _unfinished_turn
 
 
@@ -64,3 +65,18 @@ def test_garbled_arguments_are_reported_to_the_model_not_run_with_a_guess():
 def test_a_conversation_without_a_model_turn_has_nothing_to_resume():
     assert _unfinished_turn([]) == ("", [])
     assert _unfinished_turn([{"role": "user", "content": "hello"}]) == ("", [])
+
+
+def test_a_turn_is_stored_in_the_shape_it_is_resumed_from():
+    turn = Turn("Reading.", [ToolCall.from_json("a", "read_file", '{"path": "stats.py"}')], tokens_in=10)
+    message = turn.as_message()
+    assert message == {
+        "role": "assistant",
+        "content": "Reading.",
+        "tool_calls": [
+            {"id": "a", "type": "function", "function": {"name": "read_file", "arguments": '{"path": "stats.py"}'}}
+        ],
+    }
+    content, calls = _unfinished_turn([message])
+    assert (content, calls) == ("Reading.", turn.tool_calls)
+    assert Turn("", []).as_message() == {"role": "assistant", "content": ""}  # no empty tool_calls list

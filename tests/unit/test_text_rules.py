@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.services import MAX_TEXT, clean_payload, clean_text
+from agents.text import clean_chars
 from agents.views import render_markdown
 from agents.worktrees import slug
 
@@ -70,3 +71,17 @@ def test_overlong_text_is_cut_and_says_how_much_was_cut():
 def test_every_string_in_a_payload_is_cleaned_keys_included():
     payload = clean_payload({"out\x00put": ["ok", {"deep": "a\x00"}], "n": 3, "t": ("x\x00",)})
     assert payload == {"out\ufffdput": ["ok", {"deep": "a\ufffd"}], "n": 3, "t": ["x\ufffd"]}
+
+
+def test_text_no_database_can_hold_is_replaced_character_for_character():
+    sent = "ok\x00 \ud800lone surrogate\udfff"
+    cleaned = clean_chars(sent)
+    assert cleaned == "ok\ufffd \ufffdlone surrogate\ufffd"
+    assert len(cleaned) == len(sent)  # size checks still see what was sent
+    cleaned.encode("utf-8")  # storable: a lone surrogate could not even be encoded
+
+
+def test_json_like_data_is_cleaned_all_the_way_down_and_other_values_are_kept():
+    data = {"a\x00": [{"b": "\ud83d"}, 3, None, True], 5: ("x\x00",), "ok": 1.5}
+    assert clean_chars(data) == {"a\ufffd": [{"b": "\ufffd"}, 3, None, True], "5": ["x\ufffd"], "ok": 1.5}
+    assert clean_chars("plain ümlaut ✓ 🐝") == "plain ümlaut ✓ 🐝"

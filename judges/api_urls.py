@@ -1,0 +1,49 @@
+"""The judges app's route table: the verdicts' URLs under /api/, what their methods do, and their shapes.
+
+Like agents/api_urls.py, it makes both the URL patterns and (through the URLconf) the OpenAPI document;
+swarm_web/urls.py includes both tables. It lives in judges because judges may import agents, never the reverse.
+"""
+
+from agents.api_base import Operation, Route, listing
+from judges import api
+from judges import api_schemas as schemas
+from judges.models import Verdict
+
+ROUTES = [
+    Route(
+        "verdicts",
+        "api_verdicts",
+        get=Operation(
+            api.verdicts_list,
+            "Verdicts of your teams' agents: the pending queue by default",
+            listing("verdicts", schemas.VERDICT),
+            query={"status": {"type": "string", "enum": [*Verdict.Status.values, "all"], "default": "pending"}},
+        ),
+    ),
+    Route(
+        "verdicts/<int:pk>/approve",
+        "api_verdict_approve",
+        post=Operation(
+            api.verdict_approve,
+            "Approve the verdict's commit: the agent's work is accepted",
+            schemas.VERDICT,
+            body=schemas.DECISION,
+            errors=(409,),
+            action="review",
+        ),
+    ),
+    Route(
+        "verdicts/<int:pk>/reject",
+        "api_verdict_reject",
+        post=Operation(
+            api.verdict_reject,
+            "Reject it: the comment and the verification go back to the agent as a message",
+            schemas.VERDICT,
+            body=schemas.DECISION,
+            errors=(409,),
+            action="review",
+        ),
+    ),
+]
+
+urlpatterns = [route.urlpattern() for route in ROUTES]
