@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents import hostgit, sandbox, search, worktrees
+from agents.tool_errors import ToolRefused
 
 MAX_READ = 200_000
 MAX_WRITE = 1_000_000
@@ -113,10 +113,6 @@ TOOLS = [
 ]
 
 TOOL_NAMES = {t["function"]["name"] for t in TOOLS}
-
-
-class ToolRefused(Exception):
-    """The tool call was not carried out; the message explains why, for the agent and the person."""
 
 
 @dataclass
@@ -254,7 +250,3 @@ def _search(worktree: str, pattern, path: str) -> ToolOutcome:
     if len(hits) >= MAX_HITS:
         return ToolOutcome(True, "\n".join(hits) + f"\n… stopped at {MAX_HITS} matches", activity)
     return ToolOutcome(True, "\n".join(hits) or "no match", activity)
-
-
-def files_read_set(files_read: list[str]) -> set[str]:
-    return {os.path.normpath(p) for p in files_read}
