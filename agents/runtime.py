@@ -64,9 +64,9 @@ def run_step(agent_id: int) -> float | None:
     try:
         with lease.hold(agent_id, token):
             return _step(agent, token, started)
-    except _HandBack as handed:
+    except lease.HandBack as handed:
         return _hand_back(agent_id, token, handed.reason)
-    except _LeaseLost:
+    except lease.LeaseLost:
         return None
     except Exception as exc:
         log.exception("step of agent %s failed", agent_id)
@@ -75,27 +75,6 @@ def run_step(agent_id: int) -> float | None:
                 agent_id, Agent.Status.ERROR, f"{type(exc).__name__}: {exc}"[:280], lease_expires_at=None
             )
         return None
-
-
-class _LeaseLost(Exception):
-    pass
-
-
-class _HandBack(Exception):
-    """The process is stopping (SIGTERM): the step gives its agent back instead of finishing."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _check_stop(agent_id: int) -> None:
-    """Raise if this step must stop now: its process is shutting down, or another holder took its lease."""
-    reason = lease.stop_reason(agent_id)
-    if reason == "shutdown":
-        raise _HandBack("the worker is shutting down")
-    if reason == "lost":
-        raise _LeaseLost
 
 
 def _hand_back(agent_id: int, token: int, reason: str) -> float | None:
@@ -125,7 +104,7 @@ def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message
                 {"message_id": message.pk, "sender": message.sender_label, "mode": message.mode},
             )
         if Agent.objects.filter(pk=agent.pk, fencing_token=token).update(conversation=conversation) != 1:
-            raise _LeaseLost  # rolls the claim back: the messages stay queued for whoever holds the lease
+            raise lease.LeaseLost  # rolls the claim back: the messages stay queued for whoever holds the lease
     return delivered
 
 
@@ -208,7 +187,7 @@ def _call_model(agent: Agent, messages: list[dict]) -> llm.Turn | None:
         except TimeoutError:
             if lease.stop_reason(agent.pk):
                 future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
-                _check_stop(agent.pk)
+                lease.check_stop(agent.pk)
             if _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,)):
                 # the call cannot be stopped mid-flight; its answer is dropped but its usage is still billed
                 future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
@@ -240,11 +219,11 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
     conversation = list(agent.conversation)
     state = guards.ToolState(agent)
     content, calls = _unfinished_turn(conversation)
-    _check_stop(agent.pk)
+    lease.check_stop(agent.pk)
     if not calls:  # a new step: ask the model (else finish the turn a crash cut short, without asking again)
         try:
             _deliver(agent, token, conversation)
-        except _LeaseLost:
+        except lease.LeaseLost:
             return None
         turn = _model_turn(agent, token, conversation)
         if not isinstance(turn, llm.Turn):
@@ -253,7 +232,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
 
     ending: dict = {}
     for i, call in enumerate(calls):
-        _check_stop(agent.pk)
+        lease.check_stop(agent.pk)
         if i > 0 and _urgent_waiting(agent.pk):
             # steer / interrupt: stop at this tool boundary; the message goes in before anything else runs
             with transaction.atomic():
@@ -410,7 +389,7 @@ def _carry_out(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tup
                     bool(lease.stop_reason(agent.pk)) or _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,))
                 ),
             )
-            _check_stop(agent.pk)  # killed because the process stops: the call is redone by the next holder
+            lease.check_stop(agent.pk)  # killed because the process stops: the call is redone by the next holder
             if outcome.command and outcome.command.get("exit_code") == 130:
                 services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
             state.files_read.update(outcome.read)
