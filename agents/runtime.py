@@ -19,7 +19,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import events, guards, lease, llm, services, team_tools, tools, worktrees
+from agents import events, guards, lease, llm, services, tools, worktrees
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
@@ -44,6 +44,11 @@ def claim(agent_id: int) -> int | None:
         if updated != 1:
             return None
         return Agent.objects.values_list("fencing_token", flat=True).get(pk=agent_id)
+
+
+def _cancel(agent_id: int):
+    """What stops a running command: the process stopping, the lease lost, or a person's interrupt."""
+    return lambda: bool(lease.stop_reason(agent_id)) or _urgent_waiting(agent_id, modes=(Message.Mode.INTERRUPT,))
 
 
 def _still_mine(agent_id: int, token: int) -> bool:
@@ -242,7 +247,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
                     transaction.set_rollback(True)
                     return None
             break
-        result_text, submitted, payload, activity = _carry_out(agent, call, state)
+        result_text, submitted, payload, activity = tools.carry_out(agent, call, state, cancel=_cancel(agent.pk))
         with transaction.atomic():
             services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
             conversation.append(
@@ -358,52 +363,6 @@ def _end(agent: Agent, token: int, started: float, ending: dict | None = None, s
 
 def _run_tool(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tuple[str, str | None]:
     """Carry out one call and record it; returns (result text for the model, submit summary or None)."""
-    result_text, submitted, payload, activity = _carry_out(agent, call, state)
+    result_text, submitted, payload, activity = tools.carry_out(agent, call, state, cancel=_cancel(agent.pk))
     services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
     return result_text, submitted
-
-
-def _carry_out(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tuple[str, str | None, dict, str]:
-    """Carry out one call, outside any transaction (a command may take minutes).
-
-    Returns (result text for the model, submit summary or None, the tool_call event's payload, activity)."""
-    payload: dict = {"tool": call.name, "args": call.arguments or call.raw_arguments}
-    submitted = None
-    try:
-        if call.error:
-            raise tools.ToolRefused(call.error)
-        if call.name == "message_agent":
-            result_text, activity = team_tools.message_agent(agent, call.arguments)
-        elif call.name == "load_skill":
-            result_text, activity = team_tools.load_skill(agent, call.arguments)
-        elif call.name == "submit":
-            result_text, activity = guards.check_submit(agent)
-            submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
-        else:
-            outcome = tools.execute(
-                agent.worktree,
-                call.name,
-                call.arguments,
-                state.files_read,
-                cancel=lambda: (
-                    bool(lease.stop_reason(agent.pk)) or _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,))
-                ),
-            )
-            lease.check_stop(agent.pk)  # killed because the process stops: the call is redone by the next holder
-            if outcome.command and outcome.command.get("exit_code") == 130:
-                services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
-            state.files_read.update(outcome.read)
-            state.files_edited.update(outcome.edited)
-            payload.update(command=outcome.command)
-            result_text, activity = outcome.result, outcome.activity
-            payload["ok"] = outcome.ok
-        payload.setdefault("ok", True)
-        payload["result"] = result_text
-    except tools.ToolRefused as exc:
-        result_text = f"REFUSED: {exc}"
-        payload.update(ok=False, refused=True, result=result_text)
-        activity = f"refused: {call.name}"
-        if call.name in {"edit_file", "write_file"} and "have not read" in str(exc):
-            state.refused_edits += 1
-            payload["blind_edit"] = True
-    return result_text, submitted, payload, activity

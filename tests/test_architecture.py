@@ -38,10 +38,13 @@ KNOWN_DEFERRED_CYCLE_EDGES = {
     ("agents.services", "agents.executor"),
     ("agents.tasks", "agents.executor"),
     ("agents.tasks", "agents.runtime"),
-    # the same cycle through the guards and team tools split out of runtime (runtime -> them -> services)
+    # the same cycle through the guards, the tool dispatch and the team tools (runtime -> them -> services)
     ("agents.runtime", "agents.guards"),
     ("agents.guards", "agents.services"),
-    ("agents.runtime", "agents.team_tools"),
+    ("agents.runtime", "agents.tools"),
+    ("agents.tools", "agents.guards"),
+    ("agents.tools", "agents.services"),
+    ("agents.tools", "agents.team_tools"),
     ("agents.team_tools", "agents.services"),
 }
 
