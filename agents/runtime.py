@@ -359,10 +359,3 @@ def _end(agent: Agent, token: int, started: float, ending: dict | None = None, s
             lambda: work_submitted.send(sender=Agent, agent_id=agent.pk, commit_sha=commit, summary=submitted)
         )
     return True
-
-
-def _run_tool(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tuple[str, str | None]:
-    """Carry out one call and record it; returns (result text for the model, submit summary or None)."""
-    result_text, submitted, payload, activity = tools.carry_out(agent, call, state, cancel=_cancel(agent.pk))
-    services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
-    return result_text, submitted
