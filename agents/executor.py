@@ -1,14 +1,12 @@
 """Where steps run. `kick` schedules an agent's next step; the step itself is always `runtime.run_step`.
 
-- inprocess: a small thread pool inside the web process (embedded mode). Broadcasts hop to the web
-  server's event loop, since the in-memory channel layer belongs to that loop.
+- inprocess: a small thread pool inside the web process (embedded mode).
 - celery: one Celery task per step, on any number of workers.
 - manual: nothing is scheduled; tests drive `run_step` themselves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import logging
 import queue
@@ -24,8 +22,6 @@ from django.utils import timezone
 from agents import lease
 
 log = logging.getLogger(__name__)
-
-main_loop: asyncio.AbstractEventLoop | None = None
 
 
 def kick(agent_id: int, delay: float = 0.0) -> None:

@@ -43,12 +43,12 @@ class EmbeddedStartup:
             if self.started:
                 return
             self.started = True
-        from agents import executor
+        from agents import events, executor
 
         try:
-            executor.main_loop = asyncio.get_event_loop()
+            events.main_loop = asyncio.get_event_loop()
         except RuntimeError:
-            executor.main_loop = None
+            events.main_loop = None
         if settings.SWARM_EXECUTOR == "inprocess":
             log.info("embedded executor starting: resuming running agents")
             executor.start_sweeper()  # its first sweep is the start-up one: every running agent nobody holds
