@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
-from agents import model_access, services, worktrees
+from agents import model_access, scheduling, services, worktrees
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -150,7 +150,7 @@ def message_json(m: Message) -> dict:
 
 
 def health(request) -> dict:
-    return {"status": "ok", "mode": "distributed" if settings.SWARM_EXECUTOR == "celery" else "embedded"}
+    return {"status": "ok", "mode": scheduling.backend_class().mode}
 
 
 def openapi(request) -> dict:

@@ -1,8 +1,8 @@
 """The agent loop, one step at a time: one model call plus the tool calls it asks for, persisted before the next.
 
-`run_step` is called by the in-process executor and by the Celery task alike. Each guard answers one
-lesson from running many agents: nudges against quitting, budgets stated every step, read-before-edit,
-no self-declared done, loop detection, and messages delivered in three modes.
+`run_step` is the step function of every scheduling backend (agents/scheduling/), embedded and Celery alike.
+Each guard answers one lesson from running many agents: nudges against quitting, budgets stated every step,
+read-before-edit, no self-declared done, loop detection, and messages delivered in three modes.
 """
 
 from __future__ import annotations
