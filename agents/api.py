@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 
-from agents import receipts, services, team_setup
+from agents import receipts, scheduling, services, team_setup
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -153,7 +153,7 @@ def message_json(m: Message) -> dict:
 
 
 def health(request) -> dict:
-    return {"status": "ok", "mode": "distributed" if settings.SWARM_EXECUTOR == "celery" else "embedded"}
+    return {"status": "ok", "mode": scheduling.backend_class().mode}
 
 
 def openapi(request) -> dict:

@@ -5,4 +5,8 @@ class AgentsConfig(AppConfig):
     name = "agents"
 
     def ready(self):
+        from agents import scheduling
         from swarm_web import checks  # noqa: F401 (registers the deployment checks)
+
+        # by dotted path: the runtime (and litellm, seconds to import) loads when the first step runs
+        scheduling.register_step("agents.runtime.run_step")

@@ -10,10 +10,13 @@ from channels.layers import get_channel_layer
 from django.db.models import Sum
 from django.template.loader import render_to_string
 
-from agents import executor
 from agents.models import Agent, Event
 
 log = logging.getLogger(__name__)
+
+# The web server's event loop, remembered at start-up (swarm_web/embedded.py): in the embedded mode the in-memory
+# channel layer belongs to it, so broadcasts from step threads are handed to it.
+main_loop: asyncio.AbstractEventLoop | None = None
 
 
 def agent_group(agent_id: int) -> str:
@@ -84,7 +87,7 @@ def _send(group: str, message: dict) -> None:
     if layer is None:
         return
     try:
-        loop = executor.main_loop
+        loop = main_loop
         if loop is not None and loop.is_running():
             # embedded mode: the in-memory layer lives on the web server's loop; hand the send to it, in order
             asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
 from django.db.models import F
 
-from agents import llm, services, tools, worktrees
+from agents import llm, services, worktrees
 from agents.models import Agent
 from agents.prompts import NUDGE_MARK
+from agents.tool_errors import ToolRefused
 
 STOP_WORDS = re.compile(r"\b(stop here|save tokens|token limit|out of (time|tokens)|running low|I'll stop)\b", re.I)
 LOOP_WARN = 3  # the same call with the same result this many times in the window: tell the agent
@@ -30,7 +32,7 @@ def fingerprint(name: str, args, result: str) -> str:
 
 class ToolState:
     def __init__(self, agent: Agent):
-        self.files_read = tools.files_read_set(agent.files_read)
+        self.files_read = {os.path.normpath(p) for p in agent.files_read}
         self.files_edited = set(agent.files_edited)
         self.recent = list(agent.recent_calls)
         self.refused_edits = 0
@@ -87,10 +89,10 @@ def check_submit(agent: Agent) -> tuple[str, str]:
         if agent.submitted_commit:
             dirty = worktrees.git(agent.worktree, "status", "--porcelain", "--ignore-submodules=all").strip()
             if not dirty and worktrees.head(agent.worktree) == agent.submitted_commit:
-                raise tools.ToolRefused(
+                raise ToolRefused(
                     f"nothing changed since your last submission ({agent.submitted_commit[:10]}), which was rejected."
                     " Read the reviewer's reasons, fix the cause, run the verify command, then submit."
                 )
     except worktrees.GitError as exc:
-        raise tools.ToolRefused(f"not submitted: {exc}") from None
+        raise ToolRefused(f"not submitted: {exc}") from None
     return "submitted for verification; wait for the verdict", "submitted"

@@ -104,6 +104,27 @@ def stop_reason(agent_id: int) -> str:
     return ""
 
 
+class LeaseLost(Exception):
+    """Another holder took this step's lease: the step stops and leaves no trace."""
+
+
+class HandBack(Exception):
+    """The process is stopping (SIGTERM): the step gives its agent back instead of finishing."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_stop(agent_id: int) -> None:
+    """Raise if this step must stop now: its process is shutting down, or another holder took its lease."""
+    reason = stop_reason(agent_id)
+    if reason == "shutdown":
+        raise HandBack("the worker is shutting down")
+    if reason == "lost":
+        raise LeaseLost
+
+
 def renew_all() -> None:
     """One heartbeat: extend the lease of every step this process runs (only while it still holds it)."""
     from agents.models import Agent

@@ -1,8 +1,8 @@
 """The agent loop, one step at a time: one model call plus the tool calls it asks for, persisted before the next.
 
-`run_step` is called by the in-process executor and by the Celery task alike. Each guard answers one
-lesson from running many agents: nudges against quitting, budgets stated every step, read-before-edit,
-no self-declared done, loop detection, and messages delivered in three modes.
+`run_step` is the step function of every scheduling backend (agents/scheduling/), embedded and Celery alike.
+Each guard answers one lesson from running many agents: nudges against quitting, budgets stated every step,
+read-before-edit, no self-declared done, loop detection, and messages delivered in three modes.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import events, guards, lease, llm, services, team_tools, tools, worktrees
+from agents import events, guards, lease, llm, services, tools, worktrees
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
@@ -46,6 +46,11 @@ def claim(agent_id: int) -> int | None:
         return Agent.objects.values_list("fencing_token", flat=True).get(pk=agent_id)
 
 
+def _cancel(agent_id: int):
+    """What stops a running command: the process stopping, the lease lost, or a person's interrupt."""
+    return lambda: bool(lease.stop_reason(agent_id)) or _urgent_waiting(agent_id, modes=(Message.Mode.INTERRUPT,))
+
+
 def _still_mine(agent_id: int, token: int) -> bool:
     return Agent.objects.filter(pk=agent_id, fencing_token=token, status=Agent.Status.RUNNING).exists()
 
@@ -64,9 +69,9 @@ def run_step(agent_id: int) -> float | None:
     try:
         with lease.hold(agent_id, token):
             return _step(agent, token, started)
-    except _HandBack as handed:
+    except lease.HandBack as handed:
         return _hand_back(agent_id, token, handed.reason)
-    except _LeaseLost:
+    except lease.LeaseLost:
         return None
     except Exception as exc:
         log.exception("step of agent %s failed", agent_id)
@@ -75,27 +80,6 @@ def run_step(agent_id: int) -> float | None:
                 agent_id, Agent.Status.ERROR, f"{type(exc).__name__}: {exc}"[:280], lease_expires_at=None
             )
         return None
-
-
-class _LeaseLost(Exception):
-    pass
-
-
-class _HandBack(Exception):
-    """The process is stopping (SIGTERM): the step gives its agent back instead of finishing."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _check_stop(agent_id: int) -> None:
-    """Raise if this step must stop now: its process is shutting down, or another holder took its lease."""
-    reason = lease.stop_reason(agent_id)
-    if reason == "shutdown":
-        raise _HandBack("the worker is shutting down")
-    if reason == "lost":
-        raise _LeaseLost
 
 
 def _hand_back(agent_id: int, token: int, reason: str) -> float | None:
@@ -125,7 +109,7 @@ def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message
                 {"message_id": message.pk, "sender": message.sender_label, "mode": message.mode},
             )
         if Agent.objects.filter(pk=agent.pk, fencing_token=token).update(conversation=conversation) != 1:
-            raise _LeaseLost  # rolls the claim back: the messages stay queued for whoever holds the lease
+            raise lease.LeaseLost  # rolls the claim back: the messages stay queued for whoever holds the lease
     return delivered
 
 
@@ -208,7 +192,7 @@ def _call_model(agent: Agent, messages: list[dict]) -> llm.Turn | None:
         except TimeoutError:
             if lease.stop_reason(agent.pk):
                 future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
-                _check_stop(agent.pk)
+                lease.check_stop(agent.pk)
             if _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,)):
                 # the call cannot be stopped mid-flight; its answer is dropped but its usage is still billed
                 future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
@@ -240,11 +224,11 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
     conversation = list(agent.conversation)
     state = guards.ToolState(agent)
     content, calls = _unfinished_turn(conversation)
-    _check_stop(agent.pk)
+    lease.check_stop(agent.pk)
     if not calls:  # a new step: ask the model (else finish the turn a crash cut short, without asking again)
         try:
             _deliver(agent, token, conversation)
-        except _LeaseLost:
+        except lease.LeaseLost:
             return None
         turn = _model_turn(agent, token, conversation)
         if not isinstance(turn, llm.Turn):
@@ -253,7 +237,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
 
     ending: dict = {}
     for i, call in enumerate(calls):
-        _check_stop(agent.pk)
+        lease.check_stop(agent.pk)
         if i > 0 and _urgent_waiting(agent.pk):
             # steer / interrupt: stop at this tool boundary; the message goes in before anything else runs
             with transaction.atomic():
@@ -263,7 +247,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
                     transaction.set_rollback(True)
                     return None
             break
-        result_text, submitted, payload, activity = _carry_out(agent, call, state)
+        result_text, submitted, payload, activity = tools.carry_out(agent, call, state, cancel=_cancel(agent.pk))
         with transaction.atomic():
             services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
             conversation.append(
@@ -375,56 +359,3 @@ def _end(agent: Agent, token: int, started: float, ending: dict | None = None, s
             lambda: work_submitted.send(sender=Agent, agent_id=agent.pk, commit_sha=commit, summary=submitted)
         )
     return True
-
-
-def _run_tool(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tuple[str, str | None]:
-    """Carry out one call and record it; returns (result text for the model, submit summary or None)."""
-    result_text, submitted, payload, activity = _carry_out(agent, call, state)
-    services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
-    return result_text, submitted
-
-
-def _carry_out(agent: Agent, call: llm.ToolCall, state: guards.ToolState) -> tuple[str, str | None, dict, str]:
-    """Carry out one call, outside any transaction (a command may take minutes).
-
-    Returns (result text for the model, submit summary or None, the tool_call event's payload, activity)."""
-    payload: dict = {"tool": call.name, "args": call.arguments or call.raw_arguments}
-    submitted = None
-    try:
-        if call.error:
-            raise tools.ToolRefused(call.error)
-        if call.name == "message_agent":
-            result_text, activity = team_tools.message_agent(agent, call.arguments)
-        elif call.name == "load_skill":
-            result_text, activity = team_tools.load_skill(agent, call.arguments)
-        elif call.name == "submit":
-            result_text, activity = guards.check_submit(agent)
-            submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
-        else:
-            outcome = tools.execute(
-                agent.worktree,
-                call.name,
-                call.arguments,
-                state.files_read,
-                cancel=lambda: (
-                    bool(lease.stop_reason(agent.pk)) or _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,))
-                ),
-            )
-            _check_stop(agent.pk)  # killed because the process stops: the call is redone by the next holder
-            if outcome.command and outcome.command.get("exit_code") == 130:
-                services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
-            state.files_read.update(outcome.read)
-            state.files_edited.update(outcome.edited)
-            payload.update(command=outcome.command)
-            result_text, activity = outcome.result, outcome.activity
-            payload["ok"] = outcome.ok
-        payload.setdefault("ok", True)
-        payload["result"] = result_text
-    except tools.ToolRefused as exc:
-        result_text = f"REFUSED: {exc}"
-        payload.update(ok=False, refused=True, result=result_text)
-        activity = f"refused: {call.name}"
-        if call.name in {"edit_file", "write_file"} and "have not read" in str(exc):
-            state.refused_edits += 1
-            payload["blind_edit"] = True
-    return result_text, submitted, payload, activity

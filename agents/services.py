@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 
-from agents import worktrees
+from agents import scheduling, worktrees
 from agents.errors import ServiceError
 from agents.events import broadcast_events
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec, TasteGuide
@@ -129,12 +129,10 @@ def inject_message(
         if existing is None:
             raise
         return existing
-    from agents import executor
-
     if agent.status == Agent.Status.PAUSED and author is not None:
         resume(agent, reason=f"resumed by {author.username}'s message")
     else:
-        transaction.on_commit(lambda: executor.kick(agent.pk))
+        transaction.on_commit(lambda: scheduling.kick(agent.pk))
     return message
 
 
@@ -201,21 +199,17 @@ def launch_task(task: TaskSpec) -> list[Agent]:
             started_at=timezone.now(),
             activity="starting",
         )
-    from agents import executor
-
     started = [a.pk for a in agents]
     # first steps after one step delay: a page opened right after launch sees every agent start
-    transaction.on_commit(lambda: [executor.kick(pk, settings.SWARM_STEP_DELAY) for pk in started])
+    transaction.on_commit(lambda: [scheduling.kick(pk, settings.SWARM_STEP_DELAY) for pk in started])
     return list(Agent.objects.filter(task=task).select_related("profile"))
 
 
 def resume(agent: Agent, reason: str = "resumed") -> None:
-    from agents import executor
-
     if agent.status not in {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}:
         return
     set_status(agent.pk, Agent.Status.RUNNING, reason, lease_expires_at=None)
-    transaction.on_commit(lambda: executor.kick(agent.pk))
+    transaction.on_commit(lambda: scheduling.kick(agent.pk))
 
 
 def stop(agent: Agent, by: str) -> None:

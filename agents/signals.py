@@ -5,5 +5,5 @@ from django.dispatch import Signal
 # Sent after commit when an agent submits its work. kwargs: agent_id, commit_sha, summary.
 work_submitted = Signal()
 
-# Sent by every sweep (see agents.executor.resume_orphans): listeners recover their own lost work.
+# Sent by every sweep (see agents.scheduling.sweep): listeners recover their own lost work.
 sweeping = Signal()

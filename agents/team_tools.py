@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from agents import services, tools
+from agents import services
 from agents.models import Agent, Skill
+from agents.tool_errors import ToolRefused
 
 
 def message_agent(agent: Agent, args: dict) -> tuple[str, str]:
     to, text = args.get("to"), args.get("text")
     if not isinstance(to, str) or not isinstance(text, str) or not text.strip():
-        raise tools.ToolRefused("message_agent needs `to` (a teammate's name, or 'all') and `text`")
+        raise ToolRefused("message_agent needs `to` (a teammate's name, or 'all') and `text`")
     teammates = Agent.objects.filter(task_id=agent.task_id).exclude(pk=agent.pk)
     targets = list(teammates if to.strip().lower() == "all" else teammates.filter(name__iexact=to.strip()))
     if not targets:
         names = ", ".join(teammates.values_list("name", flat=True)[:50])
-        raise tools.ToolRefused(f"no teammate named {to!r}; teammates: {names}")
+        raise ToolRefused(f"no teammate named {to!r}; teammates: {names}")
     sent = []
     for target in targets:
         try:
@@ -23,7 +24,7 @@ def message_agent(agent: Agent, args: dict) -> tuple[str, str]:
         except services.ServiceError:
             continue  # finished agents take no messages
     if not sent:
-        raise tools.ToolRefused("every recipient has finished; nobody got the message")
+        raise ToolRefused("every recipient has finished; nobody got the message")
     return f"message sent to {', '.join(sent)}", f"messaged {', '.join(sent)[:80]}"
 
 
@@ -32,5 +33,5 @@ def load_skill(agent: Agent, args: dict) -> tuple[str, str]:
     skill = Skill.objects.in_team(agent.task.team_id).filter(name__iexact=str(name or "").strip()).first()
     if skill is None:
         names = ", ".join(agent.task.skills.values_list("name", flat=True))
-        raise tools.ToolRefused(f"no skill named {name!r}; available: {names or 'none'}")
+        raise ToolRefused(f"no skill named {name!r}; available: {names or 'none'}")
     return f"# Skill: {skill.name}\n{skill.body}", f"loaded skill {skill.name}"

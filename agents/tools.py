@@ -1,12 +1,18 @@
-"""What an agent may do in its worktree. File tools run on the host with path checks; commands run sandboxed."""
+"""What an agent may do: the tools a model is offered, and one call carried out (`carry_out`).
+
+File tools run on the host with path checks; commands run sandboxed; the team tools (team_tools.py) and the
+submission check (guards.py) are dispatched from here too.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import hostgit, sandbox, search, worktrees
+from agents import guards, hostgit, lease, sandbox, search, services, team_tools, worktrees
+from agents.llm import ToolCall
+from agents.models import Agent
+from agents.tool_errors import ToolRefused
 
 MAX_READ = 200_000
 MAX_WRITE = 1_000_000
@@ -115,10 +121,6 @@ TOOLS = [
 TOOL_NAMES = {t["function"]["name"] for t in TOOLS}
 
 
-class ToolRefused(Exception):
-    """The tool call was not carried out; the message explains why, for the agent and the person."""
-
-
 @dataclass
 class ToolOutcome:
     ok: bool
@@ -127,6 +129,44 @@ class ToolOutcome:
     read: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
     command: dict | None = None
+
+
+def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState, cancel=None) -> tuple[str, str | None, dict, str]:
+    """Carry out one call, outside any transaction (a command may take minutes); `cancel()` true stops a command.
+
+    Returns (result text for the model, submit summary or None, the tool_call event's payload, activity)."""
+    payload: dict = {"tool": call.name, "args": call.arguments or call.raw_arguments}
+    submitted = None
+    try:
+        if call.error:
+            raise ToolRefused(call.error)
+        if call.name == "message_agent":
+            result_text, activity = team_tools.message_agent(agent, call.arguments)
+        elif call.name == "load_skill":
+            result_text, activity = team_tools.load_skill(agent, call.arguments)
+        elif call.name == "submit":
+            result_text, activity = guards.check_submit(agent)
+            submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
+        else:
+            outcome = execute(agent.worktree, call.name, call.arguments, state.files_read, cancel=cancel)
+            lease.check_stop(agent.pk)  # killed because the process stops: the call is redone by the next holder
+            if outcome.command and outcome.command.get("exit_code") == 130:
+                services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
+            state.files_read.update(outcome.read)
+            state.files_edited.update(outcome.edited)
+            payload.update(command=outcome.command)
+            result_text, activity = outcome.result, outcome.activity
+            payload["ok"] = outcome.ok
+        payload.setdefault("ok", True)
+        payload["result"] = result_text
+    except ToolRefused as exc:
+        result_text = f"REFUSED: {exc}"
+        payload.update(ok=False, refused=True, result=result_text)
+        activity = f"refused: {call.name}"
+        if call.name in {"edit_file", "write_file"} and "have not read" in str(exc):
+            state.refused_edits += 1
+            payload["blind_edit"] = True
+    return result_text, submitted, payload, activity
 
 
 def resolve(worktree: str | Path, relative: str) -> Path:
@@ -254,7 +294,3 @@ def _search(worktree: str, pattern, path: str) -> ToolOutcome:
     if len(hits) >= MAX_HITS:
         return ToolOutcome(True, "\n".join(hits) + f"\n… stopped at {MAX_HITS} matches", activity)
     return ToolOutcome(True, "\n".join(hits) or "no match", activity)
-
-
-def files_read_set(files_read: list[str]) -> set[str]:
-    return {os.path.normpath(p) for p in files_read}

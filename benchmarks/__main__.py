@@ -14,7 +14,7 @@ import time
 
 def _setup() -> None:
     os.environ["SWARM_DATA_DIR"] = tempfile.mkdtemp(prefix="swarm-bench-")
-    os.environ["SWARM_EXECUTOR"] = "manual"
+    os.environ["SWARM_SCHEDULER"] = "agents.scheduling.manual.ManualScheduler"
     os.environ["SWARM_STEP_DELAY"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarm_web.settings")
     import django

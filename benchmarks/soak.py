@@ -304,7 +304,7 @@ def _setup(stack: ExitStack) -> Path:
         DJANGO_SETTINGS_MODULE="swarm_web.settings",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
-        SWARM_EXECUTOR="celery",
+        SWARM_SCHEDULER="agents.scheduling.celery.CeleryScheduler",
         SWARM_DATA_DIR=str(data_dir),
         SWARM_STEP_DELAY="0.3",
         SWARM_LEASE_SECONDS="10",

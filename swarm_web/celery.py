@@ -4,7 +4,7 @@ import signal
 import threading
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarm_web.settings")
 
@@ -14,11 +14,20 @@ app.autodiscover_tasks()
 log = logging.getLogger(__name__)
 
 
+@worker_init.connect
+def _load_the_step_before_the_pool_forks(**_kwargs) -> None:
+    # the step function (with litellm, seconds to import) loads once in the main process and is shared by every
+    # pool child, instead of each child importing it at its first step (a resumed fleet would wait for that)
+    from agents import scheduling
+
+    scheduling.step_function()
+
+
 @worker_ready.connect
 def _sweep_on_start(**_kwargs) -> None:
     # Every worker sweeps (idempotent): agents whose step was lost with a crashed worker or broker get a new one;
     # the first sweep resumes every running agent nobody holds, at once.
-    from agents.executor import start_sweeper
+    from agents.scheduling.sweep import start_sweeper
 
     start_sweeper()
 
@@ -58,12 +67,12 @@ def _hand_back_on_shutdown(**_kwargs) -> None:
 
     def last_resort() -> None:
         threading.Event().wait(settings.SWARM_SHUTDOWN_SECONDS)
-        from agents import executor
+        from agents import scheduling
 
         try:
             freed = lease.release_for_pids({os.getpid(), *(c.pid for c in children)})
             for agent_id in freed:
-                executor.kick(agent_id)
+                scheduling.kick(agent_id)
             log.warning("shutdown grace over: freed %d lease(s), leaving now", len(freed))
         finally:
             os._exit(0)

@@ -4,8 +4,29 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+from django.utils.module_loading import import_string
 
+from agents.scheduling.base import Scheduler
 from swarm_web.settings import DEV_SECRET_KEY
+
+
+@register()
+def check_scheduler(app_configs=None, **kwargs) -> list[Error]:
+    """A mistyped SWARM_SCHEDULER stops `manage.py migrate` (and so `make run`), not the first launch."""
+    path = settings.SWARM_SCHEDULER
+    try:
+        backend = import_string(path)
+    except ImportError as exc:
+        return [Error(f"SWARM_SCHEDULER {path!r} cannot be imported: {exc}", id="swarm.E020")]
+    if not (isinstance(backend, type) and issubclass(backend, Scheduler)):
+        return [
+            Error(
+                f"SWARM_SCHEDULER {path!r} is not a scheduler class.",
+                hint="Name a subclass of agents.scheduling.base.Scheduler (README, Configuration).",
+                id="swarm.E021",
+            )
+        ]
+    return []
 
 
 @register(Tags.security)

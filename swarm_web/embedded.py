@@ -8,7 +8,6 @@ hand their agents back within seconds, so the process exits promptly and the nex
 
 import asyncio
 import atexit
-import importlib
 import logging
 import os
 import sys
@@ -27,9 +26,11 @@ class EmbeddedStartup:
         if "daphne.server" in sys.modules:  # served by daphne: start with its reactor, stop before it does
             from twisted.internet import reactor
 
-            if settings.SWARM_EXECUTOR == "inprocess":
+            from agents import scheduling
+
+            if scheduling.backend_class().runs_steps_here:
                 # litellm takes seconds to import: before listening, so resumed agents step at once
-                importlib.import_module("agents.runtime")
+                scheduling.step_function()
 
             from twisted.internet.threads import deferToThread
 
@@ -43,25 +44,22 @@ class EmbeddedStartup:
             if self.started:
                 return
             self.started = True
-        from agents import executor
+        from agents import events, scheduling
 
         try:
-            executor.main_loop = asyncio.get_event_loop()
+            events.main_loop = asyncio.get_event_loop()
         except RuntimeError:
-            executor.main_loop = None
-        if settings.SWARM_EXECUTOR == "inprocess":
-            log.info("embedded executor starting: resuming running agents")
-            executor.start_sweeper()  # its first sweep is the start-up one: every running agent nobody holds
-            # litellm takes seconds to import: warm it now rather than at the first launch
-            threading.Thread(target=importlib.import_module, args=("agents.runtime",), daemon=True).start()
+            events.main_loop = None
+        if scheduling.backend_class().runs_steps_here:
+            scheduling.backend().start()
 
     def shutdown(self) -> None:
-        if settings.SWARM_EXECUTOR != "inprocess" or not self.started:
-            return
-        from agents import executor
+        from agents import scheduling
 
+        if not scheduling.backend_class().runs_steps_here or not self.started:
+            return
         log.info("stopping: handing running steps back")
-        executor.shutdown(timeout=settings.SWARM_SHUTDOWN_SECONDS)
+        scheduling.backend().stop(timeout=settings.SWARM_SHUTDOWN_SECONDS)
         atexit.register(_exit_now)
 
     async def __call__(self, scope, receive, send):

@@ -158,12 +158,19 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Where agent steps run: "inprocess" (inside the web process) or "celery" (any number of workers).
-SWARM_EXECUTOR = env_str("SWARM_EXECUTOR", "celery" if REDIS_URL else "inprocess")
-if SWARM_EXECUTOR not in {"inprocess", "celery", "manual"}:
-    raise ImproperlyConfigured("SWARM_EXECUTOR must be inprocess, celery or manual (tests)")
-if SWARM_EXECUTOR == "celery" and not REDIS_URL:
-    raise ImproperlyConfigured("SWARM_EXECUTOR=celery needs REDIS_URL for the broker")
+# Where agent steps run: a scheduling backend, by dotted path (agents/scheduling/), like Django's EMAIL_BACKEND.
+EMBEDDED_SCHEDULER = "agents.scheduling.embedded.EmbeddedScheduler"  # steps in the web process
+CELERY_SCHEDULER = "agents.scheduling.celery.CeleryScheduler"  # steps on any number of Celery workers
+SWARM_SCHEDULER = env_str("SWARM_SCHEDULER", CELERY_SCHEDULER if REDIS_URL else EMBEDDED_SCHEDULER)
+if os.environ.get("SWARM_EXECUTOR"):
+    raise ImproperlyConfigured(
+        f"SWARM_EXECUTOR is gone: set SWARM_SCHEDULER to a backend's dotted path ({EMBEDDED_SCHEDULER} or"
+        f" {CELERY_SCHEDULER}), or leave it unset to choose by REDIS_URL"
+    )
+if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", SWARM_SCHEDULER):
+    raise ImproperlyConfigured(f"SWARM_SCHEDULER must be the dotted path of a scheduler class, got {SWARM_SCHEDULER!r}")
+if SWARM_SCHEDULER == CELERY_SCHEDULER and not REDIS_URL:
+    raise ImproperlyConfigured(f"SWARM_SCHEDULER={CELERY_SCHEDULER} needs REDIS_URL for the broker")
 SWARM_SERVE_STATIC = env_bool("SWARM_SERVE_STATIC", True)  # daphne serves /static/ itself in the embedded mode
 SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulated steps, keeps the demo watchable
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)

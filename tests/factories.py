@@ -20,7 +20,7 @@ def demo_team(name: str = "Demo team"):
 
 
 def run_until_idle(agents, max_steps: int = 30) -> None:
-    """Drive agents step by step (the manual executor) until none is running."""
+    """Drive agents step by step (the manual scheduler) until none is running."""
     ids = [a.pk for a in agents]
     for _ in range(max_steps):
         running = list(Agent.objects.filter(pk__in=ids, status=Agent.Status.RUNNING).values_list("pk", flat=True))

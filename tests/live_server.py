@@ -1,7 +1,7 @@
 """Run Swarm the way a person runs it, as subprocesses, for the browser tests.
 
 `manage.py migrate`, `manage.py seed_demo` (its printed admin password is the way in), then daphne with the real
-settings module (swarm_web.settings, so the in-process executor really runs agents), and in the distributed
+settings module (swarm_web.settings, so the embedded scheduler really runs agents), and in the distributed
 mode a separate Celery worker against real Redis and a fresh PostgreSQL database.
 """
 
@@ -120,7 +120,7 @@ class LiveApp:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in {"REDIS_URL", "DATABASE_URL", "SWARM_EXECUTOR", "PYTEST_CURRENT_TEST"}
+            if k not in {"REDIS_URL", "DATABASE_URL", "SWARM_SCHEDULER", "PYTEST_CURRENT_TEST"}
         }
         env.update(
             DJANGO_SETTINGS_MODULE="swarm_web.settings",  # the real app, never tests.settings

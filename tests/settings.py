@@ -4,7 +4,7 @@ import os
 import tempfile
 
 os.environ.setdefault("SWARM_DATA_DIR", tempfile.mkdtemp(prefix="swarm-test-"))
-os.environ.setdefault("SWARM_EXECUTOR", "manual")
+os.environ.setdefault("SWARM_SCHEDULER", "agents.scheduling.manual.ManualScheduler")
 os.environ.setdefault("SWARM_STEP_DELAY", "0")
 
 from swarm_web.settings import *  # noqa: E402,F403

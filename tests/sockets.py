@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from agents import executor
+from agents import events
 from swarm_web.asgi import application
 
 TIMEOUT = 10  # seconds; generous, the machine is small and shared
@@ -23,11 +23,11 @@ TIMEOUT = 10  # seconds; generous, the machine is small and shared
 def fresh_channel_layer():
     """Each test runs its own event loop: start and end with an empty layer and no remembered server loop."""
     layer = get_channel_layer()
-    saved_loop = executor.main_loop
+    saved_loop = events.main_loop
     async_to_sync(layer.flush)()
     yield
     async_to_sync(layer.flush)()
-    executor.main_loop = saved_loop
+    events.main_loop = saved_loop
 
 
 def headers_for(user=None, origin: str = "http://localhost", host: str = "localhost") -> list[tuple[bytes, bytes]]:

@@ -17,8 +17,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from agents import executor, lease, runtime, services
+from agents import lease, runtime, services
 from agents.models import Agent
+from agents.scheduling import sweep
 from tests import factories
 from tests.live_server import ROOT
 
@@ -126,14 +127,14 @@ def test_a_sweep_frees_at_once_the_lease_of_a_holder_that_died_on_this_host_and_
     holders.append(holder)
     held = holder.wait_in_command()
 
-    executor.resume_orphans()  # the holder lives: its five-minute lease stays
+    sweep.resume_orphans()  # the holder lives: its five-minute lease stays
     assert runtime.claim(ada.pk) is None
     assert holder.agent().lease_expires_at == held.lease_expires_at
 
     holder.kill()
     assert runtime.claim(ada.pk) is None, "the lease of a just-killed holder is still valid until a sweep"
     started = time.monotonic()
-    executor.resume_orphans()
+    sweep.resume_orphans()
     token = runtime.claim(ada.pk)
     assert token == held.fencing_token + 1
     assert time.monotonic() - started < 2, "the dead holder's lease was not freed at once"

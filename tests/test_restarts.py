@@ -42,7 +42,7 @@ def _launch(app: LiveApp, command: str) -> list[int]:
     done = subprocess.run(
         [str(BIN / "python"), "manage.py", "shell", "-c", LAUNCH.format(command=command)],
         cwd=ROOT,
-        env={**app.env, "SWARM_EXECUTOR": "manual"},
+        env={**app.env, "SWARM_SCHEDULER": "agents.scheduling.manual.ManualScheduler"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -318,7 +318,7 @@ def test_a_merge_conflict_leaves_everything_intact_and_says_so(demo, bob):
 
 
 def test_a_verification_lost_with_its_worker_is_run_again_by_the_sweep_exactly_once(demo):
-    from agents import executor
+    from agents.scheduling import sweep
 
     _, task = demo
     (ada,) = services.launch_task(
@@ -337,10 +337,10 @@ def test_a_verification_lost_with_its_worker_is_run_again_by_the_sweep_exactly_o
     # the worker died between the submission and its verdict
     Agent.objects.filter(pk=ada.pk).update(status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit)
     assert judging.lost_verifications() == [(ada.pk, commit)]
-    executor.resume_orphans()
+    sweep.resume_orphans()
     assert Verdict.objects.filter(agent=ada, commit_sha=commit).count() == 1
     assert judging.lost_verifications() == []
-    executor.resume_orphans()  # a second sweep finds nothing to redo
+    sweep.resume_orphans()  # a second sweep finds nothing to redo
     assert Verdict.objects.filter(agent=ada).count() == 1
     assert judging.verify_submission(ada.pk, commit, "again") is None
 

@@ -78,7 +78,7 @@ class Swarm:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in {"SWARM_EXECUTOR", "PYTEST_CURRENT_TEST"}}
+        env = {k: v for k, v in os.environ.items() if k not in {"SWARM_SCHEDULER", "PYTEST_CURRENT_TEST"}}
         env.update(
             DJANGO_SETTINGS_MODULE="swarm_web.settings",  # the real app's settings, never tests.settings
             DATABASE_URL=self.database_url,

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.distributed, pytest.mark.timeout(600)]
 
 
 def _soak(phase: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SWARM_EXECUTOR"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SWARM_SCHEDULER"}}
     env.update(SWARM_SOAK_SCALE="1", DJANGO_SETTINGS_MODULE="swarm_web.settings")
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.soak", phase], cwd=ROOT, env=env, capture_output=True, text=True, timeout=560

@@ -41,7 +41,12 @@ print(locked)
 
 def _env(data_dir: Path, **extra) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    return {**keep, "SWARM_DATA_DIR": str(data_dir), "SWARM_EXECUTOR": "manual", **extra}
+    return {
+        **keep,
+        "SWARM_DATA_DIR": str(data_dir),
+        "SWARM_SCHEDULER": "agents.scheduling.manual.ManualScheduler",
+        **extra,
+    }
 
 
 def _hammer(data_dir: Path, control: bool) -> tuple[int, list[int]]:

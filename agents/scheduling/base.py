@@ -1,0 +1,34 @@
+"""What a scheduling backend is: given (agent, token, delay), run `scheduling.run(agent, token)` once, `delay`
+seconds from now, somewhere. A backend never calls the runtime itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents.models import Agent
+
+
+class Scheduler:
+    mode = "embedded"  # what /api/health reports: "embedded" (steps in the web process) or "distributed"
+    runs_steps_here = False  # whether the process that kicks runs the steps too (the web process then warms the
+    # step function at start-up and hands its running steps back on SIGTERM)
+
+    def kick(self, agent_id: int, delay: float) -> None:
+        due = timezone.now() + timedelta(seconds=delay)
+        with transaction.atomic():
+            Agent.objects.filter(pk=agent_id).update(schedule_token=F("schedule_token") + 1, next_step_at=due)
+            token = Agent.objects.values_list("schedule_token", flat=True).get(pk=agent_id)
+        self.schedule(agent_id, token, delay)
+
+    def schedule(self, agent_id: int, token: int, delay: float) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """The web process has started (its server's loop runs)."""
+
+    def stop(self, timeout: float) -> None:
+        """The web process is stopping (SIGTERM): steps running here hand their agents back within `timeout`."""

@@ -1,0 +1,27 @@
+"""Distributed mode: one Celery task per step, on any number of workers. A redelivered or stale task is harmless:
+`scheduling.run` drops a superseded schedule, and the step's lease and fencing token stop a second holder."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from agents import scheduling
+from agents.scheduling import sweep
+from agents.scheduling.base import Scheduler
+
+
+class CeleryScheduler(Scheduler):
+    mode = "distributed"
+
+    def schedule(self, agent_id: int, token: int, delay: float) -> None:
+        step.apply_async((agent_id, token), countdown=delay)
+
+
+@shared_task(name="agents.step", acks_late=True, reject_on_worker_lost=True)
+def step(agent_id: int, token: int | None = None) -> None:
+    scheduling.run(agent_id, token)
+
+
+@shared_task(name="agents.sweep")
+def sweep_lost_steps() -> int:
+    return sweep.resume_orphans()

@@ -1,0 +1,13 @@
+"""Nothing is scheduled: tests and benchmarks call the step function themselves (tests/factories.run_until_idle)."""
+
+from __future__ import annotations
+
+from agents.scheduling.base import Scheduler
+
+
+class ManualScheduler(Scheduler):
+    def kick(self, agent_id: int, delay: float) -> None:
+        pass  # not even a new token: the agent's row stays as the test left it
+
+    def schedule(self, agent_id: int, token: int, delay: float) -> None:
+        pass
