@@ -6,7 +6,6 @@ them with their schemas, which is where the URLs and the OpenAPI document come f
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
