@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
 
-from agents import demo, runtime, services
+from agents import demo, runtime, services, worktrees
 from agents.models import Agent, Membership, Team
 
 
@@ -38,3 +40,13 @@ def launch_and_run(task, roster: list[tuple[str, str]]) -> list[Agent]:
     agents = services.launch_task(task_like(task, roster))
     run_until_idle(agents)
     return agents
+
+
+def make_repo(repo_dir: Path, branch: str = "main") -> Path:
+    """A git repository on the server with one commit on `branch`, as an admin would register it."""
+    repo_dir.mkdir(parents=True)
+    (repo_dir / "README.md").write_text("inventory\n")
+    worktrees.git(repo_dir, "init", "-q", "-b", branch)
+    worktrees.git(repo_dir, "add", "-A")
+    worktrees.git(repo_dir, "commit", "-q", "-m", "first")
+    return repo_dir

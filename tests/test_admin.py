@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from agents import services
 from agents.models import Agent, ApiToken, Event, Membership, Message, ModelProfile, Repository
 from judges.models import Judgement, Review, Verdict
-from tests.test_api import make_repo
+from tests.factories import make_repo
 
 READ_ONLY = [Agent, Event, Message, Verdict, Judgement, Review]
 
@@ -28,7 +28,8 @@ def operator_client(client, demo):
 
 
 @pytest.fixture
-def launched(demo):
+def launched_and_reviewed(demo):
+    """The demo launched (a list of its agents), with a message to the first, a verdict, a judgement, a review."""
     team, task = demo
     agents = services.launch_task(task)
     services.inject_message(agents[0], "keep clamp() as it is", author=None)
@@ -47,7 +48,7 @@ def url(model, action: str = "changelist", *args) -> str:
     }[action].format(*args)
 
 
-def test_every_swarm_model_is_in_the_admin_and_its_list_filters_and_searches(operator_client, launched):
+def test_every_swarm_model_is_in_the_admin_and_its_list_filters_and_searches(operator_client, launched_and_reviewed):
     models = [*apps.get_app_config("agents").get_models(), *apps.get_app_config("judges").get_models()]
     assert len(models) >= 15
     for model in models:
@@ -63,9 +64,9 @@ def test_every_swarm_model_is_in_the_admin_and_its_list_filters_and_searches(ope
     assert events.count('class="field-kind"') == 1
 
 
-def test_what_changes_through_the_apps_services_is_read_only_in_the_admin(operator_client, launched):
+def test_what_changes_through_the_apps_services_is_read_only_in_the_admin(operator_client, launched_and_reviewed):
     objects = {
-        Agent: launched[0],
+        Agent: launched_and_reviewed[0],
         Event: Event.objects.first(),
         Message: Message.objects.get(),
         Verdict: Verdict.objects.get(),
@@ -83,7 +84,9 @@ def test_what_changes_through_the_apps_services_is_read_only_in_the_admin(operat
     assert Event.objects.count() > 8
 
     # control: an API token, which nothing else depends on, may be revoked here
-    token = ApiToken.objects.create(user=launched[0].task.created_by or get_user_model().objects.first(), digest="d")
+    token = ApiToken.objects.create(
+        user=launched_and_reviewed[0].task.created_by or get_user_model().objects.first(), digest="d"
+    )
     assert operator_client.post(url(ApiToken, "delete", token.pk), {"post": "yes"}).status_code == 302
     assert not ApiToken.objects.filter(pk=token.pk).exists()
 

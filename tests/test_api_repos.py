@@ -3,19 +3,9 @@ not Swarm's own, and model profiles that name a key variable but never hold a ke
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from agents import services, worktrees
+from agents import services
 from agents.models import ModelProfile, Repository
-
-
-def make_repo(repo_dir: Path, branch: str = "main") -> Path:
-    repo_dir.mkdir(parents=True)
-    (repo_dir / "README.md").write_text("inventory\n")
-    worktrees.git(repo_dir, "init", "-q", "-b", branch)
-    worktrees.git(repo_dir, "add", "-A")
-    worktrees.git(repo_dir, "commit", "-q", "-m", "first")
-    return repo_dir
+from tests.factories import make_repo
 
 
 def test_adding_a_repository_checks_it_is_a_git_repository_on_the_server(admin_api, demo, tmp_path, settings):

@@ -3,34 +3,20 @@ against the local OpenAI-protocol server."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 import pytest
 
 from agents import llm, runtime
 from agents.models import Agent
-from tests.openai_server import OpenAIServer, reply, status
+from tests.openai_server import reply, status
 from tests.test_llm import launch_one, profile_for
-
-
-@pytest.fixture
-def server():
-    with OpenAIServer() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)
 def one_quick_attempt(settings):
     settings.SWARM_LLM_RETRIES = 0
     settings.SWARM_LLM_TIMEOUT = 5
-
-
-@pytest.fixture
-def canary(monkeypatch):
-    value = f"canary-{uuid.uuid4().hex}"
-    monkeypatch.setenv("SWARM_TEST_KEY", value)
-    return value
 
 
 def test_a_profiles_own_prices_and_window_override_litellms(demo, server, canary):

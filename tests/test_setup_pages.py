@@ -4,15 +4,14 @@ tests them; everyone else in the team reads them; refusals say why and change no
 from __future__ import annotations
 
 import re
-import uuid
 from html import unescape
 
 import pytest
 
 from agents import services, worktrees
 from agents.models import Agent, ModelProfile, Repository
-from tests.openai_server import OpenAIServer, reply, status
-from tests.test_api import make_repo
+from tests.factories import make_repo
+from tests.openai_server import reply, status
 
 HTMX = {"HX-Request": "true"}
 
@@ -22,19 +21,6 @@ def adele_client(client, adele):
     # adele, the team's admin: adds repositories and model profiles
     client.force_login(adele)
     return client
-
-
-@pytest.fixture
-def server():
-    with OpenAIServer() as running:
-        yield running
-
-
-@pytest.fixture
-def canary(monkeypatch):
-    value = f"canary-{uuid.uuid4().hex}"
-    monkeypatch.setenv("SWARM_TEST_KEY", value)
-    return value
 
 
 def text(response) -> str:

@@ -13,7 +13,7 @@ from tests.unit import builders
 
 
 @pytest.fixture
-def alice(team, client):
+def alice_logged_in(team, client):
     # operator: may delete tasks and taste guides
     user = builders.member(team, "alice", Membership.Role.OPERATOR)
     client.force_login(user)
@@ -34,7 +34,7 @@ def reviewed_task(team):
     return task, verdict
 
 
-def test_a_reviewed_task_is_not_deleted_and_its_audit_trail_stays(team, alice, client):
+def test_a_reviewed_task_is_not_deleted_and_its_audit_trail_stays(team, alice_logged_in, client):
     task, verdict = reviewed_task(team)
     response = client.post(f"/tasks/{task.pk}/delete/")
     assert response.status_code == 302 and response["Location"] == f"/tasks/{task.pk}/"
@@ -55,7 +55,7 @@ def test_no_code_path_deletes_a_verdict_or_its_review_with_what_it_is_about(team
     assert Review.objects.filter(verdict=verdict).exists()
 
 
-def test_a_task_nobody_reviewed_is_deleted_with_its_agents_and_their_logs(team, alice, client):
+def test_a_task_nobody_reviewed_is_deleted_with_its_agents_and_their_logs(team, alice_logged_in, client):
     task = builders.task(team)
     ada = builders.agent(task, status=Agent.Status.STOPPED)
     services.record_event(ada.pk, "status", {"status": "stopped", "reason": "stopped by alice"})
@@ -76,7 +76,7 @@ def test_a_task_whose_agents_still_work_is_not_deleted(team):
     assert Agent.objects.filter(task=task).count() == 2
 
 
-def test_a_taste_guide_working_agents_read_is_not_deleted_until_they_finish(team, alice, client):
+def test_a_taste_guide_working_agents_read_is_not_deleted_until_they_finish(team, alice_logged_in, client):
     guide = builders.guide(team)
     task = builders.task(team)
     task.taste_guides.add(guide)
