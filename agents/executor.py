@@ -21,7 +21,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import lease
+from agents import broker_watch, lease
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def kick(agent_id: int, delay: float = 0.0) -> None:
     if mode == "celery":
         from agents.tasks import step
 
-        step.apply_async((agent_id, token), countdown=delay)
+        broker_watch.publish(step, agent_id, token, delay)  # Redis down: a sweep resumes the agent later
     else:
         _embedded().schedule(agent_id, delay)
 
