@@ -22,6 +22,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def publish(task, agent_id: int, token: int, delay: float) -> bool:
         try:
             task.apply_async((agent_id, token), countdown=delay)
             return True
-        except Exception as exc:  # kombu's OperationalError, redis' ConnectionError: the broker is unreachable
+        except (OperationalError, RedisError, OSError) as exc:  # the broker is unreachable
             _down_until = time.monotonic() + settings.SWARM_REDIS_CHECK_SECONDS
             log.warning("could not queue a step (Redis unreachable: %s); a sweep resumes the agent later", exc)
     _unscheduled(agent_id, token)
