@@ -59,8 +59,9 @@ test-fast: deps
 bench: deps sysdeps
 	$(PY) -m benchmarks
 
-# The long fault runs (worker kills, messages across a SIGTERM, input fuzz) on real Celery, Redis and PostgreSQL;
-# a few minutes. SWARM_SOAK_SCALE=5 makes it five times longer; `make soak PHASES=messages` runs one phase.
+# The long fault runs (worker kills, messages across a SIGTERM, input fuzz, Redis restarts and data loss) on real
+# Celery, Redis and PostgreSQL; a few minutes. SWARM_SOAK_SCALE=5 makes it five times longer;
+# `make soak PHASES=messages` runs one phase.
 soak: deps sysdeps
 	$(PY) -m benchmarks.soak $(PHASES)
 

@@ -7,13 +7,16 @@ use them. A member removed from the team is disconnected at once: their sockets 
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from agents import events, permissions
+from agents import events, live_health, permissions
 from agents.models import Agent, Event, TaskSpec
+
+log = logging.getLogger(__name__)
 
 REPLAY_BATCH = 500
 
@@ -31,12 +34,17 @@ class _Watcher(AsyncWebsocketConsumer):
         self.groups_joined = (group, events.member_group(team_id, self.scope["user"].pk))
         for name in self.groups_joined:
             await self.channel_layer.group_add(name, self.channel_name)
+        live_health.attach(self)  # closed if Redis goes away: the page reconnects and replays
         # checked again after joining: a removal between the first check and the join is not missed
         return await database_sync_to_async(permissions.can)(self.scope["user"], team_id, "view")
 
     async def disconnect(self, code):
-        for name in self.groups_joined:
-            await self.channel_layer.group_discard(name, self.channel_name)
+        live_health.detach(self)
+        try:
+            for name in self.groups_joined:
+                await self.channel_layer.group_discard(name, self.channel_name)
+        except Exception:  # Redis is down: its subscriptions went with it
+            log.info("socket closed while the channel layer is unreachable")
         self.groups_joined = ()
 
     async def membership_revoked(self, message):

@@ -3,7 +3,7 @@ import os
 import signal
 import threading
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutting_down
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarm_web.settings")
@@ -27,9 +27,32 @@ def _load_the_step_before_the_pool_forks(**_kwargs) -> None:
 def _sweep_on_start(**_kwargs) -> None:
     # Every worker sweeps (idempotent): agents whose step was lost with a crashed worker or broker get a new one;
     # the first sweep resumes every running agent nobody holds, at once.
-    from agents.scheduling.sweep import start_sweeper
+    from agents import broker_watch
+    from agents.scheduling.sweep import resume_orphans, start_sweeper
 
     start_sweeper()
+    # and, every few seconds, whether Redis lost the steps queued in it (restart, flush, outage)
+    broker_watch.watch(lambda: resume_orphans(startup=True))
+
+
+class _ResumeAfterReconnect(bootsteps.StartStopStep):
+    """Runs each time the consumer connects: after the first, the steps it held with a countdown are gone."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.starts = 0
+
+    def start(self, parent) -> None:
+        self.starts += 1
+        if self.starts > 1:
+            from agents import broker_watch
+
+            broker_watch.consumer_reconnected()
+
+
+app.steps["consumer"].add(_ResumeAfterReconnect)
 
 
 def _hand_back_on_sigterm(signum, frame) -> None:

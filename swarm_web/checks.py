@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+import redis
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
 from django.utils.module_loading import import_string
 
 from agents.scheduling.base import Scheduler
@@ -71,3 +74,58 @@ def check_deployment_secrets(app_configs=None, **kwargs) -> list[Error]:
     if settings.DEBUG:
         errors.append(Error("DEBUG is on in a deployment.", id="swarm.E011"))
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_redis(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Redis holds the queued steps and carries the live updates (RELIABILITY 3 and 14): it should keep its data
+    across a restart and let in only those who know its password."""
+    if not settings.REDIS_URL:
+        return []
+    where = redis_location(settings.REDIS_URL)
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
+    messages: list[CheckMessage] = []
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return [Info(f"Could not reach Redis at {where} to check its configuration ({exc}).", id="swarm.I020")]
+    try:
+        appendonly = client.config_get("appendonly").get("appendonly")
+    except redis.ResponseError:  # CONFIG renamed or disabled, or the user may not run it
+        messages.append(
+            Info(
+                f"Could not read Redis's appendonly setting at {where} (CONFIG is disabled).",
+                hint="Make sure it is 'appendonly yes'.",
+                id="swarm.I021",
+            )
+        )
+    else:
+        if appendonly != "yes":
+            messages.append(
+                Warning(
+                    f"Redis at {where} runs with 'appendonly {appendonly}': a restart loses every queued step.",
+                    hint="Set 'appendonly yes' in redis.conf. Swarm re-enqueues the steps Redis loses, but only "
+                    "after noticing; with persistence they are not lost at all.",
+                    id="swarm.W020",
+                )
+            )
+    url = urlsplit(settings.REDIS_URL)
+    if not url.password:
+        messages.append(
+            Warning(
+                f"REDIS_URL names no password, so Redis at {where} lets in anyone who can reach it.",
+                hint="Set 'requirepass' (or an ACL user) in redis.conf and put it in REDIS_URL "
+                "(redis://:PASSWORD@host:6379/0).",
+                id="swarm.W021",
+            )
+        )
+    client.close()
+    return messages
+
+
+def redis_location(url: str) -> str:
+    """host:port/db of a Redis URL, without its password."""
+    parts = urlsplit(url)
+    if not parts.hostname:  # unix:///path/to/redis.sock
+        return parts.path
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"

@@ -179,6 +179,7 @@ SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 SWARM_LEASE_SECONDS = env_int("SWARM_LEASE_SECONDS", 300)
 SWARM_INVITE_DAYS = env_int("SWARM_INVITE_DAYS", 7)  # how long a team invitation link works
 SWARM_SWEEP_SECONDS = env_float("SWARM_SWEEP_SECONDS", 30)  # each worker's sweep for agents whose step was lost
+SWARM_REDIS_CHECK_SECONDS = env_float("SWARM_REDIS_CHECK_SECONDS", 2)  # how often Redis is checked for a loss
 SWARM_SHUTDOWN_SECONDS = env_float("SWARM_SHUTDOWN_SECONDS", 5)  # on SIGTERM, how long running steps get to hand back
 SWARM_STEP_OVERDUE_SECONDS = env_float("SWARM_STEP_OVERDUE_SECONDS", 60)  # a scheduled step this late is lost
 SWARM_LLM_TIMEOUT = env_float("SWARM_LLM_TIMEOUT", 120)  # seconds per model call attempt (per read when streaming)
@@ -218,6 +219,8 @@ for _host in SWARM_MODEL_HOSTS:
         raise ImproperlyConfigured(f"SWARM_MODEL_HOSTS lists host, host:port or host:*; {_host!r} is not one")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# kombu's Redis transport with a worker that survives Redis going away (swarm_web/broker.py)
+CELERY_BROKER_TRANSPORT = "swarm_web.broker:Transport" if REDIS_URL else None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from swarm_web.settings import DEV_SECRET_KEY
-from tests.live_server import BIN, ROOT
+from tests.conftest import unavailable
+from tests.live_server import BIN, ROOT, Unavailable
 
 
 def manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -84,3 +85,49 @@ def test_the_custom_checks_refuse_a_wildcard_host_the_development_key_and_a_miss
     for check in ("swarm.E001", "swarm.E002", "swarm.E003", "swarm.E010"):
         assert check in found, check
     assert "swarm.E010" not in run_checks(deploy=False)  # the development key is fine on a laptop
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """redis-servers of this test's own, each with its own options; all stopped at the end."""
+    from tests.redis_server import RedisServer
+
+    servers = []
+
+    def start(*args: str) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis-{len(servers)}", *args)
+        servers.append(server)
+        try:
+            return server.start()
+        except Unavailable as exc:
+            unavailable(str(exc))
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _deploy_check(tmp_path, redis_url: str) -> subprocess.CompletedProcess:
+    env = {**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(60), "REDIS_URL": redis_url}
+    return manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **env)
+
+
+def test_the_deploy_check_warns_about_a_redis_that_forgets_on_restart_or_lets_anyone_in(tmp_path, own_redis):
+    bare = own_redis()  # appendonly no, no password: what tests run on
+    done = _deploy_check(tmp_path, bare.url)
+    assert done.returncode != 0
+    assert "swarm.W020" in done.stderr and "appendonly no" in done.stderr, done.stderr
+    assert "swarm.W021" in done.stderr, done.stderr
+
+    kept = own_redis("--appendonly", "yes", "--requirepass", "s3cret-redis-pass")  # what an operator should run
+    done = _deploy_check(tmp_path, f"redis://:s3cret-redis-pass@127.0.0.1:{kept.port}/0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "swarm.W02" not in done.stdout + done.stderr
+    assert "s3cret-redis-pass" not in done.stdout + done.stderr  # the check names Redis without its password
+
+
+def test_the_deploy_check_tolerates_a_redis_whose_config_command_is_disabled(tmp_path, own_redis):
+    locked = own_redis("--rename-command", "CONFIG", "", "--requirepass", "s3cret-redis-pass")
+    done = _deploy_check(tmp_path, f"redis://:s3cret-redis-pass@127.0.0.1:{locked.port}/0")
+    assert done.returncode == 0, done.stdout + done.stderr  # a note, not a failure
+    assert "swarm.I021" in done.stdout + done.stderr and "Traceback" not in done.stderr

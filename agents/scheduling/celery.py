@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from agents import scheduling
+from agents import broker_watch, scheduling
 from agents.scheduling import sweep
 from agents.scheduling.base import Scheduler
 
@@ -14,7 +14,7 @@ class CeleryScheduler(Scheduler):
     mode = "distributed"
 
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
-        step.apply_async((agent_id, token), countdown=delay)
+        broker_watch.publish(step, agent_id, token, delay)  # Redis down: a sweep resumes the agent later
 
 
 @shared_task(name="agents.step", acks_late=True, reject_on_worker_lost=True)

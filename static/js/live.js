@@ -53,7 +53,8 @@
       status().textContent = "Reconnecting… live updates paused";
       status().hidden = false;
       stale = setTimeout(() => document.body.classList.add("stale"), 5000);
-      const wait = Math.min(10000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
+      // capped at 5 s: after a Redis or server outage every page is live again within seconds of its return
+      const wait = Math.min(5000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
       setTimeout(() => {
         clearTimeout(stale);
         if (region.isConnected) connect(region, attempt + 1);
