@@ -23,17 +23,44 @@ REPLAY_BATCH = 500
 
 class _Watcher(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
+    layer_down = False
+
+    async def __call__(self, scope, receive, send):
+        try:
+            return await super().__call__(scope, receive, send)
+        except Exception:
+            if getattr(self, "channel_name", None) is not None:
+                raise
+        # the channel layer's Redis is unreachable, so not even this socket's channel could be made: answer the
+        # handshake and close at once with the code that says "paused, try again" (a failed handshake would be
+        # a 500 in the page's console)
+        log.info("socket closed at once: the channel layer is unreachable")
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": live_health.CLOSE_CODE})
 
     async def _refuse(self, code: int) -> None:
         # closing before accept() answers the handshake with 403; the code is for clients that get that far
+        if code == live_health.CLOSE_CODE:
+            # not a refusal: the live updates are paused (Redis is unreachable). The handshake succeeds and the
+            # close code tells the page to say so and try again, instead of a failed handshake in its console.
+            await self.accept()
         await self.close(code=code)
 
     async def _join(self, group: str, team_id: int) -> bool:
-        """Listen to the object's group and to the member's own; False if they left the team meanwhile."""
+        """Listen to the object's group and to the member's own; False if they left the team meanwhile, or if the
+        channel layer is unreachable (then `layer_down`)."""
         self.team_id = team_id
         self.groups_joined = (group, events.member_group(team_id, self.scope["user"].pk))
-        for name in self.groups_joined:
-            await self.channel_layer.group_add(name, self.channel_name)
+        try:
+            for name in self.groups_joined:
+                await self.channel_layer.group_add(name, self.channel_name)
+        except Exception as exc:  # the channel layer's Redis is unreachable
+            log.info("socket refused while the channel layer is unreachable: %s", exc)
+            self.groups_joined = ()
+            self.layer_down = True
+            return False
         live_health.attach(self)  # closed if Redis goes away: the page reconnects and replays
         # checked again after joining: a removal between the first check and the join is not missed
         return await database_sync_to_async(permissions.can)(self.scope["user"], team_id, "view")
@@ -72,7 +99,7 @@ class AgentConsumer(_Watcher):
         except ValueError:
             self.last_seq = 0
         if not await self._join(events.agent_group(agent_id), self.agent.task.team_id):
-            return await self._refuse(4404)
+            return await self._refuse(live_health.CLOSE_CODE if self.layer_down else 4404)
         await self.accept()
         await self._replay_through(None)
         await self.send(text_data=json.dumps({"seq": None, "html": await self._header()}))
@@ -134,7 +161,7 @@ class TaskConsumer(_Watcher):
             return await self._refuse(4404)
         team_id, cards = found
         if not await self._join(events.task_group(task_id), team_id):
-            return await self._refuse(4404)
+            return await self._refuse(live_health.CLOSE_CODE if self.layer_down else 4404)
         await self.accept()
         # state from the server: a (re)connecting page gets every card as it is now
         await self.send(text_data=json.dumps({"seq": None, "html": cards}))

@@ -12,8 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from swarm_web.settings import DEV_SECRET_KEY
-from tests.conftest import unavailable
-from tests.live_server import BIN, ROOT, Unavailable
+from tests.live_server import BIN, ROOT, Unavailable, unavailable
 
 
 def manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
