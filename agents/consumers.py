@@ -16,6 +16,9 @@ from agents import events, permissions
 from agents.models import Agent, Event, TaskSpec
 
 REPLAY_BATCH = 500
+# Clients only listen. A frame larger than this is not from our page: its socket is closed with 1009 (message too
+# big). daphne itself closes a socket whose message passes 1 MiB (websocket_max_message_size) with the same code.
+CLIENT_FRAME_LIMIT = 4096
 
 
 class _Watcher(AsyncWebsocketConsumer):
@@ -47,6 +50,8 @@ class _Watcher(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         """Clients only listen; writes are POSTs where auth, CSRF and validation live."""
+        if len(text_data or bytes_data or "") > CLIENT_FRAME_LIMIT:
+            await self.close(code=1009)
 
 
 class AgentConsumer(_Watcher):

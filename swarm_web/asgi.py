@@ -9,6 +9,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from swarm_web.caps import SocketCap  # noqa: E402
 from swarm_web.embedded import EmbeddedStartup  # noqa: E402
 from swarm_web.middleware import BodyLimit, ExactOriginValidator, StaticFiles, install_daphne_body_limit  # noqa: E402
 from swarm_web.routing import websocket_urlpatterns  # noqa: E402
@@ -22,7 +23,7 @@ application = EmbeddedStartup(
     ProtocolTypeRouter(
         {
             "http": http_app,
-            "websocket": ExactOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": ExactOriginValidator(AuthMiddlewareStack(SocketCap(URLRouter(websocket_urlpatterns)))),
         }
     )
 )

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "swarm_web.caps.PostRateLimit",  # after auth and htmx: one account's writes a minute (429 past the rate)
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
@@ -257,6 +258,15 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 # 2 MiB for any request body: a bigger one gets a clear 413 before it is read (swarm_web/middleware.py).
 SWARM_MAX_BODY_BYTES = env_int("SWARM_MAX_BODY_BYTES", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = SWARM_MAX_BODY_BYTES
+
+# Per-account caps (swarm_web/caps.py), counted in Redis over every process when REDIS_URL is set: open websockets
+# (one more is closed with 4429), and writes a minute (429 with Retry-After past the rate; 0 turns either off).
+SWARM_WS_PER_USER = env_int("SWARM_WS_PER_USER", 20)
+SWARM_WS_SLOT_SECONDS = env_float("SWARM_WS_SLOT_SECONDS", 30)  # a crashed process's sockets stop counting after this
+SWARM_POST_RATE = env_int("SWARM_POST_RATE", 300)
+SWARM_CAPS_PREFIX = "swarm:caps:"  # Redis key prefix of those counts
+if SWARM_WS_SLOT_SECONDS < 3:
+    raise ImproperlyConfigured("SWARM_WS_SLOT_SECONDS must be at least 3 (slots are refreshed every third of it)")
 
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
