@@ -6,6 +6,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -148,12 +149,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
+    # Redis pub/sub ignores database numbers: a publish on db 1 reaches subscribers on db 2. The layer's prefix names
+    # the database, so deployments (and test runs) on different databases of one Redis never see each other's live
+    # events (agent ids repeat between databases: their sockets would show another team's transcript).
+    _redis_url = urlsplit(REDIS_URL)
+    _redis_db = _redis_url.path.strip("/") or parse_qs(_redis_url.query).get("db", ["0"])[0]
     CHANNEL_LAYERS = {
         "default": {
             # pub/sub layer: 2-3x cheaper per message than the core layer (PERFORMANCE.md); the DB
             # event log stays the truth, sockets replay from it.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"swarm-db{_redis_db}"},
         }
     }
 else:
@@ -264,7 +270,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = SWARM_MAX_BODY_BYTES
 SWARM_WS_PER_USER = env_int("SWARM_WS_PER_USER", 20)
 SWARM_WS_SLOT_SECONDS = env_float("SWARM_WS_SLOT_SECONDS", 30)  # a crashed process's sockets stop counting after this
 SWARM_POST_RATE = env_int("SWARM_POST_RATE", 300)
-SWARM_CAPS_PREFIX = "swarm:caps:"  # Redis key prefix of those counts
+SWARM_CAPS_PREFIX = env_str("SWARM_CAPS_PREFIX", "swarm:caps:")  # Redis key prefix of those counts
 if SWARM_WS_SLOT_SECONDS < 3:
     raise ImproperlyConfigured("SWARM_WS_SLOT_SECONDS must be at least 3 (slots are refreshed every third of it)")
 
