@@ -211,7 +211,14 @@ def task_stop_all(request, pk: int):
 def agent_detail(request, pk: int):
     agent = _get_agent_for_user(request.user, pk)
     events = list(agent.events.all())
-    states = dict(agent.messages.values_list("pk", "state"))
+    # each receipt as of the events shown, not as the message is now: a worker may deliver and answer it after the
+    # events were read, and the socket then replays those events after the page's last seq (the receipt would step
+    # back from "answered" to "delivered")
+    states = {
+        e.payload.get("message_id"): e.kind.removeprefix("message_")
+        for e in events
+        if e.kind in {"message_delivered", "message_answered"}
+    }
     for event in events:
         if event.kind == "message":
             event.receipt_state = states.get(event.payload.get("message_id"), "queued")
