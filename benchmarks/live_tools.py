@@ -5,6 +5,7 @@ command line that runs inside the app's environment (its database, its channel l
                                                           # cookies and API tokens, and an idle agent to watch
     python -m benchmarks.live_tools emit AGENT COUNT RATE [--silent FROM:LENGTH]
     python -m benchmarks.live_tools remove NAME           # take a member out of the demo team (their sockets close)
+    python -m benchmarks.live_tools state AGENT...        # their status, lease and messages' states
 
 Each prints one JSON object on its last line.
 """
@@ -123,7 +124,7 @@ def prepare(names: list[str]) -> dict:
         task=task,
         name="Emitter",
         profile=ModelProfile.objects.get(team=team, name="sim-diligent"),
-        status=Agent.Status.RUNNING,
+        status=Agent.Status.PAUSED,  # no step is ever scheduled for it: only the events written here
         activity="emitting",
     )
     return {"users": users, "agent": agent.pk, "task": task.pk}
@@ -171,6 +172,17 @@ def remove(name: str) -> dict:
     return {"removed": name}
 
 
+def state(agent_ids: list[int]) -> dict:
+    from agents.models import Agent, Message
+
+    agents = {
+        a.pk: {"status": a.status, "leased": a.lease_expires_at is not None}
+        for a in Agent.objects.filter(pk__in=agent_ids)
+    }
+    messages = dict(Message.objects.filter(agent_id__in=agent_ids).values_list("pk", "state"))
+    return {"agents": agents, "messages": messages}
+
+
 def main(argv: list[str]) -> int:
     import django
 
@@ -189,6 +201,8 @@ def main(argv: list[str]) -> int:
         result = emit(int(rest[0]), int(rest[1]), float(rest[2]), silent)
     elif command == "remove":
         result = remove(rest[0])
+    elif command == "state":
+        result = state([int(a) for a in rest])
     else:
         print(f"unknown command {command!r}", file=sys.stderr)
         return 2
