@@ -259,7 +259,11 @@ def phase(data_dir: Path, tally):
     scale = max(1, int(os.environ.get("SWARM_SOAK_SCALE", "1")))
     seed = int(os.environ.get("SWARM_SOAK_SEED", "7"))
     live = start_app(
-        data_dir / "receipts", os.environ["REDIS_URL"], os.environ.get("DATABASE_URL", ""), SWARM_EXECUTOR="celery"
+        data_dir / "receipts",
+        os.environ["REDIS_URL"],
+        os.environ.get("DATABASE_URL", ""),
+        SWARM_EXECUTOR="celery",
+        SWARM_STEP_DELAY=os.environ.get("SWARM_STEP_DELAY", "0.3"),
     )
     try:
         info = tool(live, "prepare", "sender", "watcher")

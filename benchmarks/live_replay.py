@@ -68,6 +68,7 @@ class ReplayRun:
     watchers: dict[str, Watcher]
     emitter: dict = field(default_factory=dict)
     restarted_in: float | None = None
+    restarted_at: int | None = None  # events emitted when daphne was killed (None: after the last one)
     drops_wanted: int = 0
     refused_after_leaving: int | None = None  # HTTP status of the leaver's next handshake
 
@@ -168,9 +169,10 @@ async def run_replay(live: LiveApp, info: dict, total: int, rate: float, drops: 
         line = raw.decode().strip()
         if line.startswith("emitted "):
             done = int(line.split()[1])
-            if removal is None and done >= total // 5:
+            if removal is None:  # as the stream starts: the leaver is closed while events flow to the others
                 removal = asyncio.ensure_future(asyncio.to_thread(tool, live, "remove", "leaver"))
             if restart is None and done >= total * 0.6 and removal.done():
+                run.restarted_at = done
                 restart = asyncio.ensure_future(asyncio.to_thread(restart_daphne, live))
         elif line.startswith("{"):
             run.emitter = json.loads(line)
@@ -212,8 +214,8 @@ def phase(data_dir: Path, tally):
     tally.out_of_order += len([p for p in problems if p.startswith(("leaver", "flaky: only", "daphne"))])
     tally.notes += problems
     tally.notes.append(
-        f"emitted {run.emitter.get('events')} events at {run.emitter.get('rate')}/s; daphne back in"
-        f" {run.restarted_in or 0:.1f} s; connects "
+        f"emitted {run.emitter.get('events')} events at {run.emitter.get('rate')}/s; daphne killed after event"
+        f" {run.restarted_at or run.total}, back in {run.restarted_in or 0:.1f} s; connects "
         + ", ".join(f"{w.name} {w.connects}" for w in run.watchers.values())
     )
     return tally

@@ -12,11 +12,13 @@ Each prints one JSON object on its last line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +37,13 @@ def start_app(data_dir: Path, redis_url: str, database_url: str = "", **env: str
         extra["DATABASE_URL"] = database_url
     live = LiveApp("embedded", data_dir, extra_env=extra)
     try:
-        return live.start()
+        # as LiveApp.start, but on a database an earlier phase may have seeded (no admin password printed then)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        live.manage("migrate", "--noinput")
+        live.seed_output = live.manage("seed_demo")
+        live.port = free_port()
+        spawn_daphne(live, "daphne", live.port)
+        return live
     except BaseException:
         live.stop()
         raise
@@ -131,11 +139,16 @@ def prepare(names: list[str]) -> dict:
 
 
 def emit(agent_id: int, count: int, rate: float, silent: tuple[int, int] | None) -> dict:
-    """`count` events at about `rate` a second through the service (each broadcast after commit), except the
-    `silent` range: written to the log with no broadcast, as if the channel layer had dropped them."""
-    from agents import services
+    """`count` events at about `rate` a second through the service (broadcast after commit, one message each), except
+    the `silent` range: written to the log with no broadcast, as if the channel layer had dropped them."""
+    from agents import executor, services
     from agents.models import Agent, Event
 
+    # broadcasts go out through one event loop (one Redis connection), as the web process sends them; from a plain
+    # thread each would make a loop and a connection of its own (about 20 events a second here, not 200)
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="broadcasts", daemon=True).start()
+    executor.main_loop = loop
     started = time.monotonic()
     written = 0
     while written < count:
@@ -149,14 +162,26 @@ def emit(agent_id: int, count: int, rate: float, silent: tuple[int, int] | None)
             Agent.objects.filter(pk=agent_id).update(next_seq=start + n)
             written += n
             continue
-        written += 1
-        services.record_event(agent_id, "model_turn", {"text": f"event {written}"})
+        # a step's worth of events per transaction (each still its own broadcast), so ~200 a second fit on a small
+        # machine; never across the start of the silent range
+        size = max(1, min(round(rate / 20), count - written))
+        if silent and written < silent[0] - 1:
+            size = min(size, silent[0] - 1 - written)
+        services.append_events(agent_id, [("model_turn", {"text": f"event {written + i + 1}"}) for i in range(size)])
+        written += size
         print(f"emitted {written}", flush=True)
         ahead = started + written / rate - time.monotonic()
         if ahead > 0:
             time.sleep(ahead)
+    asyncio.run_coroutine_threadsafe(_sent(), loop).result(timeout=60)
     seconds = time.monotonic() - started
     return {"events": written, "seconds": round(seconds, 2), "rate": round(written / seconds, 1)}
+
+
+async def _sent() -> None:
+    """Until every broadcast handed to the loop has gone out."""
+    while others := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+        await asyncio.gather(*others, return_exceptions=True)
 
 
 def remove(name: str) -> dict:

@@ -10,6 +10,7 @@ Phases:
 - messages: messages in all three modes sent to running agents while the worker is stopped with SIGTERM and
   restarted; every message's receipts must go queued -> delivered -> answered, in that order, in the event log.
 - fuzz: random and hostile bodies posted to every form and API route of the URLconf as a logged-in team member.
+- replay, receipts, caps: websockets against real daphne (benchmarks/live_replay.py, live_receipts.py, live_caps.py).
 
 Prints one table; exits 1 if anything was lost, duplicated, out of order, or answered with a 500.
 """
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import live_caps, live_receipts, live_replay  # noqa: E402
 from tests.live_server import BIN, flush_redis_db, fresh_postgres_database  # noqa: E402
 
 REDIS_DB = 9
@@ -51,10 +53,11 @@ class Tally:
     errors_500: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    failures: int = 0  # any other pass criterion a phase missed (said in its notes)
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.out_of_order or self.errors_500)
+        return not (self.lost or self.duplicated or self.out_of_order or self.errors_500 or self.failures)
 
 
 def _log(message: str) -> None:
@@ -293,6 +296,11 @@ def phase_fuzz(data_dir: Path) -> Tally:
 
 
 PHASES = {"kills": phase_kills, "messages": phase_messages, "fuzz": phase_fuzz}
+PHASES.update(
+    replay=lambda data_dir: live_replay.phase(data_dir, Tally("websocket replay")),
+    receipts=lambda data_dir: live_receipts.phase(data_dir, Tally("receipts live")),
+    caps=lambda data_dir: live_caps.phase(data_dir, Tally("per-user caps")),
+)
 
 
 def _setup(stack: ExitStack) -> Path:
@@ -311,6 +319,7 @@ def _setup(stack: ExitStack) -> Path:
         SWARM_SWEEP_SECONDS="1",
         SWARM_STEP_OVERDUE_SECONDS="4",
         SWARM_BROKER_VISIBILITY_SECONDS="15",
+        SWARM_POST_RATE="0",  # the fuzz's inputs all reach the views; the caps phase sets its own limits
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
