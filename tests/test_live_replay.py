@@ -44,7 +44,9 @@ def test_every_watcher_gets_every_event_once_in_order_through_drops_and_a_daphne
         assert run.watchers[name].seen == list(range(1, 201)), name
     assert run.watchers["flaky"].connects >= 3  # the first socket, one per drop (and more after the crash)
     assert run.watchers["normal"].connects >= 2  # the crash cut every socket
-    assert run.watchers["leaver"].fatal == 4403 and run.refused_after_leaving == 403
+    leaver = run.watchers["leaver"]
+    assert leaver.fatal == 4403 or leaver.refused == 403  # closed while watching (or refused, if the crash came first)
+    assert run.refused_after_leaving == 403
 
 
 def test_an_oversized_frame_closes_only_that_socket(live):
