@@ -19,6 +19,10 @@ from agents.models import Agent, Event, TaskSpec
 log = logging.getLogger(__name__)
 
 REPLAY_BATCH = 500
+# Clients only listen. A frame larger than this is not from our page: its socket is closed with CLOSE_TOO_BIG (an
+# application's codes are 4000-4999; 1009, "message too big", is what daphne itself sends past 1 MiB).
+CLIENT_FRAME_LIMIT = 4096
+CLOSE_TOO_BIG = 4009
 
 
 class _Watcher(AsyncWebsocketConsumer):
@@ -82,6 +86,8 @@ class _Watcher(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         """Clients only listen; writes are POSTs where auth, CSRF and validation live."""
+        if len(text_data or bytes_data or "") > CLIENT_FRAME_LIMIT:
+            await self.close(code=CLOSE_TOO_BIG)
 
 
 class AgentConsumer(_Watcher):
@@ -146,6 +152,10 @@ class AgentConsumer(_Watcher):
             return  # already sent by the replay
         if seq > self.last_seq + 1:
             await self._replay_through(seq - 1)  # a broadcast overtook another: fill the gap from the log
+            if self.last_seq != seq - 1:
+                # the log holds no event it follows: not ours to forward (sending it would make the client drop the
+                # real events up to its seq as already shown); a later event or a reconnect brings what is missing
+                return
         await self.send(text_data=json.dumps({"seq": seq, "html": html}))
         self.last_seq = seq
 

@@ -23,6 +23,17 @@ def with_receipts(events: list[Event]) -> list[Event]:
     return events
 
 
+def as_shown(events: list[Event]) -> list[Event]:
+    """Give each message event its state as of the events given (all of an agent's, in order), not as the message is
+    now: a worker may deliver and answer it after the events were read, and the live socket then replays those
+    events after the page's last seq, so a state read later would step back from "answered" to "delivered"."""
+    states = {e.payload.get("message_id"): MOVES[e.kind] for e in events if e.kind in MOVES}
+    for event in events:
+        if event.kind == Event.Kind.MESSAGE:
+            event.receipt_state = states.get(event.payload.get("message_id"), Message.State.QUEUED)
+    return events
+
+
 def receipt(event: Event) -> str:
     """The receipt state an event shows: its message's (a message event), the one it moves a message to (a
     delivery or an answer), or "" for any other event. A message event not given its state reads as queued."""

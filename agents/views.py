@@ -209,7 +209,7 @@ def task_stop_all(request, pk: int):
 @require_GET
 def agent_detail(request, pk: int):
     agent = _get_agent_for_user(request.user, pk)
-    events = receipts.with_receipts(list(agent.events.all()))
+    events = receipts.as_shown(list(agent.events.all()))
     can = grants(request.user, agent.task.team_id)
     return render(
         request,

@@ -13,6 +13,7 @@ Phases:
 - redis: a fleet on a Redis of the phase's own, restarted without persistence, flushed, then down for 30 s; every
   agent must move on within 60 s of Redis's return and finish, pages must answer 200 meanwhile, and three sockets
   must get every event within 10 s of Redis's return, with no gap (tests/redis_faults.py).
+- replay, receipts, caps: websockets against real daphne (benchmarks/live_replay.py, live_receipts.py, live_caps.py).
 
 Prints one table; exits 1 if anything was lost, duplicated, out of order, or answered with a 500.
 """
@@ -35,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import live_caps, live_receipts, live_replay  # noqa: E402
 from tests.live_server import BIN, flush_redis_db, fresh_postgres_database  # noqa: E402
 
 REDIS_DB = 9
@@ -321,6 +323,11 @@ def phase_redis(data_dir: Path) -> Tally:
 
 
 PHASES = {"kills": phase_kills, "messages": phase_messages, "fuzz": phase_fuzz, "redis": phase_redis}
+PHASES.update(
+    replay=lambda data_dir: live_replay.phase(data_dir, Tally("websocket replay")),
+    receipts=lambda data_dir: live_receipts.phase(data_dir, Tally("receipts live")),
+    caps=lambda data_dir: live_caps.phase(data_dir, Tally("per-user caps")),
+)
 
 
 def _setup(stack: ExitStack) -> Path:
@@ -339,6 +346,7 @@ def _setup(stack: ExitStack) -> Path:
         SWARM_SWEEP_SECONDS="1",
         SWARM_STEP_OVERDUE_SECONDS="4",
         SWARM_BROKER_VISIBILITY_SECONDS="15",
+        SWARM_POST_RATE="0",  # the fuzz's inputs all reach the views; the caps phase sets its own limits
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )

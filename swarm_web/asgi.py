@@ -9,12 +9,20 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from swarm_web.caps import SocketCap  # noqa: E402
 from swarm_web.embedded import EmbeddedStartup  # noqa: E402
-from swarm_web.middleware import BodyLimit, ExactOriginValidator, StaticFiles, install_daphne_body_limit  # noqa: E402
+from swarm_web.middleware import (  # noqa: E402
+    BodyLimit,
+    ExactOriginValidator,
+    StaticFiles,
+    install_daphne_body_limit,
+    install_daphne_clean_closes,
+)
 from swarm_web.routing import websocket_urlpatterns  # noqa: E402
 
 # daphne reads a whole body before any ASGI app runs: its requests refuse an oversized body as it arrives
 install_daphne_body_limit()
+install_daphne_clean_closes()  # a client over daphne's message limit gets close 1009, not a dropped connection
 
 http_app = BodyLimit(StaticFiles(django_asgi_app) if settings.SWARM_SERVE_STATIC else django_asgi_app)
 
@@ -22,7 +30,7 @@ application = EmbeddedStartup(
     ProtocolTypeRouter(
         {
             "http": http_app,
-            "websocket": ExactOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            "websocket": ExactOriginValidator(AuthMiddlewareStack(SocketCap(URLRouter(websocket_urlpatterns)))),
         }
     )
 )

@@ -52,6 +52,9 @@ class EmbeddedStartup:
             events.main_loop = None
         if scheduling.backend_class().runs_steps_here:
             scheduling.backend().start()
+        else:
+            # the backend's client (Celery's) loads now, not inside the first launch or message
+            threading.Thread(target=scheduling.backend, daemon=True).start()
 
     def shutdown(self) -> None:
         from agents import scheduling

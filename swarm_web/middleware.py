@@ -85,6 +85,27 @@ def install_daphne_body_limit() -> None:
         http_protocol.WebRequest = _bounded_web_request(http_protocol.WebRequest)
 
 
+def install_daphne_clean_closes() -> None:
+    """daphne's websockets (autobahn) drop the TCP connection of a client that breaks a rule, such as a message over
+    daphne's `websocket_max_message_size` (1 MiB): with `failByDrop` off they send a close frame with the reason's
+    code first (1009 for a message too big), a clean close the client can read. Only inside a daphne server."""
+    if "daphne.server" not in sys.modules:
+        return
+    from daphne import ws_protocol
+
+    factory = ws_protocol.WebSocketFactory
+    if getattr(factory, "swarm_clean_closes", False):
+        return
+    original = factory.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.setProtocolOptions(failByDrop=False)
+
+    factory.__init__ = __init__
+    factory.swarm_clean_closes = True
+
+
 def _bounded_web_request(base):
     class BoundedWebRequest(base):
         refused = False

@@ -6,6 +6,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -99,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "swarm_web.caps.PostRateLimit",  # after auth and htmx: one account's writes a minute (429 past the rate)
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
@@ -127,7 +129,9 @@ DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     import dj_database_url
 
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # No persistent connections (Django's advice under ASGI): each request runs in a thread of its own, so a
+    # connection kept per thread piles up; measured: PostgreSQL's 100 connections gone, and 500s, at 17 writes a second
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 else:
     DATABASES = {
         "default": {
@@ -147,12 +151,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
+    # Redis pub/sub ignores database numbers: a publish on db 1 reaches subscribers on db 2. The layer's prefix names
+    # the database, so deployments (and test runs) on different databases of one Redis never see each other's live
+    # events (agent ids repeat between databases: their sockets would show another team's transcript).
+    _redis_url = urlsplit(REDIS_URL)
+    _redis_db = _redis_url.path.strip("/") or parse_qs(_redis_url.query).get("db", ["0"])[0]
     CHANNEL_LAYERS = {
         "default": {
             # pub/sub layer: 2-3x cheaper per message than the core layer (PERFORMANCE.md); the DB
             # event log stays the truth, sockets replay from it.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"swarm-db{_redis_db}"},
         }
     }
 else:
@@ -267,6 +276,15 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 # 2 MiB for any request body: a bigger one gets a clear 413 before it is read (swarm_web/middleware.py).
 SWARM_MAX_BODY_BYTES = env_int("SWARM_MAX_BODY_BYTES", 2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = SWARM_MAX_BODY_BYTES
+
+# Per-account caps (swarm_web/caps.py), counted in Redis over every process when REDIS_URL is set: open websockets
+# (one more is closed with 4429), and writes a minute (429 with Retry-After past the rate; 0 turns either off).
+SWARM_WS_PER_USER = env_int("SWARM_WS_PER_USER", 20)
+SWARM_WS_SLOT_SECONDS = env_float("SWARM_WS_SLOT_SECONDS", 30)  # a crashed process's sockets stop counting after this
+SWARM_POST_RATE = env_int("SWARM_POST_RATE", 300)
+SWARM_CAPS_PREFIX = env_str("SWARM_CAPS_PREFIX", "swarm:caps:")  # Redis key prefix of those counts
+if SWARM_WS_SLOT_SECONDS < 3:
+    raise ImproperlyConfigured("SWARM_WS_SLOT_SECONDS must be at least 3 (slots are refreshed every third of it)")
 
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True

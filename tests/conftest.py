@@ -16,6 +16,14 @@ from tests.openai_server import OpenAIServer
 pytest_plugins = ["tests.browser", "tests.sockets"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_caps():
+    """No socket open and no write counted for anyone: user ids repeat from one test to the next."""
+    from swarm_web import caps
+
+    caps.reset()
+
+
 @pytest.fixture
 def demo(transactional_db):
     """The seeded demo team and its task (8 named simulated agents)."""

@@ -47,6 +47,24 @@ def test_message_from_the_agent_page_is_queued_with_an_event(alice_client, alice
     assert f'id="message-{message.pk}-receipt">queued<' in page
 
 
+def test_the_page_shows_each_receipt_as_of_its_own_last_seq(alice_client, ada):
+    """The page reads the log, then renders; a worker that delivers and answers the message in between must not make
+    the receipt run ahead of the events shown (the socket replays them after the page's last seq: the receipt would
+    go answered -> delivered -> answered). Here the message is answered but the log the page reads ends before it."""
+    post_message(alice_client, ada)
+    message = Message.objects.get(agent=ada)
+    last_seq = ada.events.order_by("-seq").first().seq
+    Message.objects.filter(pk=message.pk).update(state=Message.State.ANSWERED)  # ahead of the log, as in the race
+    page = alice_client.get(f"/agents/{ada.pk}/").content.decode()
+    assert f'data-last-seq="{last_seq}"' in page
+    assert f'id="message-{message.pk}-receipt">queued<' in page
+    # control: once the delivery and the answer are in the log, the page shows them
+    Message.objects.filter(pk=message.pk).update(state=Message.State.QUEUED)
+    runtime.run_step(ada.pk)
+    page = alice_client.get(f"/agents/{ada.pk}/").content.decode()
+    assert f'id="message-{message.pk}-receipt">answered<' in page
+
+
 def test_htmx_send_answers_with_a_fresh_message_box(alice_client, ada):
     response = post_message(alice_client, ada, htmx=True)
     assert response.status_code == 200

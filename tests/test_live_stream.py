@@ -163,6 +163,30 @@ def test_a_gap_in_the_live_broadcast_is_filled_from_the_log(launched, alice):
     assert html.index("lost one") < html.index("lost two") < html.index("this one got through")
 
 
+def test_a_broadcast_the_log_does_not_hold_is_not_forwarded(launched, alice):
+    """A message on the agent's group whose seq runs ahead of the log (another deployment's agent of the same id on a
+    shared Redis, a forged message) is dropped: forwarded, it would make the browser skip the real events up to it."""
+    _, agents = launched
+    ada = agents["Ada"]
+    headers = headers_for(alice)
+
+    async def scenario() -> list[dict]:
+        comm, replay = await open_agent_socket(headers, ada.pk, after=0)
+        assert seqs(replay) == [1]
+        layer = get_channel_layer()
+        foreign = {"type": "agent.event", "seq": 40, "html": '<li class="event" id="event-x-40">not ours</li>'}
+        await layer.group_send(events.agent_group(ada.pk), foreign)
+        assert await comm.receive_nothing(0.3)
+        await record(ada.pk, "model_turn", {"text": "ours"})
+        live = await receive_until(comm, 2)
+        await comm.disconnect()
+        return replay + live
+
+    received = async_to_sync(scenario)()
+    assert seqs(received) == [1, 2]
+    assert "not ours" not in "".join(m["html"] for m in received)
+
+
 def test_anonymous_socket_is_refused_before_accept(launched):
     agents = launched
 

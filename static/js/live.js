@@ -50,11 +50,14 @@
         status().hidden = false;
         return; // fatal: do not retry
       }
-      status().textContent = "Reconnecting… live updates paused";
+      const crowded = ev.code === 4429; // this account has too many live connections open (other tabs)
+      status().textContent = crowded
+        ? "Too many live views open for your account: close some tabs. Trying again in 30 s…"
+        : "Reconnecting… live updates paused";
       status().hidden = false;
       stale = setTimeout(() => document.body.classList.add("stale"), 5000);
       // capped at 5 s: after a Redis or server outage every page is live again within seconds of its return
-      const wait = Math.min(5000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
+      const wait = crowded ? 30000 : Math.min(5000, 500 * Math.pow(2, attempt)) * (0.5 + Math.random() / 2);
       setTimeout(() => {
         clearTimeout(stale);
         if (region.isConnected) connect(region, attempt + 1);
