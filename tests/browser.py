@@ -104,10 +104,15 @@ class Watch:
 
     problems: list[str] = field(default_factory=list)
     expected: list[tuple[int, str]] = field(default_factory=list)
+    tolerated: list[str] = field(default_factory=list)
 
     def expect(self, status: int, path: str) -> None:
         """The test means a request to `path` (the URL's path) to be answered with `status`."""
         self.expected.append((status, path))
+
+    def tolerate(self, console_text: str) -> None:
+        """The test means console errors containing `console_text` to happen (e.g. it kills the server)."""
+        self.tolerated.append(console_text)
 
     def _is_expected(self, status: int, url: str) -> bool:
         path = re.sub(r"^[a-z]+://[^/]+", "", url).split("?", 1)[0]
@@ -126,6 +131,8 @@ class Watch:
         # Chromium reports each error response in the console too; the response itself was judged already
         answered = re.match(r"Failed to load resource: the server responded with a status of (\d+)", message.text)
         if answered and self._is_expected(int(answered.group(1)), url):
+            return
+        if any(text in message.text for text in self.tolerated):
             return
         self.problems.append(f"console error on {page.url}: {message.text} ({url})")
 

@@ -18,7 +18,7 @@ from tests.test_live_stream import TIMEOUT, fresh_channel_layer, headers_for  # 
 
 
 @pytest.fixture
-def launched(demo):
+def launched_task(demo):
     _, task = demo
     return task, {a.name: a for a in services.launch_task(task)}
 
@@ -29,9 +29,9 @@ async def _open(headers, path: str) -> tuple[WebsocketCommunicator, bool, int | 
     return comm, connected, code
 
 
-def test_sockets_past_the_cap_are_closed_with_4429_and_other_accounts_are_not(launched, alice, bob, settings):
+def test_sockets_past_the_cap_are_closed_with_4429_and_other_accounts_are_not(launched_task, alice, bob, settings):
     settings.SWARM_WS_PER_USER = 2
-    task, agents = launched
+    task, agents = launched_task
     path = f"/ws/tasks/{task.pk}/"
     as_alice, as_bob = headers_for(alice), headers_for(bob)
     missing = max(a.pk for a in agents.values()) + 1000
@@ -71,9 +71,9 @@ def post_message(client, agent, text: str, **extra):
     return client.post(f"/agents/{agent.pk}/messages/", {"text": text, "mode": "queue"}, **extra)
 
 
-def test_writes_past_the_rate_get_429_with_retry_after_and_nothing_is_done(launched, alice, bob, settings):
+def test_writes_past_the_rate_get_429_with_retry_after_and_nothing_is_done(launched_task, alice, bob, settings):
     settings.SWARM_POST_RATE = 3
-    _, agents = launched
+    _, agents = launched_task
     ada = agents["Ada"]
     from django.test import Client
 
@@ -96,9 +96,9 @@ def test_writes_past_the_rate_get_429_with_retry_after_and_nothing_is_done(launc
     assert alice_client.get(f"/agents/{ada.pk}/").status_code == 200  # reading is never capped
 
 
-def test_api_writes_share_the_accounts_rate_and_answer_json(launched, alice, settings):
+def test_api_writes_share_the_accounts_rate_and_answer_json(launched_task, alice, settings):
     settings.SWARM_POST_RATE = 2
-    _, agents = launched
+    _, agents = launched_task
     ada = agents["Ada"]
     from django.test import Client
 
@@ -124,13 +124,13 @@ def test_api_writes_share_the_accounts_rate_and_answer_json(launched, alice, set
     assert Message.objects.filter(agent=ada).count() == 2
 
 
-def test_the_caps_step_aside_when_redis_is_down(launched, alice, settings):
+def test_the_caps_step_aside_when_redis_is_down(launched_task, alice, settings):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
     settings.SWARM_POST_RATE = 1
-    task, agents = launched
+    task, agents = launched_task
     from django.test import Client
 
     client = Client()

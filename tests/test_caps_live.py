@@ -14,8 +14,7 @@ import pytest
 
 from benchmarks.live_receipts import _http
 from benchmarks.live_tools import spawn_daphne, start_app, tool
-from tests.conftest import unavailable
-from tests.live_server import Unavailable, flush_redis_db
+from tests.live_server import Unavailable, flush_redis_db, unavailable
 from tests.ws_client import Closed, WsClient
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(600)]

@@ -20,7 +20,7 @@ LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def limits_app(tmp_path_factory):
     app = LiveApp("embedded", tmp_path_factory.mktemp("swarm-limits-"), extra_env={"SWARM_MAX_BODY_BYTES": str(LIMIT)})
     try:
         yield app.start()
@@ -28,8 +28,8 @@ def live(tmp_path_factory):
         app.stop()
 
 
-def connect(live) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", live.port), timeout=10)
+def connect(limits_app) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", limits_app.port), timeout=10)
     return sock
 
 
@@ -53,16 +53,16 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
-def get(live, path: str) -> int:
+def get(limits_app, path: str) -> int:
     try:
-        with urllib.request.urlopen(live.base_url + path, timeout=10) as response:
+        with urllib.request.urlopen(limits_app.base_url + path, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
 
 
-def test_a_huge_declared_body_is_refused_at_once_without_a_login(live):
-    sock = connect(live)
+def test_a_huge_declared_body_is_refused_at_once_without_a_login(limits_app):
+    sock = connect(limits_app)
     started = time.monotonic()
     sock.sendall(head("POST /api/tasks", "Content-Length: 10000000000\r\n"))  # 10 GB announced, nothing sent
     answer = read_answer(sock)
@@ -72,9 +72,9 @@ def test_a_huge_declared_body_is_refused_at_once_without_a_login(live):
     sock.close()
 
 
-def test_a_body_under_the_limit_is_waited_for_as_usual(live):
+def test_a_body_under_the_limit_is_waited_for_as_usual(limits_app):
     """Control for the test above: the 413 comes from the limit, not from an early answer to every request."""
-    sock = connect(live)
+    sock = connect(limits_app)
     sock.sendall(head("POST /api/tasks", f"Content-Length: {LIMIT}\r\n"))
     assert select.select([sock], [], [], 1.5)[0] == []  # the server waits for the body
     sock.sendall(b"{" + b" " * (LIMIT - 2) + b"}")
@@ -83,8 +83,8 @@ def test_a_body_under_the_limit_is_waited_for_as_usual(live):
     sock.close()
 
 
-def test_a_chunked_body_is_refused_as_it_grows_past_the_limit(live):
-    sock = connect(live)
+def test_a_chunked_body_is_refused_as_it_grows_past_the_limit(limits_app):
+    sock = connect(limits_app)
     sock.sendall(head("POST /accounts/login/", "Transfer-Encoding: chunked\r\n"))
     chunk = b"x" * 16384
     sent, answer = 0, b""
@@ -107,14 +107,14 @@ def test_a_chunked_body_is_refused_as_it_grows_past_the_limit(live):
     sock.close()
 
 
-def test_the_server_still_serves_after_refusing_bodies(live):
+def test_the_server_still_serves_after_refusing_bodies(limits_app):
     for _ in range(3):
-        sock = connect(live)
+        sock = connect(limits_app)
         sock.sendall(head("POST /api/tasks", "Content-Length: 999999999999\r\n"))
         assert status_of(read_answer(sock)) == 413
         sock.close()
-    assert get(live, "/accounts/login/") == 200
-    assert "Traceback" not in live.log("daphne")
+    assert get(limits_app, "/accounts/login/") == 200
+    assert "Traceback" not in limits_app.log("daphne")
 
 
 PATHS = [
@@ -134,16 +134,16 @@ PATHS = [
 ]
 
 
-def test_no_path_under_static_or_beside_it_answers_500(live):
+def test_no_path_under_static_or_beside_it_answers_500(limits_app):
     answers = {}
     for path in PATHS:
-        sock = connect(live)
+        sock = connect(limits_app)
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
         answers[path] = status_of(read_answer(sock))
         sock.close()
     assert answers == dict.fromkeys(PATHS, 404)
-    assert get(live, "/static/css/swarm.css") == 200  # control: a real static file is served
-    assert "Traceback" not in live.log("daphne")
+    assert get(limits_app, "/static/css/swarm.css") == 200  # control: a real static file is served
+    assert "Traceback" not in limits_app.log("daphne")
 
 
 # ---------------------------------------------------------------- the ASGI layer, for servers other than daphne

@@ -11,8 +11,7 @@ import pytest
 
 from benchmarks.live_receipts import run_receipts
 from benchmarks.live_tools import start_app, tool
-from tests.conftest import unavailable
-from tests.live_server import Unavailable, flush_redis_db, fresh_postgres_database
+from tests.live_server import Unavailable, flush_redis_db, fresh_postgres_database, unavailable
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(600)]
 

@@ -12,8 +12,7 @@ import pytest
 
 from benchmarks.live_replay import STAYING, run_replay
 from benchmarks.live_tools import start_app, tool
-from tests.conftest import unavailable
-from tests.live_server import Unavailable, flush_redis_db
+from tests.live_server import Unavailable, flush_redis_db, unavailable
 from tests.ws_client import Closed, WsClient
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(600)]
@@ -23,7 +22,7 @@ OTHER_DB = 12  # and 13: two deployments side by side on one Redis
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def replay_app(tmp_path_factory):
     try:
         redis_url = flush_redis_db(REDIS_DB)
     except Unavailable as exc:
@@ -36,9 +35,9 @@ def live(tmp_path_factory):
         flush_redis_db(REDIS_DB)
 
 
-def test_every_watcher_gets_every_event_once_in_order_through_drops_and_a_daphne_crash(live):
-    info = tool(live, "prepare", *STAYING, "leaver")
-    run = asyncio.run(run_replay(live, info, total=200, rate=50, drops=2, seed=7))
+def test_every_watcher_gets_every_event_once_in_order_through_drops_and_a_daphne_crash(replay_app):
+    info = tool(replay_app, "prepare", *STAYING, "leaver")
+    run = asyncio.run(run_replay(replay_app, info, total=200, rate=50, drops=2, seed=7))
     assert run.problems() == [], run.problems()
     for name in STAYING:
         assert run.watchers[name].seen == list(range(1, 201)), name
@@ -49,15 +48,15 @@ def test_every_watcher_gets_every_event_once_in_order_through_drops_and_a_daphne
     assert run.refused_after_leaving == 403
 
 
-def test_an_oversized_frame_closes_only_that_socket(live):
-    info = tool(live, "prepare", "big", "calm")
+def test_an_oversized_frame_closes_only_that_socket(replay_app):
+    info = tool(replay_app, "prepare", "big", "calm")
     path = f"/ws/agents/{info['agent']}/"
 
     async def scenario() -> tuple[int, int, list[int]]:
-        calm = await WsClient.connect(live.port, path, info["users"]["calm"]["cookie"])
+        calm = await WsClient.connect(replay_app.port, path, info["users"]["calm"]["cookie"])
         codes = []
         for size in (2 * 1024 * 1024, 64 * 1024):  # past daphne's 1 MiB message limit; past the consumer's 4 KiB
-            big = await WsClient.connect(live.port, path, info["users"]["big"]["cookie"])
+            big = await WsClient.connect(replay_app.port, path, info["users"]["big"]["cookie"])
             await big.recv()  # the header: the socket is open
             await big.send_text("x" * size)
             try:
@@ -65,10 +64,10 @@ def test_an_oversized_frame_closes_only_that_socket(live):
                     await big.recv(timeout=20)
             except Closed as exc:
                 codes.append(exc.code)
-        small = await WsClient.connect(live.port, path, info["users"]["big"]["cookie"])
+        small = await WsClient.connect(replay_app.port, path, info["users"]["big"]["cookie"])
         await small.recv()
         await small.send_text("hello")  # control: a small frame is ignored, the socket stays open
-        emitted = await asyncio.to_thread(tool, live, "emit", str(info["agent"]), "3", "50")
+        emitted = await asyncio.to_thread(tool, replay_app, "emit", str(info["agent"]), "3", "50")
         seen = []
         for ws in (calm, small):
             got = []
@@ -84,9 +83,9 @@ def test_an_oversized_frame_closes_only_that_socket(live):
     codes, seen = asyncio.run(scenario())
     assert codes == [1009, 4009]  # "message too big" from daphne, then from the consumer: a clean close of that socket
     assert seen == [[1, 2, 3], [1, 2, 3]]
-    with urllib.request.urlopen(f"{live.base_url}/accounts/login/", timeout=10) as response:
+    with urllib.request.urlopen(f"{replay_app.base_url}/accounts/login/", timeout=10) as response:
         assert response.status == 200
-    assert "Traceback" not in live.logs()
+    assert "Traceback" not in replay_app.logs()
 
 
 def test_two_deployments_on_one_redis_never_see_each_others_live_events(tmp_path_factory):
