@@ -14,7 +14,9 @@ from agents import services
 from agents.models import ApiToken, Message
 from swarm_web.asgi import application
 from swarm_web.caps import CLOSE_TOO_MANY_SOCKETS
-from tests.test_live_stream import TIMEOUT, fresh_channel_layer, headers_for  # noqa: F401 (fixture)
+from tests.sockets import TIMEOUT, headers_for
+
+pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
 
 
 @pytest.fixture

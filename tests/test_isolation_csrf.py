@@ -6,16 +6,10 @@ from __future__ import annotations
 from django.test import Client
 
 from agents.models import Message
-from tests.test_isolation import (  # noqa: F401  (alices_things is a fixture)
-    BODIES,
-    alices_things,
-    allowed,
-    object_requests,
-    snapshot,
-)
+from tests.test_isolation import BODIES, allowed, object_requests, snapshot
 
 
-def test_post_without_csrf_token_is_refused(alices_things, alice):  # noqa: F811
+def test_post_without_csrf_token_is_refused(alices_things, alice):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
     before = snapshot()
@@ -34,7 +28,7 @@ def test_post_without_csrf_token_is_refused(alices_things, alice):  # noqa: F811
     assert Message.objects.filter(agent_id=alices_things["agent"]).count() == 1
 
 
-def test_a_post_from_another_site_or_with_another_sessions_token_is_refused(alices_things, alice, bob):  # noqa: F811
+def test_a_post_from_another_site_or_with_another_sessions_token_is_refused(alices_things, alice, bob):
     agent_page = f"/agents/{alices_things['agent']}/"
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)
