@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 from django.conf import settings
 
@@ -54,7 +55,7 @@ class EmbeddedStartup:
             scheduling.backend().start()
         else:
             # the backend's client (Celery's) loads now, not inside the first launch or message
-            threading.Thread(target=scheduling.backend, daemon=True).start()
+            threading.Thread(target=_load_backend, daemon=True).start()
 
     def shutdown(self) -> None:
         from agents import scheduling
@@ -82,6 +83,14 @@ class EmbeddedStartup:
                 await asyncio.get_running_loop().run_in_executor(None, self.shutdown)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _load_backend() -> None:
+    from agents import scheduling
+
+    started = time.monotonic()
+    backend = scheduling.backend()
+    log.info("%s loaded in %.1f s: steps can be scheduled", type(backend).__name__, time.monotonic() - started)
 
 
 def _exit_now() -> None:

@@ -167,8 +167,7 @@ def test_a_gap_in_the_live_broadcast_is_filled_from_the_log(launched, alice):
 def test_a_broadcast_the_log_does_not_hold_is_not_forwarded(launched, alice):
     """A message on the agent's group whose seq runs ahead of the log (another deployment's agent of the same id on a
     shared Redis, a forged message) is dropped: forwarded, it would make the browser skip the real events up to it."""
-    _, agents = launched
-    ada = agents["Ada"]
+    ada = launched["Ada"]
     headers = headers_for(alice)
 
     async def scenario() -> list[dict]:
