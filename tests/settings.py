@@ -2,7 +2,16 @@
 
 import os
 import tempfile
+import uuid
 
+# Each test process (pytest, or each pytest-xdist worker, which inherits its controller's environment) gets a data
+# dir and a channel-layer prefix of its own; the processes a test starts inherit them from the environment.
+_process = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... in an xdist worker
+if os.environ.get("SWARM_TEST_PROCESS") != _process:
+    if "SWARM_TEST_PROCESS" in os.environ:  # an xdist worker: the controller's data dir is not its own
+        os.environ["SWARM_DATA_DIR"] = os.path.join(os.environ["SWARM_DATA_DIR"], _process)
+    os.environ["SWARM_TEST_PROCESS"] = _process
+    os.environ["SWARM_TEST_CHANNEL_PREFIX"] = f"asgi-test-{uuid.uuid4().hex[:12]}"
 os.environ.setdefault("SWARM_DATA_DIR", tempfile.mkdtemp(prefix="swarm-test-"))
 os.environ.setdefault("SWARM_EXECUTOR", "manual")
 os.environ.setdefault("SWARM_STEP_DELAY", "0")
@@ -13,3 +22,13 @@ from swarm_web.settings import *  # noqa: E402,F403
 # on 127.0.0.1 at a free port, and their fake keys are in these two variables.
 SWARM_MODEL_HOSTS = ["127.0.0.1:*"]
 SWARM_MODEL_KEY_ENVS = [*SWARM_MODEL_KEY_ENVS, "SWARM_TEST_KEY", "ACME_API_KEY"]  # noqa: F405
+
+# On Redis (REDIS_URL set), pub/sub channels are global to the server whatever the database number, and every test
+# database has agents with the same ids: the prefix keeps one process's events from another's sockets.
+if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ["SWARM_TEST_CHANNEL_PREFIX"]  # noqa: F405
+
+# Tests make hundreds of accounts: PBKDF2's 1.5 million iterations cost ~0.5 s of CPU per password, so the test
+# process hashes with MD5, as Django advises for tests. The apps the tests start as subprocesses (browser, restarts,
+# scale-out) keep the real hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

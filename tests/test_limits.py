@@ -16,6 +16,8 @@ from asgiref.sync import async_to_sync
 from swarm_web.middleware import BodyLimit
 from tests.live_server import LiveApp
 
+pytestmark = pytest.mark.own_sqlite  # the app under daphne, on its own SQLite; BodyLimit driven in this process
+
 LIMIT = 64 * 1024
 
 

@@ -76,6 +76,7 @@ def _seqs(env: dict[str, str]) -> list[int]:
     return [int(s) for s in out.stdout.strip().split(",") if s]
 
 
+@pytest.mark.own_sqlite
 @pytest.mark.timeout(600)
 def test_concurrent_writers_never_hit_database_is_locked_and_seqs_stay_gapless(tmp_path):
     for name in ("swarm", "control"):
