@@ -114,12 +114,18 @@ def pytest_itemcollected(item):
             return
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering
+@pytest.hookimpl(trylast=True)  # after pytest-django's ordering and xdist's naming of groups
 def pytest_collection_modifyitems(config, items):
     """Under xdist, the longest tests first, so that no worker is left with one of them at the end while the other
     idles: the `distributed` group, then the tests that declare a long timeout (longest first), then the rest."""
     if not hasattr(config, "workerinput"):
         return  # not an xdist worker: the order stays as it was
+    for item in items:
+        # pytest-xdist 3.8 names a test's group (`nodeid@group`) in item._nodeid, which pytest 9.2 no longer reads
+        # (its node id is item._id): without this, --dist loadgroup sends a group's tests to different workers
+        grouped = vars(item).get("_nodeid")
+        if grouped and grouped != item.nodeid:
+            item._id = type(item._id).parse(grouped)
 
     def cost(item) -> tuple[int, float]:
         timeout = item.get_closest_marker("timeout")
