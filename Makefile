@@ -44,10 +44,14 @@ run: deps sysdeps
 worker: deps sysdeps
 	$(VENV)/bin/celery -A swarm_web worker --loglevel=INFO --concurrency=$${CONCURRENCY:-4}
 
+# pytest-xdist workers: most of the suite waits on the servers, workers and sandboxes it starts, so two share the
+# machine's cores well. PYTEST_WORKERS=0 runs every test in the one pytest process.
+PYTEST_WORKERS ?= 2
+
 test: deps testdeps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The fast tier: pure rules and tiny `db` builders (tests/unit), the import/size and layout rules; no git, no demo,
 # no browser. --confcutdir keeps tests/conftest.py (the demo personas) out of it.

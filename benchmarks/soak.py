@@ -233,6 +233,9 @@ def phase_messages(data_dir: Path) -> Tally:
 
     tally = Tally("message receipts")
     rng = random.Random(SEED + 1)
+    # slower steps than the other phases: the agents must still be at work when half the messages are in, even when
+    # this process sends them slowly (a busy machine), or the SIGTERM would land after they finished
+    os.environ["SWARM_STEP_DELAY"] = "1.0"  # read by the workers this phase starts
     workers = Workers(data_dir)
     first = workers.start()
     diligent = [("Ada", "sim-diligent"), ("Grace", "sim-diligent"), ("Margaret", "sim-diligent")]
@@ -252,7 +255,8 @@ def phase_messages(data_dir: Path) -> Tally:
             sent += 1
         except services.ServiceError:
             pass
-        if sent == target // 2 and not restarted:
+        # at half the messages, or as soon as a first agent is done (the others are still at work)
+        if not restarted and (sent >= target // 2 or len(running) < len(ids)):
             took = workers.sigterm(first)
             tally.faults += 1
             restarted = True

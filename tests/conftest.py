@@ -155,3 +155,46 @@ def alices_things(demo, alice, bob, victor, adele):
         "repo": spare_repo.pk,
         "profile": spare_profile.pk,
     }
+
+
+# --- pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) -------------------------------------------------------
+# Which tests share a worker, and which start first. Nothing here changes what a test does; run without -n, only the
+# order of the tests changes.
+
+
+def pytest_itemcollected(item):
+    """Tests that must not run beside one another get one xdist group, so one worker runs them in turn:
+    - every `distributed` test: they share the one Redis server, whose pub/sub channels ignore the database number,
+      so a page in one deployment would get the events of another's agents with the same ids;
+    - the tests of a module that shares a module-scoped fixture of its own (an app started once, a repository): each
+      worker would start its own copy."""
+    if item.get_closest_marker("distributed"):
+        item.add_marker(pytest.mark.xdist_group("distributed"))
+        return
+    module = item.getparent(pytest.Module)
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in info.name2fixturedefs.values() if info and module else ():
+        if any(d.scope == "module" and d.baseid == module.nodeid for d in defs):
+            item.add_marker(pytest.mark.xdist_group(module.nodeid))
+            return
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's ordering and xdist's naming of groups
+def pytest_collection_modifyitems(config, items):
+    """Under xdist, the longest tests first, so that no worker is left with one of them at the end while the other
+    idles: the `distributed` group, then the tests that declare a long timeout (longest first), then the rest."""
+    if not hasattr(config, "workerinput"):
+        return  # not an xdist worker: the order stays as it was
+    for item in items:
+        # pytest-xdist 3.8 names a test's group (`nodeid@group`) in item._nodeid, which pytest 9.2 no longer reads
+        # (its node id is item._id): without this, --dist loadgroup sends a group's tests to different workers
+        grouped = vars(item).get("_nodeid")
+        if grouped and grouped != item.nodeid:
+            item._id = type(item._id).parse(grouped)
+
+    def cost(item) -> tuple[int, float]:
+        timeout = item.get_closest_marker("timeout")
+        seconds = (timeout.args[0] if timeout.args else timeout.kwargs.get("timeout", 0)) if timeout else 0
+        return (0 if item.get_closest_marker("distributed") else 1, -seconds)
+
+    items.sort(key=cost)

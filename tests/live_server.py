@@ -234,7 +234,10 @@ class LiveApp:
         directory.mkdir(parents=True, exist_ok=True)
         for name, _, path in self.procs:
             if path.exists():
-                (directory / f"{self.mode}-{name}.log").write_text(path.read_text(errors="replace"))
+                # named after the data dir too: apps of other tests (other xdist workers) save theirs beside it
+                (directory / f"{self.mode}-{self.data_dir.name}-{name}.log").write_text(
+                    path.read_text(errors="replace")
+                )
 
     def stop(self) -> None:
         for _, proc, _ in reversed(self.procs):

@@ -5,7 +5,7 @@ from pathlib import Path
 from agents import services
 from agents.models import Agent
 from judges.models import Verdict
-from tests.factories import run_until_idle
+from tests.factories import run_until_idle, task_like
 
 
 def test_launch_starts_eight_named_agents_each_in_its_own_worktree(alice_client, demo):
@@ -36,10 +36,10 @@ def test_a_task_launches_once(alice_client, demo):
 
 def test_submitting_agents_wait_for_verification_with_evidence(demo):
     _, task = demo
-    agents = services.launch_task(task)
+    # a diligent and a lazy agent of the demo (the whole swarm of 8 runs in the browser and scale-out tests)
+    agents = services.launch_task(task_like(task, [("Ada", "sim-diligent"), ("Linus", "sim-lazy")]))
     run_until_idle(agents)
-    ada = Agent.objects.get(task=task, name="Ada")
-    linus = Agent.objects.get(task=task, name="Linus")  # lazy: submits without changing anything
+    ada, linus = (Agent.objects.get(pk=a.pk) for a in agents)  # Linus, lazy, submits without changing anything
     assert ada.status == linus.status == Agent.Status.AWAITING_REVIEW
     good = Verdict.objects.get(agent=ada)
     assert good.recommendation == "approve"
@@ -53,9 +53,9 @@ def test_submitting_agents_wait_for_verification_with_evidence(demo):
 
 def test_quitter_is_nudged_and_finishes(demo):
     _, task = demo
-    agents = services.launch_task(task)
+    agents = services.launch_task(task_like(task, [("Alan", "sim-quitter")]))
     run_until_idle(agents)
-    alan = Agent.objects.get(task=task, name="Alan")
+    alan = Agent.objects.get(pk=agents[0].pk)
     assert alan.nudges == 1
     assert alan.events.filter(kind="nudge").exists()
     assert alan.status == Agent.Status.AWAITING_REVIEW

@@ -16,6 +16,8 @@ from asgiref.sync import async_to_sync
 from swarm_web.middleware import BodyLimit
 from tests.live_server import LiveApp
 
+pytestmark = pytest.mark.own_sqlite  # the app under daphne, on its own SQLite; BodyLimit driven in this process
+
 LIMIT = 64 * 1024
 
 
@@ -75,7 +77,8 @@ def test_a_huge_declared_body_is_refused_at_once_without_a_login(limits_app):
 def test_a_body_under_the_limit_is_waited_for_as_usual(limits_app):
     """Control for the test above: the 413 comes from the limit, not from an early answer to every request."""
     sock = connect(limits_app)
-    sock.sendall(head("POST /api/tasks", f"Content-Length: {LIMIT}\r\n"))
+    # Connection: close, so that the answer ends when the server closes (not when read_answer gives up on keep-alive)
+    sock.sendall(head("POST /api/tasks", f"Content-Length: {LIMIT}\r\nConnection: close\r\n"))
     assert select.select([sock], [], [], 1.5)[0] == []  # the server waits for the body
     sock.sendall(b"{" + b" " * (LIMIT - 2) + b"}")
     answer = read_answer(sock, timeout=10)

@@ -124,6 +124,7 @@ def _resumed_by_any(db: Db, before: dict[int, int], pids: set[int], enough: int)
     return sum(1 for pk, seq in before.items() if now.get(pk, 10**9) > seq or pk in held) >= enough
 
 
+@pytest.mark.own_sqlite
 def test_make_run_resumes_its_agents_at_start_up_after_a_kill_and_stops_within_seconds_of_sigterm(tmp_path):
     app = LiveApp("embedded", tmp_path / "app", step_delay=0.5)
     app.data_dir.mkdir(parents=True)

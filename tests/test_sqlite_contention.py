@@ -5,8 +5,10 @@ gapless, duplicate-free sequence; the same load with Django's default (DEFERRED)
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -81,19 +83,23 @@ def _seqs(env: dict[str, str]) -> list[int]:
     return [int(s) for s in out.stdout.strip().split(",") if s]
 
 
+@pytest.mark.own_sqlite
 @pytest.mark.timeout(600)
 def test_concurrent_writers_never_hit_database_is_locked_and_seqs_stay_gapless(tmp_path):
-    for name in ("swarm", "control"):
-        data = tmp_path / name
-        env = _env(data)
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-        subprocess.run([sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
-        launch = (
-            "import os, django; os.environ['DJANGO_SETTINGS_MODULE']='swarm_web.settings'; django.setup();"
-            "from agents import services; from agents.models import TaskSpec;"
-            "services.launch_task(TaskSpec.objects.order_by('id').first())"
-        )
-        subprocess.run([sys.executable, "-c", launch], cwd=ROOT, env=env, check=True, capture_output=True)
+    env = _env(tmp_path / "swarm")
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    launch = (
+        "import os, django; os.environ['DJANGO_SETTINGS_MODULE']='swarm_web.settings'; django.setup();"
+        "from agents import services; from agents.models import TaskSpec;"
+        "services.launch_task(TaskSpec.objects.order_by('id').first())"
+    )
+    subprocess.run([sys.executable, "-c", launch], cwd=ROOT, env=env, check=True, capture_output=True)
+    # the control starts from a copy of the same launched database (SQLite's backup: a consistent copy)
+    (tmp_path / "control").mkdir()
+    with closing(sqlite3.connect(tmp_path / "swarm" / "swarm.sqlite3")) as source:
+        with closing(sqlite3.connect(tmp_path / "control" / "swarm.sqlite3")) as copy:
+            source.backup(copy)
 
     locked, seqs = _hammer(tmp_path / "swarm", control=False)
     assert locked == 0
