@@ -14,6 +14,7 @@ Phases:
   agent must move on within 60 s of Redis's return and finish, pages must answer 200 meanwhile, and three sockets
   must get every event within 10 s of Redis's return, with no gap (tests/redis_faults.py).
 - replay, receipts, caps: websockets against real daphne (benchmarks/live_replay.py, live_receipts.py, live_caps.py).
+- exhaustion: RELIABILITY 18 at full size in the sandbox, beside a second agent's test (benchmarks/exhaustion.py).
 
 Prints one table; exits 1 if anything was lost, duplicated, out of order, or answered with a 500.
 """
@@ -36,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import live_caps, live_receipts, live_replay  # noqa: E402
+from benchmarks import exhaustion, live_caps, live_receipts, live_replay  # noqa: E402
 from tests.live_server import BIN, flush_redis_db, fresh_postgres_database  # noqa: E402
 
 REDIS_DB = 9
@@ -331,6 +332,7 @@ PHASES.update(
     replay=lambda data_dir: live_replay.phase(data_dir, Tally("websocket replay")),
     receipts=lambda data_dir: live_receipts.phase(data_dir, Tally("receipts live")),
     caps=lambda data_dir: live_caps.phase(data_dir, Tally("per-user caps")),
+    exhaustion=lambda data_dir: exhaustion.phase(data_dir, Tally("resource exhaustion")),
 )
 
 
