@@ -10,7 +10,9 @@ import json
 import logging
 from urllib.parse import parse_qs
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from agents import events, live_health, permissions
@@ -43,6 +45,15 @@ class _Watcher(AsyncWebsocketConsumer):
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": live_health.CLOSE_CODE})
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            # the client left (or was closed for a frame too big) while this socket was still replaying: nothing
+            # more to send, and nothing went wrong on the server
+            await self.disconnect(1006)
+            raise StopConsumer() from None
 
     async def _refuse(self, code: int) -> None:
         # closing before accept() answers the handshake with 403; the code is for clients that get that far
