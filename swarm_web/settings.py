@@ -185,6 +185,9 @@ SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulat
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
+# an agent's worktree quota: a command that takes it past either is killed (0: no limit)
+SWARM_WORKTREE_MAX_BYTES = env_int("SWARM_WORKTREE_MAX_BYTES", 2 << 30)
+SWARM_WORKTREE_MAX_FILES = env_int("SWARM_WORKTREE_MAX_FILES", 100_000)
 SWARM_LEASE_SECONDS = env_int("SWARM_LEASE_SECONDS", 300)
 SWARM_INVITE_DAYS = env_int("SWARM_INVITE_DAYS", 7)  # how long a team invitation link works
 SWARM_SWEEP_SECONDS = env_float("SWARM_SWEEP_SECONDS", 30)  # each worker's sweep for agents whose step was lost

@@ -25,6 +25,8 @@ from agents.sandbox.profile import (
     PIDS_MAX,
     SANDBOX_UID,
     TMP_SIZE,
+    WORKTREE_MAX_BYTES,
+    WORKTREE_MAX_FILES,
     CommandResult,
     as_root,
 )
@@ -47,6 +49,55 @@ def _describe_limits(cgroup: cgroups.Cgroup) -> str:
 
 # The command joins its cgroups before anything of it runs, then execs prlimit -> bwrap.
 _JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+class DiskWatch:
+    """The worktree's quota (RELIABILITY 18): its bytes and files, counted by a walk that never follows links, at
+    most every POLL seconds and never more than a tenth of the time (a big tree is walked less often)."""
+
+    POLL = 0.5
+
+    def __init__(self, worktree: Path, max_bytes: int, max_files: int):
+        self.worktree, self.max_bytes, self.max_files = worktree, max_bytes, max_files
+        self.next_at = 0.0
+        self.breach = ""
+
+    def over(self) -> bool:
+        now = time.monotonic()
+        if self.breach or now < self.next_at or not (self.max_bytes or self.max_files):
+            return bool(self.breach)
+        size, files = usage(self.worktree, self.max_bytes, self.max_files)
+        spent = time.monotonic() - now
+        self.next_at = time.monotonic() + max(self.POLL, 10 * spent)
+        if self.max_bytes and size > self.max_bytes:
+            self.breach = f"the worktree holds over {self.max_bytes} bytes (SWARM_WORKTREE_MAX_BYTES)"
+        elif self.max_files and files > self.max_files:
+            self.breach = f"the worktree holds over {self.max_files} files (SWARM_WORKTREE_MAX_FILES)"
+        return bool(self.breach)
+
+
+def usage(root: Path, max_bytes: int = 0, max_files: int = 0) -> tuple[int, int]:
+    """(bytes, files) under root, links not followed; stops counting once past either limit (0: no limit)."""
+    size = files = 0
+    stack = [str(root)]
+    while stack:
+        try:
+            entries = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    size += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+                files += 1
+                if (max_bytes and size > max_bytes) or (max_files and files > max_files):
+                    return size, files
+    return size, files
 
 
 def execute(
@@ -83,8 +134,13 @@ def execute(
         raise
     finally:
         data.close()
+    disk = DiskWatch(worktree, WORKTREE_MAX_BYTES(), WORKTREE_MAX_FILES())
+
+    def stop() -> bool:
+        return disk.over() or (cancel is not None and cancel())
+
     try:
-        output, timed_out, truncated, cancelled = _collect(proc, started + timeout, cap, cancel)
+        output, timed_out, truncated, cancelled = _collect(proc, started + timeout, cap, stop)
     finally:
         _kill(proc)
         try:
@@ -97,9 +153,21 @@ def execute(
         output += f"\n… [output cut at {cap} bytes]"
     if timed_out:
         output += f"\n… [killed after {timeout:g} s]"
-    if cancelled:
+    if cancelled and disk.breach:
+        output += f"\n… [killed: {disk.breach}; delete what you do not need]"
+    elif cancelled:
         output += "\n… [interrupted: a person sent a message]"
-    code = 124 if timed_out else 130 if cancelled else proc.returncode if proc.returncode is not None else -9
+    code = (
+        124
+        if timed_out
+        else 137
+        if disk.breach
+        else 130
+        if cancelled
+        else proc.returncode
+        if proc.returncode is not None
+        else -9
+    )
     return CommandResult(
         command, code, output, timed_out, truncated, time.monotonic() - started, _describe_limits(cgroup)
     )
@@ -120,7 +188,7 @@ def _collect(
                 return b"".join(chunks).decode("utf-8", errors="replace"), True, False, False
             if cancel is not None and cancel():
                 return b"".join(chunks).decode("utf-8", errors="replace"), False, False, True
-            if not selector.select(min(remaining, CANCEL_POLL if cancel else 0.5)):
+            if not selector.select(min(remaining, CANCEL_POLL)):
                 continue
             data = os.read(fd, 65536)
             if not data:

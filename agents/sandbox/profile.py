@@ -17,6 +17,16 @@ NPROC_FALLBACK = 1024  # without a pids cgroup: per uid, so shared by every sand
 KILL_WAIT = 5.0
 
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def WORKTREE_MAX_BYTES() -> int:  # noqa: N802 (a setting read at each command, as the tests change it)
+    return settings.SWARM_WORKTREE_MAX_BYTES
+
+
+def WORKTREE_MAX_FILES() -> int:  # noqa: N802
+    return settings.SWARM_WORKTREE_MAX_FILES
+
+
 CANCEL_POLL = 0.25  # seconds between checks for a person's interrupt while a command runs
 FIX_HINT = (
     "Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) and allow unprivileged user namespaces "

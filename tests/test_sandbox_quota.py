@@ -1,0 +1,61 @@
+"""The worktree's quota (RELIABILITY 18): a command that fills its worktree past SWARM_WORKTREE_MAX_BYTES or
+SWARM_WORKTREE_MAX_FILES is killed within about a second, with a message that says why, and a command under the
+quota runs as usual. RLIMIT_FSIZE caps each file; the quota caps their sum and their number."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from django.conf import settings
+
+from agents import demo, sandbox, worktrees
+from agents.sandbox.execute import usage
+
+
+@pytest.fixture
+def quota_tree():
+    """One agent's fresh worktree of the demo repository."""
+    repo = Path(settings.DATA_DIR) / "repos" / f"quota-{secrets.token_hex(4)}"
+    demo.create_demo_repo(repo)
+    spec = SimpleNamespace(path=str(repo), default_branch="main")
+    _, tree, _ = worktrees.create(spec, 800_000 + secrets.randbelow(99_999), "Ada")
+    return tree
+
+
+def test_many_small_files_past_the_file_quota_kill_the_command(quota_tree, settings):
+    settings.SWARM_WORKTREE_MAX_FILES = 2_000
+    # 10,000 small files, slowly enough that the watch sees the count pass the quota while the command runs
+    result = sandbox.run(
+        quota_tree, "mkdir -p junk && for i in $(seq 1 10000); do echo x > junk/$i; done; echo finished", timeout=60
+    )
+    assert "finished" not in result.output
+    assert result.exit_code == 137
+    assert "SWARM_WORKTREE_MAX_FILES" in result.output
+    _, files = usage(quota_tree)
+    assert files < 10_000
+
+
+def test_bytes_past_the_size_quota_kill_the_command_though_each_file_is_under_the_file_cap(quota_tree, settings):
+    settings.SWARM_WORKTREE_MAX_BYTES = 60 << 20
+    # ten 20 MB files, each well under RLIMIT_FSIZE (100 MiB), paced so the watch runs between them
+    result = sandbox.run(
+        quota_tree,
+        "for i in 0 1 2 3 4 5 6 7 8 9; do head -c 20000000 /dev/zero > part$i.bin; sleep 0.3; done; echo finished",
+        timeout=60,
+    )
+    assert "finished" not in result.output
+    assert result.exit_code == 137
+    assert "SWARM_WORKTREE_MAX_BYTES" in result.output
+    size, _ = usage(quota_tree)
+    assert size < 200_000_000
+
+
+def test_a_command_under_the_quota_runs_as_usual(quota_tree, settings):
+    """Control for the two above: the same kind of command, under the quota, is not touched."""
+    settings.SWARM_WORKTREE_MAX_FILES = 2_000
+    settings.SWARM_WORKTREE_MAX_BYTES = 60 << 20
+    result = sandbox.run(quota_tree, "mkdir -p junk && for i in $(seq 1 500); do echo x > junk/$i; done; echo finished")
+    assert result.exit_code == 0 and "finished" in result.output
