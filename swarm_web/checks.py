@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 import redis
@@ -79,16 +80,28 @@ def check_deployment_secrets(app_configs=None, **kwargs) -> list[Error]:
 @register(Tags.security, deploy=True)
 def check_redis(app_configs=None, **kwargs) -> list[CheckMessage]:
     """Redis holds the queued steps and carries the live updates (RELIABILITY 3 and 14): it should keep its data
-    across a restart and let in only those who know its password."""
+    across a restart, let in only those who know its password, and listen on loopback or a private network."""
     if not settings.REDIS_URL:
         return []
     where = redis_location(settings.REDIS_URL)
     client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
     messages: list[CheckMessage] = []
+    if not _private_host(urlsplit(settings.REDIS_URL).hostname or ""):
+        messages.append(
+            Warning(
+                f"Redis at {where} is reached over a public address.",
+                hint="Bind Redis to loopback or a private network ('bind 127.0.0.1' or a private address in "
+                "redis.conf) and reach it there: its data are every queued step and every live update.",
+                id="swarm.W022",
+            )
+        )
     try:
         client.ping()
     except redis.RedisError as exc:
-        return [Info(f"Could not reach Redis at {where} to check its configuration ({exc}).", id="swarm.I020")]
+        return [
+            *messages,
+            Info(f"Could not reach Redis at {where} to check its configuration ({exc}).", id="swarm.I020"),
+        ]
     try:
         appendonly = client.config_get("appendonly").get("appendonly")
     except redis.ResponseError:  # CONFIG renamed or disabled, or the user may not run it
@@ -121,6 +134,16 @@ def check_redis(app_configs=None, **kwargs) -> list[CheckMessage]:
         )
     client.close()
     return messages
+
+
+def _private_host(host: str) -> bool:
+    """Loopback, private, link-local and reserved addresses, and names (a host name on a private network, as Docker
+    and Kubernetes give them); only a globally routed IP address is not."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return True  # a name: where it points is the network's business, not something to guess here
+    return not address.is_global
 
 
 def redis_location(url: str) -> str:
