@@ -27,9 +27,13 @@ def quota_tree():
 
 def test_many_small_files_past_the_file_quota_kill_the_command(quota_tree, settings):
     settings.SWARM_WORKTREE_MAX_FILES = 2_000
-    # 10,000 small files, slowly enough that the watch sees the count pass the quota while the command runs
+    # 10,000 small files in batches of 500, slowly enough that the watch sees the count pass the quota while the
+    # command runs
     result = sandbox.run(
-        quota_tree, "mkdir -p junk && for i in $(seq 1 10000); do echo x > junk/$i; done; echo finished", timeout=60
+        quota_tree,
+        "mkdir -p junk && for b in $(seq 1 20); do for i in $(seq 1 500); do echo x > junk/$b-$i; done; sleep 0.2; "
+        "done; echo finished",
+        timeout=60,
     )
     assert "finished" not in result.output
     assert result.exit_code == 137
@@ -51,6 +55,13 @@ def test_bytes_past_the_size_quota_kill_the_command_though_each_file_is_under_th
     assert "SWARM_WORKTREE_MAX_BYTES" in result.output
     size, _ = usage(quota_tree)
     assert size < 200_000_000
+
+
+def test_a_command_quicker_than_the_watch_is_caught_at_its_end(quota_tree, settings):
+    settings.SWARM_WORKTREE_MAX_FILES = 2_000
+    result = sandbox.run(quota_tree, "mkdir -p junk && cd junk && touch $(seq 1 3000); echo finished")
+    assert result.exit_code == 137
+    assert "SWARM_WORKTREE_MAX_FILES" in result.output
 
 
 def test_a_command_under_the_quota_runs_as_usual(quota_tree, settings):

@@ -149,6 +149,10 @@ def execute(
             pass
         cgroup.destroy()
         proc.stdout.close()
+    if not disk.breach and not timed_out:
+        disk.next_at = 0.0  # and once more at the end: a command quicker than the watch's interval is caught too
+        if disk.over():
+            cancelled = True
     if truncated:
         output += f"\n… [output cut at {cap} bytes]"
     if timed_out:
