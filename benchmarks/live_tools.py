@@ -72,17 +72,8 @@ def restart_daphne(live: LiveApp) -> float:
 
 
 def tool(live: LiveApp, *args: str, timeout: float = 300) -> dict:
-    done = subprocess.run(
-        [str(BIN / "python"), "-m", "benchmarks.live_tools", *args],
-        cwd=ROOT,
-        env=live.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"live_tools {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = live.python("-m", "benchmarks.live_tools", *args, timeout=timeout)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def spawn_tool(live: LiveApp, *args: str) -> subprocess.Popen:

@@ -51,6 +51,14 @@ def unavailable(reason: str):
     pytest.skip(reason)
 
 
+def query_rows(database_url: str, sql: str, *params) -> list[tuple]:
+    """Rows of one query on a PostgreSQL database the test's app processes write to."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
 def flush_redis_db(db: int) -> str:
     """Empty one Redis database number (broker queues of earlier runs) and return its URL."""
     import redis
@@ -132,9 +140,10 @@ class LiveApp:
         env.update(self.extra_env)
         return env
 
-    def manage(self, *args: str, timeout: float = 120) -> str:
+    def python(self, *argv: str, timeout: float = 120) -> str:
+        """Run the venv's python in the checkout with the app's environment; its output, or RuntimeError."""
         done = subprocess.run(
-            [str(BIN / "python"), "manage.py", *args],
+            [str(BIN / "python"), *argv],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -142,8 +151,11 @@ class LiveApp:
             timeout=timeout,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+            raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done.stdout
+
+    def manage(self, *args: str, timeout: float = 120) -> str:
+        return self.python("manage.py", *args, timeout=timeout)
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log_path = self.data_dir / f"{name}.log"

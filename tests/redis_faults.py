@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tests.live_server import BIN, LiveApp, fresh_postgres_database
+from tests.live_server import BIN, LiveApp, fresh_postgres_database, query_rows
 from tests.redis_server import RedisServer
 from tests.test_scale_out import DILIGENT_TOOLS
 
@@ -222,10 +222,7 @@ class Deployment:
             return exc.code
 
     def rows(self, sql: str, *params) -> list[tuple]:
-        import psycopg
-
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            return conn.execute(sql, params).fetchall()
+        return query_rows(self.database_url, sql, *params)
 
     def launch(self, names: list[str]) -> tuple[int, dict[str, int]]:
         roster = [(name, "sim-diligent") for name in names]

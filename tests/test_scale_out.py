@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import BIN, ROOT, distributed_services, flush_redis_db
+from tests.live_server import BIN, ROOT, distributed_services, flush_redis_db, query_rows
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(240)]
 
@@ -169,10 +169,7 @@ class Swarm:
         )
 
     def rows(self, sql: str, *params) -> list[tuple]:
-        import psycopg
-
-        with psycopg.connect(self.database_url, autocommit=True) as conn:
-            return conn.execute(sql, params).fetchall()
+        return query_rows(self.database_url, sql, *params)
 
     def agents(self) -> dict[str, dict]:
         columns = "id, name, status, status_reason, steps, lease_expires_at, schedule_token, worktree, next_seq"
