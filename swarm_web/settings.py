@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
 
 # litellm downloads its cost map at import unless told otherwise: Swarm never needs the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -183,6 +184,9 @@ if SWARM_SCHEDULER == CELERY_SCHEDULER and not REDIS_URL:
 SWARM_SERVE_STATIC = env_bool("SWARM_SERVE_STATIC", True)  # daphne serves /static/ itself in the embedded mode
 SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulated steps, keeps the demo watchable
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
+SWARM_MAX_PARALLEL_VERIFICATIONS = env_int("SWARM_MAX_PARALLEL_VERIFICATIONS", 2)  # embedded: verify-queue threads
+# a queued verification that has not started after this long is queued again (its queue was lost)
+SWARM_VERIFY_WAIT_SECONDS = env_int("SWARM_VERIFY_WAIT_SECONDS", 1800)
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 # an agent's worktree quota: a command that takes it past either is killed (0: no limit)
@@ -236,6 +240,10 @@ CELERY_BROKER_TRANSPORT = "swarm_web.broker:Transport" if REDIS_URL else None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Three queues (agents/scheduling): a plain `celery -A swarm_web worker` serves them all; `-Q verify` serves one
+CELERY_TASK_QUEUES = [Queue("steps"), Queue("verify"), Queue("housekeeping")]
+CELERY_TASK_DEFAULT_QUEUE = "steps"
+CELERY_TASK_ROUTES = {"agents.step": {"queue": "steps"}, "agents.sweep": {"queue": "housekeeping"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Redis hands an unacknowledged step to another worker after this long (a killed worker's steps come back).

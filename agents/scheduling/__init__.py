@@ -9,8 +9,13 @@ e-mail backend (`SWARM_SCHEDULER`, the dotted path of a `Scheduler` class).
 (`Agent.schedule_token`) and hands the backend (agent, token, delay); `run(agent_id, token)` then runs the step
 only while that token is still the agent's newest, so a later kick supersedes every earlier one.
 
+Work other than steps runs as jobs on their own queues (`register_job`, `submit`), so it never takes a step's
+slot: verification on "verify", bookkeeping on "housekeeping". Embedded, each queue has its own few threads;
+distributed, each is a Celery queue, which a worker serves all of (`make worker`) or one of (`-Q verify`).
+
 This package imports neither the runtime nor the services: the agents app registers its step function by dotted
-path (`register_step`, in AppConfig.ready), and it is imported the first time a step runs.
+path (`register_step`, in AppConfig.ready), and it is imported the first time a step runs; apps register their jobs
+the same way.
 """
 
 from __future__ import annotations
@@ -29,12 +34,45 @@ _step = None
 _backends: dict[str, Scheduler] = {}
 _lock = threading.Lock()
 
+STEPS, VERIFY, HOUSEKEEPING = "steps", "verify", "housekeeping"
+QUEUES = (STEPS, VERIFY, HOUSEKEEPING)
+_jobs: dict[str, tuple[str, str]] = {}  # job name -> (dotted path of its function, queue)
+
 
 def register_step(path: str) -> None:
     """The function that runs one step of an agent: `step(agent_id)` returns the delay before its next step, or
     None when it should not continue."""
     global _step_path, _step
     _step_path, _step = path, None
+
+
+def register_job(name: str, path: str, queue: str) -> None:
+    """A job other code may `submit` by name: its function (dotted path, imported when it first runs) and the queue
+    it runs on. Only registered names run: a message naming anything else is refused."""
+    if queue not in QUEUES or queue == STEPS:
+        raise ImproperlyConfigured(f"job {name!r}: queue must be one of {QUEUES[1:]}, not {queue!r}")
+    _jobs[name] = (path, queue)
+
+
+def job_queue(name: str) -> str:
+    return _job(name)[1]
+
+
+def _job(name: str) -> tuple[str, str]:
+    if name not in _jobs:
+        raise ImproperlyConfigured(f"no job named {name!r} is registered")
+    return _jobs[name]
+
+
+def submit(name: str, *args) -> bool:
+    """Run a registered job soon, on its queue (arguments must be JSON values: they may travel through Redis).
+    False when it could not be queued (Redis unreachable): the caller's sweep must find the work undone."""
+    return backend().submit(name, _job(name)[1], args) is not False
+
+
+def run_job(name: str, args) -> None:
+    """Run a job now (backends call this)."""
+    import_string(_job(name)[0])(*args)
 
 
 def step_function():

@@ -36,6 +36,16 @@ class EmbeddedScheduler(Scheduler):
         threading.Thread(target=self._timer, name="swarm-scheduler", daemon=True).start()
         for i in range(workers or settings.SWARM_MAX_PARALLEL_STEPS):
             threading.Thread(target=self._worker, name=f"swarm-step-{i}", daemon=True).start()
+        # jobs run on threads of their own queue: a long verification never takes a step's thread
+        self.jobs = {
+            scheduling.VERIFY: _JobThreads(scheduling.VERIFY, settings.SWARM_MAX_PARALLEL_VERIFICATIONS),
+            scheduling.HOUSEKEEPING: _JobThreads(scheduling.HOUSEKEEPING, 2),
+        }
+
+    def submit(self, name: str, queue: str, args: tuple) -> None:
+        if lease.shutting_down.is_set():
+            return  # the next start's sweep finds the work undone
+        self.jobs[queue].put(name, args)
 
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         if lease.shutting_down.is_set():
@@ -111,3 +121,28 @@ class EmbeddedScheduler(Scheduler):
                     return False
                 self.cond.wait(timeout=left)
         return True
+
+
+class _JobThreads:
+    """A few daemon threads serving one job queue, in order of submission."""
+
+    def __init__(self, queue_name: str, threads: int):
+        self.queue: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
+        for i in range(max(1, threads)):
+            threading.Thread(target=self._serve, name=f"swarm-{queue_name}-{i}", daemon=True).start()
+
+    def put(self, name: str, args: tuple) -> None:
+        self.queue.put((name, args))
+
+    def _serve(self) -> None:
+        while True:
+            name, args = self.queue.get()
+            if lease.shutting_down.is_set():
+                continue
+            close_old_connections()
+            try:
+                scheduling.run_job(name, args)
+            except Exception:
+                log.exception("job %s%r crashed", name, args)
+            finally:
+                close_old_connections()

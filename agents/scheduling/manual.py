@@ -1,7 +1,9 @@
-"""Nothing is scheduled: tests and benchmarks call the step function themselves (tests/factories.run_until_idle)."""
+"""Nothing is scheduled: tests and benchmarks call the step function themselves (tests/factories.run_until_idle).
+Jobs (verification) run at once, in the caller's thread, so such a test sees their outcome when the step returns."""
 
 from __future__ import annotations
 
+from agents import scheduling
 from agents.scheduling.base import Scheduler
 
 
@@ -11,3 +13,6 @@ class ManualScheduler(Scheduler):
 
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         pass
+
+    def submit(self, name: str, queue: str, args: tuple) -> None:
+        scheduling.run_job(name, args)

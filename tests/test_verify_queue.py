@@ -1,0 +1,71 @@
+"""Verification is its own job on its own queue: a slow verify command never takes an agent's step slot, and a
+verification whose queue was lost is queued again by a sweep (test_review.py covers one lost mid-run)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from agents import scheduling, services
+from agents.models import Agent
+from agents.scheduling import sweep
+from judges import services as judging
+from judges.models import Verdict
+from tests.factories import task_like
+
+DEADLINE = 90  # seconds; generous for a loaded machine
+EMBEDDED = "agents.scheduling.embedded.EmbeddedScheduler"
+
+
+@pytest.fixture
+def one_step_thread(settings):
+    """The embedded scheduler with a single step thread, as this process's backend for the test."""
+    settings.SWARM_SCHEDULER = EMBEDDED
+    settings.SWARM_MAX_PARALLEL_STEPS = 1
+    scheduling._backends.pop(EMBEDDED, None)
+    yield scheduling.backend()
+    Agent.objects.filter(status=Agent.Status.RUNNING).update(status=Agent.Status.STOPPED)
+    scheduling.backend().wait_idle(30)
+    scheduling._backends.pop(EMBEDDED, None)
+
+
+def _wait(condition, what: str):
+    deadline = time.monotonic() + DEADLINE
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"{what} did not happen in {DEADLINE} s"
+        time.sleep(0.05)
+    return value
+
+
+def test_a_slow_verification_leaves_the_only_step_thread_to_the_other_agents(demo, one_step_thread):
+    _, task = demo
+    slow = task_like(task, [("Ada", "sim-lazy")])
+    slow.verify_command = "sleep 8"
+    slow.save()
+    (ada,) = services.launch_task(slow)
+    (bea,) = services.launch_task(task_like(task, [("Bea", "sim-diligent")]))
+    _wait(lambda: Agent.objects.filter(pk=ada.pk, status=Agent.Status.AWAITING_REVIEW).exists(), "Ada's submission")
+    bea_then = Agent.objects.get(pk=bea.pk).steps
+    # Ada's verification sleeps 8 s; meanwhile the one step thread keeps serving Bea
+    _wait(lambda: Agent.objects.get(pk=bea.pk).steps >= bea_then + 2, "two more steps of Bea")
+    assert not Verdict.objects.filter(agent_id=ada.pk).exists(), "Bea's steps waited for Ada's verification"
+    verdict = _wait(lambda: Verdict.objects.filter(agent_id=ada.pk).first(), "Ada's verdict")
+    assert verdict.evidence["verify"]["exit_code"] == 0
+
+
+def test_a_queued_verification_is_left_alone_by_sweeps_until_a_restart_finds_its_queue_gone(demo):
+    _, task = demo
+    (ada,) = services.launch_task(task_like(task, [("Ada", "sim-lazy")]))
+    commit = Agent.objects.get(pk=ada.pk).base_commit
+    Agent.objects.filter(pk=ada.pk).update(status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit)
+    assert judging.mark_queued(ada.pk, commit)  # queued in a verify queue that is long, or that died
+    assert judging.lost_verifications() == []  # a periodic sweep does not queue it twice
+    sweep.resume_orphans()
+    assert not Verdict.objects.filter(agent_id=ada.pk).exists()
+    # a (re)start: an embedded queue died with its process, so the start-up sweep queues it again (and the
+    # manual scheduler of the tests runs it at once)
+    sweep.resume_orphans(startup=True)
+    assert Verdict.objects.filter(agent_id=ada.pk, commit_sha=commit).count() == 1
+    sweep.resume_orphans(startup=True)
+    assert Verdict.objects.filter(agent_id=ada.pk).count() == 1
