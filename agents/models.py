@@ -171,6 +171,9 @@ class ModelProfile(models.Model):
     context_window = models.PositiveIntegerField(null=True, blank=True, help_text="input tokens the model accepts")
     input_usd_per_mtok = models.DecimalField("input price", **PRICE, help_text="USD per million input tokens")
     output_usd_per_mtok = models.DecimalField("output price", **PRICE, help_text="USD per million output tokens")
+    requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the provider's limit, shared by every agent and worker (empty: none)"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="profile_name_unique_in_team")]

@@ -22,15 +22,14 @@ import socket
 import threading
 import time
 import uuid
-import weakref
 
 import redis
-import redis.asyncio as aioredis
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 
 from agents.models import ApiToken
+from swarm_web import redis_clients
 
 log = logging.getLogger(__name__)
 
@@ -88,32 +87,14 @@ class _Memory:
 
 
 _memory = _Memory()
-_sync_clients: dict[str, redis.Redis] = {}
-_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {url: client}
 
 
-def _options() -> dict:
-    return {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
+def _sync_redis():
+    return redis_clients.sync_client(REDIS_TIMEOUT)
 
 
-def _sync_redis() -> redis.Redis | None:
-    url = settings.REDIS_URL
-    if not url:
-        return None
-    if url not in _sync_clients:
-        _sync_clients[url] = redis.Redis.from_url(url, **_options())
-    return _sync_clients[url]
-
-
-def _async_redis() -> aioredis.Redis | None:
-    """A client of the running event loop (redis.asyncio connections belong to the loop that made them)."""
-    url = settings.REDIS_URL
-    if not url:
-        return None
-    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    if url not in per_loop:
-        per_loop[url] = aioredis.Redis.from_url(url, **_options())
-    return per_loop[url]
+def _async_redis():
+    return redis_clients.async_client(REDIS_TIMEOUT)
 
 
 def _slot_key(user_id: int) -> str:

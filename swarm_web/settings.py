@@ -294,6 +294,7 @@ SWARM_WS_PER_USER = env_int("SWARM_WS_PER_USER", 20)
 SWARM_WS_SLOT_SECONDS = env_float("SWARM_WS_SLOT_SECONDS", 30)  # a crashed process's sockets stop counting after this
 SWARM_POST_RATE = env_int("SWARM_POST_RATE", 300)
 SWARM_CAPS_PREFIX = env_str("SWARM_CAPS_PREFIX", "swarm:caps:")  # Redis key prefix of those counts
+SWARM_RATE_BURST = env_int("SWARM_RATE_BURST", 1)  # calls of one profile allowed back to back under its rate limit
 if SWARM_WS_SLOT_SECONDS < 3:
     raise ImproperlyConfigured("SWARM_WS_SLOT_SECONDS must be at least 3 (slots are refreshed every third of it)")
 

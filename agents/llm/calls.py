@@ -26,6 +26,7 @@ import litellm
 from django.conf import settings
 
 from agents import model_access
+from agents.llm import ratelimit
 from agents.llm.model_info import model_name, native_tools
 from agents.llm.redaction import redact, remember_secret
 from agents.llm.retry import Malformed, retry_plan
@@ -132,6 +133,7 @@ def complete(
     stream = settings.SWARM_LLM_STREAM and not profile.simulated
     attempts = 1 + max(0, settings.SWARM_LLM_RETRIES)
     for attempt in range(attempts):
+        _keep_rate_limit(profile, on_wait)
         try:
             response = _stream(kwargs, native, on_text) if stream else litellm.completion(**kwargs)
             if not getattr(response, "choices", None):
@@ -157,6 +159,19 @@ def complete(
                 on_wait(delay, reason)
             time.sleep(delay)
     return _turn(profile, response, native)
+
+
+RATE_WAIT_SHOWN = 0.5  # seconds: a shorter wait for the profile's rate limit is not worth an event
+
+
+def _keep_rate_limit(profile, on_wait: Callable[[float, str], None] | None) -> None:
+    """Wait for the profile's next slot under its requests-per-minute limit (shared by every worker)."""
+    wait = ratelimit.reserve(profile)
+    if wait <= 0:
+        return
+    if on_wait and wait >= RATE_WAIT_SHOWN:
+        on_wait(wait, ratelimit.reason(profile))
+    time.sleep(wait)
 
 
 def _turn(profile, response, native: bool) -> Turn:
