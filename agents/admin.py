@@ -186,7 +186,6 @@ class AgentAdmin(ReadOnlyAdmin):
     list_filter = ["status", "profile__family", "task__team"]
     search_fields = ["name", "task__title", "branch", "status_reason"]
     list_select_related = ["task", "profile"]
-    exclude = ["conversation"]  # the model's context, possibly large: the agent's page shows its transcript
 
 
 @admin.register(Event)

@@ -1,5 +1,5 @@
 """The work and its inputs: repositories, specs, taste, skills, model profiles, agents, events, messages (teams and
-access to them live in models_teams and are re-exported here)."""
+access to them live in models_teams, the agents' conversations in models_conversation; both are re-exported here)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 # re-exported: the rest of Swarm imports every model of the app from here
+from agents.models_conversation import ConversationEntry  # noqa: F401
 from agents.models_teams import ApiToken, Invite, Membership, Team, TeamQuerySet, team_id_of  # noqa: F401
 
 
@@ -184,8 +185,6 @@ class Agent(models.Model):
     extra_usd = models.DecimalField(max_digits=8, decimal_places=2, default=0)
     files_read = models.JSONField(default=list)
     files_edited = models.JSONField(default=list)
-    # the model conversation (system prompt excluded: it is rebuilt each step with fresh budget figures)
-    conversation = models.JSONField(default=list)
     # run bookkeeping (RELIABILITY D1/D2): event counter row, lease and fencing token
     next_seq = models.PositiveBigIntegerField(default=1)
     lease_owner = models.CharField(max_length=100, blank=True, default="")

@@ -16,7 +16,7 @@ from collections import Counter
 
 from django.db import connection
 
-from agents import demo, runtime, services
+from agents import conversations, demo, runtime, services
 from agents.models import Agent
 
 STEPS = 7
@@ -35,10 +35,6 @@ def _turn(index: int) -> list[dict]:
 
 def _history(turns: int) -> list[dict]:
     return [{"role": "user", "content": "Fix mean()."}] + [m for i in range(turns) for m in _turn(i)]
-
-
-def _store_history(agent_id: int, history: list[dict]) -> None:
-    Agent.objects.filter(pk=agent_id).update(conversation=history)
 
 
 class _Recorder:
@@ -109,7 +105,7 @@ def run() -> None:
     task = demo.task_like(template, [("Conv", "sim-looper")], title="bench conversation")
     [agent] = services.launch_task(task)
     for turns in (9, 499):
-        _store_history(agent.pk, _history(turns))
+        conversations.replace(agent.pk, _history(turns))
         recorders = [_measure(agent.pk) for _ in range(STEPS)]
         _report("step", turns + 1, recorders)
         _report("card load", turns + STEPS, [_card_load(agent.pk) for _ in range(CARD_LOADS)])
