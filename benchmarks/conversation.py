@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import uuid
 from collections import Counter
 
 from django.db import connection
@@ -101,7 +102,8 @@ def run() -> None:
     )
     print(header)
     print("-" * len(header))
-    _team, template = demo.seed("Bench team conversation")
+    # a team of its own each run: a PostgreSQL database outlives the run's data dir (and the demo repository in it)
+    _team, template = demo.seed(f"Bench team conversation {uuid.uuid4().hex[:8]}")
     task = demo.task_like(template, [("Conv", "sim-looper")], title="bench conversation")
     [agent] = services.launch_task(task)
     for turns in (9, 499):
