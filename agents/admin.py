@@ -1,8 +1,8 @@
 """Swarm's models in Django's admin (/admin/), for the operator: everything can be listed, filtered and searched.
 
-What changes only through the app's services is read-only here: agents, their events and messages, tasks, invitations
-and members' roles (each change there records an event after commit, keeps an audit row or a team's last admin, or
-closes a removed member's sockets). Repositories and model profiles are added and changed with the pages' forms and
+What changes only through the app's services is read-only here: agents, their events, messages and conversations,
+tasks, invitations and members' roles (each change there records an event after commit, keeps an audit row or a
+team's last admin, or closes a removed member's sockets). Repositories and model profiles are added and changed with the pages' forms and
 services, so the operator's rules (SWARM_REPO_ROOTS, keys, hosts) hold here too; taste guides and skills with their
 forms. A change to a team's object needs the role the app asks for in that team, as on the pages.
 """
@@ -18,6 +18,7 @@ from agents.forms import ModelProfileForm, RepositoryForm, TasteGuideForm
 from agents.models import (
     Agent,
     ApiToken,
+    ConversationEntry,
     Event,
     Invite,
     Membership,
@@ -186,7 +187,6 @@ class AgentAdmin(ReadOnlyAdmin):
     list_filter = ["status", "profile__family", "task__team"]
     search_fields = ["name", "task__title", "branch", "status_reason"]
     list_select_related = ["task", "profile"]
-    exclude = ["conversation"]  # the model's context, possibly large: the agent's page shows its transcript
 
 
 @admin.register(Event)
@@ -196,6 +196,19 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["agent__name", "agent__task__title"]
     list_select_related = ["agent"]
     show_full_result_count = False  # the biggest table: no second COUNT(*) per page
+
+
+@admin.register(ConversationEntry)
+class ConversationEntryAdmin(ReadOnlyAdmin):
+    list_display = ["agent", "position", "role"]
+    search_fields = ["agent__name", "agent__task__title"]
+    list_select_related = ["agent"]
+    ordering = ["agent", "position"]
+    show_full_result_count = False  # a row per message of every agent
+
+    @admin.display(description="role")
+    def role(self, entry: ConversationEntry) -> str:
+        return entry.message.get("role", "") if isinstance(entry.message, dict) else ""
 
 
 @admin.register(Message)

@@ -19,7 +19,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import events, guards, lease, llm, services, tools, worktrees
+from agents import conversations, events, guards, lease, llm, services, tools, worktrees
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
@@ -108,7 +108,7 @@ def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message
                 "message_delivered",
                 {"message_id": message.pk, "sender": message.sender_label, "mode": message.mode},
             )
-        if Agent.objects.filter(pk=agent.pk, fencing_token=token).update(conversation=conversation) != 1:
+        if not conversations.save(agent.pk, token, conversation):
             raise lease.LeaseLost  # rolls the claim back: the messages stay queued for whoever holds the lease
     return delivered
 
@@ -128,7 +128,7 @@ def _save(agent_id: int, token: int, conversation: list[dict], state: guards.Too
             refused_edits=F("refused_edits") + refused,
             loops_caught=F("loops_caught") + loops,
         )
-    return Agent.objects.filter(pk=agent_id, fencing_token=token).update(conversation=conversation, **fields) == 1
+    return conversations.save(agent_id, token, conversation, **fields)
 
 
 def _unfinished_turn(conversation: list[dict]) -> tuple[str, list[llm.ToolCall]]:
@@ -221,7 +221,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
             agent.pk, Agent.Status.PAUSED, f"{over} budget used up: a person can grant more", lease_expires_at=None
         )
         return None
-    conversation = list(agent.conversation)
+    conversation = conversations.load(agent.pk)
     state = guards.ToolState(agent)
     content, calls = _unfinished_turn(conversation)
     lease.check_stop(agent.pk)

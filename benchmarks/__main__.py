@@ -27,14 +27,16 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import guards, judges
+    from benchmarks import conversation, guards, judges
 
-    wanted = set(argv) or {"guards", "judges"}
+    wanted = set(argv) or {"guards", "judges", "conversation"}
     started = time.monotonic()
     if "guards" in wanted:
         guards.run()
     if "judges" in wanted:
         judges.run()
+    if "conversation" in wanted:
+        conversation.run()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")
     return 0
 

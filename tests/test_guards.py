@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents import runtime, services
+from agents import conversations, runtime, services
 from agents.models import Agent, ModelProfile
 from judges import services as judging
 from judges.models import Verdict
@@ -99,10 +99,11 @@ def test_agents_message_each_other_into_their_contexts(demo, model):
     model.script(reply("Telling Grace.", ("message_agent", {"to": "Grace", "text": "I take mean()."})))
     runtime.run_step(ada.pk)
     ada.refresh_from_db()
-    assert ada.conversation[-1]["role"] == "tool" and "sent to Grace" in ada.conversation[-1]["content"]
+    last = conversations.load(ada.pk)[-1]
+    assert last["role"] == "tool" and "sent to Grace" in last["content"]
     runtime.run_step(grace.pk)
     grace.refresh_from_db()
-    delivered = [m for m in grace.conversation if m["role"] == "user"]
+    delivered = [m for m in conversations.load(grace.pk) if m["role"] == "user"]
     assert delivered and delivered[0]["content"] == "[Message from Ada] I take mean()."
     assert grace.events.filter(kind="message", payload__sender="Ada", payload__from_agent=True).exists()
     assert ada.events.filter(kind="tool_call", payload__tool="message_agent", payload__ok=True).exists()
@@ -122,7 +123,7 @@ def test_tool_calls_with_arguments_of_the_wrong_shape_are_refused_not_crashes(de
     assert runtime.run_step(ada.pk) is not None  # the agent goes on
     ada.refresh_from_db()
     assert ada.status == Agent.Status.RUNNING
-    answers = [m["content"] for m in ada.conversation if m["role"] == "tool"]
+    answers = [m["content"] for m in conversations.load(ada.pk) if m["role"] == "tool"]
     assert len(answers) == 5 and all(text.startswith("REFUSED") for text in answers), answers
     assert ada.events.filter(kind="tool_call", payload__refused=True).count() == 5
 

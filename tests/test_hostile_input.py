@@ -9,7 +9,7 @@ import json
 import pytest
 from django.db import DatabaseError, transaction
 
-from agents import runtime, services
+from agents import conversations, runtime, services
 from agents.models import Agent, Message
 from tests.openai_server import OpenAIServer, reply
 from tests.test_llm import launch_one
@@ -90,7 +90,7 @@ def test_a_models_reply_with_unstorable_text_is_cleaned_before_it_is_saved(demo,
         runtime.run_step(agent.pk)
         assert server.requests, "the model was called"
     agent.refresh_from_db()
-    stored = json.dumps(agent.conversation, ensure_ascii=False)
+    stored = json.dumps(conversations.load(agent.pk), ensure_ascii=False)
     assert "\ufffd" in stored and not any(0xD800 <= ord(c) <= 0xDFFF or c == "\x00" for c in stored)
     page = alice_client.get(f"/agents/{agent.pk}/")
     assert page.status_code == 200

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from agents import runtime, services
+from agents import conversations, runtime, services
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec
 
 TEXT = "Please also check that clamp() handles low > high."
@@ -27,7 +27,7 @@ def post_message(client, agent, text=TEXT, htmx=False, **extra):
 
 def injected_entries(agent: Agent, text: str = TEXT) -> list[dict]:
     agent.refresh_from_db()
-    return [m for m in agent.conversation if m["role"] == "user" and text in (m.get("content") or "")]
+    return [m for m in conversations.load(agent.pk) if m["role"] == "user" and text in (m.get("content") or "")]
 
 
 def test_message_from_the_agent_page_is_queued_with_an_event(alice_client, alice, ada):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import llm, runtime, services, tools
+from agents import conversations, llm, runtime, services, tools
 from agents.models import Agent, Event, ModelProfile, TaskSpec
 from agents.simulator import DEMO_FIX
 from judges.models import Verdict
@@ -379,7 +379,7 @@ def test_near_the_context_window_old_tool_output_is_compacted_and_the_transcript
             {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": f"old-{i}", "content": f"line {i}\n" * 2500},
         ]
-    Agent.objects.filter(pk=agent.pk).update(conversation=history)
+    conversations.replace(agent.pk, history)
     server.script(reply("Carrying on.", ("list_files", {"path": "."})))
     runtime.run_step(agent.pk)
     compaction = agent.events.get(kind="compaction")
@@ -387,6 +387,8 @@ def test_near_the_context_window_old_tool_output_is_compacted_and_the_transcript
     sent = server.requests[0].raw
     assert len(sent) < 60_000  # what reached the model fits its window
     assert "this tool output had 2,500 lines" in sent
+    stored = conversations.load(agent.pk)  # the compacted outputs are what the next step loads
+    assert stored[1]["content"].startswith("[compacted by Swarm") and len(stored) == len(history) + 2
     agent.refresh_from_db()
     assert agent.status == Agent.Status.RUNNING
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.db import close_old_connections
 
-from agents import runtime, services
+from agents import conversations, runtime, services
 from agents.models import Agent, Message
 from tests.openai_server import reply
 from tests.test_llm import launch_one
@@ -47,7 +47,9 @@ def _wait_for(predicate, seconds: float = 10.0) -> None:
 
 def _injected(agent: Agent) -> list[str]:
     agent.refresh_from_db()
-    return [m["content"] for m in agent.conversation if m["role"] == "user" and "[Message from" in m["content"]]
+    return [
+        m["content"] for m in conversations.load(agent.pk) if m["role"] == "user" and "[Message from" in m["content"]
+    ]
 
 
 def _slow_turn(server):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import close_old_connections
 
-from agents import runtime, sandbox, services, worktrees
+from agents import conversations, runtime, sandbox, services, worktrees
 from agents.models import Agent, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Review, Verdict
@@ -78,7 +78,7 @@ def test_wrong_fix_is_rejected_with_a_line_comment_then_the_resubmission_merges(
     )
     run_until_idle([sam])
     sam.refresh_from_db()
-    told = [m for m in sam.conversation if m["role"] == "user" and "rejected your submission" in m["content"]]
+    told = [m for m in conversations.load(sam.pk) if m["role"] == "user" and "rejected your submission" in m["content"]]
     assert told and "mathutil.py line 12: Divide by n, not n - 0.5." in told[0]["content"]
     second = Verdict.objects.filter(agent=sam).latest("id")
     assert second.pk != first.pk and second.recommendation == "approve"
