@@ -23,8 +23,9 @@ from swarm_web.settings import *  # noqa: E402,F403
 SWARM_MODEL_HOSTS = ["127.0.0.1:*"]
 SWARM_MODEL_KEY_ENVS = [*SWARM_MODEL_KEY_ENVS, "SWARM_TEST_KEY", "ACME_API_KEY"]  # noqa: F405
 
-# Per-process Redis keys for the per-account caps, so parallel test runs sharing a Redis never count each other.
-SWARM_CAPS_PREFIX = f"swarm-test-{os.getpid()}:caps:"
+# Per-process Redis keys for the per-account caps and rate limits, so parallel test runs sharing a Redis never count
+# each other (a test that starts processes meant to share them names one prefix for all).
+SWARM_CAPS_PREFIX = os.environ.get("SWARM_TEST_CAPS_PREFIX") or f"swarm-test-{os.getpid()}:caps:"
 
 # On Redis (REDIS_URL set), pub/sub channels are global to the server whatever the database number, and every test
 # database has agents with the same ids: the prefix keeps one process's events from another's sockets.

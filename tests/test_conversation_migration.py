@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from agents import conversations
 
-BEFORE = [("agents", "0008_model_profile_window_prices")]
-AFTER = [("agents", "0010_agent_conversation_leaves_row")]
+BEFORE = [("agents", "0009_model_profile_rate_limit")]
+AFTER = [("agents", "0011_agent_conversation_leaves_row")]
 HISTORY = [
     {"role": "user", "content": 'Fix mean(). ünïcödé and "quotes" survive'},
     {

@@ -32,7 +32,7 @@ def copy_back_into_rows(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0008_model_profile_window_prices'),
+        ('agents', '0009_model_profile_rate_limit'),
     ]
 
     operations = [

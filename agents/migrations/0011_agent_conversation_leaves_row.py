@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0009_conversation_entries'),
+        ('agents', '0010_conversation_entries'),
     ]
 
     operations = [
