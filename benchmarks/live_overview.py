@@ -165,7 +165,7 @@ def fleet(count: int) -> dict:
 
 def emit(steps: int, rate: float, times_path: str, agent_ids: list[int]) -> dict:
     """`steps` transactions per agent, round-robin, at most `rate` a second; writes each commit's time."""
-    from agents import services
+    from agents import live_send, services
 
     committed: dict[int, list[float]] = {a: [] for a in agent_ids}
     started, cpu, written = time.monotonic(), time.process_time(), 0
@@ -187,7 +187,7 @@ def emit(steps: int, rate: float, times_path: str, agent_ids: list[int]) -> dict
                 time.sleep(ahead)
     seconds = time.monotonic() - started
     Path(times_path).write_text(json.dumps(committed))
-    time.sleep(1.0)  # broadcasts handed to a background loop go out
+    live_send.wait_sent()
     return {"transactions": written, "seconds": round(seconds, 2), "cpu": round(time.process_time() - cpu, 2)}
 
 
