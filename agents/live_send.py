@@ -17,6 +17,7 @@ were committed, so the last frame after a burst shows every card's latest state.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
@@ -38,6 +39,7 @@ main_loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
 _own: tuple[int, asyncio.AbstractEventLoop] | None = None  # (pid, loop): a forked child makes its own
 _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
+_coalescers: list[Coalescer] = []
 
 
 class _Outbox:
@@ -78,6 +80,8 @@ def _own_loop() -> asyncio.AbstractEventLoop:
         if _own is None or _own[0] != os.getpid():
             loop = asyncio.new_event_loop()
             threading.Thread(target=loop.run_forever, name="swarm-broadcasts", daemon=True).start()
+            if _own is None:
+                atexit.register(_at_exit)
             _own = (os.getpid(), loop)
         return _own[1]
 
@@ -111,6 +115,19 @@ async def _sent(loop: asyncio.AbstractEventLoop) -> None:
         await asyncio.sleep(0.01)
 
 
+def _at_exit() -> None:
+    """A process that sent through a loop of its own (a command, a worker) leaves once what it handed over went out:
+    the overview's pending cards too."""
+    if _own is None or _own[0] != os.getpid():
+        return
+    try:
+        for coalescer in _coalescers:
+            coalescer.flush_pending()
+        wait_sent(timeout=5)
+    except Exception:
+        log.exception("broadcasts still pending at exit were dropped")
+
+
 def serve_sockets_here() -> None:
     """Called by a socket's consumer on the loop it runs on: that loop serves this process's sockets, unless one was
     named at start-up and still runs (a server that neither runs a reactor nor speaks lifespan; the tests)."""
@@ -131,6 +148,7 @@ class Coalescer:
         self._dirty: dict[int, set[int]] = {}
         self._sent: dict[int, float] = {}  # task -> when its last frame was rendered (monotonic)
         self._pid: int | None = None
+        _coalescers.append(self)
 
     def mark(self, task_id: int, agent_id: int) -> None:
         with self._cond:
@@ -155,6 +173,13 @@ class Coalescer:
                 if ready:
                     return {t: self._dirty.pop(t) for t in ready}
                 self._cond.wait(min(self._sent[t] for t in self._dirty) + interval - now)
+
+    def flush_pending(self) -> None:
+        """Send every pending frame now, on the caller's thread (a process about to exit)."""
+        with self._cond:
+            batch, self._dirty = self._dirty, {}
+        for task_id, agent_ids in batch.items():
+            self._flush(task_id, agent_ids)
 
     def _run(self) -> None:
         while True:
