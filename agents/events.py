@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 
 from agents import live_send
-from agents.models import Agent, Event
+from agents.models import Agent, Event, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +139,13 @@ def broadcast_state(agent_id: int) -> None:
 
 def overview_frame(task_id: int, agent_ids: set[int]) -> str:
     """The cards of these agents of a task as they are now, and the task's attention strip (its queries once)."""
-    agents = list(Agent.objects.filter(task_id=task_id, pk__in=agent_ids).select_related("task", "profile"))
-    if not agents:
-        return ""  # the task was deleted meanwhile
-    return "".join(render_card(a) for a in agents) + render_attention(agents[0].task)
+    task = TaskSpec.objects.filter(pk=task_id).first()
+    if task is None:
+        return ""  # deleted meanwhile
+    agents = list(Agent.objects.filter(task_id=task_id, pk__in=agent_ids).select_related("profile"))
+    for agent in agents:
+        agent.task = task  # one task row (and its roster) for every card, not one per card
+    return "".join(render_card(a) for a in agents) + render_attention(task)
 
 
 def _send_overview(task_id: int, agent_ids: set[int]) -> None:

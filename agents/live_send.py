@@ -191,4 +191,7 @@ class Coalescer:
                     self._flush(task_id, agent_ids)
                 except Exception:  # a page that reconnects gets every card; the next change sends them again
                     log.exception("overview frame of task %s failed", task_id)
-            close_old_connections()  # as a request does (CONN_MAX_AGE): by default nothing is held between frames
+            try:
+                close_old_connections()  # as a request does (CONN_MAX_AGE): by default none is held between frames
+            except Exception:
+                log.exception("closing the overview's database connection failed")
