@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from agents import events, live_health, permissions
+from agents import events, live_health, live_send, permissions
 from agents.models import Agent, Event, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class _Watcher(AsyncWebsocketConsumer):
         """Listen to the object's group and to the member's own; False if they left the team meanwhile, or if the
         channel layer is unreachable (then `layer_down`)."""
         self.team_id = team_id
+        live_send.serve_sockets_here()
         self.groups_joined = (group, events.member_group(team_id, self.scope["user"].pk))
         try:
             for name in self.groups_joined:
@@ -154,21 +155,30 @@ class AgentConsumer(_Watcher):
                 return
 
     async def agent_event(self, message):
-        seq = message["seq"]
-        html = message["html"] + message.get("header" if self.controls else "header_readonly", "")
-        if seq is None:  # not part of the log (streamed text, the header): forward as it comes
+        """One message outside the log (streamed text, the header), or a single event."""
+        if message["seq"] is None:
+            html = message["html"] + message.get("header" if self.controls else "header_readonly", "")
             await self.send(text_data=json.dumps({"seq": None, "html": html}))
             return
-        if seq <= self.last_seq:
-            return  # already sent by the replay
-        if seq > self.last_seq + 1:
-            await self._replay_through(seq - 1)  # a broadcast overtook another: fill the gap from the log
-            if self.last_seq != seq - 1:
-                # the log holds no event it follows: not ours to forward (sending it would make the client drop the
-                # real events up to its seq as already shown); a later event or a reconnect brings what is missing
-                return
-        await self.send(text_data=json.dumps({"seq": seq, "html": html}))
-        self.last_seq = seq
+        await self.agent_events({**message, "events": [[message["seq"], message["html"]]]})
+
+    async def agent_events(self, message):
+        """The events one transaction committed, in seq order, the header with the last: each goes out as its own
+        frame, exactly once and in order (the page's `?after=` and its own check count on it)."""
+        header = message.get("header" if self.controls else "header_readonly", "")
+        fresh = [(seq, html) for seq, html in message["events"] if seq > self.last_seq]
+        for i, (seq, html) in enumerate(fresh):
+            if seq <= self.last_seq:
+                continue  # sent meanwhile by a gap's replay
+            if seq > self.last_seq + 1:
+                await self._replay_through(seq - 1)  # a broadcast overtook another: fill the gap from the log
+                if self.last_seq != seq - 1:
+                    # the log holds no event it follows: not ours to forward (sending it would make the client drop
+                    # the real events up to its seq as already shown); a later event or a reconnect brings the rest
+                    return
+            html = html + header if i == len(fresh) - 1 else html
+            await self.send(text_data=json.dumps({"seq": seq, "html": html}))
+            self.last_seq = seq
 
 
 class TaskConsumer(_Watcher):
@@ -177,23 +187,30 @@ class TaskConsumer(_Watcher):
         if user is None or not user.is_authenticated:
             return await self._refuse(4403)
         task_id = self.scope["url_route"]["kwargs"]["task_id"]
-        found = await self._cards(user, task_id)
-        if found is None:
+        team_id = await self._team(user, task_id)
+        if team_id is None:
             return await self._refuse(4404)
-        team_id, cards = found
         if not await self._join(events.task_group(task_id), team_id):
             return await self._refuse(live_health.CLOSE_CODE if self.layer_down else 4404)
         await self.accept()
-        # state from the server: a (re)connecting page gets every card as it is now
+        # state from the server, read after joining: a (re)connecting page gets every card as it is now, and every
+        # change after this read comes in a later frame
+        cards = await self._cards(task_id)
+        if cards is None:  # deleted meanwhile
+            return await self.close(code=4404)
         await self.send(text_data=json.dumps({"seq": None, "html": cards}))
 
     @database_sync_to_async
-    def _cards(self, user, task_id) -> tuple[int, str] | None:
-        task = TaskSpec.objects.for_user(user).filter(pk=task_id).first()
+    def _team(self, user, task_id) -> int | None:
+        return TaskSpec.objects.for_user(user).filter(pk=task_id).values_list("team_id", flat=True).first()
+
+    @database_sync_to_async
+    def _cards(self, task_id) -> str | None:
+        task = TaskSpec.objects.filter(pk=task_id).first()
         if task is None:
             return None
         cards = "".join(events.render_card(a) for a in task.agents.select_related("task", "profile"))
-        return task.team_id, cards + events.render_attention(task)
+        return cards + events.render_attention(task)
 
     async def task_update(self, message):
         await self.send(text_data=json.dumps({"seq": None, "html": message["html"]}))

@@ -1,22 +1,22 @@
-"""Group names and broadcasts. Every broadcast renders the same fragment templates the pages include."""
+"""Group names and broadcasts. Every broadcast renders the same fragment templates the pages include.
+
+An agent's watchers get every event: the events one transaction committed go out as one message (`agent.events`), with
+the agent's header once. A task's watchers get its cards coalesced: each commit only marks the agent's card as changed,
+and `live_send.Coalescer` sends the changed cards with the attention strip a few times a second at most.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from django.db import transaction
 from django.db.models import Sum
 from django.template.loader import render_to_string
 
-from agents.models import Agent, Event
+from agents import live_send
+from agents.models import Agent, Event, TaskSpec
 
 log = logging.getLogger(__name__)
-
-# The web server's event loop, remembered at start-up (swarm_web/embedded.py): in the embedded mode the in-memory
-# channel layer belongs to it, so broadcasts from step threads are handed to it.
-main_loop: asyncio.AbstractEventLoop | None = None
 
 
 def agent_group(agent_id: int) -> str:
@@ -83,31 +83,45 @@ def role_changed(team_id: int, user_id: int) -> None:
 
 
 def _send(group: str, message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        loop = main_loop
-        if loop is not None and loop.is_running():
-            # embedded mode: the in-memory layer lives on the web server's loop; hand the send to it, in order
-            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-        else:
-            async_to_sync(layer.group_send)(group, message)
-    except Exception:  # the DB log is the truth; a lost broadcast is recovered by replay on reconnect
-        log.exception("broadcast to %s failed", group)
+    live_send.send(group, message)
+
+
+class _Committed:
+    """The events one transaction appended, by agent. It is registered as an on-commit callback once per append (a
+    savepoint rolled back takes only its own registrations with it); the first to run broadcasts them all, the others
+    find nothing left. Seqs of a rolled-back savepoint may remain: broadcasts read the log, which holds only what was
+    committed."""
+
+    def __init__(self) -> None:
+        self.seqs: dict[int, list[int]] = {}
+
+    def __call__(self) -> None:
+        pending, self.seqs = self.seqs, {}
+        for agent_id, seqs in pending.items():
+            try:
+                broadcast_events(agent_id, seqs)
+            except Exception:  # the DB log is the truth: the events are there for replay
+                log.exception("broadcast of agent %s's events failed", agent_id)
+
+
+def after_commit(agent_id: int, seqs: list[int]) -> None:
+    """Broadcast these events once the transaction commits, together with the others it appends."""
+    connection = transaction.get_connection()
+    batch = next((f for _, f, _ in connection.run_on_commit if isinstance(f, _Committed)), None)
+    if batch is None:
+        batch = _Committed()
+    batch.seqs.setdefault(agent_id, []).extend(seqs)
+    transaction.on_commit(batch)
 
 
 def broadcast_events(agent_id: int, seqs: list[int]) -> None:
-    """Push freshly committed events of one agent to its watchers and its task's watchers."""
+    """Push freshly committed events of one agent to its watchers, as one message; mark its card for the overview."""
     agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
     events = list(Event.objects.filter(agent_id=agent_id, seq__in=seqs).order_by("seq"))
-    headers = _headers(agent)
-    for i, event in enumerate(events):
-        message = {"type": "agent.event", "seq": event.seq, "html": render_event(event)}
-        if i == len(events) - 1:
-            message.update(headers)
-        _send(agent_group(agent_id), message)
-    _send(task_group(agent.task_id), {"type": "task.update", "html": render_card(agent) + render_attention(agent.task)})
+    if events:
+        rendered = [[event.seq, render_event(event)] for event in events]
+        _send(agent_group(agent_id), {"type": "agent.events", "events": rendered, **_headers(agent)})
+    overview.mark(agent.task_id, agent_id)
 
 
 def broadcast_streaming(agent_id: int, text: str) -> None:
@@ -120,4 +134,24 @@ def broadcast_state(agent_id: int) -> None:
     """The agent's header, read coverage and card as they are now (after a step's final write)."""
     agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
     _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": "", **_headers(agent)})
-    _send(task_group(agent.task_id), {"type": "task.update", "html": render_card(agent)})
+    overview.mark(agent.task_id, agent_id)
+
+
+def overview_frame(task_id: int, agent_ids: set[int]) -> str:
+    """The cards of these agents of a task as they are now, and the task's attention strip (its queries once)."""
+    task = TaskSpec.objects.filter(pk=task_id).first()
+    if task is None:
+        return ""  # deleted meanwhile
+    agents = list(Agent.objects.filter(task_id=task_id, pk__in=agent_ids).select_related("profile"))
+    for agent in agents:
+        agent.task = task  # one task row (and its roster) for every card, not one per card
+    return "".join(render_card(a) for a in agents) + render_attention(task)
+
+
+def _send_overview(task_id: int, agent_ids: set[int]) -> None:
+    html = overview_frame(task_id, agent_ids)
+    if html:
+        _send(task_group(task_id), {"type": "task.update", "html": html})
+
+
+overview = live_send.Coalescer(_send_overview)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents import scheduling, worktrees
 from agents.errors import ServiceError
-from agents.events import broadcast_events
+from agents.events import after_commit
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec, TasteGuide
 from agents.text import clean_chars
 
@@ -41,10 +41,6 @@ def clean_payload(value):
     return value
 
 
-def _schedule_broadcast(agent_id: int, seqs: list[int]) -> None:
-    transaction.on_commit(lambda: broadcast_events(agent_id, seqs))
-
-
 def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) -> list[Event]:
     """Append events to an agent's log with gapless seqs from its counter row; update fields on the row."""
     items = list(items)
@@ -58,7 +54,7 @@ def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) ->
         Event.objects.bulk_create(events)
         fields["next_seq"] = seq + len(events)
         Agent.objects.filter(pk=agent_id).update(**fields)
-        _schedule_broadcast(agent_id, [e.seq for e in events])
+        after_commit(agent_id, [e.seq for e in events])  # with the transaction's other events, one message
     return events
 
 

@@ -12,13 +12,11 @@ Each prints one JSON object on its last line.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -132,14 +130,9 @@ def prepare(names: list[str]) -> dict:
 def emit(agent_id: int, count: int, rate: float, silent: tuple[int, int] | None) -> dict:
     """`count` events at about `rate` a second through the service (broadcast after commit, one message each), except
     the `silent` range: written to the log with no broadcast, as if the channel layer had dropped them."""
-    from agents import events, services
+    from agents import live_send, services
     from agents.models import Agent, Event
 
-    # broadcasts go out through one event loop (one Redis connection), as the web process sends them; from a plain
-    # thread each would make a loop and a connection of its own (about 20 events a second here, not 200)
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="broadcasts", daemon=True).start()
-    events.main_loop = loop
     started = time.monotonic()
     written = 0
     while written < count:
@@ -153,7 +146,7 @@ def emit(agent_id: int, count: int, rate: float, silent: tuple[int, int] | None)
             Agent.objects.filter(pk=agent_id).update(next_seq=start + n)
             written += n
             continue
-        # a step's worth of events per transaction (each still its own broadcast), so ~200 a second fit on a small
+        # a step's worth of events per transaction (one broadcast), so ~200 a second fit on a small
         # machine; never across the start of the silent range
         size = max(1, min(round(rate / 20), count - written))
         if silent and written < silent[0] - 1:
@@ -164,15 +157,9 @@ def emit(agent_id: int, count: int, rate: float, silent: tuple[int, int] | None)
         ahead = started + written / rate - time.monotonic()
         if ahead > 0:
             time.sleep(ahead)
-    asyncio.run_coroutine_threadsafe(_sent(), loop).result(timeout=60)
+    live_send.wait_sent(timeout=60)  # broadcasts go out through one long-lived loop of this process
     seconds = time.monotonic() - started
     return {"events": written, "seconds": round(seconds, 2), "rate": round(written / seconds, 1)}
-
-
-async def _sent() -> None:
-    """Until every broadcast handed to the loop has gone out."""
-    while others := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
-        await asyncio.gather(*others, return_exceptions=True)
 
 
 def remove(name: str) -> dict:

@@ -45,12 +45,12 @@ class EmbeddedStartup:
             if self.started:
                 return
             self.started = True
-        from agents import events, scheduling
+        from agents import live_send, scheduling
 
         try:
-            events.main_loop = asyncio.get_event_loop()
+            live_send.main_loop = asyncio.get_event_loop()
         except RuntimeError:
-            events.main_loop = None
+            live_send.main_loop = None
         if scheduling.backend_class().runs_steps_here:
             scheduling.backend().start()
         else:

@@ -290,6 +290,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = SWARM_MAX_BODY_BYTES
 
 # Per-account caps (swarm_web/caps.py), counted in Redis over every process when REDIS_URL is set: open websockets
 # (one more is closed with 4429), and writes a minute (429 with Retry-After past the rate; 0 turns either off).
+# A watcher of a task's overview gets the cards that changed as one frame at most this often (agents/live_send.py);
+# the agent page still gets every event at once.
+SWARM_OVERVIEW_INTERVAL = env_float("SWARM_OVERVIEW_INTERVAL", 0.3)
+if not 0 < SWARM_OVERVIEW_INTERVAL <= 5:
+    raise ImproperlyConfigured("SWARM_OVERVIEW_INTERVAL must be more than 0 and at most 5 seconds")
 SWARM_WS_PER_USER = env_int("SWARM_WS_PER_USER", 20)
 SWARM_WS_SLOT_SECONDS = env_float("SWARM_WS_SLOT_SECONDS", 30)  # a crashed process's sockets stop counting after this
 SWARM_POST_RATE = env_int("SWARM_POST_RATE", 300)

@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from agents import events
+from agents import live_send
 from swarm_web.asgi import application
 
 TIMEOUT = 10  # seconds; generous, the machine is small and shared
@@ -23,11 +23,11 @@ TIMEOUT = 10  # seconds; generous, the machine is small and shared
 def fresh_channel_layer():
     """Each test runs its own event loop: start and end with an empty layer and no remembered server loop."""
     layer = get_channel_layer()
-    saved_loop = events.main_loop
+    saved_loop = live_send.main_loop
     async_to_sync(layer.flush)()
     yield
     async_to_sync(layer.flush)()
-    events.main_loop = saved_loop
+    live_send.main_loop = saved_loop
 
 
 def headers_for(user=None, origin: str = "http://localhost", host: str = "localhost") -> list[tuple[bytes, bytes]]:
@@ -53,3 +53,10 @@ async def open_agent_socket(headers, agent_id: int, after: int = 0) -> tuple[Web
             assert "agent-header" in message["html"] or f"agent-{agent_id}" in message["html"]
             return comm, replay
         replay.append(message)
+
+
+async def next_close(comm: WebsocketCommunicator) -> dict:
+    """The socket's close, past any overview frame still on its way (they come a few times a second at any moment)."""
+    while (output := await comm.receive_output(timeout=TIMEOUT))["type"] == "websocket.send":
+        pass
+    return output

@@ -312,6 +312,8 @@ def test_task_socket_sends_a_card_for_every_agent_on_connect(demo, launched, ali
         snapshot = await comm.receive_json_from(timeout=TIMEOUT)
         await record(agents["Ada"].pk, "model_turn", {"text": "reading mathutil.py"}, activity="reading mathutil.py")
         update = await comm.receive_json_from(timeout=TIMEOUT)
+        while "reading mathutil.py" not in update["html"]:  # past a frame of the launch's cards still on its way
+            update = await comm.receive_json_from(timeout=TIMEOUT)
         await comm.disconnect()
         return snapshot, update
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from agents import services, teams
 from agents.models import Invite, Membership, TaskSpec, Team
 from swarm_web.asgi import application
-from tests.sockets import TIMEOUT, headers_for, open_agent_socket
+from tests.sockets import TIMEOUT, headers_for, next_close, open_agent_socket
 
 pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
 
@@ -257,7 +257,7 @@ def test_a_removed_member_is_disconnected_at_once(demo, adele, victor):
         assert await comm.receive_nothing(timeout=0.5)  # control: a member's socket stays open
         await database_sync_to_async(teams.remove_member)(adele, membership.team_id, membership.pk)
         closed = await comm.receive_output(timeout=5)
-        task_closed = await task_comm.receive_output(timeout=5)
+        task_closed = await next_close(task_comm)
         return closed, task_closed
 
     closed, task_closed = async_to_sync(scenario)()
