@@ -17,8 +17,9 @@ from agents.api_base import (
     owned,
     request_team,
 )
-from agents.forms import ModelProfileForm, TaskFieldsForm, clean_acceptance, clean_roster
+from agents.forms import TaskFieldsForm, clean_acceptance, clean_roster
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
+from agents.setup_forms import ModelProfileForm
 
 PAGE = 500  # tasks or events per answer; `next_after` pages through events
 
