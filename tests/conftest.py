@@ -12,8 +12,9 @@ from tests import factories
 from tests.api_client import Api, issue_token
 from tests.openai_server import OpenAIServer
 
-# fixtures that live with the rest of their helpers: `browser` and `live_app`; `fresh_channel_layer`
-pytest_plugins = ["tests.browser", "tests.sockets"]
+# fixtures that live with the rest of their helpers: `browser` and `live_app`; the sandbox's `trees`;
+# `fresh_channel_layer`
+pytest_plugins = ["tests.browser", "tests.sandboxes", "tests.sockets"]
 
 
 @pytest.fixture(autouse=True)
