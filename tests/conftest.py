@@ -107,6 +107,16 @@ def server():
 
 
 @pytest.fixture
+def quick_retries(settings):
+    """Model calls that give up fast: two retries, short backoffs and a 5 s timeout (tests/test_llm*.py)."""
+    settings.SWARM_LLM_RETRIES = 2
+    settings.SWARM_LLM_BACKOFF = 0.01
+    settings.SWARM_LLM_BACKOFF_MAX = 0.05
+    settings.SWARM_LLM_TIMEOUT = 5
+    settings.SWARM_LLM_STREAM = True
+
+
+@pytest.fixture
 def canary(monkeypatch):
     """A fresh secret as the value of every key variable a test model profile may read: it must never show."""
     value = f"canary-{secrets.token_hex(12)}"
