@@ -7,7 +7,6 @@ Each agent's verify command is a long sandboxed `sleep`, so a stop always lands 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -19,7 +18,7 @@ import uuid
 import psutil
 import pytest
 
-from tests.live_server import BIN, ROOT, LiveApp, distributed_services, free_port
+from tests.live_server import BIN, ROOT, LiveApp, distributed_services, free_port, kill_group
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -147,8 +146,7 @@ def test_make_run_resumes_its_agents_at_start_up_after_a_kill_and_stops_within_s
 
         # 2. SIGKILL while steps run their command; the restarted server resumes them at once
         _wait("a step inside its command", db.in_command, 60, app)
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=10)
+        kill_group(first)
         assert db.held_leases() > 0, "the kill should leave leases held by the dead process"
         before = db.progress()
         second, up = _start_daphne(app, "daphne2")
