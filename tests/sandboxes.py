@@ -15,6 +15,27 @@ from django.conf import settings
 
 from agents import demo, worktrees
 
+# `python -c FORKER <children> <seconds each holds> <report file, or ->`: forks as many children as it can, up to
+# the number asked, writes how many it made, and holds them (the marker names its processes for psutil)
+FORKER = """import os, sys, time
+# {marker}
+wanted, hold, report = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+made = 0
+for _ in range(wanted):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(hold)
+        os._exit(0)
+    made += 1
+if report != "-":
+    open(report, "w").write(str(made))
+print("forked", made)
+time.sleep(hold)
+"""
+
 
 def demo_worktrees(prefix: str, *names: str) -> SimpleNamespace:
     """A fresh demo repository in the data dir and one agent's worktree per name, all in one task.

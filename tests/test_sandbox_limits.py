@@ -9,26 +9,7 @@ import threading
 import time
 
 from agents import sandbox
-from tests.sandboxes import gone_within, host, processes_with
-
-FORKER = """import os, sys, time
-# {marker}
-wanted, hold, report = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-made = 0
-for _ in range(wanted):
-    try:
-        pid = os.fork()
-    except OSError:
-        break
-    if pid == 0:
-        time.sleep(hold)
-        os._exit(0)
-    made += 1
-if report != "-":
-    open(report, "w").write(str(made))
-print("forked", made)
-time.sleep(hold)
-"""
+from tests.sandboxes import FORKER, gone_within, host, processes_with
 
 
 def test_a_fork_bomb_is_capped_and_does_not_starve_another_sandbox(trees):
