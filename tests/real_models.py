@@ -38,22 +38,30 @@ def profile_for(server, model: str = "openai/test-model", team=None) -> ModelPro
     return profile
 
 
-def launch_one(demo, server, name: str = "Hopper") -> Agent:
-    """A task on the demo repository with one agent on the test server's model."""
+def task_on(demo, server, name: str = "Hopper", **fields) -> TaskSpec:
+    """A task on the demo repository with one agent, `name`, on the test server's model; `fields` set the task's own
+    (title, verify command, budgets)."""
     team, demo_task = demo
     profile_for(server, team=team)
-    task = TaskSpec.objects.create(
-        team=team,
-        repo=demo_task.repo,
-        title="Fix mean() with a real model",
-        goal=demo_task.goal,
-        verify_command="python -m pytest -q",
-        budget_minutes=30,
-        budget_tokens=200_000,
-        budget_usd=2,
-        roster=[{"name": name, "profile": "test-openai"}],
+    return TaskSpec.objects.create(
+        **{
+            "team": team,
+            "repo": demo_task.repo,
+            "title": "Fix mean() with a real model",
+            "goal": demo_task.goal,
+            "verify_command": "python -m pytest -q",
+            "budget_minutes": 30,
+            "budget_tokens": 200_000,
+            "budget_usd": 2,
+            "roster": [{"name": name, "profile": "test-openai"}],
+            **fields,
+        }
     )
-    (agent,) = services.launch_task(task)
+
+
+def launch_one(demo, server, name: str = "Hopper") -> Agent:
+    """A task on the demo repository with one agent on the test server's model, launched."""
+    (agent,) = services.launch_task(task_on(demo, server, name))
     return agent
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agents import guards, sandbox, services, tools, worktrees
-from agents.models import Agent, Event, ModelProfile, TaskSpec
+from agents.models import Agent, Event
 from judges import services as judging
 from judges.models import Verdict
 from tests.factories import run_until_idle, task_like
@@ -33,25 +33,15 @@ from tests.planted_git import (
     scratch_worktree,
     trees_hold_no_git_metadata,
 )
+from tests.real_models import task_on
 
 
 def _launch(demo, server) -> Agent:
-    team, demo_task = demo
-    ModelProfile.objects.create(
-        team=team, name="test-openai", model="openai/test-model", api_base=server.base_url,
-        api_key_env="SWARM_TEST_KEY", family="test",
+    task = task_on(
+        demo, server, "Mallet", title="Fix mean()", verify_command="python -m pytest -q -rP", budget_tokens=500_000,
+        budget_usd=5,
     )  # fmt: skip
-    task = TaskSpec.objects.create(
-        team=team,
-        repo=demo_task.repo,
-        title="Fix mean()",
-        goal=demo_task.goal,
-        verify_command="python -m pytest -q -rP",
-        budget_minutes=30,
-        budget_tokens=500_000,
-        roster=[{"name": "Mallet", "profile": "test-openai"}],
-    )
-    task.judge_profiles.set(demo_task.judge_profiles.all())
+    task.judge_profiles.set(demo[1].judge_profiles.all())
     (agent,) = services.launch_task(task)
     return agent
 
