@@ -54,7 +54,7 @@ print("AGENTS=" + json.dumps({{a.name: a.pk for a in agents}}))
 """
 
 
-log = logger("scale-out")
+say = logger("scale-out")
 
 
 def scale_out_env(database_url: str, redis_url: str) -> dict[str, str]:
@@ -80,6 +80,14 @@ class Swarm(LiveApp):
     step_delay: float = STEP_DELAY
     started: float = field(default_factory=time.monotonic)
 
+    @property
+    def database_url(self) -> str:
+        return self.extra_env["DATABASE_URL"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.extra_env["REDIS_URL"]
+
     def elapsed(self) -> str:
         return f"{time.monotonic() - self.started:.1f}s"
 
@@ -92,7 +100,7 @@ class Swarm(LiveApp):
         )
         self.task_id = int(out["TASK"])
         agents = json.loads(out["AGENTS"])
-        log(f"launched {len(agents)} agents at {self.elapsed()}")
+        say(f"launched {len(agents)} agents at {self.elapsed()}")
         return agents
 
     def start_worker(self, pool: str = "threads") -> subprocess.Popen:
@@ -100,12 +108,12 @@ class Swarm(LiveApp):
         name = f"worker{len(self.procs) + 1}"
         # its own session: SIGKILL to the group takes the worker and every sandboxed command it started
         proc = self._spawn(f"{self.team}-{name}", worker_argv(f"{name}-{uuid.uuid4().hex[:8]}", pool=pool))
-        log(f"{name} ({pool} pool, pid {proc.pid}) started at {self.elapsed()}")
+        say(f"{name} ({pool} pool, pid {proc.pid}) started at {self.elapsed()}")
         return proc
 
     def kill_worker(self, proc: subprocess.Popen) -> None:
         kill_group(proc)
-        log(f"SIGKILLed worker group {proc.pid} at {self.elapsed()}")
+        say(f"SIGKILLed worker group {proc.pid} at {self.elapsed()}")
 
     def stop(self) -> None:
         for _, proc, _ in self.procs:
@@ -118,7 +126,7 @@ class Swarm(LiveApp):
         )
 
     def rows(self, sql: str, *params) -> list[tuple]:
-        return query_rows(self.extra_env["DATABASE_URL"], sql, *params)
+        return query_rows(self.database_url, sql, *params)
 
     def agents(self) -> dict[str, dict]:
         columns = "id, name, status, status_reason, steps, lease_expires_at, schedule_token, worktree, next_seq"
@@ -178,7 +186,7 @@ class Swarm(LiveApp):
             lambda: [a["status"] for a in self.agents().values()] == ["awaiting_review"] * 8,
             FINISH_WITHIN,
         )
-        log(f"all agents awaiting review at {self.elapsed()}")
+        say(f"all agents awaiting review at {self.elapsed()}")
         self.wait_for(
             "a verdict for every submission",
             lambda: all(self.verdicts().values()) and not any(a["leased"] for a in self.agents().values()),
@@ -188,4 +196,4 @@ class Swarm(LiveApp):
                 f"leased {[n for n, a in self.agents().items() if a['leased']]}; "
             ),
         )
-        log(f"every submission has its verdict at {self.elapsed()}")
+        say(f"every submission has its verdict at {self.elapsed()}")

@@ -18,7 +18,7 @@ from tests.distributed import (
     REDIS_DB,
     SLOW_STEP_DELAY,
     Swarm,
-    log,
+    say,
     scale_out_env,
 )
 from tests.live_server import distributed_services, flush_redis_db
@@ -33,7 +33,7 @@ def deployment(tmp_path_factory):
         env = scale_out_env(services["DATABASE_URL"], services["REDIS_URL"])
         migrated = Swarm(data_dir=tmp_path_factory.mktemp("scale-out-"), extra_env=env)
         migrated.manage("migrate", "--noinput", "-v0")
-        log(f"migrated a fresh PostgreSQL database in {migrated.elapsed()}")
+        say(f"migrated a fresh PostgreSQL database in {migrated.elapsed()}")
         yield migrated
 
 
@@ -99,7 +99,7 @@ def test_demo_swarm_finishes_on_celery_workers(swarm):
     log = swarm.worker_logs()
     ran = log.count("Task agents.step[")
     assert "succeeded in" in log and ran >= sum(turns for _, turns in EXPECTED.values()), log[-5000:]
-    log(f"{ran} agents.step task lines in the worker log")
+    say(f"{ran} agents.step task lines in the worker log")
 
 
 def test_killing_the_worker_mid_run_loses_no_step_and_duplicates_none(swarm):
@@ -124,7 +124,7 @@ def test_killing_the_worker_mid_run_loses_no_step_and_duplicates_none(swarm):
     swarm.kill_worker(first)
     cut_short = in_the_sandbox()
     running = sorted(n for n, a in swarm.agents().items() if a["status"] == "running")
-    log(f"at the kill: running {running}, cut short in the sandbox {cut_short}")
+    say(f"at the kill: running {running}, cut short in the sandbox {cut_short}")
     assert cut_short, "the kill did not land inside a step"
 
     swarm.start_worker()
@@ -173,7 +173,7 @@ def test_only_the_newest_schedule_runs_a_step(swarm):
     window = time.monotonic() - sent_at
     after = swarm.agents()["Ada"]
     live_chain = 1 + int(window / SLOW_STEP_DELAY)
-    log(f"{len(sent)} stale tasks processed in {window:.1f}s; Ada's steps {before['steps']} -> {after['steps']}")
+    say(f"{len(sent)} stale tasks processed in {window:.1f}s; Ada's steps {before['steps']} -> {after['steps']}")
     assert after["steps"] - before["steps"] <= live_chain, "a stale schedule ran a step"
 
     swarm.wait_until_reviewable()
@@ -201,7 +201,7 @@ def test_a_verification_cut_short_by_a_worker_crash_still_ends_in_a_verdict(swar
     swarm.wait_for("a submission being verified", lambda: bool(being_verified()), 60, poll=0.05)
     swarm.kill_worker(first)
     cut_short = being_verified()
-    log(f"at the kill, being verified: {cut_short}")
+    say(f"at the kill, being verified: {cut_short}")
     assert cut_short, "the kill did not land during a verification"
 
     swarm.start_worker()
