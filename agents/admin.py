@@ -14,7 +14,7 @@ from django.contrib import admin
 
 from agents import permissions, team_setup
 from agents.errors import ServiceError
-from agents.forms import ModelProfileForm, RepositoryForm, TasteGuideForm
+from agents.forms import TasteGuideForm
 from agents.models import (
     Agent,
     ApiToken,
@@ -30,6 +30,7 @@ from agents.models import (
     TasteGuide,
     Team,
 )
+from agents.setup_forms import ModelProfileForm, RepositoryForm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -7,10 +7,9 @@ them with their schemas, which is where the URLs and the OpenAPI document come f
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Count, Q
 
-from agents import receipts, scheduling, services, team_setup
+from agents import receipts, scheduling, services, task_setup, team_setup
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -18,8 +17,9 @@ from agents.api_base import (
     owned,
     request_team,
 )
-from agents.forms import ModelProfileForm, TaskFieldsForm, clean_acceptance, clean_roster
+from agents.forms import TaskFieldsForm, clean_acceptance, clean_roster
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
+from agents.setup_forms import ModelProfileForm
 
 PAGE = 500  # tasks or events per answer; `next_after` pages through events
 
@@ -242,10 +242,7 @@ def tasks_create(request, data: dict):
         form.instance.roster = clean_roster([(a["name"].strip(), a["model"].strip()) for a in data["agents"]], team)
     except ValidationError as exc:
         raise FieldError("agents", " ".join(exc.messages)) from None
-    form.instance.created_by = request.user
-    with transaction.atomic():
-        task = form.save()
-    return task_json(task)
+    return task_json(task_setup.save_task(request.user, form))
 
 
 def _task(request, pk: int) -> TaskSpec:

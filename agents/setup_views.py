@@ -1,5 +1,5 @@
 """A team's repositories and model profiles in the browser: lists every member reads, forms for the team's admins
-(the rules are agents/forms.py's, the writes agents/team_setup.py's), and a model profile's "Test connection"."""
+(the rules are agents/setup_forms.py's, the writes agents/team_setup.py's), and a model profile's "Test connection"."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import team_setup
 from agents.errors import InvalidForm, ServiceError
-from agents.forms import ModelProfileForm, RepositoryForm, plain_number
 from agents.models import Agent, ModelProfile, Repository
 from agents.permissions import grants, require_page
+from agents.setup_forms import ModelProfileForm, RepositoryForm, plain_number
 from agents.views import team_for
 
 FINISHED = [Agent.Status.ACCEPTED, Agent.Status.STOPPED]

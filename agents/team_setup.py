@@ -1,6 +1,6 @@
 """A team's repositories and model profiles: every change to them, for the pages, the API and Django's admin.
 
-The rules are the forms' (agents/forms.py); each change checks the role (team admins), saves in one transaction,
+The rules are the forms' (agents/setup_forms.py); each change checks the role (team admins), saves in one transaction,
 and a removal is refused while something uses what it would remove. Apart from agents/services.py, which holds the
 changes to the work itself (tasks, agents, events, messages).
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from agents.errors import InvalidForm, ServiceError
-from agents.forms import ModelProfileForm, RepositoryForm
 from agents.models import Agent, ModelProfile, Repository, TaskSpec, Team
 from agents.permissions import require
+from agents.setup_forms import ModelProfileForm, RepositoryForm
 
 FINISHED = (Agent.Status.ACCEPTED, Agent.Status.STOPPED)
 

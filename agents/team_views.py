@@ -6,16 +6,15 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents import teams
+from agents.errors import InvalidForm, ServiceError
 from agents.models import Invite, Membership
 from agents.permissions import grants, require_page
-from agents.services import ServiceError
 from agents.views import team_for
 
 
@@ -125,19 +124,17 @@ def invite_accept(request, token: str):
     if request.method == "GET":
         return render(request, "agents/invite.html", context)
     try:
-        with transaction.atomic():
-            if signed_in:
-                user = request.user
-            elif form.is_valid():
-                user = form.save()
-            else:
-                return render(request, "agents/invite.html", context, status=400)
-            teams.accept_invite(token, user)
+        if signed_in:
+            teams.accept_invite(token, request.user)
+        else:
+            membership = teams.accept_invite_as_new_user(token, form)
+    except InvalidForm:
+        return render(request, "agents/invite.html", context, status=400)  # the form shows its errors in place
     except ServiceError as exc:
         context["error"] = exc.message
         return render(request, "agents/invite.html", context, status=exc.status)
     if not signed_in:
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
     teams.choose_team(request, invite.team_id)
     messages.success(request, f"You joined {invite.team.name} as {invite.role}.")
     return redirect("agents:task_list")

@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents import events
+from agents.errors import InvalidForm, ServiceError
 from agents.models import Invite, Membership, Team
 from agents.permissions import Forbidden, require
-from agents.services import ServiceError
 
 SESSION_KEY = "swarm_team_id"
 
@@ -163,3 +163,12 @@ def accept_invite(raw: str, user) -> Membership:
         except IntegrityError:
             raise ServiceError(f"You are already a member of {invite.team.name}.", 409) from None
     return membership
+
+
+def accept_invite_as_new_user(raw: str, form) -> Membership:
+    """Create the account the sign-up form (Django's UserCreationForm) describes and join with the invitation, in
+    one transaction: a link that turns out to be used, expired or revoked leaves no account behind."""
+    if not form.is_valid():
+        raise InvalidForm(form)
+    with transaction.atomic():
+        return accept_invite(raw, form.save())

@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import receipts, sandbox, services
+from agents import receipts, sandbox, services, task_setup
 from agents.events import DENSE_FROM, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
 from agents.models import Agent, Skill, TaskSpec, TasteGuide
@@ -110,8 +110,7 @@ def task_new(request):
     team = team_for(request, "edit_task")
     form = TaskSpecForm(request.POST or None, team=team, policy=grants(request.user, team.pk).set_policy)
     if request.method == "POST" and form.is_valid():
-        form.instance.created_by = request.user
-        task = form.save()
+        task = task_setup.save_task(request.user, form)
         messages.success(request, f"Task “{task.title}” saved.")
         return redirect(task)
     return render(request, "agents/task_form.html", {"form": form}, status=400 if form.errors else 200)
@@ -124,7 +123,7 @@ def task_edit(request, pk: int):
     policy = grants(request.user, task.team_id).set_policy
     form = TaskSpecForm(request.POST or None, instance=task, team=task.team, policy=policy)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        task_setup.save_task(request.user, form)
         messages.success(request, "Task saved.")
         return redirect(task)
     return render(request, "agents/task_form.html", {"form": form, "task": task}, status=400 if form.errors else 200)
@@ -299,7 +298,7 @@ def taste_edit(request, pk: int | None = None):
         guide = TasteGuide(team=team_for(request, "edit_taste"))
     form = TasteGuideForm(request.POST or None, instance=guide)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        task_setup.save_taste_guide(request.user, form)
         messages.success(request, f"Taste guide “{guide.name}” saved.")
         return redirect("agents:taste_list")
     return render(request, "agents/taste_form.html", {"form": form, "guide": guide}, status=400 if form.errors else 200)

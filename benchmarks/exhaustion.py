@@ -33,23 +33,6 @@ MARK = "SWARM_SOAK_CASE"
 CLEANUP_BOUND = 5.0
 NEIGHBOUR_TIMEOUT = 60
 
-FORKER = """import os, sys, time
-wanted, hold = int(sys.argv[1]), float(sys.argv[2])
-made = 0
-for _ in range(wanted):
-    try:
-        pid = os.fork()
-    except OSError:
-        break
-    if pid == 0:
-        time.sleep(hold)
-        os._exit(0)
-    made += 1
-open("ready", "w").write(str(made))
-print("forked", made)
-time.sleep(hold)
-"""
-
 NEIGHBOUR = """import os, sys
 kids = []
 for i in range(10):
@@ -220,8 +203,9 @@ def _figures(out: Outcome) -> str:
 def case_fork_bomb(trees) -> tuple[Outcome, str]:
     from agents import sandbox
     from agents.sandbox.profile import NPROC_FALLBACK
+    from tests.sandboxes import FORKER
 
-    out = run_case(trees, f"python3 -c '{FORKER}' 1000 4", timeout=60, ready="ready")
+    out = run_case(trees, f"python3 -c '{FORKER.format(marker=MARK)}' 1000 4 ready", timeout=60, ready="ready")
     report = trees.hostile / "ready"
     made = int(report.read_text() or -1) if report.exists() else -1
     by_cgroup = out.result is not None and f"pids cgroup {sandbox.PIDS_MAX}" in out.result.limits

@@ -26,8 +26,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.live_tools import BIN, start_app, tool
-from tests.live_server import LiveApp
+from benchmarks.live_tools import start_app, tool
+from tests.live_server import LiveApp, kill_group, worker_argv
 from tests.ws_client import Closed, Refused, WsClient
 
 RECEIPT = re.compile(r'id="message-(\d+)-receipt">(\w+)<')
@@ -177,11 +177,7 @@ def _launch(port: int, token: str, count: int, number: int) -> list[int]:
 
 
 def _start_worker(live: LiveApp, number: int):
-    return live._spawn(
-        f"celery-{number}",
-        [str(BIN / "celery"), "-A", "swarm_web", "worker", "--loglevel=INFO", "--concurrency=4", "--pool=threads"]
-        + ["--without-gossip", "--without-mingle", "--hostname", f"receipts{number}-{uuid.uuid4().hex[:6]}@%h"],
-    )
+    return live._spawn(f"celery-{number}", worker_argv(f"receipts{number}-{uuid.uuid4().hex[:6]}"))
 
 
 def _replace_worker(live: LiveApp, proc, number: int):
@@ -190,8 +186,7 @@ def _replace_worker(live: LiveApp, proc, number: int):
     try:
         proc.wait(timeout=30)
     except Exception:  # noqa: BLE001 (any failure to stop: kill it)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        kill_group(proc)
     return _start_worker(live, number)
 
 

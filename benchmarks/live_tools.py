@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import BIN, LiveApp, free_port  # noqa: E402
+from tests.live_server import BIN, LiveApp, free_port, kill_group  # noqa: E402
 
 DEMO_TEAM = "Demo team"
 
@@ -61,8 +60,7 @@ def restart_daphne(live: LiveApp) -> float:
     started = time.monotonic()
     for name, proc, _ in live.procs:
         if name.startswith("daphne") and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            kill_group(proc)
     live.procs = [p for p in live.procs if p[1].poll() is None]
     live.restarts = getattr(live, "restarts", 1) + 1
     spawn_daphne(live, f"daphne-{live.restarts}", live.port)

@@ -12,8 +12,9 @@ from tests import factories
 from tests.api_client import Api, issue_token
 from tests.openai_server import OpenAIServer
 
-# fixtures that live with the rest of their helpers: `browser` and `live_app`; `fresh_channel_layer`
-pytest_plugins = ["tests.browser", "tests.sockets"]
+# fixtures that live with the rest of their helpers: `browser` and `live_app`; the sandbox's `trees`;
+# `fresh_channel_layer`
+pytest_plugins = ["tests.browser", "tests.sandboxes", "tests.sockets"]
 
 
 @pytest.fixture(autouse=True)
@@ -103,6 +104,16 @@ def server():
     """The local server that speaks the OpenAI chat-completions protocol; tests script its answers."""
     with OpenAIServer() as running:
         yield running
+
+
+@pytest.fixture
+def quick_retries(settings):
+    """Model calls that give up fast: two retries, short backoffs and a 5 s timeout (tests/test_llm*.py)."""
+    settings.SWARM_LLM_RETRIES = 2
+    settings.SWARM_LLM_BACKOFF = 0.01
+    settings.SWARM_LLM_BACKOFF_MAX = 0.05
+    settings.SWARM_LLM_TIMEOUT = 5
+    settings.SWARM_LLM_STREAM = True
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,30 @@ def unavailable(reason: str):
     if in_ci():
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+def logger(prefix: str) -> Callable[[str], None]:
+    """A print of the time and the message under `prefix`, flushed at once: what a harness says as it goes."""
+
+    def log(message: str) -> None:
+        print(f"[{prefix} {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    return log
+
+
+def worker_argv(hostname: str, pool: str | None = "threads", concurrency: int = 4) -> list[str]:
+    """A Celery worker of the app as `make worker` runs it, named `<hostname>@%h`, without gossip or mingle (which
+    only slow its start). `pool=None`: Celery's default, the prefork pool."""
+    argv = [str(BIN / "celery"), "-A", "swarm_web", "worker", "--loglevel=INFO", f"--concurrency={concurrency}"]
+    argv += [f"--pool={pool}"] if pool else []
+    return [*argv, "--without-gossip", "--without-mingle", "--hostname", f"{hostname}@%h"]
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process started in a session of its own, and everything it started (sandboxed commands too): a
+    crash, with nothing closed cleanly."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 def query_rows(database_url: str, sql: str, *params) -> list[tuple]:
@@ -177,22 +202,7 @@ class LiveApp:
             raise RuntimeError(f"seed_demo printed no admin password:\n{self.seed_output}")
         self.admin_password = found.group(1)
         if self.mode == "distributed":
-            self._spawn(
-                "celery",
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "swarm_web",
-                    "worker",
-                    "--loglevel=INFO",
-                    "--concurrency=4",
-                    "--pool=threads",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--hostname",
-                    f"browser-{self.data_dir.name}@%h",
-                ],
-            )
+            self._spawn("celery", worker_argv(f"browser-{self.data_dir.name}"))
         self.port = free_port()
         self._spawn(
             "daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "swarm_web.asgi:application"]

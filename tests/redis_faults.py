@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from tests.live_server import BIN, LiveApp, fresh_postgres_database, query_rows
+from tests.distributed import DILIGENT_TOOLS
+from tests.live_server import LiveApp, fresh_postgres_database, logger, query_rows, worker_argv
 from tests.redis_server import RedisServer
-from tests.test_scale_out import DILIGENT_TOOLS
 
 RESUME_WITHIN = 60  # s after Redis is back: every agent running then has moved on (RELIABILITY 3)
 SOCKET_WITHIN = 10  # s after Redis is back, or after the event if later: every socket has it
@@ -62,8 +62,7 @@ print("AGENTS=" + json.dumps({{a.name: a.pk for a in services.launch_task(task)}
 """
 
 
-def _log(message: str) -> None:
-    print(f"[redis-faults {time.strftime('%H:%M:%S')}] {message}", flush=True)
+_log = logger("redis-faults")
 
 
 @dataclass
@@ -172,16 +171,7 @@ class Deployment:
             self.app = LiveApp("embedded", self.directory / "app", extra_env=env, step_delay=self.step_delay)
             self.stack.callback(self.app.stop)
             self.app.start()
-            self.worker = self.app._spawn(
-                "worker",
-                [str(BIN / "celery"), "-A", "swarm_web", "worker", "--loglevel=INFO", "--pool=threads"]
-                + [
-                    "--concurrency=1",
-                    "--without-gossip",
-                    "--without-mingle",
-                    f"--hostname=faults-{uuid.uuid4().hex[:6]}@%h",
-                ],
-            )
+            self.worker = self.app._spawn("worker", worker_argv(f"faults-{uuid.uuid4().hex[:6]}", concurrency=1))
             self.app.wait_for_log("worker", "ready.", timeout=90)
             self._log_in()
         except BaseException:

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("agents", "judges", "swarm_web")
 SIZE_CHECKED = (*APPS, "benchmarks", "tests")
-MAX_LINES = 450
+MAX_LINES = 400
 
 # agents must not import judges (judges may use agents). Pairs of (importing module, imported module).
 KNOWN_AGENTS_TO_JUDGES: set[tuple[str, str]] = set()
@@ -24,7 +24,7 @@ KNOWN_AGENTS_TO_JUDGES: set[tuple[str, str]] = set()
 # Pairs of (module, related name).
 KNOWN_AGENTS_TO_JUDGES_LOOKUPS: set[tuple[str, str]] = set()
 
-# Modules over MAX_LINES today (migrations are never checked).
+# Modules over MAX_LINES today (migrations are never checked); the list may only shrink.
 KNOWN_OVERSIZED: set[str] = set()
 
 
@@ -282,7 +282,7 @@ def test_scheduling_reaches_neither_the_runtime_nor_the_services():
         assert not {text for text in strings if any(text.startswith(f) for f in forbidden)}, f"{name} names them"
 
 
-def test_no_module_is_over_450_lines_except_migrations():
+def test_no_module_is_over_400_lines_except_migrations():
     sizes = {}
     for top in SIZE_CHECKED:
         for path in (ROOT / top).rglob("*.py"):

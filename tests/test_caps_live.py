@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import time
 
 import pytest
 
 from benchmarks.live_receipts import _http
 from benchmarks.live_tools import spawn_daphne, start_app, tool
-from tests.live_server import Unavailable, flush_redis_db, unavailable
+from tests.live_server import Unavailable, flush_redis_db, kill_group, unavailable
 from tests.ws_client import Closed, WsClient
 
 pytestmark = [pytest.mark.distributed, pytest.mark.timeout(600)]
@@ -124,8 +122,7 @@ def test_a_crashed_processs_sockets_stop_counting_on_their_own(apps):
     async def scenario() -> float:
         held = await hold(app.port, agent, alice, 3)
         crashed = next(proc for name, proc, _ in app.procs if name == "daphne")
-        os.killpg(crashed.pid, signal.SIGKILL)  # no socket of it is closed cleanly, no slot given back
-        crashed.wait(timeout=10)
+        kill_group(crashed)  # no socket of it is closed cleanly, no slot given back
         for ws in held:
             ws.abort()
         assert await close_code(other_port, agent, alice) == 4429  # its slots still count for a moment

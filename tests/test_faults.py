@@ -7,7 +7,6 @@ with SIGKILL like a crashed worker; the tests watch the lease in the database th
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from agents import conversations, lease, runtime, services
 from agents.models import Agent
 from agents.scheduling import sweep
 from tests import factories
-from tests.live_server import ROOT
+from tests.live_server import ROOT, kill_group
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -72,8 +71,7 @@ class Holder:
         raise AssertionError(f"the holder never reached its command: {self.agent().__dict__}")
 
     def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        kill_group(self.proc)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

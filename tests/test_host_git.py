@@ -11,124 +11,43 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from agents import guards, sandbox, services, tools, worktrees
-from agents.models import Agent, Event, ModelProfile, TaskSpec
+from agents.models import Agent, Event
 from judges import services as judging
 from judges.models import Verdict
 from tests.factories import run_until_idle, task_like
 from tests.openai_server import reply
-
-G = "git -c user.name=a -c user.email=a@b -c init.defaultBranch=main"
-FRESH = "rm -rf sub lib meta meta-src .gitmodules && "  # planting twice in one tree starts over
-NESTED = FRESH + f"mkdir -p sub && cd sub && git init -q && echo hi > f && {G} add -A && {G} commit -qm nested && "
-RUN = "sh -c 'env > {mark}; cat'"  # what the filter does, on whichever side of the sandbox it runs
-
-# Each vector: the command that plants it (in the worktree, {mark} = the host's marker path).
-VECTORS = {
-    "nested repository with a clean filter": (
-        FRESH + f"mkdir -p sub && cd sub && git init -q && echo hi > f && echo '* filter=x' > .gitattributes && "
-        f'{G} add -A && {G} commit -qm nested && git config filter.x.clean "{RUN}" && touch -d 2000-01-01 f'
-    ),
-    "nested repository with core.fsmonitor": (
-        NESTED + "git config core.fsmonitor 'env > {mark}; echo' && echo changed > f"
-    ),
-    "nested repository with a hook": (
-        NESTED + "printf '#!/bin/sh\\nenv > {mark}\\n' > .git/hooks/post-index-change && "
-        "chmod +x .git/hooks/post-index-change && touch -d 2000-01-01 f"
-    ),
-    "submodule declared in .gitmodules": (
-        FRESH + "printf '[submodule \"lib\"]\\n\\tpath = lib\\n\\turl = ./lib\\n' > .gitmodules && "
-        f"mkdir -p lib && cd lib && git init -q && echo hi > f && echo '* filter=x' > .gitattributes && "
-        f'{G} add -A && {G} commit -qm lib && git config filter.x.clean "{RUN}" && touch -d 2000-01-01 f'
-    ),
-    "gitdir: pointer file": (
-        FRESH
-        + f"git init -q --separate-git-dir=$PWD/meta sub && cd sub && echo 'gitdir: ../meta' > .git && echo hi > f && "
-        f"echo '* filter=x' > .gitattributes && {G} add -A && {G} commit -qm nested && "
-        f'git config filter.x.clean "{RUN}" && touch -d 2000-01-01 f'
-    ),
-    "symlink named .git": (
-        FRESH
-        + f"git init -q meta-src && mv meta-src/.git meta && rmdir meta-src && mkdir sub && ln -s ../meta sub/.git && "
-        f"cd sub && echo hi > f && echo '* filter=x' > .gitattributes && {G} add -A && {G} commit -qm nested && "
-        f'git config filter.x.clean "{RUN}" && touch -d 2000-01-01 f'
-    ),
-}
-UNPLANT = "find . -mindepth 2 -name .git -prune -exec rm -rf {} +"
-FIX = "sed -i 's/(len(values) - 1)/len(values)/' mathutil.py"
-# The agent's own test: at verification it plants the vector in the checkout the host then removes.
-PLANTING_TEST = """import subprocess
-
-
-def test_plant():
-    done = subprocess.run(["sh", "-c", {plant!r}], capture_output=True, text=True)
-    print("planted in the verification checkout:", done.returncode, done.stderr[-300:])
-"""
-
-
-def _plant(vector: str, mark: Path) -> str:
-    return VECTORS[vector].replace("{mark}", str(mark))
-
-
-def _sandboxed(worktree: str | Path, command: str) -> str:
-    outcome = tools.execute(str(worktree), "run_command", {"command": command}, set())
-    assert outcome.command["exit_code"] == 0, outcome.result
-    return outcome.result
-
-
-def _scratch_worktree(repo_path: str) -> Path:
-    spec = SimpleNamespace(path=repo_path, default_branch="main")
-    _, path, _ = worktrees.create(spec, 800_000 + secrets.randbelow(99_999), "control")
-    return path
-
-
-def _plain_git_runs_it(planted: Path, into: Path, configure: str = "") -> subprocess.CompletedProcess:
-    """The positive control: the planted tree copied into a plain repository; plain git, the worker's env."""
-    shutil.copytree(planted, into, symlinks=True, ignore=lambda d, names: [".git"] if Path(d) == planted else [])
-    script = f"git init -q && {configure} git add -A; git status --porcelain"
-    return subprocess.run(["sh", "-c", script], cwd=into, capture_output=True, text=True, timeout=60)
+from tests.planted_git import (
+    FIX,
+    PLANTING_TEST,
+    UNPLANT,
+    VECTORS,
+    plain_git_runs_it,
+    plant_command,
+    run_sandboxed,
+    scratch_worktree,
+    trees_hold_no_git_metadata,
+)
+from tests.real_models import task_on
 
 
 def _launch(demo, server) -> Agent:
-    team, demo_task = demo
-    ModelProfile.objects.create(
-        team=team, name="test-openai", model="openai/test-model", api_base=server.base_url,
-        api_key_env="SWARM_TEST_KEY", family="test",
+    task = task_on(
+        demo, server, "Mallet", title="Fix mean()", verify_command="python -m pytest -q -rP", budget_tokens=500_000,
+        budget_usd=5,
     )  # fmt: skip
-    task = TaskSpec.objects.create(
-        team=team,
-        repo=demo_task.repo,
-        title="Fix mean()",
-        goal=demo_task.goal,
-        verify_command="python -m pytest -q -rP",
-        budget_minutes=30,
-        budget_tokens=500_000,
-        roster=[{"name": "Mallet", "profile": "test-openai"}],
-    )
-    task.judge_profiles.set(demo_task.judge_profiles.all())
+    task.judge_profiles.set(demo[1].judge_profiles.all())
     (agent,) = services.launch_task(task)
     return agent
 
 
 def _last_call(agent: Agent) -> dict:
     return agent.events.filter(kind="tool_call").last().payload
-
-
-def _trees_hold_no_git_metadata(repo_path: str, *refs: str) -> None:
-    for ref in refs:
-        listing = worktrees.git(repo_path, "ls-tree", "-r", "--full-tree", ref)
-        for line in listing.splitlines():
-            assert not line.startswith("160000 "), f"a gitlink was committed in {ref}: {line}"
-            path = line.split("\t", 1)[1]
-            assert ".git" not in path.lower().split("/"), f"{path} was committed in {ref}"
 
 
 def _assert_canary_nowhere(canary: str, agent: Agent, repo_path: str) -> None:
@@ -156,12 +75,12 @@ def test_a_planted_vector_never_runs_on_the_host_through_the_whole_lifecycle(
     mark, control_mark = tmp_path / "ran", tmp_path / "control-ran"
 
     # positive control: the same planting command, in a sandbox, then plain git over that tree runs it
-    scratch = _scratch_worktree(repo_path)
-    _sandboxed(scratch, _plant(vector, control_mark))
-    _plain_git_runs_it(scratch, tmp_path / "plain")
+    scratch = scratch_worktree(repo_path)
+    run_sandboxed(scratch, plant_command(vector, control_mark))
+    plain_git_runs_it(scratch, tmp_path / "plain")
     assert control_mark.exists() and canary in control_mark.read_text(), f"{vector} does not work on plain git"
 
-    plant = _plant(vector, mark)
+    plant = plant_command(vector, mark)
     planting_test = PLANTING_TEST.format(plant=plant)
     write_test = f"cat > tests/test_zz_plant.py <<'EOF'\n{planting_test}EOF"
     server.script(
@@ -199,13 +118,13 @@ def test_a_planted_vector_never_runs_on_the_host_through_the_whole_lifecycle(
     assert second.status == "approved", second.merge_error
     assert not mark.exists(), "approving ran what the agent planted"
 
-    _sandboxed(agent.worktree, plant)  # planted again after approval, then a person cleans up
+    run_sandboxed(agent.worktree, plant)  # planted again after approval, then a person cleans up
     agent.refresh_from_db()
     summary = services.clean_up(agent, "bob")
     assert "removed git metadata the agent made" in summary and not Path(agent.worktree).exists()
     assert not mark.exists(), "cleaning up ran what the agent planted"
 
-    _trees_hold_no_git_metadata(repo_path, "main", agent.branch)
+    trees_hold_no_git_metadata(repo_path, "main", agent.branch)
     assert "return sum(values) / len(values)" in worktrees.git(repo_path, "show", "main:mathutil.py")
     _assert_canary_nowhere(canary, agent, repo_path)
     assert server.requests and all(r.headers["authorization"] == f"Bearer {canary}" for r in server.requests)
@@ -245,8 +164,8 @@ def test_an_operator_filter_selected_by_the_agents_gitattributes_is_not_run(demo
     mark, control_mark = tmp_path / "ran", tmp_path / "control-ran"
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
     worktrees.git(task.repo.path, "config", "filter.op.clean", f"sh -c 'env > {mark}; cat'")
-    _sandboxed(ada.worktree, f"echo '*.py filter=op' > .gitattributes && {FIX}")
-    control = _plain_git_runs_it(
+    run_sandboxed(ada.worktree, f"echo '*.py filter=op' > .gitattributes && {FIX}")
+    control = plain_git_runs_it(
         Path(ada.worktree),
         tmp_path / "plain",
         configure=f"git config filter.op.clean \"sh -c 'env > {control_mark}; cat'\" &&",
@@ -290,7 +209,7 @@ def test_the_file_tools_refuse_git_metadata_at_any_depth_and_in_any_case(demo, p
 def test_a_link_to_the_worktrees_git_pointer_is_refused_by_the_file_tools(demo):
     _, task = demo
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
-    _sandboxed(ada.worktree, "ln -s .git pointer && ln -s mathutil.py alias.py")
+    run_sandboxed(ada.worktree, "ln -s .git pointer && ln -s mathutil.py alias.py")
     with pytest.raises(tools.ToolRefused, match="git metadata"):
         tools.execute(ada.worktree, "read_file", {"path": "pointer"}, set())
     assert tools.execute(ada.worktree, "read_file", {"path": "alias.py"}, set()).ok  # control: an ordinary link
@@ -301,12 +220,12 @@ def test_a_case_variant_of_git_refuses_host_git_and_the_tools_say_why(demo):
     filesystem it would, so host git refuses it everywhere, and the agent reads what to remove."""
     _, task = demo
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
-    _sandboxed(ada.worktree, "mkdir -p deep/er/.GIT && echo x > deep/er/.GIT/config")
+    run_sandboxed(ada.worktree, "mkdir -p deep/er/.GIT && echo x > deep/er/.GIT/config")
     with pytest.raises(worktrees.UnsafeTree, match="deep/er/.GIT"):
         worktrees.git(ada.worktree, "status")
     with pytest.raises(tools.ToolRefused, match="deep/er/.GIT"):
         tools.execute(ada.worktree, "list_files", {}, set())
-    _sandboxed(ada.worktree, "rm -rf deep/er/.GIT")
+    run_sandboxed(ada.worktree, "rm -rf deep/er/.GIT")
     assert "mathutil.py" in tools.execute(ada.worktree, "list_files", {}, set()).result
 
 
@@ -314,13 +233,13 @@ def test_a_nested_repository_in_a_stopped_agents_worktree_is_removed_at_clean_up
     _, task = demo
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
     mark = tmp_path / "ran"
-    _sandboxed(ada.worktree, _plant("nested repository with a clean filter", mark))
+    run_sandboxed(ada.worktree, plant_command("nested repository with a clean filter", mark))
     services.stop(ada, "alice")
     ada.refresh_from_db()
     summary = services.clean_up(ada, "alice")
     assert "sub/.git" in summary and not mark.exists()
     assert worktrees.git(task.repo.path, "show", f"{ada.branch}:sub/f") == "hi\n"
-    _trees_hold_no_git_metadata(task.repo.path, ada.branch)
+    trees_hold_no_git_metadata(task.repo.path, ada.branch)
 
 
 def test_the_worktrees_own_pointer_must_name_the_gitdir_git_made(demo):
@@ -345,18 +264,18 @@ def test_verification_removes_its_checkout_without_entering_what_the_agents_code
     repo_path = task.repo.path
     head = worktrees.git(repo_path, "rev-parse", "main").strip()
     with worktrees.detached(repo_path, head, "verify-probe") as checkout:
-        result = sandbox.run(checkout, _plant(vector, control_mark))
+        result = sandbox.run(checkout, plant_command(vector, control_mark))
         assert result.exit_code == 0, result.output
-        _plain_git_runs_it(checkout, tmp_path / "plain")
+        plain_git_runs_it(checkout, tmp_path / "plain")
         assert canary in control_mark.read_text()  # control: plain git over this checkout runs it
-        assert sandbox.run(checkout, _plant(vector, mark)).exit_code == 0
+        assert sandbox.run(checkout, plant_command(vector, mark)).exit_code == 0
     assert not checkout.exists() and not mark.exists()
 
 
 def test_runtime_submit_refusal_reaches_the_agent_as_a_readable_reason(demo, tmp_path):
     _, task = demo
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
-    _sandboxed(ada.worktree, "mkdir -p v && cd v && git init -q")
+    run_sandboxed(ada.worktree, "mkdir -p v && cd v && git init -q")
     with pytest.raises(tools.ToolRefused, match="v/.git"):
         guards.check_submit(Agent.objects.get(pk=ada.pk))
 
@@ -366,7 +285,7 @@ def test_search_skips_links_out_of_the_worktree_and_into_git_metadata(demo, tmp_
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
     secret = tmp_path / "outside.txt"
     secret.write_text("needle outside the worktree\n")
-    _sandboxed(ada.worktree, f"ln -s {secret} out.txt && ln -s .git pointer && echo 'needle inside' > in.txt")
+    run_sandboxed(ada.worktree, f"ln -s {secret} out.txt && ln -s .git pointer && echo 'needle inside' > in.txt")
     assert "needle outside" in Path(ada.worktree, "out.txt").read_text()  # control: the link does lead out
     found = tools.execute(ada.worktree, "search", {"pattern": "needle|gitdir"}, set())
     assert found.ok and "in.txt:1: needle inside" in found.result
@@ -376,7 +295,7 @@ def test_search_skips_links_out_of_the_worktree_and_into_git_metadata(demo, tmp_
 def test_a_file_that_is_not_utf8_does_not_break_the_diff_a_verification_reads(demo):
     _, task = demo
     (ada,) = services.launch_task(task_like(task, [("Ada", "sim-diligent")]))
-    _sandboxed(ada.worktree, "printf 'caf\\351 \\314\\n' > latin1.txt")
+    run_sandboxed(ada.worktree, "printf 'caf\\351 \\314\\n' > latin1.txt")
     commit = worktrees.commit_all(ada.worktree, "a latin-1 file")
     plain = subprocess.run(["git", "-C", ada.worktree, "diff", f"{ada.base_commit}..{commit}"], capture_output=True)
     with pytest.raises(UnicodeDecodeError):

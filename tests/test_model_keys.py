@@ -16,7 +16,7 @@ from agents.models import Agent, ModelProfile
 from judges.models import Verdict
 from tests.factories import launch_and_run
 from tests.openai_server import OpenAIServer, reply, status
-from tests.test_llm import launch_one, messages_for
+from tests.real_models import launch_one, messages_for
 
 NOT_SET = "SWARM_SURELY_NOT_SET_ANYWHERE"
 

@@ -10,7 +10,7 @@ import pytest
 from agents import llm, runtime
 from agents.models import Agent
 from tests.openai_server import reply, status
-from tests.test_llm import launch_one, profile_for
+from tests.real_models import launch_one, profile_for
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ Each agent's verify command is a long sandboxed `sleep`, so a stop always lands 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -19,7 +18,7 @@ import uuid
 import psutil
 import pytest
 
-from tests.live_server import BIN, ROOT, LiveApp, distributed_services, free_port
+from tests.live_server import BIN, ROOT, LiveApp, distributed_services, free_port, kill_group, query_rows
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -94,6 +93,17 @@ def _wait(what: str, predicate, timeout: float, app: LiveApp, poll: float = 0.1)
     raise AssertionError(f"{what}: not within {timeout:.0f} s\n{app.logs()}")
 
 
+def _sigterm(proc: subprocess.Popen, what: str, patience: float, app: LiveApp) -> float:
+    """SIGTERM to the main process only, as `kill PID` or systemd sends it; the seconds it took to exit."""
+    proc.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    try:
+        proc.wait(timeout=patience)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{what} still alive {patience:.0f} s after SIGTERM\n{app.logs()}")
+    return time.monotonic() - sent
+
+
 def _start_daphne(app: LiveApp, name: str) -> tuple[subprocess.Popen, float]:
     port = free_port()
     proc = app._spawn(name, [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "swarm_web.asgi:application"])
@@ -147,8 +157,7 @@ def test_make_run_resumes_its_agents_at_start_up_after_a_kill_and_stops_within_s
 
         # 2. SIGKILL while steps run their command; the restarted server resumes them at once
         _wait("a step inside its command", db.in_command, 60, app)
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=10)
+        kill_group(first)
         assert db.held_leases() > 0, "the kill should leave leases held by the dead process"
         before = db.progress()
         second, up = _start_daphne(app, "daphne2")
@@ -159,13 +168,7 @@ def test_make_run_resumes_its_agents_at_start_up_after_a_kill_and_stops_within_s
         # 3. SIGTERM while steps run their command: out within 10 s, every lease handed back
         _wait("a step inside its command", db.in_command, 60, app)
         handed_before = db.kinds("handed_back")
-        second.send_signal(signal.SIGTERM)
-        sent = time.monotonic()
-        try:
-            second.wait(timeout=STOP_WITHIN + 5)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"daphne still alive {STOP_WITHIN + 5} s after SIGTERM\n{app.logs()}")
-        took = time.monotonic() - sent
+        took = _sigterm(second, "daphne", STOP_WITHIN + 5, app)
         assert took <= STOP_WITHIN, f"daphne took {took:.1f} s to stop"
         assert db.held_leases() == 0, "a stopped server left leases held"
         assert db.kinds("handed_back") > handed_before
@@ -194,13 +197,7 @@ def test_make_worker_stops_within_seconds_of_sigterm_and_another_worker_takes_it
         app.manage("migrate", "--noinput", "-v0")
         app.manage("seed_demo")
 
-        def query(sql):
-            import psycopg
-
-            with psycopg.connect(database_url, autocommit=True) as conn:
-                return conn.execute(sql).fetchall()
-
-        db = Db(query)
+        db = Db(lambda sql: query_rows(database_url, sql))
 
         def worker(name: str) -> subprocess.Popen:
             # what `make worker` runs (the prefork pool), with a unique node name
@@ -214,13 +211,7 @@ def test_make_worker_stops_within_seconds_of_sigterm_and_another_worker_takes_it
             _launch(app, "sleep 30")
             _wait("steps inside their command", lambda: len(db.in_command()) >= 2, 90, app)
             handed_before = db.kinds("handed_back")
-            first.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` or systemd does
-            sent = time.monotonic()
-            try:
-                first.wait(timeout=STOP_WITHIN + 10)
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"the worker is still alive {STOP_WITHIN + 10} s after SIGTERM\n{app.logs()}")
-            took = time.monotonic() - sent
+            took = _sigterm(first, "the worker", STOP_WITHIN + 10, app)
             assert took <= STOP_WITHIN, f"the worker took {took:.1f} s to stop\n{app.log('worker1')[-3000:]}"
             assert db.held_leases() == 0, "the stopped worker left leases held"
             assert db.kinds("handed_back") > handed_before

@@ -4,25 +4,17 @@ quota runs as usual. RLIMIT_FSIZE caps each file; the quota caps their sum and t
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-from types import SimpleNamespace
-
 import pytest
-from django.conf import settings
 
-from agents import demo, sandbox, worktrees
+from agents import sandbox
 from agents.sandbox.execute import usage
+from tests.sandboxes import demo_worktrees
 
 
 @pytest.fixture
 def quota_tree():
     """One agent's fresh worktree of the demo repository."""
-    repo = Path(settings.DATA_DIR) / "repos" / f"quota-{secrets.token_hex(4)}"
-    demo.create_demo_repo(repo)
-    spec = SimpleNamespace(path=str(repo), default_branch="main")
-    _, tree, _ = worktrees.create(spec, 800_000 + secrets.randbelow(99_999), "Ada")
-    return tree
+    return demo_worktrees("quota", "Ada").ada
 
 
 def test_many_small_files_past_the_file_quota_kill_the_command(quota_tree, settings):

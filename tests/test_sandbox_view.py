@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -18,8 +17,9 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
-from agents import demo, sandbox, worktrees
+from agents import sandbox, worktrees
 from agents.sandbox import mounts as sandbox_mounts
+from tests.sandboxes import demo_worktrees, host
 
 TOKEN = f"ghp_{secrets.token_hex(12)}"
 
@@ -28,28 +28,17 @@ TOKEN = f"ghp_{secrets.token_hex(12)}"
 def committed_trees():
     """A demo repository whose config holds a remote URL with a token, and two agents' worktrees with a commit
     each; Grace's branch is also in packed-refs."""
-    repo = Path(settings.DATA_DIR) / "repos" / f"view-{secrets.token_hex(4)}"
-    demo.create_demo_repo(repo)
+    trees = demo_worktrees("view", "Ada", "Grace")
+    repo, ada, grace = trees.repo, trees.ada, trees.grace
     worktrees.git(repo, "remote", "add", "origin", f"https://swarm-bot:{TOKEN}@git.example.com/team/mathutil.git")
-    task_id = 900_000 + secrets.randbelow(99_999)
-    spec = SimpleNamespace(path=str(repo), default_branch="main")
-    ada_branch, ada, base = worktrees.create(spec, task_id, "Ada")
-    grace_branch, grace, _ = worktrees.create(spec, task_id, "Grace")
     (grace / "grace_notes.txt").write_text("grace's approach\n")
     grace_head = worktrees.commit_all(grace, "grace: a different approach")
     worktrees.git(repo, "pack-refs", "--all")
     (ada / "ada_notes.txt").write_text("ada's approach\n")
     ada_head = worktrees.commit_all(ada, "ada: first attempt")
-    yield SimpleNamespace(
-        repo=repo, ada=ada, grace=grace, ada_branch=ada_branch, grace_branch=grace_branch, base=base,
-        ada_head=ada_head, grace_head=grace_head,
-    )  # fmt: skip
+    trees.ada_head, trees.grace_head = ada_head, grace_head
+    yield trees
     shutil.rmtree(repo, ignore_errors=True)
-
-
-def host(command: str, cwd: Path | str = "/") -> subprocess.CompletedProcess:
-    """The positive control: the same command, run by the worker outside the sandbox."""
-    return subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture(params=["/opt", "/srv", "/mnt", "/var", "/home", "/root"])

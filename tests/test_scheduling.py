@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import time
 
+from django.utils import timezone
+
 from agents import services
 from agents.models import Agent
 from agents.scheduling.embedded import EmbeddedScheduler
 from tests.factories import task_like
 
 DEADLINE = 60  # seconds; a step on a loaded machine takes well under this
+PACE = 30  # seconds to an agent's next step of its own chain: none falls inside a test here
+SOON = 3.0  # seconds: a schedule due while the test still watches
 
 
 def _launch(demo, *names: str) -> list[int]:
@@ -30,12 +34,27 @@ def _wait_for_a_step(agent_id: int) -> None:
         time.sleep(0.05)
 
 
-def test_a_new_kick_supersedes_a_later_schedule_and_the_agent_steps_now(demo):
+def test_a_new_kick_supersedes_a_later_schedule_and_the_agent_steps_now(demo, settings):
+    settings.SWARM_STEP_DELAY = PACE
     (ada,) = _launch(demo, "Ada")
     scheduler = EmbeddedScheduler(workers=1)
-    scheduler.kick(ada, 3600)  # e.g. a long wait before its next step
-    scheduler.kick(ada, 0)  # then a person's message: the step runs now, not in an hour
+    kicked = time.monotonic()
+    scheduler.kick(ada, SOON)  # its next step was due in a few seconds ...
+    scheduler.kick(ada, 0)  # ... when a person's message asks for it now
     _wait_for_a_step(ada)
+    time.sleep(max(0.0, kicked + SOON + 1.5 - time.monotonic()))  # past the superseded schedule's time
+    assert _steps(ada) == 1, "the superseded schedule ran a second step"
+
+
+def test_the_newest_kick_wins_even_when_it_is_due_later(demo, settings):
+    (ada,) = _launch(demo, "Ada")
+    scheduler = EmbeddedScheduler(workers=1)
+    scheduler.kick(ada, 1.0)  # a step due in a second ...
+    scheduler.kick(ada, PACE)  # ... put off by a later kick
+    time.sleep(2.5)
+    assert _steps(ada) == 0, "the superseded, sooner schedule ran a step"
+    waits = (Agent.objects.get(pk=ada).next_step_at - timezone.now()).total_seconds()
+    assert PACE - 5 < waits <= PACE  # what the agent's page says: its next step in half a minute
 
 
 def test_a_superseded_schedule_runs_no_step(demo):

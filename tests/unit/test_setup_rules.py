@@ -8,9 +8,9 @@ from django.contrib.auth import get_user_model
 
 from agents import team_setup
 from agents.errors import InvalidForm, ServiceError
-from agents.forms import ModelProfileForm, RepositoryForm
 from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, Team
 from agents.permissions import Forbidden
+from agents.setup_forms import ModelProfileForm, RepositoryForm
 
 PASTED_KEY = "sk-proj-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
 

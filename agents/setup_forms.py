@@ -1,0 +1,198 @@
+"""A team's repositories and model profiles: what a person may write there, for the pages, the JSON API and Django's
+admin (agents/team_setup.py saves them). Apart from agents/forms.py, which holds the rules on the work itself.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.core.validators import MinValueValidator
+
+from agents import model_access, worktrees
+from agents.models import ModelProfile, Repository
+
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+# Messages are fragments ("is not a directory on the server.") the API prefixes with the field's name and the pages
+# with its label. None of them repeats the value: a field may hold a key pasted by mistake.
+
+
+def repo_location(path: str) -> Path:
+    """The resolved path if an operator allowed repositories there (SWARM_REPO_ROOTS), outside Swarm's own data and
+    checkout. Checked before any git command runs there: git reads a repository's config as it opens it."""
+    where = Path(path)
+    if not where.is_absolute():
+        raise forms.ValidationError("must be an absolute path on the server.")
+    where = where.resolve()
+    # agents of this team would read whatever the repository holds: not an agent's worktree, not Swarm's own files
+    if where.is_relative_to(Path(settings.WORKTREES_DIR).resolve()):
+        raise forms.ValidationError("is an agent's worktree; give the repository it was made from.")
+    for own, what in ((settings.DATA_DIR, "data directory"), (settings.BASE_DIR, "own checkout")):
+        own = Path(own).resolve()
+        if where.is_relative_to(own) or own.is_relative_to(where):
+            raise forms.ValidationError(f"is or holds Swarm's {what}, which agents must never read.")
+    roots = [Path(root).resolve() for root in settings.SWARM_REPO_ROOTS]
+    if not roots:
+        raise forms.ValidationError(
+            "cannot be registered: this server allows no repository directories (an operator sets SWARM_REPO_ROOTS)."
+        )
+    if not any(where.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(root) for root in roots)
+        raise forms.ValidationError(f"is outside the directories this server allows repositories in: {allowed}.")
+    if not where.is_dir():
+        raise forms.ValidationError("is not a directory on the server.")
+    return where
+
+
+def repo_default_branch(where: Path) -> str:
+    """The branch checked out in the repository at `where`, which must be its top-level directory."""
+    enclosing = next((p for p in where.parents if (p / ".git").exists()), None)
+    if not (where / ".git").exists() and enclosing is not None:
+        raise forms.ValidationError(f"is inside the git repository at {enclosing}; give that top-level directory.")
+    try:
+        top = worktrees.git(where, "rev-parse", "--show-toplevel").strip()
+    except worktrees.GitError as exc:
+        raise forms.ValidationError(f"is not a git repository with a working tree (git says: {exc}).") from None
+    if Path(top).resolve() != where:
+        raise forms.ValidationError(f"is inside the git repository at {top}; give that top-level directory.")
+    try:
+        return worktrees.git(where, "symbolic-ref", "--short", "-q", "HEAD").strip() or "main"
+    except worktrees.GitError:
+        return "main"  # detached HEAD: assume the usual name
+
+
+def plain_number(value) -> str:
+    """0.5000 -> "0.5", 10.0000 -> "10": a price as a person writes it."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class _TeamForm(forms.ModelForm):
+    """A team's object: the team is the instance's (pages, API) or, in Django's admin, a field of the form."""
+
+    @property
+    def team_id(self) -> int | None:
+        team = self.cleaned_data.get("team") if "team" in self.fields else None
+        return team.pk if team else self.instance.team_id
+
+    def _fix_on_edit(self, name: str, why: str) -> None:
+        if self.instance.pk:
+            self.fields[name].disabled = True
+            self.fields[name].help_text = why
+
+
+class RepositoryForm(_TeamForm):
+    """A git repository already on the server, by its path; the default branch is read from it. The path stays fixed
+    once added (agents' worktrees are made from it): a repository elsewhere is another repository."""
+
+    class Meta:
+        model = Repository
+        fields = ["name", "path", "verify_command"]
+        labels = {"path": "Path"}
+        help_texts = {
+            "name": "How tasks name it, e.g. “inventory”.",
+            "path": "Absolute path on the server of the repository's top-level directory, under a directory the"
+            " operator allows (SWARM_REPO_ROOTS).",
+            "verify_command": "Run in each agent's worktree to check a submission, e.g. “python -m pytest -q”;"
+            " a task may set its own.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._fix_on_edit("path", "Fixed once added: agents' worktrees are made from it.")
+
+    def clean_path(self) -> str:
+        if self.instance.pk:
+            return self.instance.path
+        where = repo_location(self.cleaned_data["path"])
+        self.instance.default_branch = repo_default_branch(where)
+        return str(where)
+
+    def clean(self):
+        cleaned = super().clean()
+        path = cleaned.get("path")
+        if path and not self.instance.pk and self.team_id:
+            if Repository.objects.filter(path=path).exclude(team_id=self.team_id).exists():
+                self.add_error("path", "is a repository of another team; ask an admin to share it.")
+        return cleaned
+
+
+class ModelProfileForm(_TeamForm):
+    """A model a team's agents and judges may use. The key stays in the environment variable the profile names, one
+    of the operator's (SWARM_MODEL_KEY_ENVS); hosts and providers are the operator's too (agents/model_access.py)."""
+
+    class Meta:
+        model = ModelProfile
+        fields = [
+            "name",
+            "model",
+            "api_base",
+            "api_key_env",
+            "family",
+            "context_window",
+            "input_usd_per_mtok",
+            "output_usd_per_mtok",
+        ]
+        labels = {"model": "Model", "api_base": "API base URL", "api_key_env": "Key variable"}
+        help_texts = {
+            "name": "How task rosters name it, e.g. “gpt-4o” (letters, digits, '.', '_' or '-').",
+            "model": "litellm model string: provider/model, e.g. openai/gpt-4o, anthropic/claude-sonnet-4-5,"
+            " or sim/diligent (the offline simulator).",
+            "api_base": "Only for an OpenAI-compatible server of your own (model openai/<name>), on a host the operator"
+            " allows (SWARM_MODEL_HOSTS); empty: the provider's own endpoint.",
+            "api_key_env": "The environment variable of the server that holds the key; the key itself is never shown"
+            " or stored here.",
+            "family": "Judges should come from another family than the workers'; empty: the provider.",
+            "context_window": "Input tokens the model accepts; empty: litellm's figure, else SWARM_LLM_CONTEXT_TOKENS.",
+            "input_usd_per_mtok": "USD per million input tokens; empty: litellm's price, if it knows the model.",
+            "output_usd_per_mtok": "USD per million output tokens.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = list(settings.SWARM_MODEL_KEY_ENVS)
+        current = self.instance.api_key_env
+        choices = [("", "none (a server that takes no key)")] + [(name, name) for name in allowed]
+        if current and current not in allowed:  # saved before the operator narrowed the list: shown, then refused
+            choices.append((current, f"{current} (no longer allowed)"))
+        self.fields["api_key_env"].widget = forms.Select(choices=choices)
+        self.fields["family"].required = False
+        if not self.instance.pk:
+            self.initial["family"] = ""  # not the model's default ("simulator"): empty means the provider's name
+        self.fields["context_window"].validators.append(MinValueValidator(1))
+        for name in ("input_usd_per_mtok", "output_usd_per_mtok"):
+            self.fields[name].validators.append(MinValueValidator(0))
+            self.fields[name].widget.attrs["min"] = 0
+            if self.initial.get(name) is not None:
+                self.initial[name] = plain_number(self.initial[name])
+        self._fix_on_edit("name", "Fixed once added: task rosters name it.")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if not self.instance.pk and not PROFILE_NAME.match(name):
+            raise forms.ValidationError(
+                "must start with a letter or digit and use only letters, digits, '.', '_' or '-'."
+            )
+        return name
+
+    def clean_model(self) -> str:
+        model = self.cleaned_data["model"]
+        if any(c.isspace() for c in model):
+            raise forms.ValidationError("must not contain spaces (e.g. openai/gpt-4o or sim/diligent).")
+        return model
+
+    def clean(self):
+        cleaned = super().clean()
+        model = cleaned.get("model")
+        if model is None or {"api_base", "api_key_env"} & set(self.errors):
+            return cleaned
+        try:  # the operator's settings decide which key variables, hosts and providers a profile may use
+            model_access.check(model, cleaned.get("api_base", ""), cleaned.get("api_key_env", ""))
+        except model_access.ProfileRefused as refused:
+            self.add_error(refused.field, refused.message)
+        if not cleaned.get("family"):
+            cleaned["family"] = "simulator" if model.startswith("sim/") else model.split("/")[0]
+        return cleaned
