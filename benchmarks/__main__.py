@@ -2,6 +2,7 @@
 
 python -m benchmarks            # all
 python -m benchmarks guards     # one
+python -m benchmarks fleet      # the fleet benchmark alone (SWARM_BENCH_FLEET picks its cases, benchmarks/fleet.py)
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import guards, judges
+    from benchmarks import fleet, guards, judges
 
-    wanted = set(argv) or {"guards", "judges"}
+    wanted = set(argv) or {"guards", "judges", "fleet"}
     started = time.monotonic()
     if "guards" in wanted:
         guards.run()
     if "judges" in wanted:
         judges.run()
+    if "fleet" in wanted:
+        fleet.bench()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")
     return 0
 
