@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -203,9 +204,27 @@ def run(case: Case, say=print) -> dict:
             raise
         sampler.stop()
         out["peak_mb"] = sampler.peak
+        out["load_average"] = os.getloadavg()[0]  # other work on the machine makes the figures noisier
         server_log = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{server_port}/log", timeout=30).read())
     out.update(figures(case, seen, server_log))
+    out["raw"] = str(_keep_raw(case, seen, server_log))
+    shutil.rmtree(data_dir, ignore_errors=True)
     return out
+
+
+def _keep_raw(case: Case, seen: dict, server_log: list) -> Path:
+    """What the figures were made from, to look into a run afterwards (test-artifacts/ is not committed)."""
+    path = ROOT / "test-artifacts" / "fleet" / f"{case.mode}-{case.model}-{case.agents}-{int(time.time())}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = {
+        "times": seen["times"],
+        "log": seen["log"],
+        "server_log": server_log,
+        "overview": [w.shown for w in seen["overview"]],
+        "details": {w.agent: w.received for w in seen["details"]},
+    }
+    path.write_text(json.dumps(raw))
+    return path
 
 
 def figures(case: Case, seen: dict, server_log: list) -> dict:
@@ -292,7 +311,8 @@ def details(out: dict) -> list[str]:
         f" it, the last agent's first {_f(out['last_first_call_s'], '.2f', 0)} s; never called: {out['never_called']}",
         f"  calls started in the window: {out['calls']}; stale p50 {_f(out['stale_p50'], '.2f', 0)} s;"
         f" detail events timed {out['detail_events']}; overview frames {out['overview_frames']};"
-        f" reconnects {out['reconnects']}",
+        f" reconnects {out['reconnects']}; machine load average {out['load_average']:.1f}",
+        f"  raw data: {out['raw']}",
     ]
     for name, seconds in out["cpu"].items():
         memory = ""

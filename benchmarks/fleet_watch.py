@@ -78,7 +78,8 @@ class OverviewWatcher(Watcher):
     shown: dict[int, list[tuple[float, int]]] = field(default_factory=dict)  # agent: [(time, change)], increasing
 
     def seen(self, at: float, message: dict) -> None:
-        for agent, change in card_changes(message.get("html") or "").items():
+        html = message.get("html") or " ".join(v for v in message.values() if isinstance(v, str))
+        for agent, change in card_changes(html).items():
             steps = self.shown.setdefault(agent, [])
             if not steps or change > steps[-1][1]:
                 steps.append((at, change))
@@ -135,16 +136,14 @@ class Calls:
         return cls(by_agent)
 
     def rate(self, start: float, end: float) -> float:
-        """Model calls a second over [start, end], each agent's cycle between two calls counted by the share of it
-        inside the window (the fleet moves in step, so whole calls counted would swing by a fleet per period)."""
-        cycles = 0.0
-        for calls in self.by_agent.values():
-            starts = [s for s, _ in calls] + [end + 3600]  # an open last cycle: as good as unfinished in the window
-            for a, b in zip(starts, starts[1:], strict=False):
-                overlap = min(b, end) - max(a, start)
-                if overlap > 0:
-                    cycles += overlap / (b - a)
-        return cycles / (end - start)
+        """Model calls a second over [start, end] by Little's law: the calls in flight on average over the window,
+        divided by how long a call takes. Whole calls counted would swing by a fleet a period (the fleet moves in
+        step), and an agent starved for a model call counts as the nothing it got."""
+        durations = [b - a for calls in self.by_agent.values() for a, b in calls if b != float("inf")]
+        if not durations:
+            return 0.0
+        in_flight = sum(max(0.0, min(b, end) - max(a, start)) for calls in self.by_agent.values() for a, b in calls)
+        return in_flight / (end - start) / (sum(durations) / len(durations))
 
     def started(self, start: float, end: float) -> int:
         return sum(1 for calls in self.by_agent.values() for s, _ in calls if start <= s <= end)
