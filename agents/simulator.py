@@ -11,7 +11,7 @@ import re
 
 from agents.prompts import INJECTED_PREFIX, NUDGE_MARK
 
-BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper", "sloppy", "judge", "judge-lenient")
+BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper", "sloppy", "steady", "judge", "judge-lenient")
 
 # The demo repository's bug and its fix (see agents/demo.py): the diligent simulator carries the solution.
 DEMO_FIX = {
@@ -88,6 +88,9 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
         call = _call("submit", summary="All done, everything works perfectly.")
         return {"content": reply + "This is finished.", "tool_calls": [call]}
 
+    if behaviour == "steady":
+        return steady(messages)
+
     if behaviour == "looper":
         return {"content": reply + "Let me look at the files again.", "tool_calls": [_call("list_files", path=".")]}
 
@@ -126,6 +129,14 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
         # after a rejection: check again, then submit again
         call = script[-3] if (done - len(script)) % 2 == 0 else script[-1]
     return {"content": reply + _thought(call), "tool_calls": [call]}
+
+
+def steady(messages: list[dict]) -> dict:
+    """`steady`, the fleet benchmark's agent: one cheap tool call a turn, forever. Turn k writes notes/turn-k.md and
+    says so, so a watcher can tell from the activity shown which turn an agent's card is at."""
+    turn = 1 + sum(1 for m in messages if m.get("role") == "assistant")
+    call = _call("write_file", path=f"notes/turn-{turn}.md", content=f"note {turn}\n")
+    return {"content": f"Turn {turn}: writing a note.", "tool_calls": [call]}
 
 
 def _thought(call: dict) -> str:

@@ -2,6 +2,7 @@
 
 python -m benchmarks            # all
 python -m benchmarks guards     # one
+python -m benchmarks fleet      # the fleet benchmark alone (SWARM_BENCH_FLEET picks its cases, benchmarks/fleet.py)
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import conversation, guards, judges
+    from benchmarks import conversation, fleet, guards, judges
 
-    wanted = set(argv) or {"guards", "judges", "conversation"}
+    wanted = set(argv) or {"guards", "judges", "conversation", "fleet"}
     started = time.monotonic()
     if "guards" in wanted:
         guards.run()
@@ -37,6 +38,8 @@ def main(argv: list[str]) -> int:
         judges.run()
     if "conversation" in wanted:
         conversation.run()
+    if "fleet" in wanted:
+        fleet.bench()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")
     return 0
 

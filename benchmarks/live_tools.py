@@ -86,7 +86,7 @@ def spawn_tool(live: LiveApp, *args: str) -> subprocess.Popen:
 # ---------------------------------------------------------------- inside the app's environment
 
 
-def _session_cookie(user) -> str:
+def session_cookie(user) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
@@ -113,7 +113,7 @@ def prepare(names: list[str]) -> dict:
         Membership.objects.get_or_create(
             team=stranger_team if name == "stranger" else team, user=user, defaults={"role": "operator"}
         )
-        users[name] = {"id": user.pk, "cookie": _session_cookie(user), "token": ApiToken.issue(user)}
+        users[name] = {"id": user.pk, "cookie": session_cookie(user), "token": ApiToken.issue(user)}
     task = demo.task_like(template, [("Emitter", "sim-diligent")], title=f"live {time.time_ns()}")
     agent = Agent.objects.create(
         task=task,

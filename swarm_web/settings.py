@@ -183,6 +183,8 @@ if SWARM_SCHEDULER == CELERY_SCHEDULER and not REDIS_URL:
     raise ImproperlyConfigured(f"SWARM_SCHEDULER={CELERY_SCHEDULER} needs REDIS_URL for the broker")
 SWARM_SERVE_STATIC = env_bool("SWARM_SERVE_STATIC", True)  # daphne serves /static/ itself in the embedded mode
 SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulated steps, keeps the demo watchable
+# seconds each simulated model call (sim/...) waits before it answers, like a real model's latency (benchmarks)
+SWARM_SIM_LATENCY = env_float("SWARM_SIM_LATENCY", 0.0)
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_MAX_PARALLEL_VERIFICATIONS = env_int("SWARM_MAX_PARALLEL_VERIFICATIONS", 2)  # embedded: verify-queue threads
 # a queued verification that has not started after this long is queued again (its queue was lost)

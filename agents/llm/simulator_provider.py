@@ -6,8 +6,10 @@ Simulated agents and judges so travel the same path as real models: one `litellm
 from __future__ import annotations
 
 import json
+import time
 
 import litellm
+from django.conf import settings
 from litellm import CustomLLM, ModelResponse
 
 from agents import simulator
@@ -38,6 +40,8 @@ class SimulatorProvider(CustomLLM):
                 model=model,
                 llm_provider="sim",
             )
+        if settings.SWARM_SIM_LATENCY > 0:  # a real model's answer takes a while (SWARM_SIM_LATENCY)
+            time.sleep(settings.SWARM_SIM_LATENCY)
         turn = simulator.decide(behaviour, messages)
         step = sum(1 for m in messages if m.get("role") == "assistant")
         message = {"role": "assistant", "content": turn["content"]}
