@@ -183,6 +183,12 @@ if SWARM_SCHEDULER == CELERY_SCHEDULER and not REDIS_URL:
 SWARM_SERVE_STATIC = env_bool("SWARM_SERVE_STATIC", True)  # daphne serves /static/ itself in the embedded mode
 SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulated steps, keeps the demo watchable
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
+# model calls in flight at once in one process (a call waiting for its answer holds no step slot); past it, a step
+# is handed back for a moment
+SWARM_INFLIGHT_PER_PROCESS = env_int("SWARM_INFLIGHT_PER_PROCESS", 1000)
+SWARM_SIM_LATENCY = env_float("SWARM_SIM_LATENCY", 0.0)  # seconds a simulated model takes to answer
+if SWARM_INFLIGHT_PER_PROCESS < 1 or SWARM_SIM_LATENCY < 0:
+    raise ImproperlyConfigured("SWARM_INFLIGHT_PER_PROCESS must be at least 1, SWARM_SIM_LATENCY at least 0")
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 # an agent's worktree quota: a command that takes it past either is killed (0: no limit)

@@ -64,6 +64,7 @@ class OpenAIServer:
     def __init__(self, model: str = "test-model"):
         self.model = model
         self.requests: list[Request] = []
+        self.dropped = 0  # answers cut short because the client closed the connection (a cancelled call)
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -126,7 +127,8 @@ class OpenAIServer:
                 try:
                     self._answer(scripted, body)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test): nothing left to say
+                    with server._lock:  # the client gave up (a timeout, a cancelled call): nothing left to say
+                        server.dropped += 1
 
             def _answer(self, scripted: Reply | None, body: dict) -> None:
                 if scripted is None:
