@@ -3,7 +3,7 @@
 - The lease owner is this process's identity (`host:pid:nonce`), so a sweep on the same host can tell a dead
   holder (its pid is gone) from a live one whose step simply lasts long.
 - A heartbeat thread renews the lease of every step this process runs (model calls in flight included), every third
-  of SWARM_LEASE_SECONDS, with one conditional update on the fencing tokens of all of them: a step may last longer
+  of SWARM_LEASE_SECONDS, with one conditional update for all of them: a step may last longer
   than the lease (a long test run) and nobody takes it over while its holder lives. If the renewal finds a token
   gone, that step lost its lease and must stop.
 - `begin_shutdown()` (SIGTERM) asks every running step to hand its work back: commands are killed, model calls
@@ -21,7 +21,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Q
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -124,7 +123,9 @@ def check_stop(agent_id: int) -> None:
 
 def renew_all() -> None:
     """One heartbeat: extend the lease of every step this process runs (only while it still holds it), in one
-    update whatever their number; a second query, only when some were not renewed, finds the ones lost."""
+    update whatever their number. A lease is this process's while it names this process as its owner: a claim by
+    anyone else (the only thing that changes a fencing token) names its own. When some were not renewed, a second
+    query finds the ones lost by their tokens."""
     from agents.models import Agent
 
     with _lock:
@@ -132,10 +133,9 @@ def renew_all() -> None:
     if not held:
         return
     until = timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS)
-    mine = Q()
-    for agent_id, token in held.items():
-        mine |= Q(pk=agent_id, fencing_token=token)
-    renewed = Agent.objects.filter(mine, lease_expires_at__isnull=False).update(lease_expires_at=until)
+    renewed = Agent.objects.filter(pk__in=held, lease_owner=worker_id(), lease_expires_at__isnull=False).update(
+        lease_expires_at=until
+    )
     if renewed == len(held):
         return
     tokens = dict(Agent.objects.filter(pk__in=held).values_list("pk", "fencing_token"))
