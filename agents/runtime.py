@@ -90,7 +90,8 @@ def _schedule_next(agent_id: int, outcome: tuple[float | None, bool]) -> None:
 
 
 def _begin(agent_id: int, then) -> float | None | Future:
-    """The step up to its model call: a Future of (delay, tool calls to run next) when the call went in flight."""
+    """One step in this thread (the tool calls of the last turn), or its part up to the model call: then a Future of
+    (the delay before the next step, whether that step runs tool calls), done when the call's end is saved."""
     if not inflight.has_room():
         return IN_FLIGHT_FULL_DELAY  # this process waits for enough calls already: the agent comes back shortly
     token = claim(agent_id)

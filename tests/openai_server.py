@@ -60,6 +60,11 @@ class Request:
     raw: str
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # a fleet's calls arrive together: the default backlog of 5 refuses most of them
+
+
 class OpenAIServer:
     def __init__(self, model: str = "test-model"):
         self.model = model
@@ -68,8 +73,7 @@ class OpenAIServer:
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-test-server", daemon=True)
 
     @property
@@ -88,6 +92,10 @@ class OpenAIServer:
     def start(self) -> OpenAIServer:
         self._thread.start()
         return self
+
+    def release(self) -> None:
+        """Every handler hanging on purpose answers now (and any hang scripted later answers at once)."""
+        self._stopping.set()
 
     def stop(self) -> None:
         self._stopping.set()  # wakes handlers that are hanging on purpose

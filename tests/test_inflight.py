@@ -4,13 +4,16 @@ step must: the process stopping, the agent stopped by a person, its lease taken 
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
-from agents import inflight, lease, runtime, scheduling, services
+from agents import inflight, lease, llm, runtime, scheduling, services
 from agents.models import Agent
 from tests import factories
+from tests.openai_server import hang
+from tests.test_llm import messages_for, profile_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -157,3 +160,20 @@ def test_past_the_in_flight_cap_a_step_is_handed_back_for_a_moment(demo, setting
     for pk in (ada, bea):
         services.stop(Agent.objects.get(pk=pk), "alice")
     _wait("the calls cancelled", lambda: inflight.in_flight() == 0, timeout=5)
+
+
+def test_a_hundred_and_fifty_calls_to_one_model_server_are_in_flight_at_once(server, canary, settings):
+    # a fleet on one OpenAI-compatible server: no call waits for another's connection
+    settings.SWARM_LLM_STREAM = False
+    settings.SWARM_LLM_RETRIES = 0
+    count = 150
+    server.script(*[hang(60) for _ in range(count)])
+    profile = profile_for(server)
+
+    async def every_call():
+        return await asyncio.gather(*(llm.acomplete(profile, messages_for(), []) for _ in range(count)))
+
+    answers = inflight.run(every_call())
+    _wait("every request at the server at once", lambda: len(server.requests) == count)
+    server.release()
+    assert [turn.content for turn in answers.result(timeout=30)] == ["too late"] * count

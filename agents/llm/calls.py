@@ -188,7 +188,9 @@ def _use_async_client() -> None:
     belongs to the loop it first runs on: a forked process makes its own."""
     global _async_client_pid
     if _async_client_pid != os.getpid():
-        litellm.aclient_session = httpx.AsyncClient(follow_redirects=False)
+        # as many connections as calls may be in flight (httpx's default of 100 would queue the rest)
+        limits = httpx.Limits(max_connections=settings.SWARM_INFLIGHT_PER_PROCESS, max_keepalive_connections=100)
+        litellm.aclient_session = httpx.AsyncClient(follow_redirects=False, limits=limits)
         _async_client_pid = os.getpid()
 
 
