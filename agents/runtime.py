@@ -200,18 +200,13 @@ def _hooks(agent: Agent) -> dict:
 
     def on_wait(seconds: float, reason: str) -> None:
         # a provider asked us to wait: show it on the card, and keep the lease for the wait
+        until = timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS + seconds)
+        payload = {"seconds": round(seconds, 1), "reason": reason}
         services.record_event(
-            agent.pk,
-            "retry",
-            {"seconds": round(seconds, 1), "reason": reason},
-            activity=f"waiting {seconds:.0f}s: {reason}",
-            lease_expires_at=timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS + seconds),
+            agent.pk, "retry", payload, activity=f"waiting {seconds:.0f}s: {reason}", lease_expires_at=until
         )
 
-    def on_text(text: str) -> None:
-        events.broadcast_streaming(agent.pk, text)
-
-    return {"on_wait": on_wait, "on_text": on_text}
+    return {"on_wait": on_wait, "on_text": lambda text: events.broadcast_streaming(agent.pk, text)}
 
 
 def _step(agent: Agent, token: int, started: float, then) -> float | None | Future:
