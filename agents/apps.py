@@ -9,4 +9,4 @@ class AgentsConfig(AppConfig):
         from swarm_web import checks  # noqa: F401 (registers the deployment checks)
 
         # by dotted path: the runtime (and litellm, seconds to import) loads when the first step runs
-        scheduling.register_step("agents.runtime.run_step")
+        scheduling.register_step("agents.runtime.start_step")

@@ -41,7 +41,8 @@ _jobs: dict[str, tuple[str, str]] = {}  # job name -> (dotted path of its functi
 
 def register_step(path: str) -> None:
     """The function that runs one step of an agent: `step(agent_id)` returns the delay before its next step, or
-    None when it should not continue."""
+    None when it should not continue or goes on elsewhere (a step whose model call is in flight kicks the next one
+    itself when the call is over)."""
     global _step_path, _step
     _step_path, _step = path, None
 

@@ -1,4 +1,6 @@
 """Embedded mode: a timer heap and a fixed set of daemon step threads inside the web process (SQLite, no Redis).
+A step thread is busy only while a step does its own work: its model call waits on the calls' loop
+(agents/inflight.py), which schedules the agent's next step when the call is over.
 
 Like the Celery backend it honours the schedule token: an agent's newest kick wins, whether it is due sooner or
 later than the ones before it, and a superseded schedule runs no step. Nothing here keeps a stopping process
@@ -17,7 +19,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from agents import lease, scheduling
+from agents import inflight, lease, scheduling
 from agents.scheduling import sweep
 from agents.scheduling.base import Scheduler
 
@@ -64,10 +66,11 @@ class EmbeddedScheduler(Scheduler):
         threading.Thread(target=scheduling.step_function, daemon=True).start()
 
     def stop(self, timeout: float) -> None:
-        """Running steps hand their agents back (commands killed, model calls dropped, leases freed), then any
-        lease still held here is freed, so the next start resumes every agent at once."""
+        """Running steps hand their agents back (commands killed, model calls in flight cancelled, leases freed),
+        then any lease still held here is freed, so the next start resumes every agent at once."""
         lease.begin_shutdown()
-        if not self.wait_idle(timeout):
+        deadline = time.monotonic() + timeout
+        if not (self.wait_idle(timeout) and inflight.drain(max(0.0, deadline - time.monotonic()))):
             log.warning("steps still running after %.0f s of shutdown: their leases are freed anyway", timeout)
         try:
             freed = lease.release_mine()
