@@ -2,6 +2,7 @@
 
 python -m benchmarks            # all
 python -m benchmarks guards     # one
+python -m benchmarks launch     # launching 300 and 1,000 agents (the app as a person runs it)
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import guards, judges
+    from benchmarks import guards, judges, launch
 
-    wanted = set(argv) or {"guards", "judges"}
+    wanted = set(argv) or {"guards", "judges", "launch"}
     started = time.monotonic()
     if "guards" in wanted:
         guards.run()
     if "judges" in wanted:
         judges.run()
+    if "launch" in wanted:
+        launch.run()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")
     return 0
 

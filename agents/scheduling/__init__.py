@@ -9,8 +9,12 @@ e-mail backend (`SWARM_SCHEDULER`, the dotted path of a `Scheduler` class).
 (`Agent.schedule_token`) and hands the backend (agent, token, delay); `run(agent_id, token)` then runs the step
 only while that token is still the agent's newest, so a later kick supersedes every earlier one.
 
-This package imports neither the runtime nor the services: the agents app registers its step function by dotted
-path (`register_step`, in AppConfig.ready), and it is imported the first time a step runs.
+`prepare(agent_ids)` hands launched agents to the backend to have their worktrees made in the background (a thread
+pool of the web process, a Celery task per batch, or at once for the manual backend); each agent is kicked as soon as
+its worktree is ready, by the preparation function.
+
+This package imports neither the runtime nor the services: the agents app registers its step and preparation
+functions by dotted path (`register_step`, `register_preparation`, in AppConfig.ready), imported at first use.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from agents.scheduling.base import Scheduler
 
 _step_path = ""
 _step = None
+_prepare_path = ""
+_prepare = None
 _backends: dict[str, Scheduler] = {}
 _lock = threading.Lock()
 
@@ -44,6 +50,29 @@ def step_function():
             raise ImproperlyConfigured("no step function is registered (the agents app registers it when ready)")
         _step = import_string(_step_path)
     return _step
+
+
+def register_preparation(path: str) -> None:
+    """The function that makes launched agents' worktrees and starts them: `prepare(agent_ids)`."""
+    global _prepare_path, _prepare
+    _prepare_path, _prepare = path, None
+
+
+def run_preparation(agent_ids: list[int]) -> list[int]:
+    """Make these agents' worktrees here and now (backends call this, in whatever thread or process they chose);
+    returns those it did not get to (the process is stopping)."""
+    global _prepare
+    if _prepare is None:
+        if not _prepare_path:
+            raise ImproperlyConfigured("no preparation function is registered (the agents app registers it)")
+        _prepare = import_string(_prepare_path)
+    return _prepare(agent_ids)
+
+
+def prepare(agent_ids: list[int]) -> None:
+    """Have these launched agents' worktrees made in the background; each starts as soon as its own is ready."""
+    if agent_ids:
+        backend().prepare(list(agent_ids))
 
 
 def backend_class() -> type[Scheduler]:

@@ -27,6 +27,11 @@ class Scheduler:
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         raise NotImplementedError
 
+    def prepare(self, agent_ids: list[int]) -> None:
+        """Have `scheduling.run_preparation` called for these agents soon, somewhere: the embedded and Celery
+        backends do it in the background, so a launch answers before any worktree exists."""
+        raise NotImplementedError
+
     def start(self) -> None:
         """The web process has started (its server's loop runs)."""
 

@@ -1,4 +1,5 @@
-"""Embedded mode: a timer heap and a fixed set of daemon step threads inside the web process (SQLite, no Redis).
+"""Embedded mode: a timer heap and a fixed set of daemon step threads inside the web process (SQLite, no Redis),
+and a few threads of their own that make launched agents' worktrees (git runs as a child process, so they overlap).
 
 Like the Celery backend it honours the schedule token: an agent's newest kick wins, whether it is due sooner or
 later than the ones before it, and a superseded schedule runs no step. Nothing here keeps a stopping process
@@ -23,6 +24,8 @@ from agents.scheduling.base import Scheduler
 
 log = logging.getLogger(__name__)
 
+PREPARE_THREADS = 2  # worktrees made at once: git's checkout is a child process, two keep both cores busy
+
 
 class EmbeddedScheduler(Scheduler):
     runs_steps_here = True
@@ -36,6 +39,9 @@ class EmbeddedScheduler(Scheduler):
         threading.Thread(target=self._timer, name="swarm-scheduler", daemon=True).start()
         for i in range(workers or settings.SWARM_MAX_PARALLEL_STEPS):
             threading.Thread(target=self._worker, name=f"swarm-step-{i}", daemon=True).start()
+        self.preparing: queue.SimpleQueue[int] = queue.SimpleQueue()  # agent ids whose worktree is to be made
+        for i in range(PREPARE_THREADS):
+            threading.Thread(target=self._preparer, name=f"swarm-prepare-{i}", daemon=True).start()
 
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         if lease.shutting_down.is_set():
@@ -46,6 +52,10 @@ class EmbeddedScheduler(Scheduler):
             self.newest[agent_id] = max(token, self.newest.get(agent_id, token))
             heapq.heappush(self.heap, (time.monotonic() + delay, agent_id, token))
             self.cond.notify()
+
+    def prepare(self, agent_ids: list[int]) -> None:
+        for agent_id in agent_ids:  # one at a time, in launch order: the first agent starts first
+            self.preparing.put(agent_id)
 
     def start(self) -> None:
         log.info("embedded scheduler starting: resuming running agents")
@@ -101,6 +111,19 @@ class EmbeddedScheduler(Scheduler):
             log.exception("step of agent %s crashed", agent_id)
         finally:
             close_old_connections()
+
+    def _preparer(self) -> None:
+        while True:
+            agent_id = self.preparing.get()
+            if lease.shutting_down.is_set():
+                continue  # the next start's sweep takes up every agent still preparing
+            close_old_connections()
+            try:
+                scheduling.run_preparation([agent_id])
+            except Exception:
+                log.exception("preparing the worktree of agent %s crashed", agent_id)
+            finally:
+                close_old_connections()
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

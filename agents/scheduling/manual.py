@@ -1,7 +1,9 @@
-"""Nothing is scheduled: tests and benchmarks call the step function themselves (tests/factories.run_until_idle)."""
+"""Nothing is scheduled: tests and benchmarks call the step function themselves (tests/factories.run_until_idle).
+Worktrees are made at once, in the caller's thread, so a launch returns agents that are running."""
 
 from __future__ import annotations
 
+from agents import scheduling
 from agents.scheduling.base import Scheduler
 
 
@@ -11,3 +13,6 @@ class ManualScheduler(Scheduler):
 
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         pass
+
+    def prepare(self, agent_ids: list[int]) -> None:
+        scheduling.run_preparation(agent_ids)
