@@ -36,6 +36,9 @@ from agents.signals import sweeping
 log = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 0.5  # at most one progress frame per task this often, from each process
+# git fails now and then when two worktrees of one repository are added or removed at the same moment (it reads the
+# other's half-made admin directory: "failed to read .git/worktrees/…/commondir"); such a failure is tried again
+RETRIES = (0.5, 2.0)
 
 
 def prepare(agent_ids: list[int]) -> list[int]:
@@ -57,14 +60,30 @@ def prepare_one(agent_id: int) -> bool:
         return False
     agent = Agent.objects.select_related("task", "task__repo").get(pk=agent_id)
     try:
-        _discard_leftover(agent)
-        branch, path, base = worktrees.create(agent.task.repo, agent.task_id, agent.name, agent.base_commit or None)
+        branch, path, base = _make(agent)
     except (worktrees.GitError, OSError) as exc:
         _failed(agent, f"could not create its worktree: {exc}")
     else:
         _ready(agent, branch, path, base)
     progress.changed(agent.task_id)
     return True
+
+
+def _make(agent: Agent) -> tuple[str, Path, str]:
+    for wait in RETRIES:
+        try:
+            return _make_once(agent)
+        except worktrees.BranchTaken:
+            raise
+        except worktrees.GitError as exc:
+            log.info("agent %s: git failed making its worktree (%s); trying again in %.1f s", agent.pk, exc, wait)
+            time.sleep(wait)
+    return _make_once(agent)
+
+
+def _make_once(agent: Agent) -> tuple[str, Path, str]:
+    _discard_leftover(agent)
+    return worktrees.create(agent.task.repo, agent.task_id, agent.name, agent.base_commit or None)
 
 
 def _claim(agent_id: int) -> bool:

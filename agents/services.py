@@ -186,7 +186,7 @@ def launch_task(task: TaskSpec) -> list[Agent]:
         if claimed != 1:
             raise ServiceError("This task has already been launched.", 409)
         now = timezone.now()
-        Agent.objects.bulk_create(
+        agents = Agent.objects.bulk_create(
             Agent(
                 task=task,
                 name=r["name"],
@@ -199,9 +199,11 @@ def launch_task(task: TaskSpec) -> list[Agent]:
             )
             for r in roster
         )
-        ids = list(Agent.objects.filter(task=task).order_by("id").values_list("pk", flat=True))
+        ids = [a.pk for a in agents]  # both databases return the new rows' ids from the insert
         transaction.on_commit(lambda: scheduling.prepare(ids))
-    return list(Agent.objects.filter(task=task).select_related("profile"))
+    if Agent.objects.filter(pk__in=ids, status=Agent.Status.PREPARING).count() != len(ids):
+        return list(Agent.objects.filter(task=task).select_related("profile"))  # made at once (manual scheduler)
+    return agents
 
 
 def resume(agent: Agent, reason: str = "resumed") -> None:

@@ -27,6 +27,10 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "agent"
 
 
+class BranchTaken(GitError):
+    """The agent's branch exists already and holds other work: never moved, never reused."""
+
+
 def location(task_id: int, agent_name: str) -> tuple[str, Path]:
     """Where an agent of a task works: its branch swarm/<task>/<agent> and its worktree's directory."""
     return f"swarm/{task_id}/{slug(agent_name)}", Path(settings.WORKTREES_DIR) / f"task-{task_id}" / slug(agent_name)
@@ -55,7 +59,7 @@ def create(repo, task_id: int, agent_name: str, base: str | None = None) -> tupl
         git(repo.path, "worktree", "prune")  # a registration whose directory never came to be holds the branch
         git(repo.path, "worktree", "add", str(path), branch)
     else:
-        raise GitError(f"a branch named {branch} already exists at another commit ({existing[:10]}); it is kept")
+        raise BranchTaken(f"a branch named {branch} already exists at another commit ({existing[:10]}); it is kept")
     return branch, path, base
 
 

@@ -34,7 +34,8 @@ class EmbeddedScheduler(Scheduler):
         self.heap: list[tuple[float, int, int]] = []  # (due, agent id, schedule token)
         self.newest: dict[int, int] = {}  # agent id -> the token of its newest schedule not yet due
         self.ready: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
-        self.busy = 0  # steps running now (one agent may briefly have two: the second finds its lease taken)
+        self.busy = 0  # steps and preparations running now (one agent may briefly have two steps: the second finds
+        # its lease taken)
         self.cond = threading.Condition()
         threading.Thread(target=self._timer, name="swarm-scheduler", daemon=True).start()
         for i in range(workers or settings.SWARM_MAX_PARALLEL_STEPS):
@@ -117,6 +118,8 @@ class EmbeddedScheduler(Scheduler):
             agent_id = self.preparing.get()
             if lease.shutting_down.is_set():
                 continue  # the next start's sweep takes up every agent still preparing
+            with self.cond:
+                self.busy += 1
             close_old_connections()
             try:
                 scheduling.run_preparation([agent_id])
@@ -124,6 +127,9 @@ class EmbeddedScheduler(Scheduler):
                 log.exception("preparing the worktree of agent %s crashed", agent_id)
             finally:
                 close_old_connections()
+                with self.cond:
+                    self.busy -= 1
+                    self.cond.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
