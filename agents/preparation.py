@@ -25,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -44,13 +44,17 @@ RETRIES = (0.5, 2.0)
 def prepare(agent_ids: list[int]) -> list[int]:
     """Make these agents' worktrees and start each as soon as its own is ready; returns the ids not reached because
     the process is stopping (the backend hands them on, or the next sweep takes them up)."""
-    for index, agent_id in enumerate(agent_ids):
-        if lease.shutting_down.is_set():
-            return list(agent_ids[index:])
-        try:
-            prepare_one(agent_id)
-        except Exception:  # the database went away mid-way: the sweep takes the agent up again
-            log.exception("preparing the worktree of agent %s failed", agent_id)
+    try:
+        for index, agent_id in enumerate(agent_ids):
+            if lease.shutting_down.is_set():
+                return list(agent_ids[index:])
+            try:
+                prepare_one(agent_id)
+            except Exception:  # the database went away mid-way: the sweep takes the agent up again
+                log.exception("preparing the worktree of agent %s failed", agent_id)
+    finally:
+        # also when all of them were stopped before their turn: the page's line must not wait for them
+        progress.settled(set(Agent.objects.filter(pk__in=agent_ids).values_list("task_id", flat=True)))
     return []
 
 
@@ -165,38 +169,35 @@ sweeping.connect(_on_sweep, dispatch_uid="agents.preparation.resume_lost")
 
 
 class _Progress:
-    """At most one progress frame per task every PROGRESS_SECONDS, and always one after the last change."""
+    """At most one progress frame per task every PROGRESS_SECONDS while its worktrees are being made, and one when
+    the last is done (which hides the line). Never from a timer: a frame goes out from the preparer's own work."""
 
     def __init__(self, interval: float):
         self.interval = interval
         self.sent: dict[int, float] = {}  # task id -> when its last frame went (monotonic)
-        self.pending: set[int] = set()  # tasks with a frame due
         self.lock = threading.Lock()
 
     def changed(self, task_id: int) -> None:
+        now = time.monotonic()
         with self.lock:
-            if task_id in self.pending:
-                return  # the frame already due carries this change too
-            self.pending.add(task_id)
-            wait = self.sent.get(task_id, -self.interval) + self.interval - time.monotonic()
-        if wait <= 0:
-            self._send(task_id, close=False)
-        else:
-            timer = threading.Timer(wait, self._send, (task_id, True))
-            timer.daemon = True
-            timer.start()
+            if now - self.sent.get(task_id, -self.interval) < self.interval:
+                return  # the next change after the interval, or the last one, shows this one too
+            self.sent[task_id] = now
+        self._send(task_id)
 
-    def _send(self, task_id: int, close: bool) -> None:
-        with self.lock:
-            self.pending.discard(task_id)
-            self.sent[task_id] = time.monotonic()
+    def settled(self, task_ids: set[int]) -> None:
+        """A preparer finished its agents: a task with nobody left preparing gets its last frame now."""
+        for task_id in task_ids:
+            if not Agent.objects.filter(task_id=task_id, status=Agent.Status.PREPARING).exists():
+                with self.lock:
+                    self.sent.pop(task_id, None)
+                self._send(task_id)
+
+    def _send(self, task_id: int) -> None:
         try:
             events.broadcast_preparation(task_id)
         except Exception:  # the page shows the state from the database at its next load or reconnect
             log.exception("progress of task %s not broadcast", task_id)
-        finally:
-            if close:  # the timer's own thread: its connection goes with it
-                close_old_connections()
 
 
 progress = _Progress(PROGRESS_SECONDS)
