@@ -9,9 +9,9 @@ e-mail backend (`SWARM_SCHEDULER`, the dotted path of a `Scheduler` class).
 (`Agent.schedule_token`) and hands the backend (agent, token, delay); `run(agent_id, token)` then runs the step
 only while that token is still the agent's newest, so a later kick supersedes every earlier one.
 
-`prepare(agent_ids)` hands launched agents to the backend to have their worktrees made in the background (a thread
-pool of the web process, a Celery task per batch, or at once for the manual backend); each agent is kicked as soon as
-its worktree is ready, by the preparation function.
+`prepare(agent_ids)` hands launched agents to the backend to have their worktrees made in the background (threads of
+the web process, Celery tasks in batches, or at once for the manual backend); each agent is kicked as soon as its
+worktree is ready, by the preparation function.
 
 This package imports neither the runtime nor the services: the agents app registers its step and preparation
 functions by dotted path (`register_step`, `register_preparation`, in AppConfig.ready), imported at first use.
