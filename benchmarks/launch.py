@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -113,6 +114,7 @@ def _fleet(size: int) -> dict:
         return {"request": seconds, "answered": statuses, **figures}
     finally:
         live.stop()
+        shutil.rmtree(live.data_dir, ignore_errors=True)  # a thousand worktrees
 
 
 def _seconds(value: float | None) -> str:
