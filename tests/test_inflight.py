@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agents import inflight, lease, llm, runtime, scheduling, services
+from agents import inflight, lease, llm, runtime, services
 from agents.models import Agent
 from tests import factories
 from tests.openai_server import hang
@@ -74,17 +74,6 @@ def test_the_next_step_runs_the_tool_calls_of_the_answered_turn_without_asking_a
     agent = Agent.objects.get(pk=ada)
     assert agent.steps == 1 and _turns([ada]) == 1
     assert list(agent.events.filter(kind="tool_call").values_list("payload__tool", flat=True)) == ["list_files"]
-
-
-@pytest.fixture
-def embedded(settings):
-    """The embedded scheduler with a single step thread, as this process's backend."""
-    settings.SWARM_SCHEDULER = "agents.scheduling.embedded.EmbeddedScheduler"
-    settings.SWARM_MAX_PARALLEL_STEPS = 1
-    yield scheduling.backend()
-    Agent.objects.update(status=Agent.Status.STOPPED)  # what is still scheduled runs no step
-    _wait("the last calls' end", lambda: inflight.in_flight() == 0)
-    scheduling._backends.pop(settings.SWARM_SCHEDULER)
 
 
 def test_agents_on_a_slow_model_keep_stepping_with_one_step_thread(demo, slow_model, embedded):

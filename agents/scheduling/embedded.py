@@ -40,8 +40,8 @@ class EmbeddedScheduler(Scheduler):
             threading.Thread(target=self._worker, name=f"swarm-step-{i}", daemon=True).start()
         # jobs run on threads of their own queue: a long verification never takes a step's thread
         self.jobs = {
-            scheduling.VERIFY: _JobThreads(scheduling.VERIFY, settings.SWARM_MAX_PARALLEL_VERIFICATIONS),
-            scheduling.HOUSEKEEPING: _JobThreads(scheduling.HOUSEKEEPING, 2),
+            scheduling.VERIFY: _JobThreads(self, scheduling.VERIFY, settings.SWARM_MAX_PARALLEL_VERIFICATIONS),
+            scheduling.HOUSEKEEPING: _JobThreads(self, scheduling.HOUSEKEEPING, 2),
         }
 
     def submit(self, name: str, queue: str, args: tuple) -> None:
@@ -127,9 +127,11 @@ class EmbeddedScheduler(Scheduler):
 
 
 class _JobThreads:
-    """A few daemon threads serving one job queue, in order of submission."""
+    """A few daemon threads serving one job queue, in order of submission; a running job counts as busy for the
+    scheduler's `wait_idle` (a stopping process waits for it as for a step)."""
 
-    def __init__(self, queue_name: str, threads: int):
+    def __init__(self, scheduler: EmbeddedScheduler, queue_name: str, threads: int):
+        self.scheduler = scheduler
         self.queue: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
         for i in range(max(1, threads)):
             threading.Thread(target=self._serve, name=f"swarm-{queue_name}-{i}", daemon=True).start()
@@ -142,6 +144,8 @@ class _JobThreads:
             name, args = self.queue.get()
             if lease.shutting_down.is_set():
                 continue
+            with self.scheduler.cond:
+                self.scheduler.busy += 1
             close_old_connections()
             try:
                 scheduling.run_job(name, args)
@@ -149,3 +153,6 @@ class _JobThreads:
                 log.exception("job %s%r crashed", name, args)
             finally:
                 close_old_connections()
+                with self.scheduler.cond:
+                    self.scheduler.busy -= 1
+                    self.scheduler.cond.notify_all()
