@@ -71,8 +71,8 @@ class RedisServer:
         assert self.cli("FLUSHALL") == "OK"
 
     def queued(self) -> int:
-        """Celery messages waiting in the default queue."""
-        return int(self.cli("LLEN", "celery") or 0)
+        """Celery messages waiting in Swarm's queues (steps, verify, housekeeping)."""
+        return sum(int(self.cli("LLEN", name) or 0) for name in ("steps", "verify", "housekeeping"))
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
