@@ -1,8 +1,8 @@
 """Reading verdicts at fleet size: the review queue and the history of decisions, filtered, sorted and paged.
 
-The pages (judges/views.py, judges/lists.py) and the JSON API (judges/api.py) read the same query string through
-`Filters.parse`, so a filter means the same everywhere. Every query starts from the team's verdicts
-(`Verdict.objects.in_team`); nothing here changes a row.
+The pages (judges/views.py) and the JSON API (judges/api.py) read the same query string through `Filters.parse`,
+so a filter means the same everywhere. Each caller passes the verdicts the user may see (the page: its current
+team's, `Verdict.objects.in_team`; the API: all of the token user's teams', `for_user`); nothing here changes a row.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class Filters:
     per_page: int = PER_PAGE
 
     @classmethod
-    def parse(cls, query, sorts: dict) -> Filters:
+    def parse(cls, query, sorts: dict, default_sort: str = "") -> Filters:
         """Filters from a QueryDict; a malformed value is a FieldError naming its parameter (the API's 400)."""
         recommendation = query.get("recommendation", "")
         if recommendation and recommendation not in Verdict.Recommendation.values:
@@ -78,7 +78,7 @@ class Filters:
             outcome=query.get("outcome", ""),
             since=_day(query, "since"),
             until=_day(query, "until"),
-            sort=query.get("sort", "") or next(iter(sorts)),
+            sort=query.get("sort", "") or default_sort or next(iter(sorts)),
             page=_number(query, "page") or 1,
             per_page=min(_number(query, "per_page") or PER_PAGE, MAX_PER_PAGE),
         )
@@ -133,11 +133,14 @@ def _narrowed(verdicts: QuerySet, f: Filters) -> QuerySet:
     return verdicts
 
 
+def lines(verdicts: QuerySet) -> QuerySet:
+    """For one line per verdict: the diff (up to 400 kB) and the verify output stay in the database."""
+    return verdicts.defer("diff", "evidence", "summary", "reasons")
+
+
 def _listed(verdicts: QuerySet) -> QuerySet:
-    """What one line shows: the agent, its task and profile, its changed files, and how far its judges disagree
-    (`opinions`: how many different recommendations they gave; 1 when they agree)."""
-    # the diff (up to 400 kB) and the verify output stay in the database: a line shows only the changed files
-    verdicts = verdicts.defer("diff", "evidence", "summary", "reasons")
+    """The agent, its task and profile, the changed files, and how far the judges disagree (`opinions`: how many
+    different recommendations they gave; 1 when they agree)."""
     return verdicts.select_related("agent", "agent__task", "agent__profile", "decided_by").annotate(
         diff_stat=KeyTransform("diff_stat", "evidence"),
         judges=Count("judgements", distinct=True),
@@ -145,27 +148,27 @@ def _listed(verdicts: QuerySet) -> QuerySet:
     )
 
 
-def queue(team_id: int | None, f: Filters) -> QuerySet:
-    """The team's pending verdicts, as asked. "recommendation" sorts the ones a person must look at first: reject
-    and needs-a-person before approve."""
+def queue(visible: QuerySet, f: Filters, statuses=(Verdict.Status.PENDING,)) -> QuerySet:
+    """Pending verdicts (or those of other statuses, `None` for all), as asked. "recommendation" sorts the ones a
+    person must look at first: reject and needs-a-person before approve."""
     rank = Case(
         When(recommendation=Verdict.Recommendation.REJECT, then=Value(0)),
         When(recommendation=Verdict.Recommendation.NEEDS_PERSON, then=Value(1)),
         default=Value(2),
         output_field=IntegerField(),
     )
-    verdicts = _narrowed(Verdict.objects.in_team(team_id).pending(), f)
+    verdicts = _narrowed(visible if statuses is None else visible.filter(status__in=statuses), f)
     return _listed(verdicts).annotate(recommendation_rank=rank).order_by(*QUEUE_SORTS[f.sort][1])
 
 
 DECIDED = [Verdict.Status.APPROVED, Verdict.Status.REJECTED, Verdict.Status.SUPERSEDED]
 
 
-def history(team_id: int | None, f: Filters) -> QuerySet:
+def history(visible: QuerySet, f: Filters) -> QuerySet:
     """The team's decided verdicts (approved, rejected, or superseded by a resubmission), as asked. A superseded
     verdict has no decision time: it sorts and filters by when it was made."""
     statuses = OUTCOMES[f.outcome][1] if f.outcome else DECIDED
-    verdicts = _narrowed(Verdict.objects.in_team(team_id).filter(status__in=statuses), f)
+    verdicts = _narrowed(visible.filter(status__in=statuses), f)
     verdicts = verdicts.annotate(decided_order=Coalesce("decided_at", "created_at"))
     if f.reviewer:
         verdicts = verdicts.filter(decided_by__username=f.reviewer)

@@ -65,7 +65,7 @@ def _queue_etag(request) -> str:
 def _queue_context(request) -> dict:
     team_id = _team_id(request)
     f, problem = _filters(request, queries.QUEUE_SORTS)
-    page = queries.page_of(queries.queue(team_id, f), f)
+    page = queries.page_of(queries.lines(queries.queue(Verdict.objects.in_team(team_id), f)), f)
     return {
         "page": page,
         "f": f,
@@ -139,7 +139,7 @@ def history(request):
     """Decided verdicts, filtered and paged, each with links to its review, diff, audit and patch."""
     team_id = _team_id(request)
     f, problem = _filters(request, queries.HISTORY_SORTS)
-    page = queries.page_of(queries.history(team_id, f), f)
+    page = queries.page_of(queries.lines(queries.history(Verdict.objects.in_team(team_id), f)), f)
     reviewers = Membership.objects.in_team(team_id).order_by("user__username").values_list("user__username", flat=True)
     context = {
         "page": page,

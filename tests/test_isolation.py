@@ -91,6 +91,7 @@ ROLES = {
     ("api_agent_messages", "post"): {OP, A},
     ("api_verdict_approve", "post"): {R, A},
     ("api_verdict_reject", "post"): {R, A},
+    ("api_verdicts_decide", "post"): {R, A},
 }
 API_READS = {"api_repos", "api_models", "api_tasks", "api_task", "api_agent", "api_agent_events", "api_verdicts"}
 
