@@ -20,7 +20,7 @@ def test_the_queue_fills_live_is_filtered_and_three_approvals_move_to_past_decis
 
     expect.set_options(timeout=120_000)
     app = live_app(step_delay=0.5)
-    with session(browser, app, "review-queue") as (context, _):
+    with session(browser, app, "queue") as (context, _):
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         log_in(page, app.admin_password)
@@ -45,7 +45,7 @@ def test_the_queue_fills_live_is_filtered_and_three_approvals_move_to_past_decis
         expect(rows).to_have_count(8)
         expect(page.locator("#nav-reviews")).to_have_text("8")  # the navigation's counter follows, live too
         assert page.evaluate("() => window.__noReload") == marker and page.url == queue
-        shot(page, "review-queue", "01-queue-1280", full_page=True)
+        shot(page, "queue", "01-queue-1280", full_page=True)
 
         # filter in place: only what the panel recommends approving
         approvable = rows.filter(has_text="recommend approve").count()
@@ -60,7 +60,7 @@ def test_the_queue_fills_live_is_filtered_and_three_approvals_move_to_past_decis
         for i in range(3):
             rows.nth(i).locator("input[name=ids]").check()
         expect(page.locator("[data-selected-count]")).to_have_text("3 selected")
-        shot(page, "review-queue", "02-three-selected")
+        shot(page, "queue", "02-three-selected")
         page.get_by_role("button", name="Approve selected").click()
         expect(page.locator(".flash.success")).to_have_text("Approved 3.")
         expect(rows).to_have_count(approvable - 3)  # the filter is kept; the approved three have left
@@ -77,7 +77,7 @@ def test_the_queue_fills_live_is_filtered_and_three_approvals_move_to_past_decis
             expect(row.locator(".pill")).to_have_text("approved")
             expect(row).to_contain_text("admin")
             expect(row.get_by_role("button", name="patch")).to_be_visible()
-        shot(page, "review-queue", "03-history-1280", full_page=True)
+        shot(page, "queue", "03-history-1280", full_page=True)
         page.get_by_label("Reviewer").select_option("admin")
         page.get_by_label("Agent").fill(names[0][:3])
         expect(history).to_have_count(1)
@@ -88,4 +88,4 @@ def test_the_queue_fills_live_is_filtered_and_three_approvals_move_to_past_decis
         for path, name in (("/reviews/", "04-queue-390"), ("/reviews/history/", "05-history-390")):
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(path)
-            shot(page, "review-queue", name, full_page=True)
+            shot(page, "queue", name, full_page=True)
