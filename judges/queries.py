@@ -12,13 +12,13 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, IntegerField, Max, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Max, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.errors import FieldError
-from judges.models import Verdict
+from judges.models import Judgement, Verdict
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -138,13 +138,20 @@ def lines(verdicts: QuerySet) -> QuerySet:
     return verdicts.defer("diff", "evidence", "summary", "reasons")
 
 
+def _per_verdict(judgements: QuerySet, count: Count) -> Subquery:
+    """A count over each verdict's judgements as a correlated subquery: no GROUP BY over the whole list, so the
+    count of a page and the rows of a page cost what an index lookup per row costs."""
+    counted = judgements.filter(verdict=OuterRef("pk")).order_by().values("verdict").annotate(n=count).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
 def _listed(verdicts: QuerySet) -> QuerySet:
     """The agent, its task and profile, the changed files, and how far the judges disagree (`opinions`: how many
     different recommendations they gave; 1 when they agree)."""
     return verdicts.select_related("agent", "agent__task", "agent__profile", "decided_by").annotate(
         diff_stat=KeyTransform("diff_stat", "evidence"),
-        judges=Count("judgements", distinct=True),
-        opinions=Count("judgements__recommendation", distinct=True),
+        judges=_per_verdict(Judgement.objects.all(), Count("id")),
+        opinions=_per_verdict(Judgement.objects.all(), Count("recommendation", distinct=True)),
     )
 
 
