@@ -6,12 +6,10 @@ Handlers only, as in agents/api.py: judges/api_schemas.py has their shapes and j
 from __future__ import annotations
 
 from agents import worktrees
-from agents.api_base import FieldError, owned
+from agents.api_base import FieldError, owned, request_team
 from agents.services import ServiceError
-from judges import services
+from judges import queries, services
 from judges.models import Verdict
-
-LIMIT = 500
 
 
 def verdict_json(v: Verdict) -> dict:
@@ -28,6 +26,7 @@ def verdict_json(v: Verdict) -> dict:
         "created_at": v.created_at.isoformat(),
         "decided_at": v.decided_at.isoformat() if v.decided_at else None,
         "decided_by": v.decided_by.username if v.decided_by else None,
+        "verification_passed": v.verification_passed,
     }
 
 
@@ -36,15 +35,39 @@ def _verdicts(request):
 
 
 def verdicts_list(request) -> dict:
+    """A page of verdicts: the pending queue by default (oldest first), the decided ones (latest decision first),
+    one status, or all (newest first); filtered and sorted as on the pages."""
     status = request.GET.get("status", Verdict.Status.PENDING)
-    if status not in {*Verdict.Status.values, "all"}:
-        raise FieldError("status", f"must be one of: {', '.join(Verdict.Status.values)}, all.")
-    verdicts = _verdicts(request)
-    if status == "all":
-        verdicts = verdicts.order_by("-created_at", "-id")
-    else:  # the queue: oldest first, as people work through it
-        verdicts = verdicts.filter(status=status).order_by("created_at", "id")
-    return {"verdicts": [verdict_json(v) for v in verdicts[:LIMIT]]}
+    if status not in {*Verdict.Status.values, "decided", "all"}:
+        raise FieldError("status", f"must be one of: {', '.join(Verdict.Status.values)}, decided, all.")
+    visible = _verdicts(request).defer("diff")
+    if status == "decided":
+        f = queries.Filters.parse(request.GET, queries.HISTORY_SORTS)
+        verdicts = queries.history(visible, f)
+    else:
+        f = queries.Filters.parse(request.GET, queries.QUEUE_SORTS, "newest" if status == "all" else "oldest")
+        verdicts = queries.queue(visible, f, None if status == "all" else [status])
+    page = queries.page_of(verdicts, f)
+    return {
+        "verdicts": [verdict_json(v) for v in page.items],
+        "page": page.number,
+        "pages": page.pages,
+        "total": page.total,
+        "per_page": page.per_page,
+    }
+
+
+def verdicts_decide(request, data: dict) -> dict:
+    """One decision on several verdicts of one team, each through review_verdict and audited (decide_many)."""
+    team = request_team(request, data.get("team"))
+    outcome = services.decide_many(request.user, team.pk, data["ids"], data["decision"], data.get("comment", ""))
+    decided = _verdicts(request).filter(pk__in=[v.pk for v in outcome.decided]).order_by("created_at", "id")
+    return {
+        "decision": outcome.decision,
+        "decided": [verdict_json(v) for v in decided],
+        "refused": [{"id": pk, "agent": name or None, "reason": reason} for pk, name, reason in outcome.refused],
+        "summary": outcome.summary(),
+    }
 
 
 def _decide(request, data: dict, pk: int, decision: str) -> dict:

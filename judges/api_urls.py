@@ -4,10 +4,9 @@ Like agents/api_urls.py, it makes both the URL patterns and (through the URLconf
 swarm_web/urls.py includes both tables. It lives in judges because judges may import agents, never the reverse.
 """
 
-from agents.api_base import Operation, Route, listing
+from agents.api_base import Operation, Route
 from judges import api
 from judges import api_schemas as schemas
-from judges.models import Verdict
 
 ROUTES = [
     Route(
@@ -15,9 +14,22 @@ ROUTES = [
         "api_verdicts",
         get=Operation(
             api.verdicts_list,
-            "Verdicts of your teams' agents: the pending queue by default",
-            listing("verdicts", schemas.VERDICT),
-            query={"status": {"type": "string", "enum": [*Verdict.Status.values, "all"], "default": "pending"}},
+            "Verdicts of your teams' agents, a page at a time: the pending queue by default",
+            schemas.VERDICT_PAGE,
+            query=schemas.LIST_QUERY,
+        ),
+    ),
+    Route(
+        "verdicts/decide",
+        "api_verdicts_decide",
+        post=Operation(
+            api.verdicts_decide,
+            "Approve or reject several verdicts of one team; each is decided and audited on its own, and each one "
+            "the rule refuses (approval needs passed verification and no reject recommendation) is named with why",
+            schemas.BULK_OUTCOME,
+            body=schemas.BULK_DECISION,
+            errors=(413,),
+            action="review",
         ),
     ),
     Route(

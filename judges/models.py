@@ -9,6 +9,13 @@ from django.utils import timezone
 from agents.models import Agent, TeamQuerySet
 
 
+def evidence_passed(evidence: dict) -> bool:
+    """The verify command and every criterion check exited 0: the rule, kept on the verdict as a column (one home)."""
+    verify = evidence.get("verify") or {}
+    checks = evidence.get("criterion_checks") or []
+    return verify.get("exit_code") == 0 and all(c.get("exit_code") == 0 for c in checks)
+
+
 class VerdictQuerySet(TeamQuerySet):
     def pending(self) -> VerdictQuerySet:
         return self.filter(status=Verdict.Status.PENDING)
@@ -48,18 +55,20 @@ class Verdict(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # evidence_passed(evidence), stored so that the queue can filter on it; evidence is written once, by save()
+    verification_passed = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"], name="verdict_status_created")]
+
+    def save(self, *args, **kwargs):
+        self.verification_passed = evidence_passed(self.evidence)
+        if kwargs.get("update_fields") is not None and "evidence" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "verification_passed"}
+        super().save(*args, **kwargs)
 
     # The rules of a person's decision, in one place: the review buttons and judges.services both ask them.
-
-    @property
-    def verification_passed(self) -> bool:
-        """The verify command and every criterion check exited 0 at this commit."""
-        verify = self.evidence.get("verify") or {}
-        checks = self.evidence.get("criterion_checks") or []
-        return verify.get("exit_code") == 0 and all(c.get("exit_code") == 0 for c in checks)
 
     def approval_refusal(self, head: str | None = None) -> str:
         """Why this verdict cannot be approved, or "" when it can.

@@ -6,6 +6,10 @@ app_name = "judges"
 
 urlpatterns = [
     path("", views.review_queue, name="queue"),
+    path("live/", views.queue_live, name="queue_live"),
+    path("counts/", views.nav_counts, name="nav_counts"),
+    path("decide/", views.bulk_decide, name="bulk_decide"),
+    path("history/", views.history, name="history"),
     path("verdicts/<int:pk>/", views.verdict_detail, name="detail"),
     path("verdicts/<int:pk>/comment-form/", views.comment_form, name="comment_form"),
     path("verdicts/<int:pk>/patch/", views.patch, name="patch"),

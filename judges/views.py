@@ -4,12 +4,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import condition, require_GET, require_POST
 
+from agents.context_processors import team as agent_counts
+from agents.errors import FieldError
+from agents.models import Membership, TaskSpec
 from agents.permissions import grants, require_page
 from agents.services import ServiceError
 from agents.teams import current_membership
-from judges import diffview, services
+from agents.views import team_for
+from judges import diffview, queries, services
+from judges.context_processors import reviews
 from judges.models import Verdict
 
 
@@ -33,12 +41,118 @@ def _line_comments(post) -> list[dict]:
     return comments[:200]
 
 
+def _team_id(request) -> int | None:
+    membership = current_membership(request)
+    return membership.team_id if membership else None
+
+
+def _filters(request, sorts: dict) -> tuple[queries.Filters, str]:
+    """The query string's filters, or the defaults and what was wrong (the page says so rather than failing)."""
+    try:
+        return queries.Filters.parse(request.GET, sorts), ""
+    except FieldError as exc:
+        return queries.Filters.parse({}, sorts), f"Ignored the filters: {exc.field} {exc.message}"
+
+
+def _queue_etag(request) -> str:
+    """Changes when the page would: the pending set, the filters, the user's role, and the minute (for the ages)."""
+    team_id = _team_id(request)
+    role = grants(request.user, team_id).role if team_id else None
+    minute = int(timezone.now().timestamp() // 60)
+    return queries.etag(team_id, role, queries.pending_version(team_id), request.GET.urlencode(), minute)
+
+
+def _queue_context(request) -> dict:
+    team_id = _team_id(request)
+    f, problem = _filters(request, queries.QUEUE_SORTS)
+    page = queries.page_of(queries.lines(queries.queue(Verdict.objects.in_team(team_id), f)), f)
+    return {
+        "page": page,
+        "f": f,
+        "problem": problem,
+        "sorts": queries.QUEUE_SORTS,
+        "verification": queries.VERIFICATION,
+        "recommendations": Verdict.Recommendation.choices,
+        "tasks": TaskSpec.objects.in_team(team_id).order_by("title").values_list("pk", "title"),
+        "poll": {"If-None-Match": _queue_etag(request)},
+    }
+
+
 @login_required
 @require_GET
 def review_queue(request):
-    membership = current_membership(request)
-    verdicts = services.pending_in_team(membership.team_id if membership else None)
-    return render(request, "judges/queue.html", {"verdicts": verdicts})
+    """The pending verdicts, one line each: filtered, sorted, paged; the list keeps itself current (queue_live)."""
+    context = _queue_context(request)
+    return render(request, "judges/queue.html", context, status=400 if context["problem"] else 200)
+
+
+@login_required
+@require_GET
+@condition(etag_func=_queue_etag)  # a poll that finds nothing new is a 304: one aggregate query, nothing rendered
+def queue_live(request):
+    response = render(request, "judges/partials/queue_list.html", _queue_context(request))
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _counts_etag(request) -> str:
+    """The counts themselves: partials/nav_poll.html writes the same tag from what the page shows."""
+    counts = {**agent_counts(request), **reviews(request)}
+    return f'"{counts.get("nav_attention") or 0}-{counts.get("nav_pending_reviews") or 0}"'
+
+
+@login_required
+@require_GET
+@condition(etag_func=_counts_etag)
+def nav_counts(request):
+    """The navigation's counters as out-of-band swaps; the page polls this (a 304 while they stay the same)."""
+    response = render(request, "judges/partials/nav_counts.html", {"oob": True})
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@login_required
+@require_POST
+def bulk_decide(request):
+    """Approve or reject the selected verdicts of the current team, each audited; the queue says what happened."""
+    team = team_for(request, "review")
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit() and len(i) < 19]
+    decision = request.POST.get("decision", "")
+    try:
+        outcome = services.decide_many(request.user, team.pk, ids, decision, request.POST.get("comment", ""))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        if outcome.decided:
+            messages.success(request, outcome.summary())
+        else:
+            messages.error(request, outcome.summary())
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("judges:queue")
+    return redirect(target)
+
+
+@login_required
+@require_GET
+def history(request):
+    """Decided verdicts, filtered and paged, each with links to its review, diff, audit and patch."""
+    team_id = _team_id(request)
+    f, problem = _filters(request, queries.HISTORY_SORTS)
+    page = queries.page_of(queries.lines(queries.history(Verdict.objects.in_team(team_id), f)), f)
+    reviewers = Membership.objects.in_team(team_id).order_by("user__username").values_list("user__username", flat=True)
+    context = {
+        "page": page,
+        "f": f,
+        "problem": problem,
+        "sorts": queries.HISTORY_SORTS,
+        "outcomes": queries.OUTCOMES,
+        "verification": queries.VERIFICATION,
+        "recommendations": Verdict.Recommendation.choices,
+        "tasks": TaskSpec.objects.in_team(team_id).order_by("title").values_list("pk", "title"),
+        "reviewers": reviewers,
+    }
+    return render(request, "judges/history.html", context, status=400 if problem else 200)
 
 
 @login_required

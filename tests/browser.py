@@ -184,6 +184,9 @@ def session(browser, app, prefix: str, viewport: dict | None = None):
 
 
 def shot(page, prefix: str, name: str, **kwargs) -> None:
+    # caret "initial": hiding the caret leaves style="" on every input, which htmx copies onto the inputs of a
+    # fragment swapped in later (settling), and the page's CSP then logs an inline-style error
+    kwargs.setdefault("caret", "initial")
     page.screenshot(path=str(ARTIFACTS / f"{prefix}-{name}.png"), **kwargs)
 
 

@@ -30,10 +30,11 @@ def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_me
 
         # the panel recommends reject, with the failing test as evidence
         page.goto("/reviews/")
-        verdict = page.locator("article.verdict", has=page.get_by_role("link", name="Sam", exact=True))
-        expect(verdict.locator("header .pill")).to_have_text("recommend reject")
+        row = page.locator("#queue-list tbody tr", has=page.get_by_role("link", name="Sam", exact=True))
+        expect(row.locator(".pill").first).to_have_text("recommend reject")
+        row.get_by_role("link", name="Review", exact=True).click()
+        verdict = page.locator("article.verdict")
         expect(verdict.locator("pre.result")).to_contain_text("FAILED tests/test_mathutil.py::test_mean")
-        verdict.get_by_role("link", name="full review with diff").click()
         expect(page.locator("table.code")).to_contain_text("len(values) - 0.5")
         shot(page, "review", "01-wrong-fix-diff")
 
@@ -47,8 +48,10 @@ def test_a_wrong_fix_is_rejected_with_a_line_comment_and_the_corrected_one_is_me
         page.goto(task_url)
         expect(card.locator(".activity")).to_contain_text("verdict: recommend approve")
         page.goto("/reviews/")
-        verdict = page.locator("article.verdict", has=page.get_by_role("link", name="Sam", exact=True))
-        expect(verdict.locator("header .pill")).to_have_text("recommend approve")
+        row = page.locator("#queue-list tbody tr", has=page.get_by_role("link", name="Sam", exact=True))
+        expect(row.locator(".pill").first).to_have_text("recommend approve")
+        row.get_by_role("link", name="Review", exact=True).click()
+        verdict = page.locator("article.verdict")
         sam_link = verdict.get_by_role("link", name="Sam", exact=True).get_attribute("href")
         verdict.get_by_role("button", name="Approve").click()
         expect(verdict.locator(".decided")).to_contain_text("Approved by admin")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import template
 from django.db.models import Count
 
@@ -25,3 +27,20 @@ def pending_verdicts(context, task) -> int:
         )
         context.render_context[key] = dict(counts)
     return context.render_context[key].get(task.pk, 0)
+
+
+@register.simple_tag
+def query(filters, **changes) -> str:
+    """The list's query string with some values changed: `?{% query f page=2 %}` (escaped by the template)."""
+    return filters.query_string(**changes)
+
+
+@register.filter
+def json_attr(value) -> str:
+    """A value as JSON for an attribute such as hx-headers (the template escapes the quotes)."""
+    return json.dumps(value)
+
+
+@register.filter
+def sort_label(key: str, sorts: dict) -> str:
+    return sorts.get(key, ("",))[0]
