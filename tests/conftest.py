@@ -225,3 +225,15 @@ def embedded(settings):
     assert backend.wait_idle(120), "steps or jobs still running long after their agents stopped"
     assert inflight.drain(120), "model calls still in flight long after their agents stopped"
     scheduling._backends.pop(path, None)
+
+
+@pytest.fixture(autouse=True)
+def _no_overview_frames_across_tests():
+    """Overview cards a test left pending are dropped when it ends: its database is gone, and the next test's pages
+    never showed them."""
+    yield
+    from agents import live_send
+
+    for coalescer in live_send._coalescers:
+        with coalescer._cond:
+            coalescer._dirty.clear()
