@@ -14,6 +14,7 @@ from agents import scheduling, worktrees
 from agents.errors import ServiceError
 from agents.events import after_commit
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec, TasteGuide
+from agents.signals import status_changed
 from agents.text import clean_chars
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,17 @@ def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) ->
         fields["next_seq"] = seq + len(events)
         Agent.objects.filter(pk=agent_id).update(**fields)
         after_commit(agent_id, [e.seq for e in events])  # with the transaction's other events, one message
+        for event in events:
+            if event.kind == Event.Kind.STATUS:
+                _announce_status(agent_id, event.payload)
     return events
+
+
+def _announce_status(agent_id: int, payload: dict) -> None:
+    status, reason = payload.get("status", ""), payload.get("reason", "")
+    transaction.on_commit(
+        lambda: status_changed.send(sender=Agent, agent_id=agent_id, status=status, reason=reason), robust=True
+    )
 
 
 def record_event(agent_id: int, kind: str, payload: dict | None = None, **fields) -> Event:

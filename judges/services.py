@@ -17,6 +17,7 @@ from django.utils import timezone
 from agents import lease, permissions, sandbox, services, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
+from agents.signals import awaiting_decision
 from judges import merge, panel
 from judges.models import Review, Verdict
 
@@ -157,6 +158,14 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
         )
     if task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions):
         review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
+    if verdict.status == Verdict.Status.PENDING:  # a person decides: tell those who want to know (notifications)
+        label = verdict.get_recommendation_display()
+        transaction.on_commit(
+            lambda: awaiting_decision.send(
+                sender=Agent, agent_id=agent.pk, verdict_id=verdict.pk, recommendation=label
+            ),
+            robust=True,
+        )
     return verdict
 
 
