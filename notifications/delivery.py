@@ -20,13 +20,13 @@ from notifications.models import Delivery, Notice, Preference
 log = logging.getLogger(__name__)
 
 DELIVER_JOB = "notifications.deliver"
-CLAIM_MARGIN = 30  # seconds a claim outlives one attempt's timeout before a sweep takes the delivery back
+CLAIM_SECONDS = 120  # a sender holds a delivery this long (longer than any attempt); then a sweep takes it back
 
 
 def deliver(delivery_id: int) -> str | None:
     """Try a due delivery once; returns its status after the attempt, or None when it was not ours to send."""
     now = timezone.now()
-    held = now + timedelta(seconds=max(settings.SWARM_WEBHOOK_TIMEOUT, settings.EMAIL_TIMEOUT or 0) + CLAIM_MARGIN)
+    held = now + timedelta(seconds=max(CLAIM_SECONDS, settings.SWARM_WEBHOOK_TIMEOUT * 2))
     claimed = (
         Delivery.objects.filter(pk=delivery_id, due_at__lte=now)
         .filter(status__in=[Delivery.Status.WAITING, Delivery.Status.SENDING])
@@ -54,7 +54,7 @@ def deliver(delivery_id: int) -> str | None:
             if exc.retry:
                 fields["last_error"] = f"gave up after {attempts} tries; last: {exc.message}"[:500]
     else:
-        fields.update(status=Delivery.Status.DELIVERED, sent_at=timezone.now(), last_error="")
+        fields.update(status=Delivery.Status.DELIVERED, sent_at=timezone.now())  # the last error stays, for the log
     Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(**fields)
     if fields["status"] == Delivery.Status.WAITING:
         scheduling.submit(DELIVER_JOB, delivery_id, delay=retry_delay(attempts).total_seconds())

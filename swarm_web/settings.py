@@ -254,21 +254,32 @@ for _host in SWARM_WEBHOOK_HOSTS:
         raise ImproperlyConfigured(f"SWARM_WEBHOOK_HOSTS lists host, host:port or host:*; {_host!r} is not one")
 if SWARM_NOTIFY_TRIES < 1 or SWARM_NOTIFY_DIGEST_SECONDS < 0:
     raise ImproperlyConfigured("SWARM_NOTIFY_TRIES must be at least 1 and SWARM_NOTIFY_DIGEST_SECONDS not negative")
-# E-mail through Django's backends: printed on the console unless the operator names an SMTP server.
-EMAIL_HOST = env_str("EMAIL_HOST", "")
-EMAIL_BACKEND = env_str(
+# E-mail through Django's mailers (Django 6.1's MAILERS): printed on the console unless the operator names an SMTP
+# server. The environment keeps the familiar EMAIL_* names; only MAILERS and DEFAULT_FROM_EMAIL are Django settings.
+_email_host = env_str("EMAIL_HOST", "")
+_email_backend = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.smtp.EmailBackend" if _email_host else "django.core.mail.backends.console.EmailBackend",
 )
-EMAIL_PORT = env_int("EMAIL_PORT", 587)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_HOST != "")
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+_email_options: dict = {}
+if _email_backend == "django.core.mail.backends.smtp.EmailBackend":
+    if not _email_host:
+        raise ImproperlyConfigured("EMAIL_BACKEND is SMTP: set EMAIL_HOST to the mail server")
+    _email_options = {
+        "host": _email_host,
+        "use_tls": env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL", False)),
+        "use_ssl": env_bool("EMAIL_USE_SSL", False),
+        "timeout": env_int("EMAIL_TIMEOUT", 10),
+    }
+    if _email_options["use_tls"] and _email_options["use_ssl"]:
+        raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them")
+    if env_int("EMAIL_PORT", 0):
+        _email_options["port"] = env_int("EMAIL_PORT", 0)
+    if env_str("EMAIL_HOST_USER", ""):
+        _email_options["username"] = env_str("EMAIL_HOST_USER", "")
+        _email_options["password"] = env_str("EMAIL_HOST_PASSWORD", "")
+MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Swarm <swarm@localhost>")
-if EMAIL_USE_TLS and EMAIL_USE_SSL:
-    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # kombu's Redis transport with a worker that survives Redis going away (swarm_web/broker.py)
