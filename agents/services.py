@@ -136,10 +136,8 @@ def inject_message(
         if existing is None:
             raise
         return existing
-    if agent.status == Agent.Status.PAUSED and author is not None:
-        resume(agent, reason=f"resumed by {author.username}'s message")
-    else:
-        transaction.on_commit(lambda: scheduling.kick(agent.pk))
+    # a waiting agent (paused, awaiting review) reads it when it resumes: agents/messaging.py says so and offers more
+    transaction.on_commit(lambda: scheduling.kick(agent.pk))
     return message
 
 
@@ -212,10 +210,12 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     return list(Agent.objects.filter(task=task).select_related("profile"))
 
 
-def resume(agent: Agent, reason: str = "resumed") -> None:
-    if agent.status not in {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}:
+def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False) -> None:
+    """Back to work from a pause, an error or a review; from a stop too when a person says so with a message."""
+    resumable = {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}
+    if agent.status not in resumable | ({Agent.Status.STOPPED} if stopped_too and agent.worktree else set()):
         return
-    set_status(agent.pk, Agent.Status.RUNNING, reason, lease_expires_at=None)
+    set_status(agent.pk, Agent.Status.RUNNING, reason, lease_expires_at=None, finished_at=None)
     transaction.on_commit(lambda: scheduling.kick(agent.pk))
 
 

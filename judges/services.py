@@ -288,6 +288,27 @@ def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     return verdict
 
 
+def withdraw_submission(agent: Agent, user) -> Verdict:
+    """A person withdraws an agent's submission awaiting review so that it continues with their message: its pending
+    verdict is superseded, audited as their decision. Runs inside agents.messaging.send's transaction, which then
+    resumes the agent with the message (registered there by judges.apps)."""
+    permissions.require(user, agent.task.team_id, "review")
+    verdict = Verdict.objects.filter(agent=agent, commit_sha=agent.submitted_commit).pending().order_by("-id").first()
+    if verdict is None:
+        raise ServiceError(
+            f"{agent.name}'s submission is still being verified: there is no verdict to withdraw yet. Send the message"
+            " for when it resumes, or wait for the verdict.",
+            409,
+        )
+    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
+        status=Verdict.Status.SUPERSEDED, decided_at=timezone.now(), decided_by=user
+    )
+    if won != 1:
+        raise ServiceError("This verdict was decided meanwhile; nothing was withdrawn or sent.", 409)
+    _audit(verdict, user, "withdraw", "", f"withdrawn by {user.username}: {agent.name} continues with their message")
+    return verdict
+
+
 def export_patch(verdict: Verdict, user) -> str:
     """The submitted work as a patch. Recorded: clean-up deletes an unmerged branch only once it was exported."""
     permissions.require(user, verdict.agent.task.team_id, "export")

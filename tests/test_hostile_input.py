@@ -12,7 +12,7 @@ from django.db import DatabaseError, transaction
 from agents import conversations, runtime, services
 from agents.models import Agent, Message
 from tests.openai_server import OpenAIServer, reply
-from tests.test_llm import launch_one
+from tests.real_models import launch_one
 
 # JSON escapes a client may send: a lone high and low surrogate, and NUL
 HOSTILE = "\\ud800 lone \\udfff and \\u0000 nul"

@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from agents import conversations, runtime, services
 from agents.models import Agent, Message
 from tests.openai_server import reply
-from tests.test_llm import launch_one
+from tests.real_models import launch_one
 
 
 @pytest.fixture(autouse=True)
