@@ -59,7 +59,7 @@ def _enqueue(notice: Notice, channel: str, user=None, webhook=None) -> Delivery 
     """Add the notice to the recipient's waiting, untried delivery (a digest), or start one: due now when nothing was
     sent to them in the digest window, else at its end. Returns a delivery it started."""
     target = {"user": user} if user is not None else {"webhook": webhook}
-    mine = Delivery.objects.filter(team_id=notice.team_id, channel=channel, **target)
+    mine = Delivery.objects.in_team(notice.team_id).filter(channel=channel, **target)
     # locked: a sender claims the row with a conditional update, so the notice joins before or misses it wholly
     waiting = mine.select_for_update().filter(status=Delivery.Status.WAITING, attempts=0).order_by("id").first()
     if waiting is not None:
