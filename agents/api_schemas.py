@@ -98,13 +98,9 @@ MESSAGE = obj(
     created_at=STRING,
     delivered_at=TIME,
     answered_at=TIME,
-)
-SENT = obj(
-    "SentMessage",
-    **MESSAGE["properties"],
     delivery=obj(
         when={"type": "string", "enum": ["next_step", "after_review", "on_resume"]},
-        note={"type": "string", "description": "what happens to the message, in a sentence"},
+        note={"type": "string", "description": "when the agent reads the message, in a sentence"},
     ),
 )
 LAUNCHED = obj(task=INTEGER, agents={"type": "array", "items": AGENT_SUMMARY})

@@ -85,7 +85,7 @@ ROUTES = [
         post=Operation(
             api.agent_message,
             "Send the agent a message; `delivery` says when it reads it (resending a client_msg_id answers its message)",
-            schemas.SENT,
+            schemas.MESSAGE,
             status=201,
             body=schemas.NEW_MESSAGE,
             errors=(409,),
