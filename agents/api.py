@@ -51,6 +51,7 @@ def profile_json(p: ModelProfile) -> dict:
         "context_window": p.context_window,
         "input_usd_per_mtok": _number(p.input_usd_per_mtok),
         "output_usd_per_mtok": _number(p.output_usd_per_mtok),
+        "requests_per_minute": p.requests_per_minute,
         "simulated": p.simulated,
     }
 

@@ -22,6 +22,7 @@ PROFILE = obj(
     context_window={"type": ["integer", "null"], "description": "input tokens; null: litellm's figure"},
     input_usd_per_mtok={"type": ["number", "null"], "description": "USD per million input tokens; null: litellm's"},
     output_usd_per_mtok={"type": ["number", "null"], "description": "USD per million output tokens; null: litellm's"},
+    requests_per_minute={"type": ["integer", "null"], "description": "the provider's rate limit; null: none"},
     simulated={"type": "boolean"},
 )
 USAGE = obj(
@@ -124,6 +125,12 @@ NEW_PROFILE = body(
     context_window={"type": ["integer", "null"], "minimum": 1, "maximum": MAX_INT},
     input_usd_per_mtok={"type": ["number", "null"], "minimum": 0, "description": "USD per million input tokens"},
     output_usd_per_mtok={"type": ["number", "null"], "minimum": 0, "description": "USD per million output tokens"},
+    requests_per_minute={
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "maximum": MAX_INT,
+        "description": "the provider's rate limit, shared by every agent and worker",
+    },
 )
 NEW_TASK = body(
     ["repo", "title", "goal", "acceptance", "agents"],

@@ -5,8 +5,9 @@ class AgentsConfig(AppConfig):
     name = "agents"
 
     def ready(self):
-        from agents import scheduling
+        from agents import preparation, scheduling  # noqa: F401 (preparation: its sweep receiver)
         from swarm_web import checks  # noqa: F401 (registers the deployment checks)
 
         # by dotted path: the runtime (and litellm, seconds to import) loads when the first step runs
-        scheduling.register_step("agents.runtime.run_step")
+        scheduling.register_step("agents.runtime.start_step")
+        scheduling.register_job(scheduling.PREPARE_JOB, "agents.preparation.prepare_batch", scheduling.HOUSEKEEPING)

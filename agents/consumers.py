@@ -210,7 +210,7 @@ class TaskConsumer(_Watcher):
         if task is None:
             return None
         cards = "".join(events.render_card(a) for a in task.agents.select_related("task", "profile"))
-        return cards + events.render_attention(task)
+        return cards + events.render_attention(task) + events.render_preparation(task)
 
     async def task_update(self, message):
         await self.send(text_data=json.dumps({"seq": None, "html": message["html"]}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 
 from agents import live_send
@@ -49,6 +49,21 @@ def task_totals(task) -> dict:
     return task.agents.aggregate(
         tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost_usd"), steps=Sum("steps")
     )
+
+
+def preparation(task) -> dict:
+    """How far a launch's worktrees are: agents in all, with a worktree, still preparing, failed to get one."""
+    return task.agents.aggregate(
+        total=Count("id"),
+        ready=Count("id", filter=~Q(worktree="")),
+        waiting=Count("id", filter=Q(status=Agent.Status.PREPARING)),
+        failed=Count("id", filter=Q(status=Agent.Status.ERROR, worktree="")),
+    )
+
+
+def render_preparation(task) -> str:
+    """The task page's progress line while worktrees are being made (an empty, hidden element once none is)."""
+    return render_to_string("agents/partials/preparation.html", {"task": task, "progress": preparation(task)})
 
 
 def render_attention(task) -> str:
@@ -122,6 +137,13 @@ def broadcast_events(agent_id: int, seqs: list[int]) -> None:
         rendered = [[event.seq, render_event(event)] for event in events]
         _send(agent_group(agent_id), {"type": "agent.events", "events": rendered, **_headers(agent)})
     overview.mark(agent.task_id, agent_id)
+
+
+def broadcast_preparation(task_id: int) -> None:
+    """The launch's progress to the task's watchers (agents.preparation sends it a few times a second at most)."""
+    task = TaskSpec.objects.filter(pk=task_id).first()
+    if task is not None:
+        _send(task_group(task_id), {"type": "task.update", "html": render_preparation(task)})
 
 
 def broadcast_streaming(agent_id: int, text: str) -> None:

@@ -2,11 +2,12 @@
 
 - The lease owner is this process's identity (`host:pid:nonce`), so a sweep on the same host can tell a dead
   holder (its pid is gone) from a live one whose step simply lasts long.
-- A heartbeat thread renews the lease of every step this process runs, every third of SWARM_LEASE_SECONDS, with a
-  conditional update on the fencing token: a step may last longer than the lease (a long test run) and nobody takes
-  it over while its holder lives. If the renewal finds the token gone, the step lost its lease and must stop.
+- A heartbeat thread renews the lease of every step this process runs (model calls in flight included), every third
+  of SWARM_LEASE_SECONDS, with one conditional update for all of them: a step may last longer
+  than the lease (a long test run) and nobody takes it over while its holder lives. If the renewal finds a token
+  gone, that step lost its lease and must stop.
 - `begin_shutdown()` (SIGTERM) asks every running step to hand its work back: commands are killed, model calls
-  abandoned, the lease released, so the next process resumes the agent at once.
+  in flight cancelled, the lease released, so the next process resumes the agent at once.
 """
 
 from __future__ import annotations
@@ -74,25 +75,20 @@ def interval() -> float:
     return max(0.2, settings.SWARM_LEASE_SECONDS / 3)
 
 
-class hold:
-    """Context manager around a step: its lease is renewed while it runs."""
+def keep(agent_id: int, token: int) -> None:
+    """A step of this agent runs here from now on (its model call may be in flight): renew its lease until
+    `let_go`."""
+    _ensure_heartbeat()
+    with _lock:
+        _held[agent_id] = token
+        _lost.discard(agent_id)
 
-    def __init__(self, agent_id: int, token: int):
-        self.agent_id, self.token = agent_id, token
 
-    def __enter__(self):
-        _ensure_heartbeat()
-        with _lock:
-            _held[self.agent_id] = self.token
-            _lost.discard(self.agent_id)
-        return self
-
-    def __exit__(self, *exc):
-        with _lock:
-            if _held.get(self.agent_id) == self.token:
-                del _held[self.agent_id]
-            _lost.discard(self.agent_id)
-        return False
+def let_go(agent_id: int, token: int) -> None:
+    with _lock:
+        if _held.get(agent_id) == token:
+            del _held[agent_id]
+            _lost.discard(agent_id)
 
 
 def stop_reason(agent_id: int) -> str:
@@ -126,7 +122,10 @@ def check_stop(agent_id: int) -> None:
 
 
 def renew_all() -> None:
-    """One heartbeat: extend the lease of every step this process runs (only while it still holds it)."""
+    """One heartbeat: extend the lease of every step this process runs (only while it still holds it), in one
+    update whatever their number. A lease is this process's while it names this process as its owner: a claim by
+    anyone else (the only thing that changes a fencing token) names its own. When some were not renewed, a second
+    query finds the ones lost by their tokens."""
     from agents.models import Agent
 
     with _lock:
@@ -134,11 +133,14 @@ def renew_all() -> None:
     if not held:
         return
     until = timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS)
+    renewed = Agent.objects.filter(pk__in=held, lease_owner=worker_id(), lease_expires_at__isnull=False).update(
+        lease_expires_at=until
+    )
+    if renewed == len(held):
+        return
+    tokens = dict(Agent.objects.filter(pk__in=held).values_list("pk", "fencing_token"))
     for agent_id, token in held.items():
-        renewed = Agent.objects.filter(pk=agent_id, fencing_token=token, lease_expires_at__isnull=False).update(
-            lease_expires_at=until
-        )
-        if renewed != 1 and not Agent.objects.filter(pk=agent_id, fencing_token=token).exists():
+        if tokens.get(agent_id) != token:  # a lease merely freed (the step just ended) is not lost
             with _lock:
                 if _held.get(agent_id) == token:
                     _lost.add(agent_id)

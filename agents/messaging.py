@@ -1,7 +1,7 @@
 """What a person's message to an agent does, by the agent's state: said on the form before it is sent (`offer`),
 applied by `send`, and told back by the API. One home for the rule; the pages and the API both call `send`.
 
-- Working (queued, running): delivered at its next step, in the mode chosen (queue, steer, interrupt).
+- Working (queued, preparing, running): delivered at its next step, in the mode chosen (queue, steer, interrupt).
 - Awaiting review: it waits, and the agent reads it when it resumes, which a reviewer's rejection does. A person who
   may both message and decide may instead withdraw the submission and continue with the message: the pending verdict
   is superseded and audited (by the judges app, registered here with `register_withdrawal`), the agent runs again.
@@ -37,6 +37,7 @@ class When(models.TextChoices):
 
 
 _withdrawal_path = ""
+WORKING = {Agent.Status.QUEUED, Agent.Status.PREPARING, Agent.Status.RUNNING}  # a message lands at its next step
 
 
 def register_withdrawal(path: str) -> None:
@@ -60,7 +61,7 @@ class Offer:
 def _state(agent: Agent) -> tuple[str, str, set[str]]:
     """(what a plain send does, the sentence that says so, the other choices the state allows)."""
     name, status = agent.name, agent.status
-    if status in {Agent.Status.QUEUED, Agent.Status.RUNNING}:
+    if status in WORKING:
         return When.NEXT_STEP, "", set()
     if status == Agent.Status.AWAITING_REVIEW:
         note = (
@@ -169,8 +170,7 @@ def send(
 def _state_when(status: str) -> str:
     """What a plain send did for an agent in `status` (as far as the status alone says)."""
     return {
-        Agent.Status.QUEUED: When.NEXT_STEP,
-        Agent.Status.RUNNING: When.NEXT_STEP,
+        **dict.fromkeys(WORKING, When.NEXT_STEP),
         Agent.Status.AWAITING_REVIEW: When.AFTER_REVIEW,
         Agent.Status.PAUSED: When.ON_RESUME,
         Agent.Status.ERROR: When.ON_RESUME,

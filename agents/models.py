@@ -151,6 +151,7 @@ class Agent(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", "queued"
+        PREPARING = "preparing", "preparing"  # launched; its worktree is being made (agents.preparation)
         RUNNING = "running", "running"
         AWAITING_REVIEW = "awaiting_review", "awaiting review"
         PAUSED = "paused", "paused"

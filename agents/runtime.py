@@ -1,6 +1,11 @@
 """The agent loop, one step at a time: one model call plus the tool calls it asks for, persisted before the next.
 
-`run_step` is the step function of every scheduling backend (agents/scheduling/), embedded and Celery alike.
+`start_step` is the step function of every scheduling backend (agents/scheduling/), embedded and Celery alike. It
+runs in the scheduler's slot up to the model call (lease, budget, messages, compaction), puts the call in flight on
+this process's loop (agents/inflight.py) and frees the slot at once; the lease stays held here. When the call is
+over, `_answered` saves the turn and frees the lease in a continuation thread, and schedules the next step: at once
+when the turn asked for tool calls (that step runs them, the path a step cut short by a crash takes too, without
+asking the model again), else after SWARM_STEP_DELAY. `run_step` is the same step, waited for, for tests.
 Each guard answers one lesson from running many agents: nudges against quitting, budgets stated every step,
 read-before-edit, no self-declared done, loop detection, and messages delivered in three modes.
 """
@@ -8,24 +13,23 @@ read-before-edit, no self-declared done, loop detection, and messages delivered 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from concurrent.futures import Future
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import conversations, events, guards, lease, llm, services, tools, worktrees
+from agents import conversations, events, guards, inflight, lease, llm, scheduling, services, tools, worktrees
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
 
 log = logging.getLogger(__name__)
-INTERRUPT_POLL = 0.25
+IN_FLIGHT_FULL_DELAY = 0.5  # seconds before a step refused for want of room among the calls in flight comes back
 
 
 def claim(agent_id: int) -> int | None:
@@ -59,27 +63,64 @@ def _urgent_waiting(agent_id: int, modes=(Message.Mode.STEER, Message.Mode.INTER
     return Message.objects.filter(agent_id=agent_id, state=Message.State.QUEUED, mode__in=modes).exists()
 
 
+def start_step(agent_id: int) -> float | None:
+    """The scheduler's step function: run one step of an agent. Returns the delay before its next step, or None when
+    it should not continue or when its model call went in flight (then the call's end schedules the next step)."""
+    outcome = _begin(agent_id, then=_schedule_next)
+    return None if isinstance(outcome, Future) else outcome
+
+
 def run_step(agent_id: int) -> float | None:
-    """Run one step of an agent. Returns the delay before its next step, or None when it should not continue."""
+    """One whole step for whoever drives the steps themselves (tests, benchmarks): `start_step`, waiting for its
+    model call, then at once the tool calls the model asked for (what the scheduler's next step would do)."""
+    delay = None
+    for _half in range(2):
+        outcome = _begin(agent_id, then=None)
+        if not isinstance(outcome, Future):
+            return outcome
+        delay, tools_next = outcome.result()
+        if not tools_next:
+            break
+    return delay
+
+
+def _schedule_next(agent_id: int, outcome: tuple[float | None, bool]) -> None:
+    if outcome[0] is not None:
+        scheduling.kick(agent_id, outcome[0])
+
+
+def _begin(agent_id: int, then) -> float | None | Future:
+    """One step in this thread (the tool calls of the last turn), or its part up to the model call: then a Future of
+    (the delay before the next step, whether that step runs tool calls), done when the call's end is saved."""
+    if not inflight.has_room():
+        return IN_FLIGHT_FULL_DELAY  # this process waits for enough calls already: the agent comes back shortly
     token = claim(agent_id)
     if token is None:
         return None
     started = time.monotonic()
     agent = Agent.objects.select_related("task", "task__repo", "profile").get(pk=agent_id)
+    lease.keep(agent_id, token)
+    outcome = None
     try:
-        with lease.hold(agent_id, token):
-            return _step(agent, token, started)
-    except lease.HandBack as handed:
-        return _hand_back(agent_id, token, handed.reason)
-    except lease.LeaseLost:
-        return None
+        outcome = _step(agent, token, started, then)
+        return outcome
     except Exception as exc:
-        log.exception("step of agent %s failed", agent_id)
-        if _still_mine(agent_id, token):
-            services.set_status(
-                agent_id, Agent.Status.ERROR, f"{type(exc).__name__}: {exc}"[:280], lease_expires_at=None
-            )
+        return _settle(agent_id, token, exc)
+    finally:
+        if not isinstance(outcome, Future):
+            lease.let_go(agent_id, token)
+
+
+def _settle(agent_id: int, token: int, exc: Exception) -> float | None:
+    """A step that raised: handed back (the process stops), gone (the lease was lost), or the agent in error."""
+    if isinstance(exc, lease.HandBack):
+        return _hand_back(agent_id, token, exc.reason)
+    if isinstance(exc, lease.LeaseLost):
         return None
+    log.error("step of agent %s failed", agent_id, exc_info=exc)
+    if _still_mine(agent_id, token):
+        services.set_status(agent_id, Agent.Status.ERROR, f"{type(exc).__name__}: {exc}"[:280], lease_expires_at=None)
+    return None
 
 
 def _hand_back(agent_id: int, token: int, reason: str) -> float | None:
@@ -154,86 +195,37 @@ def _skip(conversation: list[dict], calls: list[llm.ToolCall], reason: str) -> N
         conversation.append({"role": "tool", "tool_call_id": call.id, "content": reason})
 
 
-def _call_model(agent: Agent, messages: list[dict]) -> llm.Turn | None:
-    """The model call, abandoned if a person sends an interrupt while it is in flight (returns None)."""
+def _hooks(agent: Agent) -> dict:
+    """What the model call tells people while it runs (called in a continuation thread)."""
 
     def on_wait(seconds: float, reason: str) -> None:
         # a provider asked us to wait: show it on the card, and keep the lease for the wait
+        until = timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS + seconds)
+        payload = {"seconds": round(seconds, 1), "reason": reason}
         services.record_event(
-            agent.pk,
-            "retry",
-            {"seconds": round(seconds, 1), "reason": reason},
-            activity=f"waiting {seconds:.0f}s: {reason}",
-            lease_expires_at=timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS + seconds),
+            agent.pk, "retry", payload, activity=f"waiting {seconds:.0f}s: {reason}", lease_expires_at=until
         )
 
-    def on_text(text: str) -> None:
-        events.broadcast_streaming(agent.pk, text)
-
-    def call() -> llm.Turn:
-        try:
-            return llm.complete(agent.profile, messages, tools.TOOLS, on_wait=on_wait, on_text=on_text)
-        finally:
-            close_old_connections()
-
-    future: Future = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as exc:  # noqa: BLE001 (handed to the waiting step)
-            future.set_exception(exc)
-
-    # a daemon thread: a call in flight never keeps a stopping process alive (its answer is simply dropped)
-    threading.Thread(target=run, name=f"swarm-model-{agent.pk}", daemon=True).start()
-    while True:
-        try:
-            return future.result(timeout=INTERRUPT_POLL)
-        except TimeoutError:
-            if lease.stop_reason(agent.pk):
-                future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
-                lease.check_stop(agent.pk)
-            if _urgent_waiting(agent.pk, modes=(Message.Mode.INTERRUPT,)):
-                # the call cannot be stopped mid-flight; its answer is dropped but its usage is still billed
-                future.add_done_callback(lambda done: _bill_abandoned(agent.pk, done))
-                services.record_event(agent.pk, "interrupted", {"what": "model call"}, activity="interrupted")
-                return None
+    return {"on_wait": on_wait, "on_text": lambda text: events.broadcast_streaming(agent.pk, text)}
 
 
-def _bill_abandoned(agent_id: int, future) -> None:
-    if future.cancelled() or future.exception() is not None:
-        return
-    turn = future.result()
-    try:
-        Agent.objects.filter(pk=agent_id).update(
-            tokens_in=F("tokens_in") + turn.tokens_in,
-            tokens_out=F("tokens_out") + turn.tokens_out,
-            cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
-        )
-    finally:
-        close_old_connections()
-
-
-def _step(agent: Agent, token: int, started: float) -> float | None:
-    over = guards.over_budget(agent)
+def _step(agent: Agent, token: int, started: float, then) -> float | None | Future:
+    conversation = conversations.load(agent.pk)
+    state = guards.ToolState(agent)
+    content, calls = _unfinished_turn(conversation)
+    over = not calls and guards.over_budget(agent)  # before asking the model; a turn already paid for still runs
     if over:
         services.set_status(
             agent.pk, Agent.Status.PAUSED, f"{over} budget used up: a person can grant more", lease_expires_at=None
         )
         return None
-    conversation = conversations.load(agent.pk)
-    state = guards.ToolState(agent)
-    content, calls = _unfinished_turn(conversation)
     lease.check_stop(agent.pk)
-    if not calls:  # a new step: ask the model (else finish the turn a crash cut short, without asking again)
+    if not calls:  # a new step: ask the model (else run the calls of its last turn, without asking again)
         try:
             _deliver(agent, token, conversation)
         except lease.LeaseLost:
             return None
-        turn = _model_turn(agent, token, conversation)
-        if not isinstance(turn, llm.Turn):
-            return turn
-        content, calls = turn.content or "", turn.tool_calls
+        return _ask(agent, token, conversation, started, then)
 
     ending: dict = {}
     for i, call in enumerate(calls):
@@ -280,49 +272,85 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
     return 0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY
 
 
-def _model_turn(agent: Agent, token: int, conversation: list[dict]) -> llm.Turn | float | None:
-    """Ask the model; save its turn with its event (the step is counted here). Anything but a Turn is the step's
-    return value: it ended early."""
+def _ask(agent: Agent, token: int, conversation: list[dict], started: float, then) -> Future:
+    """Put the step's model call in flight (this thread is free at once); `_answered` ends the step when it is over."""
     conversation[:], compacted = llm.compact(conversation, llm.context_budget(agent.profile))
     messages = [{"role": "system", "content": system_prompt(agent)}, *conversation]
+    call = llm.acomplete(agent.profile, messages, tools.TOOLS, **_hooks(agent))
+    return inflight.start(
+        agent.pk,
+        token,
+        call,
+        lambda flight: _answered(agent, token, conversation, compacted, started, flight),
+        (lambda outcome: then(agent.pk, outcome)) if then else None,
+    )
+
+
+def _answered(
+    agent: Agent, token: int, conversation: list[dict], compacted: bool, started: float, flight: inflight.Flight
+) -> tuple[float | None, bool]:
+    """The step's end once its model call is over (a continuation thread): save the turn with its event (the step is
+    counted here) and free the lease. Returns the delay before the next step and whether that step runs the turn's
+    tool calls (the unfinished-turn path of `_step`, which never asks the model again)."""
     try:
-        turn = _call_model(agent, messages)
-    except llm.ModelError as exc:
-        services.set_status(agent.pk, Agent.Status.ERROR, f"model call failed: {exc}"[:280], lease_expires_at=None)
-        return None
-    if not _still_mine(agent.pk, token):
-        return None  # another worker took over, or a person stopped it: this step leaves no trace
-    if turn is None:  # interrupted: keep what was delivered, take the new message at once
-        _save(agent.pk, token, conversation, lease_expires_at=None)
-        return 0.0
-    conversation.append(turn.as_message())
-    with transaction.atomic():
-        if compacted:
+        if flight.cancelled:  # mid-flight: the request was aborted, so there is no answer and nothing to bill
+            return _cancelled(agent, token, conversation, flight.stopped), False
+        try:
+            turn = flight.result()
+        except llm.ModelError as exc:
+            services.set_status(agent.pk, Agent.Status.ERROR, f"model call failed: {exc}"[:280], lease_expires_at=None)
+            return None, False
+        if not _still_mine(agent.pk, token):
+            return None, False  # another worker took over, or a person stopped it: this step leaves no trace
+        conversation.append(turn.as_message())
+        with transaction.atomic():
+            if compacted:
+                services.record_event(
+                    agent.pk, "compaction", {"messages": len(conversation)}, activity="compacted old output"
+                )
             services.record_event(
-                agent.pk, "compaction", {"messages": len(conversation)}, activity="compacted old output"
+                agent.pk,
+                "model_turn",
+                {
+                    "text": turn.content,
+                    "tokens_in": turn.tokens_in,
+                    "tokens_out": turn.tokens_out,
+                    "cost_usd": turn.cost_usd,
+                },
+                activity=(turn.content or "").strip().splitlines()[0][:200] if turn.content else "thinking",
+                tokens_in=F("tokens_in") + turn.tokens_in,
+                tokens_out=F("tokens_out") + turn.tokens_out,
+                cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
             )
-        services.record_event(
-            agent.pk,
-            "model_turn",
-            {
-                "text": turn.content,
-                "tokens_in": turn.tokens_in,
-                "tokens_out": turn.tokens_out,
-                "cost_usd": turn.cost_usd,
-            },
-            activity=(turn.content or "").strip().splitlines()[0][:200] if turn.content else "thinking",
-            tokens_in=F("tokens_in") + turn.tokens_in,
-            tokens_out=F("tokens_out") + turn.tokens_out,
-            cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
-        )
-        for message_id in services.mark_answered(agent.pk):
-            services.record_event(agent.pk, "message_answered", {"message_id": message_id})
-        if not turn.tool_calls:
-            guards.nudge(agent, turn.content or "", conversation)
-        if not _save(agent.pk, token, conversation, steps=F("steps") + 1):
-            transaction.set_rollback(True)
-            return None
-    return turn
+            for message_id in services.mark_answered(agent.pk):
+                services.record_event(agent.pk, "message_answered", {"message_id": message_id})
+            if not turn.tool_calls:
+                guards.nudge(agent, turn.content or "", conversation)
+            if not _save(agent.pk, token, conversation, steps=F("steps") + 1):
+                transaction.set_rollback(True)
+                return None, False
+            ended = _end(agent, token, started, pause=0.0 if turn.tool_calls else None)
+        if not ended:
+            return None, False
+        if turn.tool_calls:
+            return 0.0, True
+        return (0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY), False
+    except Exception as exc:
+        return _settle(agent.pk, token, exc), False
+    finally:
+        lease.let_go(agent.pk, token)
+
+
+def _cancelled(agent: Agent, token: int, conversation: list[dict], why: str) -> float | None:
+    if why == "shutdown":
+        return _hand_back(agent.pk, token, "the worker is shutting down")
+    if why != "interrupt" or not _still_mine(agent.pk, token):
+        return None  # lost or stopped: this step leaves no trace
+    # a person's interrupt: keep what was delivered, take the new message at once
+    with transaction.atomic():
+        services.record_event(agent.pk, "interrupted", {"what": "model call"}, activity="interrupted")
+        _save(agent.pk, token, conversation, lease_expires_at=None)
+    return 0.0
 
 
 def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dict:
@@ -340,11 +368,19 @@ def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dic
     return {}
 
 
-def _end(agent: Agent, token: int, started: float, ending: dict | None = None, submitted: str | None = None) -> bool:
+def _end(
+    agent: Agent,
+    token: int,
+    started: float,
+    ending: dict | None = None,
+    submitted: str | None = None,
+    pause: float | None = None,
+) -> bool:
     """Release the lease with the agent's next state in the same write: no moment where the lease is free while
-    a submitted or paused agent still reads as running (a sweeper would give it another step)."""
+    a submitted or paused agent still reads as running (a sweeper would give it another step). The step's time
+    counts the pause before the next step (SWARM_STEP_DELAY unless `pause` says)."""
     ending = ending or {}
-    elapsed = time.monotonic() - started + settings.SWARM_STEP_DELAY
+    elapsed = time.monotonic() - started + (settings.SWARM_STEP_DELAY if pause is None else pause)
     saved = Agent.objects.filter(pk=agent.pk, fencing_token=token, status=Agent.Status.RUNNING).update(
         elapsed_seconds=F("elapsed_seconds") + elapsed, lease_expires_at=None, **ending
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
@@ -168,7 +167,10 @@ def mark_answered(agent_id: int) -> list[int]:
 
 
 def launch_task(task: TaskSpec) -> list[Agent]:
-    """Create the task's named agents, each on its own branch in its own worktree, and start them."""
+    """Create the task's named agents and answer: each is *preparing* until its branch and worktree exist, which the
+    scheduling backend has made in the background (agents.preparation); each starts as soon as its own is ready.
+
+    Every agent starts from the same commit, the head of the repository's default branch now."""
     if task.agents.exists():
         raise ServiceError("This task has already been launched.", 409)
     roster = task.roster or []
@@ -178,42 +180,53 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     missing = sorted({r["profile"] for r in roster if r["profile"] not in profiles})
     if missing:
         raise ServiceError(f"Unknown model profile(s): {', '.join(missing)}.")
+    try:
+        base = worktrees.base_commit(task.repo)
+    except worktrees.GitError as exc:
+        raise ServiceError(
+            f"Could not read branch {task.repo.default_branch} of {task.repo.name}, nothing was launched: {exc}", 409
+        ) from None
     with transaction.atomic():
         claimed = TaskSpec.objects.filter(pk=task.pk, launched_at=None).update(launched_at=timezone.now())
         if claimed != 1:
             raise ServiceError("This task has already been launched.", 409)
-        agents = [
-            Agent.objects.create(
-                task=task, name=r["name"], role=r.get("role", "worker"), profile=profiles[r["profile"]]
+        now = timezone.now()
+        agents = Agent.objects.bulk_create(
+            Agent(
+                task=task,
+                name=r["name"],
+                role=r.get("role", "worker"),
+                profile=profiles[r["profile"]],
+                status=Agent.Status.PREPARING,
+                activity="waiting for its worktree",
+                base_commit=base,
+                next_step_at=now,  # queued for preparation now (the sweep's measure of a lost preparation)
             )
             for r in roster
-        ]
-    for agent in agents:
-        try:
-            branch, path, base = worktrees.create(task.repo, task.pk, agent.name)
-        except worktrees.GitError as exc:
-            set_status(agent.pk, Agent.Status.ERROR, f"could not create worktree: {exc}")
-            continue
-        set_status(
-            agent.pk,
-            Agent.Status.RUNNING,
-            f"started on branch {branch}",
-            branch=branch,
-            worktree=str(path),
-            base_commit=base,
-            started_at=timezone.now(),
-            activity="starting",
         )
-    started = [a.pk for a in agents]
-    # first steps after one step delay: a page opened right after launch sees every agent start
-    transaction.on_commit(lambda: [scheduling.kick(pk, settings.SWARM_STEP_DELAY) for pk in started])
-    return list(Agent.objects.filter(task=task).select_related("profile"))
+        ids = [a.pk for a in agents]  # both databases return the new rows' ids from the insert
+        transaction.on_commit(lambda: scheduling.prepare(ids))
+    if Agent.objects.filter(pk__in=ids, status=Agent.Status.PREPARING).count() != len(ids):
+        return list(Agent.objects.filter(task=task).select_related("profile"))  # made at once (manual scheduler)
+    return agents
 
 
 def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False) -> None:
     """Back to work from a pause, an error or a review; from a stop too when a person says so with a message."""
     resumable = {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}
     if agent.status not in resumable | ({Agent.Status.STOPPED} if stopped_too and agent.worktree else set()):
+        return
+    if not agent.branch and not agent.worktree:  # it never got its worktree (git failed at launch): try again
+        set_status(
+            agent.pk,
+            Agent.Status.PREPARING,
+            f"{reason}: making its worktree again",
+            activity="waiting for its worktree",
+            lease_expires_at=None,
+            next_step_at=timezone.now(),
+            finished_at=None,
+        )
+        transaction.on_commit(lambda: scheduling.prepare([agent.pk]))
         return
     set_status(agent.pk, Agent.Status.RUNNING, reason, lease_expires_at=None, finished_at=None)
     transaction.on_commit(lambda: scheduling.kick(agent.pk))

@@ -135,6 +135,7 @@ class ModelProfileForm(_TeamForm):
             "context_window",
             "input_usd_per_mtok",
             "output_usd_per_mtok",
+            "requests_per_minute",
         ]
         labels = {"model": "Model", "api_base": "API base URL", "api_key_env": "Key variable"}
         help_texts = {
@@ -149,6 +150,8 @@ class ModelProfileForm(_TeamForm):
             "context_window": "Input tokens the model accepts; empty: litellm's figure, else SWARM_LLM_CONTEXT_TOKENS.",
             "input_usd_per_mtok": "USD per million input tokens; empty: litellm's price, if it knows the model.",
             "output_usd_per_mtok": "USD per million output tokens.",
+            "requests_per_minute": "The provider's rate limit for this model, kept by every agent and worker together"
+            " (calls wait their turn, shown on the agent's card); empty: none.",
         }
 
     def __init__(self, *args, **kwargs):

@@ -6,7 +6,8 @@ from django.dispatch import Signal
 # An agent submitted its work. kwargs: agent_id, commit_sha, summary.
 work_submitted = Signal()
 
-# Sent by every sweep (see agents.scheduling.sweep): listeners recover their own lost work.
+# Sent by every sweep (see agents.scheduling.sweep): listeners recover their own lost work. kwargs: startup (the
+# process just started: nothing it had queued is still there).
 sweeping = Signal()
 
 # An agent's status changed (agents.services.append_events sends it for every "status" event). kwargs: agent_id,

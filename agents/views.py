@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents import messaging, receipts, sandbox, services, task_setup
-from agents.events import DENSE_FROM, task_totals
+from agents.events import DENSE_FROM, preparation, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
 from agents.models import Agent, Skill, TaskSpec, TasteGuide
 from agents.permissions import grants, require_page
@@ -157,6 +157,7 @@ def task_detail(request, pk: int):
             "agents": agents,
             "attention": attention,
             "totals": task_totals(task) if agents else None,
+            "progress": preparation(task) if agents else None,
             "dense": len(task.roster) >= DENSE_FROM,
             "acceptance_html": render_markdown("\n".join(f"- {c}" for c in task.acceptance)),
             "goal_html": render_markdown(task.goal),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,16 +27,49 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "agent"
 
 
-def create(repo, task_id: int, agent_name: str) -> tuple[str, Path, str]:
-    """Make branch swarm/<task>/<agent> and its worktree; returns (branch, path, base commit)."""
-    branch = f"swarm/{task_id}/{slug(agent_name)}"
-    path = Path(settings.WORKTREES_DIR) / f"task-{task_id}" / slug(agent_name)
+class BranchTaken(GitError):
+    """The agent's branch exists already and holds other work: never moved, never reused."""
+
+
+def location(task_id: int, agent_name: str) -> tuple[str, Path]:
+    """Where an agent of a task works: its branch swarm/<task>/<agent> and its worktree's directory."""
+    return f"swarm/{task_id}/{slug(agent_name)}", Path(settings.WORKTREES_DIR) / f"task-{task_id}" / slug(agent_name)
+
+
+def base_commit(repo) -> str:
+    """The commit a launch starts every agent from: the head of the repository's default branch."""
+    return git(repo.path, "rev-parse", "--verify", f"{repo.default_branch}^{{commit}}").strip()
+
+
+def create(repo, task_id: int, agent_name: str, base: str | None = None) -> tuple[str, Path, str]:
+    """Make branch swarm/<task>/<agent> at `base` (default: the default branch's head) and its worktree; returns
+    (branch, path, base commit).
+
+    A branch left at `base` by a creation cut short (a crash between git's two steps) is taken up again; a branch
+    that points anywhere else is someone's work and is refused."""
+    branch, path = location(task_id, agent_name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    base = git(repo.path, "rev-parse", repo.default_branch).strip()
+    base = base or base_commit(repo)
     if path.exists():
         return branch, path, base  # created before a crash: keep it and the work in it
-    git(repo.path, "worktree", "add", "-b", branch, str(path), base)
+    existing = git(repo.path, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).strip()
+    if not existing:
+        git(repo.path, "worktree", "add", "-b", branch, str(path), base)
+    elif existing == base:
+        git(repo.path, "worktree", "prune")  # a registration whose directory never came to be holds the branch
+        git(repo.path, "worktree", "add", str(path), branch)
+    else:
+        raise BranchTaken(f"a branch named {branch} already exists at another commit ({existing[:10]}); it is kept")
     return branch, path, base
+
+
+def discard_unstarted(repo_path: str | Path, worktree: str | Path) -> None:
+    """Remove a worktree no agent has worked in (its creation was cut short, or its agent is gone): the directory
+    and git's registration of it; never git inside it. Only below the worktrees directory."""
+    path = Path(worktree)
+    if path.resolve().is_relative_to(Path(settings.WORKTREES_DIR).resolve()) and path.exists():
+        shutil.rmtree(path)
+    git(repo_path, "worktree", "prune")
 
 
 def commit_all(worktree: str | Path, message: str) -> str:

@@ -3,6 +3,7 @@
 python -m benchmarks            # all
 python -m benchmarks guards     # one
 python -m benchmarks fleet      # the fleet benchmark alone (SWARM_BENCH_FLEET picks its cases, benchmarks/fleet.py)
+python -m benchmarks launch     # launching 300 and 1,000 agents (the app as a person runs it)
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import conversation, fleet, guards, judges
+    from benchmarks import conversation, fleet, guards, judges, launch
 
-    wanted = set(argv) or {"guards", "judges", "conversation", "fleet"}
+    wanted = set(argv) or {"guards", "judges", "conversation", "launch", "fleet"}
     started = time.monotonic()
     if "guards" in wanted:
         guards.run()
@@ -38,6 +39,8 @@ def main(argv: list[str]) -> int:
         judges.run()
     if "conversation" in wanted:
         conversation.run()
+    if "launch" in wanted:
+        launch.run()
     if "fleet" in wanted:
         fleet.bench()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")

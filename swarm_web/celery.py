@@ -4,7 +4,13 @@ import signal
 import threading
 
 from celery import Celery, bootsteps
-from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutting_down,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "swarm_web.settings")
 
@@ -68,6 +74,19 @@ HAND_BACK_SIGNAL = signal.SIGUSR2
 @worker_process_init.connect
 def _pool_child_hands_back(**_kwargs) -> None:
     signal.signal(HAND_BACK_SIGNAL, _hand_back_on_sigterm)
+
+
+@worker_process_shutdown.connect
+def _pool_child_hands_back_its_calls(**_kwargs) -> None:
+    # a task returns as soon as its model call is in flight: the calls still in flight in a leaving pool child are
+    # cancelled and their agents handed back before it goes (their continuations re-queue them)
+    from django.conf import settings
+
+    from agents import inflight, lease
+
+    lease.begin_shutdown()
+    if not inflight.drain(settings.SWARM_SHUTDOWN_SECONDS):
+        log.warning("model calls still in flight at the end of the shutdown grace: their leases lapse")
 
 
 @worker_shutting_down.connect

@@ -184,12 +184,16 @@ if SWARM_SCHEDULER == CELERY_SCHEDULER and not REDIS_URL:
     raise ImproperlyConfigured(f"SWARM_SCHEDULER={CELERY_SCHEDULER} needs REDIS_URL for the broker")
 SWARM_SERVE_STATIC = env_bool("SWARM_SERVE_STATIC", True)  # daphne serves /static/ itself in the embedded mode
 SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulated steps, keeps the demo watchable
-# seconds each simulated model call (sim/...) waits before it answers, like a real model's latency (benchmarks)
-SWARM_SIM_LATENCY = env_float("SWARM_SIM_LATENCY", 0.0)
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_MAX_PARALLEL_VERIFICATIONS = env_int("SWARM_MAX_PARALLEL_VERIFICATIONS", 2)  # embedded: verify-queue threads
 # a queued verification that has not started after this long is queued again (its queue was lost)
 SWARM_VERIFY_WAIT_SECONDS = env_int("SWARM_VERIFY_WAIT_SECONDS", 1800)
+# model calls in flight at once in one process (a call waiting for its answer holds no step slot); past it, a step
+# is handed back for a moment
+SWARM_INFLIGHT_PER_PROCESS = env_int("SWARM_INFLIGHT_PER_PROCESS", 1000)
+SWARM_SIM_LATENCY = env_float("SWARM_SIM_LATENCY", 0.0)  # seconds a simulated model takes to answer
+if SWARM_INFLIGHT_PER_PROCESS < 1 or SWARM_SIM_LATENCY < 0:
+    raise ImproperlyConfigured("SWARM_INFLIGHT_PER_PROCESS must be at least 1, SWARM_SIM_LATENCY at least 0")
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 # an agent's worktree quota: a command that takes it past either is killed (0: no limit)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import services, teams, worktrees
+from agents import inflight, scheduling, services, teams, worktrees
 from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, TasteGuide
 from judges.models import Verdict
 from notifications.models import Webhook
@@ -212,3 +212,19 @@ def pytest_collection_modifyitems(config, items):
         return (0 if item.get_closest_marker("distributed") else 1, -seconds)
 
     items.sort(key=cost)
+
+
+@pytest.fixture
+def embedded(settings):
+    """The embedded scheduler as this process's backend, as `make run` has it but with one step thread (a wait that
+    held it would show); afterwards every agent is stopped and nothing of theirs still runs."""
+    path = "agents.scheduling.embedded.EmbeddedScheduler"
+    settings.SWARM_SCHEDULER = path
+    settings.SWARM_MAX_PARALLEL_STEPS = 1
+    scheduling._backends.pop(path, None)
+    backend = scheduling.backend()
+    yield backend
+    Agent.objects.exclude(status__in=Agent.FINISHED).update(status=Agent.Status.STOPPED)  # what is due runs no step
+    assert backend.wait_idle(120), "steps or jobs still running long after their agents stopped"
+    assert inflight.drain(120), "model calls still in flight long after their agents stopped"
+    scheduling._backends.pop(path, None)

@@ -60,15 +60,20 @@ class Request:
     raw: str
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # a fleet's calls arrive together: the default backlog of 5 refuses most of them
+
+
 class OpenAIServer:
     def __init__(self, model: str = "test-model"):
         self.model = model
         self.requests: list[Request] = []
+        self.dropped = 0  # answers cut short because the client closed the connection (a cancelled call)
         self._script: list[Reply] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-test-server", daemon=True)
 
     @property
@@ -87,6 +92,10 @@ class OpenAIServer:
     def start(self) -> OpenAIServer:
         self._thread.start()
         return self
+
+    def release(self) -> None:
+        """Every handler hanging on purpose answers now (and any hang scripted later answers at once)."""
+        self._stopping.set()
 
     def stop(self) -> None:
         self._stopping.set()  # wakes handlers that are hanging on purpose
@@ -126,7 +135,8 @@ class OpenAIServer:
                 try:
                     self._answer(scripted, body)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test): nothing left to say
+                    with server._lock:  # the client gave up (a timeout, a cancelled call): nothing left to say
+                        server.dropped += 1
 
             def _answer(self, scripted: Reply | None, body: dict) -> None:
                 if scripted is None:

@@ -96,12 +96,14 @@ def test_a_model_profile_names_the_key_variable_and_never_holds_or_shows_a_key(a
             "model": "openai/acme-large",
             "api_base": "http://127.0.0.1:9/v1",
             "api_key_env": "ACME_API_KEY",
+            "requests_per_minute": 90,
         },
     )
     assert response.status_code == 201
     profile = ModelProfile.objects.get(team=team, name="acme-large")
-    assert (profile.api_key_env, profile.family) == ("ACME_API_KEY", "openai")
+    assert (profile.api_key_env, profile.family, profile.requests_per_minute) == ("ACME_API_KEY", "openai", 90)
     assert response.json()["api_key_env"] == "ACME_API_KEY"
+    assert response.json()["requests_per_minute"] == 90
 
     key_like = [
         "sk-proj-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",  # a pasted key

@@ -177,7 +177,9 @@ def _watch_every_card_change_live(page, marker: str, ids: dict[str, int], mode: 
     history = page.evaluate("() => window.__cards")
     for name, pk in ids.items():
         seen = history[f"agent-{pk}-card"]
-        assert seen[0] == "running" and seen[-1] == "awaiting_review", f"{name}'s card showed {seen}"
+        # preparing while its worktree is made (it may be ready before the page is), then live to the review
+        assert seen[0] in {"preparing", "running"} and "running" in seen, f"{name}'s card showed {seen}"
+        assert seen[-1] == "awaiting_review", f"{name}'s card showed {seen}"
     expect(page.locator("#attention .chip")).to_have_count(8)
     expect(page.locator(f"#agent-{ids['Linus']}-card .activity")).to_contain_text("recommend reject")
     expect(page.locator(f"#agent-{ids['Ada']}-card .activity")).to_contain_text("recommend approve")

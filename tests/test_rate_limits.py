@@ -17,7 +17,7 @@ from agents import llm, runtime
 from agents.llm import ratelimit
 from agents.models import Event, ModelProfile
 from tests.openai_server import reply
-from tests.test_llm import launch_one, messages_for, profile_for
+from tests.real_models import launch_one, messages_for, profile_for
 
 REDIS = "redis://127.0.0.1:6379/12"
 ROOT = Path(__file__).resolve().parent.parent

@@ -122,16 +122,18 @@ def test_an_admin_adds_a_profile_with_a_key_variable_from_the_operators_list_and
     assert re.findall(r'<option value="([^"]*)"', select) == ["", *settings.SWARM_MODEL_KEY_ENVS]
 
     response = adele_client.post(
-        "/models/new/", profile_fields(server, context_window="16000", input_usd_per_mtok="0.5")
+        "/models/new/",
+        profile_fields(server, context_window="16000", input_usd_per_mtok="0.5", requests_per_minute="500"),
     )
     assert response.status_code == 302 and response["Location"] == "/models/"
     profile = ModelProfile.objects.get(team=demo[0], name="local")
     assert (profile.api_key_env, profile.family, profile.context_window) == ("SWARM_TEST_KEY", "openai", 16000)
+    assert profile.requests_per_minute == 500
 
     for page in ("/models/", f"/models/{profile.pk}/", "/models/new/"):
         assert canary not in adele_client.get(page).content.decode(), page
     row = re.search(rf'<tr id="profile-{profile.pk}">(.*?)</tr>', text(adele_client.get("/models/"))).group(1)
-    assert "<code>SWARM_TEST_KEY</code>" in row and "16000" in row
+    assert "<code>SWARM_TEST_KEY</code>" in row and "16000" in row and "500 a minute" in row
 
 
 def test_a_profile_the_operator_does_not_allow_is_refused_in_place(adele_client, demo, server):

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-from agents import scheduling, services
+from agents import services
 from agents.models import Agent
 from agents.scheduling import sweep
 from judges import services as judging
@@ -15,19 +13,6 @@ from judges.models import Verdict
 from tests.factories import task_like
 
 DEADLINE = 90  # seconds; generous for a loaded machine
-EMBEDDED = "agents.scheduling.embedded.EmbeddedScheduler"
-
-
-@pytest.fixture
-def one_step_thread(settings):
-    """The embedded scheduler with a single step thread, as this process's backend for the test."""
-    settings.SWARM_SCHEDULER = EMBEDDED
-    settings.SWARM_MAX_PARALLEL_STEPS = 1
-    scheduling._backends.pop(EMBEDDED, None)
-    yield scheduling.backend()
-    Agent.objects.filter(status=Agent.Status.RUNNING).update(status=Agent.Status.STOPPED)
-    scheduling.backend().wait_idle(30)
-    scheduling._backends.pop(EMBEDDED, None)
 
 
 def _wait(condition, what: str):
@@ -38,7 +23,7 @@ def _wait(condition, what: str):
     return value
 
 
-def test_a_slow_verification_leaves_the_only_step_thread_to_the_other_agents(demo, one_step_thread):
+def test_a_slow_verification_leaves_the_only_step_thread_to_the_other_agents(demo, embedded):
     _, task = demo
     slow = task_like(task, [("Ada", "sim-lazy")])
     slow.verify_command = "sleep 8"

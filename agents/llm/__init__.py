@@ -1,9 +1,11 @@
-"""The only package that imports litellm. Every model call, simulated or real, goes through `complete`.
+"""The only package that imports litellm. Every model call, simulated or real, goes through `acomplete` (or
+`complete`, which waits for it).
 
 Importing it costs seconds (litellm), so the web process never imports it at start-up: the runtime and the
 judge panel import it where a model is called. Its modules, by role:
 
-- calls.py: `complete`, one `litellm.completion` call (streamed for real models), its key and its checks;
+- calls.py: `acomplete`, one `litellm.acompletion` call (streamed for real models) on this process's loop, its key
+  and its checks; `complete`, the same for code that waits for the answer;
   `probe`, the one tiny call of a profile's "Test connection".
 - retry.py: which failures are retried (429 with Retry-After, 5xx, timeouts, malformed replies) and when.
 - redaction.py: keys out of error messages and of every log record.
@@ -20,7 +22,7 @@ import os
 # litellm downloads its cost map at import unless told otherwise: Swarm never needs the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from agents.llm.calls import ModelError, ModelRefused, complete, probe  # noqa: E402
+from agents.llm.calls import ModelError, ModelRefused, acomplete, complete, probe  # noqa: E402
 from agents.llm.compaction import COMPACTED_MARK, compact, estimate_tokens  # noqa: E402
 from agents.llm.model_info import TEXT_TOOLS, context_budget, native_tools, register_models  # noqa: E402
 from agents.llm.redaction import redact  # noqa: E402
@@ -35,6 +37,7 @@ __all__ = [
     "SimulatorProvider",
     "ToolCall",
     "Turn",
+    "acomplete",
     "compact",
     "complete",
     "context_budget",

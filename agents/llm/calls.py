@@ -1,5 +1,6 @@
-"""One model call, simulated or real: `complete(profile, messages, tools, on_wait=..., on_text=...)`, and `probe`,
-the one tiny call a model profile's "Test connection" makes.
+"""One model call, simulated or real: `acomplete(profile, messages, tools, on_wait=..., on_text=...)`, a coroutine
+on this process's loop (agents/inflight.py) that holds no thread while it waits; `complete`, the same for code that
+waits for the answer; and `probe`, the one tiny call a model profile's "Test connection" makes.
 
 Simulated profiles (`sim/<behaviour>`) reach the offline simulator, a litellm custom provider, without
 streaming. Real profiles stream (SWARM_LLM_STREAM) with `stream_options.include_usage`, so tokens and cost
@@ -15,6 +16,7 @@ else, or retries exhausted, raises ModelError with the provider's message, secre
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -25,7 +27,7 @@ import httpx
 import litellm
 from django.conf import settings
 
-from agents import model_access
+from agents import inflight, model_access
 from agents.llm import ratelimit
 from agents.llm.model_info import model_name, native_tools
 from agents.llm.redaction import redact, remember_secret
@@ -36,8 +38,9 @@ from agents.text import clean_chars  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
-# OpenAI-compatible calls (every profile with an api_base) use this client: it never follows a redirect, so an
-# allowed host cannot send the call, its prompt or its key on to one the operator did not allow.
+# OpenAI-compatible calls (every profile with an api_base) use this client (and its async twin, _use_async_client):
+# it never follows a redirect, so an allowed host cannot send the call, its prompt or its key on to one the operator
+# did not allow.
 litellm.client_session = httpx.Client(follow_redirects=False)
 
 log = logging.getLogger(__name__)
@@ -57,17 +60,18 @@ class _HookFailed(Exception):
     """A caller's hook raised: not the provider's fault, so never retried."""
 
 
-def _hook(fn: Callable, *args) -> None:
+async def _hook(fn: Callable, *args) -> None:
     try:
-        fn(*args)
+        await inflight.in_thread(fn, *args)
     except Exception as exc:
         raise _HookFailed() from exc
 
 
-def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
+async def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
     chunks = []
     text, shown, last = "", "", 0.0
-    for chunk in litellm.completion(stream=True, stream_options={"include_usage": True}, **kwargs):
+    stream = await litellm.acompletion(stream=True, stream_options={"include_usage": True}, **kwargs)
+    async for chunk in stream:
         chunks.append(chunk)
         delta = chunk.choices[0].delta.content if chunk.choices else None
         if delta:
@@ -75,9 +79,9 @@ def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
             now = time.monotonic()
             if on_text and now - last >= TEXT_INTERVAL and visible(text, native) != shown:
                 shown, last = visible(text, native), now
-                _hook(on_text, shown)
+                await _hook(on_text, shown)
     if on_text and visible(text, native) != shown:
-        _hook(on_text, visible(text, native))
+        await _hook(on_text, visible(text, native))
     response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"]) if chunks else None
     if response is None:
         raise Malformed("the stream ended without a completion")
@@ -122,26 +126,43 @@ def complete(
     on_wait: Callable[[float, str], None] | None = None,
     on_text: Callable[[str], None] | None = None,
 ) -> Turn:
-    """One model call for an agent; returns its text, tool calls, usage and cost.
+    """`acomplete` for code that waits for the answer (a judge): the call runs on this process's loop all the same."""
+    return inflight.run(acomplete(profile, messages, tools, on_wait=on_wait, on_text=on_text)).result()
+
+
+async def acomplete(
+    profile,
+    messages: list[dict],
+    tools: list[dict],
+    *,
+    on_wait: Callable[[float, str], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Turn:
+    """One model call for an agent; returns its text, tool calls, usage and cost. While it waits it holds no thread.
 
     Retries transient failures (retry.py); `on_wait(seconds, reason)` runs before each retry's
     sleep and `on_text(text_so_far)` at most ~4 times a second while a reply streams, then once with the
-    whole text. Exceptions raised by the hooks propagate unchanged. Raises ModelError when the call fails.
+    whole text. The hooks are synchronous (they may use the ORM): they run in a continuation thread, and
+    exceptions they raise propagate unchanged. Raises ModelError when the call fails; cancelling the task
+    aborts the request.
     """
     native = native_tools(profile)
     kwargs, secrets = _request(profile, messages, tools, native)
+    _use_async_client()
     stream = settings.SWARM_LLM_STREAM and not profile.simulated
     attempts = 1 + max(0, settings.SWARM_LLM_RETRIES)
     for attempt in range(attempts):
-        _keep_rate_limit(profile, on_wait)
+        await _keep_rate_limit(profile, on_wait)
         try:
-            response = _stream(kwargs, native, on_text) if stream else litellm.completion(**kwargs)
+            response = await (_stream(kwargs, native, on_text) if stream else litellm.acompletion(**kwargs))
             if not getattr(response, "choices", None):
                 raise Malformed("the reply had no choices")
             break
         except _HookFailed as failed:
             raise failed.__cause__ from None
         except Exception as exc:  # provider messages can carry keys or key-bearing URLs: redact before anyone sees them
+            if asyncio.current_task().cancelling():
+                raise asyncio.CancelledError from None  # cancelled, whatever a library made of it: never retried
             retry, delay, reason = retry_plan(exc, attempt)
             if not retry or attempt + 1 >= attempts:
                 tries = f" ({attempt + 1} attempts)" if attempt else ""
@@ -156,22 +177,37 @@ def complete(
                 delay,
             )
             if on_wait:
-                on_wait(delay, reason)
-            time.sleep(delay)
+                await inflight.in_thread(on_wait, delay, reason)
+            await asyncio.sleep(delay)
     return _turn(profile, response, native)
+
+
+_async_client_pid = 0
+
+
+def _use_async_client() -> None:
+    """This process's client for OpenAI-compatible calls from the loop (like `client_session`: no redirects). It
+    belongs to the loop it first runs on: a forked process makes its own."""
+    global _async_client_pid
+    if _async_client_pid != os.getpid():
+        # as many connections as calls may be in flight (httpx's default of 100 would queue the rest)
+        limits = httpx.Limits(max_connections=settings.SWARM_INFLIGHT_PER_PROCESS, max_keepalive_connections=100)
+        litellm.aclient_session = httpx.AsyncClient(follow_redirects=False, limits=limits)
+        _async_client_pid = os.getpid()
 
 
 RATE_WAIT_SHOWN = 0.5  # seconds: a shorter wait for the profile's rate limit is not worth an event
 
 
-def _keep_rate_limit(profile, on_wait: Callable[[float, str], None] | None) -> None:
-    """Wait for the profile's next slot under its requests-per-minute limit (shared by every worker)."""
-    wait = ratelimit.reserve(profile)
+async def _keep_rate_limit(profile, on_wait: Callable[[float, str], None] | None) -> None:
+    """Wait for the profile's next slot under its requests-per-minute limit (shared by every worker), holding
+    nothing while it waits."""
+    wait = await ratelimit.areserve(profile)
     if wait <= 0:
         return
     if on_wait and wait >= RATE_WAIT_SHOWN:
-        on_wait(wait, ratelimit.reason(profile))
-    time.sleep(wait)
+        await inflight.in_thread(on_wait, wait, ratelimit.reason(profile))
+    await asyncio.sleep(wait)
 
 
 def _turn(profile, response, native: bool) -> Turn:

@@ -1,10 +1,13 @@
 """The litellm custom provider `sim`: model strings `sim/<behaviour>` reach the offline simulator (agents/simulator.py).
 
-Simulated agents and judges so travel the same path as real models: one `litellm.completion` call, usage and all.
+Simulated agents and judges so travel the same path as real models: one `litellm.acompletion` call, usage and all.
+Each answer comes SWARM_SIM_LATENCY seconds after the question, like a real model's, and the wait holds nothing
+(an asyncio sleep on the calls' loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -18,46 +21,39 @@ from agents import simulator
 class SimulatorProvider(CustomLLM):
     """litellm custom provider `sim`: model strings `sim/<behaviour>` reach the offline simulator."""
 
-    def completion(
-        self,
-        model,
-        messages,
-        api_base,
-        custom_prompt_dict,
-        model_response,
-        print_verbose,
-        encoding,
-        api_key,
-        logging_obj,
-        optional_params,
-        *args,
-        **kwargs,
-    ):  # noqa: E501
-        behaviour = model.split("/", 1)[-1]
-        if behaviour not in simulator.BEHAVIOURS:
-            raise litellm.BadRequestError(
-                message=f"unknown simulator behaviour {behaviour!r}; one of {', '.join(simulator.BEHAVIOURS)}",
-                model=model,
-                llm_provider="sim",
-            )
-        if settings.SWARM_SIM_LATENCY > 0:  # a real model's answer takes a while (SWARM_SIM_LATENCY)
-            time.sleep(settings.SWARM_SIM_LATENCY)
-        turn = simulator.decide(behaviour, messages)
-        step = sum(1 for m in messages if m.get("role") == "assistant")
-        message = {"role": "assistant", "content": turn["content"]}
-        if turn["tool_calls"]:
-            message["tool_calls"] = simulator.as_openai_tool_calls(turn["tool_calls"], step)
-        prompt_chars = sum(len(json.dumps(m.get("content") or "")) for m in messages)
-        completion_chars = len(json.dumps(message))
-        return ModelResponse(
+    def completion(self, model, messages, *args, **kwargs):
+        time.sleep(settings.SWARM_SIM_LATENCY)
+        return _answer(model, messages)
+
+    async def acompletion(self, model, messages, *args, **kwargs):
+        await asyncio.sleep(settings.SWARM_SIM_LATENCY)
+        return _answer(model, messages)
+
+
+def _answer(model: str, messages: list[dict]) -> ModelResponse:
+    behaviour = model.split("/", 1)[-1]
+    if behaviour not in simulator.BEHAVIOURS:
+        raise litellm.BadRequestError(
+            message=f"unknown simulator behaviour {behaviour!r}; one of {', '.join(simulator.BEHAVIOURS)}",
             model=model,
-            choices=[{"message": message, "finish_reason": "tool_calls" if turn["tool_calls"] else "stop"}],
-            usage={
-                "prompt_tokens": prompt_chars // 4,
-                "completion_tokens": completion_chars // 4,
-                "total_tokens": (prompt_chars + completion_chars) // 4,
-            },
+            llm_provider="sim",
         )
+    turn = simulator.decide(behaviour, messages)
+    step = sum(1 for m in messages if m.get("role") == "assistant")
+    message = {"role": "assistant", "content": turn["content"]}
+    if turn["tool_calls"]:
+        message["tool_calls"] = simulator.as_openai_tool_calls(turn["tool_calls"], step)
+    prompt_chars = sum(len(json.dumps(m.get("content") or "")) for m in messages)
+    completion_chars = len(json.dumps(message))
+    return ModelResponse(
+        model=model,
+        choices=[{"message": message, "finish_reason": "tool_calls" if turn["tool_calls"] else "stop"}],
+        usage={
+            "prompt_tokens": prompt_chars // 4,
+            "completion_tokens": completion_chars // 4,
+            "total_tokens": (prompt_chars + completion_chars) // 4,
+        },
+    )
 
 
 litellm.custom_provider_map = [{"provider": "sim", "custom_handler": SimulatorProvider()}]

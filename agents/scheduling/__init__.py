@@ -13,6 +13,10 @@ Work other than steps runs as jobs on their own queues (`register_job`, `submit`
 slot: verification on "verify", bookkeeping on "housekeeping". Embedded, each queue has its own few threads;
 distributed, each is a Celery queue, which a worker serves all of (`make worker`) or one of (`-Q verify`).
 
+`prepare(agent_ids)` has launched agents' worktrees made in the background: the `agents.prepare` job on the
+housekeeping queue, in a few lanes of small batches (each batch queues the rest of its lane), so a launch answers
+before any worktree exists, the first agents start within seconds and the queue never holds the whole fleet.
+
 This package imports neither the runtime nor the services: the agents app registers its step function by dotted
 path (`register_step`, in AppConfig.ready), and it is imported the first time a step runs; apps register their jobs
 the same way.
@@ -41,7 +45,8 @@ _jobs: dict[str, tuple[str, str]] = {}  # job name -> (dotted path of its functi
 
 def register_step(path: str) -> None:
     """The function that runs one step of an agent: `step(agent_id)` returns the delay before its next step, or
-    None when it should not continue."""
+    None when it should not continue or goes on elsewhere (a step whose model call is in flight kicks the next one
+    itself when the call is over)."""
     global _step_path, _step
     _step_path, _step = path, None
 
@@ -74,6 +79,24 @@ def submit(name: str, *args, delay: float = 0.0) -> bool:
 def run_job(name: str, args) -> None:
     """Run a job now (backends call this)."""
     import_string(_job(name)[0])(*args)
+
+
+PREPARE_JOB = "agents.prepare"  # registered by the agents app (agents.preparation.prepare_batch)
+PREPARE_LANES = 2  # preparation jobs queued at once per launch
+PREPARE_BATCH = 25  # worktrees one job makes before it queues the rest of its lane
+
+
+def prepare(agent_ids: list[int]) -> None:
+    """Have these launched agents' worktrees made in the background; each starts as soon as its own is ready."""
+    ids = list(agent_ids)
+    for lane in range(PREPARE_LANES):
+        prepare_later(ids[lane::PREPARE_LANES])
+
+
+def prepare_later(agent_ids: list[int]) -> None:
+    """Queue one lane's next batch (a lane that cannot be queued is taken up by the preparation's sweep)."""
+    if agent_ids:
+        submit(PREPARE_JOB, list(agent_ids))
 
 
 def step_function():

@@ -1,4 +1,6 @@
 """Embedded mode: a timer heap and a fixed set of daemon step threads inside the web process (SQLite, no Redis).
+A step thread is busy only while a step does its own work: its model call waits on the calls' loop
+(agents/inflight.py), which schedules the agent's next step when the call is over.
 
 Like the Celery backend it honours the schedule token: an agent's newest kick wins, whether it is due sooner or
 later than the ones before it, and a superseded schedule runs no step. Nothing here keeps a stopping process
@@ -17,7 +19,7 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from agents import lease, scheduling
+from agents import inflight, lease, scheduling
 from agents.scheduling import sweep
 from agents.scheduling.base import Scheduler
 
@@ -38,8 +40,8 @@ class EmbeddedScheduler(Scheduler):
             threading.Thread(target=self._worker, name=f"swarm-step-{i}", daemon=True).start()
         # jobs run on threads of their own queue: a long verification never takes a step's thread
         self.jobs = {
-            scheduling.VERIFY: _JobThreads(scheduling.VERIFY, settings.SWARM_MAX_PARALLEL_VERIFICATIONS),
-            scheduling.HOUSEKEEPING: _JobThreads(scheduling.HOUSEKEEPING, 2),
+            scheduling.VERIFY: _JobThreads(self, scheduling.VERIFY, settings.SWARM_MAX_PARALLEL_VERIFICATIONS),
+            scheduling.HOUSEKEEPING: _JobThreads(self, scheduling.HOUSEKEEPING, 2),
         }
 
     def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> None:
@@ -69,10 +71,11 @@ class EmbeddedScheduler(Scheduler):
         threading.Thread(target=scheduling.step_function, daemon=True).start()
 
     def stop(self, timeout: float) -> None:
-        """Running steps hand their agents back (commands killed, model calls dropped, leases freed), then any
-        lease still held here is freed, so the next start resumes every agent at once."""
+        """Running steps hand their agents back (commands killed, model calls in flight cancelled, leases freed),
+        then any lease still held here is freed, so the next start resumes every agent at once."""
         lease.begin_shutdown()
-        if not self.wait_idle(timeout):
+        deadline = time.monotonic() + timeout
+        if not (self.wait_idle(timeout) and inflight.drain(max(0.0, deadline - time.monotonic()))):
             log.warning("steps still running after %.0f s of shutdown: their leases are freed anyway", timeout)
         try:
             freed = lease.release_mine()
@@ -129,9 +132,11 @@ class EmbeddedScheduler(Scheduler):
 
 
 class _JobThreads:
-    """A few daemon threads serving one job queue, in order of submission."""
+    """A few daemon threads serving one job queue, in order of submission; a running job counts as busy for the
+    scheduler's `wait_idle` (a stopping process waits for it as for a step)."""
 
-    def __init__(self, queue_name: str, threads: int):
+    def __init__(self, scheduler: EmbeddedScheduler, queue_name: str, threads: int):
+        self.scheduler = scheduler
         self.queue: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
         for i in range(max(1, threads)):
             threading.Thread(target=self._serve, name=f"swarm-{queue_name}-{i}", daemon=True).start()
@@ -144,6 +149,8 @@ class _JobThreads:
             name, args = self.queue.get()
             if lease.shutting_down.is_set():
                 continue
+            with self.scheduler.cond:
+                self.scheduler.busy += 1
             close_old_connections()
             try:
                 scheduling.run_job(name, args)
@@ -151,3 +158,6 @@ class _JobThreads:
                 log.exception("job %s%r crashed", name, args)
             finally:
                 close_old_connections()
+                with self.scheduler.cond:
+                    self.scheduler.busy -= 1
+                    self.scheduler.cond.notify_all()

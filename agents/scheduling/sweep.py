@@ -36,7 +36,8 @@ def resume_orphans(startup: bool = False) -> int:
         scheduling.kick(pk)
     if ids:
         log.info("%s re-scheduled %d agent(s) whose step was lost", "start-up sweep" if startup else "sweep", len(ids))
-    sweeping.send(sender=Agent, startup=startup)  # e.g. verifications cut short by a crash are queued again
+    # e.g. verifications cut short by a crash are queued again, worktrees of launched agents made
+    sweeping.send(sender=Agent, startup=startup)
     return len(ids)
 
 
