@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
-from agents import receipts, scheduling, services, task_setup, team_setup
+from agents import messaging, receipts, scheduling, services, task_setup, team_setup
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -284,12 +284,15 @@ def agent_events(request, pk: int) -> dict:
 
 
 def agent_message(request, data: dict, pk: int):
+    """A person's message; what it does by the agent's state is agents/messaging.py's rule, said in `delivery`."""
     agent = _agent(request, pk)
-    message = services.inject_message(
+    message, when = messaging.send(
         agent,
         data["text"],
         author=request.user,
+        then=data.get("then", messaging.Then.QUEUE),
         mode=data.get("mode", Message.Mode.QUEUE),
         client_msg_id=data.get("client_msg_id"),
     )
-    return message_json(message)  # a resent client_msg_id answers like the first time (201, same message)
+    # a resent client_msg_id answers like the first time (201, same message)
+    return {**message_json(message), "delivery": {"when": when, "note": messaging.told(agent.name, when)}}

@@ -99,6 +99,10 @@ MESSAGE = obj(
     created_at=STRING,
     delivered_at=TIME,
     answered_at=TIME,
+    delivery=obj(
+        when={"type": "string", "enum": ["next_step", "after_review", "on_resume"]},
+        note={"type": "string", "description": "when the agent reads the message, in a sentence"},
+    ),
 )
 LAUNCHED = obj(task=INTEGER, agents={"type": "array", "items": AGENT_SUMMARY})
 
@@ -156,4 +160,11 @@ NEW_MESSAGE = body(
     text=text(20_000, 1),
     mode={"type": "string", "enum": Message.Mode.values},
     client_msg_id=text(64, 1, description="your id for this message: sending it again returns the same message"),
+    then={
+        "type": "string",
+        "enum": ["queue", "resume", "withdraw"],
+        "description": "queue (default): delivered at the next step, or when a waiting agent resumes; resume: resume a"
+        " paused, errored or stopped agent with it; withdraw: withdraw a submission awaiting review and continue with"
+        " it (needs a role that may message and review). A refusal names the field `then` and says why (409).",
+    },
 )

@@ -84,7 +84,7 @@ ROUTES = [
         "api_agent_messages",
         post=Operation(
             api.agent_message,
-            "Send the agent a message, delivered at its next step (resending a client_msg_id answers its message)",
+            "Send the agent a message; `delivery` says when it reads it (resending a client_msg_id answers its message)",
             schemas.MESSAGE,
             status=201,
             body=schemas.NEW_MESSAGE,

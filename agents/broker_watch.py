@@ -50,13 +50,13 @@ def publish(task, agent_id: int, token: int, delay: float) -> bool:
     return False
 
 
-def publish_job(task, name: str, args: tuple, queue: str) -> bool:
+def publish_job(task, name: str, args: tuple, queue: str, delay: float = 0.0) -> bool:
     """Queue a job on its queue; if Redis is unreachable, log it and return False (its owner recovers the work at a
     sweep)."""
     global _down_until
     if time.monotonic() >= _down_until:
         try:
-            task.apply_async((name, *args), queue=queue)
+            task.apply_async((name, *args), queue=queue, countdown=delay or None)
             return True
         except (OperationalError, RedisError, OSError) as exc:
             _down_until = time.monotonic() + settings.SWARM_REDIS_CHECK_SECONDS

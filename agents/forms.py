@@ -225,6 +225,11 @@ class MessageForm(forms.Form):
     mode = forms.ChoiceField(
         choices=[("queue", "queue"), ("steer", "steer"), ("interrupt", "interrupt")], initial="queue", required=False
     )
+    # what happens to a waiting agent (agents/messaging.py): send, resume with it, or withdraw the submission
+    then = forms.ChoiceField(choices=[(t, t) for t in ("queue", "resume", "withdraw")], required=False)
 
     def clean_mode(self):
         return self.cleaned_data.get("mode") or "queue"
+
+    def clean_then(self):
+        return self.cleaned_data.get("then") or "queue"

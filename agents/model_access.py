@@ -6,12 +6,9 @@ which the agent runtime and the judge panel both go through), because the settin
 
 - `api_key_env` must be one of SWARM_MODEL_KEY_ENVS. The check never reads the environment, so its answer is
   the same whether the variable is set or not and tells nobody which variables exist.
-- `api_base` must be `http(s)://host[:port][/path]` with the host and port allowed by SWARM_MODEL_HOSTS:
-  an entry `host` allows the scheme's default port, `host:port` that port, `host:*` any port; names are
-  compared exactly (lower case, one trailing dot ignored). No user name or password, no query, nothing but
-  ASCII letters, digits and URL punctuation, and IP addresses only in their usual form (`10.0.0.5`, `[::1]`),
-  so `127.1`, `2130706433` or `0x7f.0.0.1` are refused rather than resolved to something unexpected. Model
-  calls never follow redirects (agents/llm/calls.py), so a call goes to that host and nowhere else.
+- `api_base` must be `http(s)://host[:port][/path]` with the host and port allowed by SWARM_MODEL_HOSTS, by the
+  rules of agents/hosts.py (shared with the webhooks' SWARM_WEBHOOK_HOSTS). Model calls never follow redirects
+  (agents/llm/calls.py), so a call goes to that host and nowhere else.
 - A profile with `api_base` is an OpenAI-compatible server, `openai/<model>`, and gets exactly the key its
   `api_key_env` names (or none). A profile without one reaches a provider of SWARM_MODEL_PROVIDERS at litellm's
   endpoint for it and must name its key variable: litellm would otherwise take a key from the environment by
@@ -20,17 +17,13 @@ which the agent runtime and the judge panel both go through), because the settin
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from urllib.parse import urlsplit
 
-import httpx
 from django.conf import settings
 
+from agents import hosts
+
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-DNS_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
-URL_CHARS = re.compile(r"^[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$")
-DEFAULT_PORTS = {"http": 80, "https": 443}
 OPENAI_COMPATIBLE = "openai"
 
 
@@ -99,73 +92,15 @@ def _check_key_env(name: str) -> None:
         )
 
 
-def _normal_host(host: str) -> str:
-    """`host` as compared with SWARM_MODEL_HOSTS, or ProfileRefused for a form that could mean something else."""
-    host = host.lower()
-    if host.endswith(".") and not host.endswith(".."):
-        host = host[:-1]
-    if ":" in host:
-        try:
-            address = ipaddress.IPv6Address(host)
-        except ValueError:
-            address = None
-        if address is None or address.scope_id:
-            raise ProfileRefused("api_base", "has an IPv6 address that is not a plain one (like [::1]).")
-        return f"[{address.compressed}]"
-    if not DNS_NAME.match(host):
-        raise ProfileRefused("api_base", "must name its host with letters, digits, '-' and '.', or an IP address.")
-    last = host.rsplit(".", 1)[-1]
-    if last.isdigit() or last.startswith("0x"):  # a name ending in a number is read as an IPv4 address
-        try:
-            canonical = str(ipaddress.IPv4Address(host))
-        except ValueError:
-            canonical = ""
-        if canonical != host:
-            raise ProfileRefused("api_base", "must write an IPv4 address in its usual form, like 10.0.0.5.")
-    return host
-
-
-def _entry(entry: str) -> tuple[str, int | str | None]:
-    if entry.startswith("["):
-        host, _, rest = entry[1:].partition("]")
-        host, port = _normal_host(host), rest[1:] if rest.startswith(":") else None
-    else:
-        host, _, port = entry.partition(":")
-        host, port = _normal_host(host), port or None
-    return host, port if port in (None, "*") else int(port)
-
-
 def allowed_host(api_base: str) -> str:
-    """`host:port` of an api_base the operator allows, or ProfileRefused saying why not."""
-    if len(api_base) > 300 or not URL_CHARS.match(api_base):
-        raise ProfileRefused("api_base", "must be an http:// or https:// URL without spaces or other characters.")
+    """`host:port` of an api_base the operator allows, or ProfileRefused saying why not (agents/hosts.py)."""
     try:
-        parts = urlsplit(api_base)
-        port = parts.port
-        parsed = httpx.URL(api_base)
-    except (ValueError, httpx.InvalidURL):
-        raise ProfileRefused("api_base", "must be an http:// or https:// URL.") from None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ProfileRefused("api_base", "must be an http:// or https:// URL.")
-    if "@" in parts.netloc or parsed.userinfo:
-        raise ProfileRefused("api_base", "must not contain a user name or password.")
-    if parts.query or parts.fragment or "?" in api_base or "#" in api_base:
-        raise ProfileRefused("api_base", "must not have a query or a fragment.")
-    host, port = _normal_host(parts.hostname), port or DEFAULT_PORTS[parts.scheme]
-    # the HTTP client must read the same host and port, or the check would be about another URL than the call
-    if _normal_host(parsed.host) != host or (parsed.port or DEFAULT_PORTS[parsed.scheme]) != port:
-        raise ProfileRefused("api_base", "must be an http:// or https:// URL.")
-    where = f"{host}:{port}"
-    if not settings.SWARM_MODEL_HOSTS:
-        raise ProfileRefused(
-            "api_base",
-            "must be empty: the operator allows no model host of your own (SWARM_MODEL_HOSTS is empty), so "
+        return hosts.allowed_host(
+            api_base,
+            settings.SWARM_MODEL_HOSTS,
+            empty="must be empty: the operator allows no model host of your own (SWARM_MODEL_HOSTS is empty), so "
             "models are reached at their provider's own endpoint.",
+            refused="model calls (SWARM_MODEL_HOSTS)",
         )
-    for entry in settings.SWARM_MODEL_HOSTS:
-        allowed, allowed_port = _entry(entry)
-        if allowed == host and (allowed_port == "*" or (allowed_port or DEFAULT_PORTS[parts.scheme]) == port):
-            return where
-    raise ProfileRefused(
-        "api_base", f"names {where}, which is not a host the operator allows for model calls (SWARM_MODEL_HOSTS)."
-    )
+    except hosts.HostRefused as refused:
+        raise ProfileRefused("api_base", refused.message) from None

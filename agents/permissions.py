@@ -33,6 +33,7 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "manage_repos": (ADMINS, "add repositories"),
     "manage_models": (ADMINS, "add model profiles"),
     "manage_members": (ADMINS, "invite, remove or change the role of members"),
+    "manage_webhooks": (ADMINS, "see or change the team's webhooks and their delivery log"),
 }
 
 

@@ -13,6 +13,7 @@ from agents import scheduling, worktrees
 from agents.errors import ServiceError
 from agents.events import after_commit
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec, TasteGuide
+from agents.signals import status_changed
 from agents.text import clean_chars
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,17 @@ def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) ->
         fields["next_seq"] = seq + len(events)
         Agent.objects.filter(pk=agent_id).update(**fields)
         after_commit(agent_id, [e.seq for e in events])  # with the transaction's other events, one message
+        for event in events:
+            if event.kind == Event.Kind.STATUS:
+                _announce_status(agent_id, event.payload)
     return events
+
+
+def _announce_status(agent_id: int, payload: dict) -> None:
+    status, reason = payload.get("status", ""), payload.get("reason", "")
+    transaction.on_commit(
+        lambda: status_changed.send(sender=Agent, agent_id=agent_id, status=status, reason=reason), robust=True
+    )
 
 
 def record_event(agent_id: int, kind: str, payload: dict | None = None, **fields) -> Event:
@@ -124,10 +135,8 @@ def inject_message(
         if existing is None:
             raise
         return existing
-    if agent.status == Agent.Status.PAUSED and author is not None:
-        resume(agent, reason=f"resumed by {author.username}'s message")
-    else:
-        transaction.on_commit(lambda: scheduling.kick(agent.pk))
+    # a waiting agent (paused, awaiting review) reads it when it resumes: agents/messaging.py says so and offers more
+    transaction.on_commit(lambda: scheduling.kick(agent.pk))
     return message
 
 
@@ -202,8 +211,10 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     return agents
 
 
-def resume(agent: Agent, reason: str = "resumed") -> None:
-    if agent.status not in {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}:
+def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False) -> None:
+    """Back to work from a pause, an error or a review; from a stop too when a person says so with a message."""
+    resumable = {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}
+    if agent.status not in resumable | ({Agent.Status.STOPPED} if stopped_too and agent.worktree else set()):
         return
     if not agent.branch and not agent.worktree:  # it never got its worktree (git failed at launch): try again
         set_status(
@@ -213,10 +224,11 @@ def resume(agent: Agent, reason: str = "resumed") -> None:
             activity="waiting for its worktree",
             lease_expires_at=None,
             next_step_at=timezone.now(),
+            finished_at=None,
         )
         transaction.on_commit(lambda: scheduling.prepare([agent.pk]))
         return
-    set_status(agent.pk, Agent.Status.RUNNING, reason, lease_expires_at=None)
+    set_status(agent.pk, Agent.Status.RUNNING, reason, lease_expires_at=None, finished_at=None)
     transaction.on_commit(lambda: scheduling.kick(agent.pk))
 
 

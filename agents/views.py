@@ -12,7 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import receipts, sandbox, services, task_setup
+from agents import messaging, receipts, sandbox, services, task_setup
 from agents.events import DENSE_FROM, preparation, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
 from agents.models import Agent, Skill, TaskSpec, TasteGuide
@@ -220,6 +220,7 @@ def agent_detail(request, pk: int):
             "last_seq": events[-1].seq if events else 0,
             "form": MessageForm(),
             "client_msg_id": uuid.uuid4().hex,
+            "offer": messaging.offer(agent, request.user),
             "can": can,
             "controls": can.control,
         },
@@ -233,26 +234,39 @@ def agent_message(request, pk: int):
     form = MessageForm(request.POST)
     # the form carries a fresh id per message, so a double click or a resend queues it once
     client_msg_id = request.POST.get("client_msg_id", "").strip() or None
-    error = None
+    error = sent = None
     if form.is_valid():
         try:
-            services.inject_message(
+            _, when = messaging.send(
                 agent,
                 form.cleaned_data["text"],
                 author=request.user,
+                then=form.cleaned_data["then"],
                 mode=form.cleaned_data["mode"],
                 client_msg_id=client_msg_id,
+                seen=request.POST.get("seen") or None,
             )
+            sent = messaging.told(agent.name, when)
             form, client_msg_id = MessageForm(), None
         except ServiceError as exc:
             error = exc.message
     elif not request.htmx:  # the fragment shows the field errors in place; a full page needs them said
         error = "Your message was not sent: " + " ".join(e for errors in form.errors.values() for e in errors)
+    agent.refresh_from_db()  # as it is now: resumed, or changed meanwhile
     if request.htmx:
-        context = {"agent": agent, "form": form, "error": error, "client_msg_id": client_msg_id or uuid.uuid4().hex}
+        context = {
+            "agent": agent,
+            "form": form,
+            "error": error,
+            "sent": sent,
+            "offer": messaging.offer(agent, request.user),
+            "client_msg_id": client_msg_id or uuid.uuid4().hex,
+        }
         return render(request, "agents/partials/message_form.html", context)
     if error:
         messages.error(request, error)
+    elif sent:
+        messages.success(request, sent)
     return redirect(agent)
 
 

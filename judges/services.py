@@ -18,6 +18,7 @@ from django.utils import timezone
 from agents import lease, permissions, sandbox, services, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
+from agents.signals import awaiting_decision
 from judges import merge, panel
 from judges.models import Review, Verdict
 
@@ -158,6 +159,14 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
         )
     if task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions):
         review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
+    if verdict.status == Verdict.Status.PENDING:  # a person decides: tell those who want to know (notifications)
+        label = verdict.get_recommendation_display()
+        transaction.on_commit(
+            lambda: awaiting_decision.send(
+                sender=Agent, agent_id=agent.pk, verdict_id=verdict.pk, recommendation=label
+            ),
+            robust=True,
+        )
     return verdict
 
 
@@ -277,6 +286,27 @@ def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
         )
         services.inject_message(agent, "\n".join(feedback), author=user)
     verdict.refresh_from_db()
+    return verdict
+
+
+def withdraw_submission(agent: Agent, user) -> Verdict:
+    """A person withdraws an agent's submission awaiting review so that it continues with their message: its pending
+    verdict is superseded, audited as their decision. Runs inside agents.messaging.send's transaction, which then
+    resumes the agent with the message (registered there by judges.apps)."""
+    permissions.require(user, agent.task.team_id, "review")
+    verdict = Verdict.objects.filter(agent=agent, commit_sha=agent.submitted_commit).pending().order_by("-id").first()
+    if verdict is None:
+        raise ServiceError(
+            f"{agent.name}'s submission is still being verified: there is no verdict to withdraw yet. Send the message"
+            " for when it resumes, or wait for the verdict.",
+            409,
+        )
+    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
+        status=Verdict.Status.SUPERSEDED, decided_at=timezone.now(), decided_by=user
+    )
+    if won != 1:
+        raise ServiceError("This verdict was decided meanwhile; nothing was withdrawn or sent.", 409)
+    _audit(verdict, user, "withdraw", "", f"withdrawn by {user.username}: {agent.name} continues with their message")
     return verdict
 
 

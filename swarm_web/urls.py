@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/", include("agents.api_urls")),
     path("api/", include("judges.api_urls")),  # verdicts: judges may import agents, not the reverse
     path("reviews/", include("judges.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("agents.urls")),
 ]
 handler403 = "agents.views.permission_denied"

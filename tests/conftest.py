@@ -8,6 +8,7 @@ import pytest
 from agents import inflight, scheduling, services, teams, worktrees
 from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, TasteGuide
 from judges.models import Verdict
+from notifications.models import Webhook
 from tests import factories
 from tests.api_client import Api, issue_token
 from tests.openai_server import OpenAIServer
@@ -155,6 +156,7 @@ def alices_things(demo, alice, bob, victor, adele):
     # a repository and a model profile nothing uses yet: the admin may edit and delete them
     spare_repo = Repository.objects.create(team=team, name="spare", path=task.repo.path)
     spare_profile = ModelProfile.objects.create(team=team, name="spare-model", model="sim/diligent")
+    webhook = Webhook.objects.create(team=team, name="ops", url="http://127.0.0.1:9/hook", secret="whsec_test")
     return {
         "task": task.pk,
         "fresh_task": fresh.pk,
@@ -165,6 +167,7 @@ def alices_things(demo, alice, bob, victor, adele):
         "membership": Membership.objects.get(user=spare).pk,
         "repo": spare_repo.pk,
         "profile": spare_profile.pk,
+        "webhook": webhook.pk,
     }
 
 

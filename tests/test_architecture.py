@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("agents", "judges", "swarm_web")
+APPS = ("agents", "judges", "notifications", "swarm_web")
 SIZE_CHECKED = (*APPS, "benchmarks", "tests")
 MAX_LINES = 400
 
@@ -196,6 +196,19 @@ def test_agents_never_import_judges():
     assert found >= KNOWN_AGENTS_TO_JUDGES, _report(
         "agents -> judges", set(), KNOWN_AGENTS_TO_JUDGES - found, KNOWN_AGENTS_TO_JUDGES
     )
+
+
+def test_notifications_only_listen():
+    """Notifications hear of the work through agents.signals; neither the work nor its review imports them."""
+    _, every = import_graph()
+    found = {
+        (a, b)
+        for a, targets in every.items()
+        for b in targets
+        if a.startswith(("agents", "judges")) and b.startswith("notifications")
+    }
+    assert found == set(), f"agents and judges must not import notifications: {sorted(found)}"
+    assert any(b.startswith("agents") for b in every["notifications.receivers"])  # the walker reads the app
 
 
 def judges_related_names() -> set[str]:

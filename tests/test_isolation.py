@@ -25,6 +25,7 @@ from agents.models import (
     TasteGuide,
 )
 from judges.models import Review, Verdict
+from notifications.models import Webhook
 
 # Pages that are public on purpose, or guarded by something other than a session (the API takes tokens).
 PUBLIC = {"login", "logout", "invite"}  # the invitation link signs in or signs up
@@ -83,6 +84,11 @@ ROLES = {
     ("judges:comment_form", "get"): {R, A},
     ("judges:patch", "post"): {OP, R, A},
     ("judges:decide", "post"): {R, A},
+    ("notifications:preferences", "get"): EVERYONE,
+    ("notifications:preferences", "post"): EVERYONE,
+    ("notifications:webhooks", "get"): {A},
+    ("notifications:webhooks", "post"): {A},
+    ("notifications:webhook_delete", "post"): {A},
     # the JSON API: reads for every member, writes by role
     ("api_repos", "post"): {A},
     ("api_models", "post"): {A},
@@ -119,6 +125,7 @@ OBJECT_URLS = {
     "agents:repo_delete": "repo",
     "agents:model_edit": "profile",
     "agents:model_delete": "profile",
+    "notifications:webhook_delete": "webhook",
 }
 # The values a <str:...> part takes in the app: each one is tried.
 WORDS = {
@@ -140,6 +147,7 @@ BODIES = {
     "agents:model_new": {"name": "pwned", "model": "sim/diligent"},
     "agents:model_edit": {"model": "sim/lazy"},
     "agents:model_test": {"name": "probe", "model": "sim/diligent"},
+    "notifications:webhooks": {"name": "pwned", "url": "http://127.0.0.1:9/steal", "kinds": ["verdict"]},
 }
 POST_ONLY = {
     "agents:task_delete",
@@ -161,6 +169,7 @@ POST_ONLY = {
     "agents:repo_delete",
     "agents:model_delete",
     "agents:model_test",
+    "notifications:webhook_delete",
 }
 
 GET_ONLY = {
@@ -225,6 +234,7 @@ def snapshot() -> dict:
         "profiles": list(
             ModelProfile.objects.order_by("pk").values_list("pk", "name", "model", "api_base", "api_key_env")
         ),
+        "webhooks": list(Webhook.objects.order_by("pk").values_list("pk", "name", "url", "secret")),
         "main": {repo.pk: worktrees.git(repo.path, "rev-parse", "main").strip() for repo in Repository.objects.all()},
     }
 

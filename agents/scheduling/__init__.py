@@ -69,10 +69,11 @@ def _job(name: str) -> tuple[str, str]:
     return _jobs[name]
 
 
-def submit(name: str, *args) -> bool:
-    """Run a registered job soon, on its queue (arguments must be JSON values: they may travel through Redis).
-    False when it could not be queued (Redis unreachable): the caller's sweep must find the work undone."""
-    return backend().submit(name, _job(name)[1], args) is not False
+def submit(name: str, *args, delay: float = 0.0) -> bool:
+    """Run a registered job soon (or `delay` seconds from now), on its queue (arguments must be JSON values: they may
+    travel through Redis). False when it could not be queued (Redis unreachable): the caller's sweep must find the
+    work undone. A delayed job is not durable in the embedded mode: its owner's sweep must find it due."""
+    return backend().submit(name, _job(name)[1], args, delay) is not False
 
 
 def run_job(name: str, args) -> None:

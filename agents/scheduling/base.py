@@ -27,9 +27,9 @@ class Scheduler:
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         raise NotImplementedError
 
-    def submit(self, name: str, queue: str, args: tuple) -> bool | None:
-        """Run the registered job `name` with `args` soon, on `queue` (scheduling.submit calls this); False when
-        it could not be queued."""
+    def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> bool | None:
+        """Run the registered job `name` with `args` soon (`delay` seconds from now), on `queue` (scheduling.submit
+        calls this); False when it could not be queued."""
         raise NotImplementedError
 
     def start(self) -> None:

@@ -16,9 +16,9 @@ class CeleryScheduler(Scheduler):
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         broker_watch.publish(step, agent_id, token, delay)  # Redis down: a sweep resumes the agent later
 
-    def submit(self, name: str, queue: str, args: tuple) -> bool:
+    def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> bool:
         # Redis down: the job's owner recovers it at a sweep (verification: judges' sweeping receiver)
-        return broker_watch.publish_job(job, name, args, queue)
+        return broker_watch.publish_job(job, name, args, queue, delay)
 
 
 @shared_task(name="agents.step", acks_late=True, reject_on_worker_lost=True)

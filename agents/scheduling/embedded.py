@@ -44,9 +44,14 @@ class EmbeddedScheduler(Scheduler):
             scheduling.HOUSEKEEPING: _JobThreads(self, scheduling.HOUSEKEEPING, 2),
         }
 
-    def submit(self, name: str, queue: str, args: tuple) -> None:
+    def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> None:
         if lease.shutting_down.is_set():
             return  # the next start's sweep finds the work undone
+        if delay > 0:
+            timer = threading.Timer(delay, self.submit, (name, queue, args))  # lost with the process: swept later
+            timer.daemon = True
+            timer.start()
+            return
         self.jobs[queue].put(name, args)
 
     def schedule(self, agent_id: int, token: int, delay: float) -> None:

@@ -1,5 +1,6 @@
 """Nothing is scheduled: tests and benchmarks call the step function themselves (tests/factories.run_until_idle).
-Jobs (verification) run at once, in the caller's thread, so such a test sees their outcome when the step returns."""
+Jobs (verification) run at once, in the caller's thread, so such a test sees their outcome when the step returns; a
+job asked for later (`delay`) is not run at all: the test runs what its sweep would (e.g. notifications.delivery)."""
 
 from __future__ import annotations
 
@@ -14,5 +15,6 @@ class ManualScheduler(Scheduler):
     def schedule(self, agent_id: int, token: int, delay: float) -> None:
         pass
 
-    def submit(self, name: str, queue: str, args: tuple) -> None:
-        scheduling.run_job(name, args)
+    def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> None:
+        if delay <= 0:
+            scheduling.run_job(name, args)

@@ -1,0 +1,196 @@
+"""What a person's message to an agent does, by the agent's state: said on the form before it is sent (`offer`),
+applied by `send`, and told back by the API. One home for the rule; the pages and the API both call `send`.
+
+- Working (queued, preparing, running): delivered at its next step, in the mode chosen (queue, steer, interrupt).
+- Awaiting review: it waits, and the agent reads it when it resumes, which a reviewer's rejection does. A person who
+  may both message and decide may instead withdraw the submission and continue with the message: the pending verdict
+  is superseded and audited (by the judges app, registered here with `register_withdrawal`), the agent runs again.
+- Paused or in error: delivered when it resumes; the sender may resume it with the message (not one paused with a
+  budget used up: it would pause again at once; more budget resumes it).
+- Stopped: refused, unless the sender resumes it with the message (while its worktree is still there).
+- Accepted: refused; its work was merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import models, transaction
+from django.utils.module_loading import import_string
+
+from agents import permissions, services
+from agents.errors import FieldError
+from agents.models import Agent, Message
+
+
+class Then(models.TextChoices):
+    QUEUE = "queue", "send"
+    RESUME = "resume", "resume with this message"
+    WITHDRAW = "withdraw", "withdraw the submission and continue with this message"
+
+
+class When(models.TextChoices):
+    NEXT_STEP = "next_step", "at the agent's next step"
+    AFTER_REVIEW = "after_review", "when the agent resumes after a reviewer rejects its submission"
+    ON_RESUME = "on_resume", "when the agent resumes"
+    REFUSED = "refused", "not sent"
+
+
+_withdrawal_path = ""
+WORKING = {Agent.Status.QUEUED, Agent.Status.PREPARING, Agent.Status.RUNNING}  # a message lands at its next step
+
+
+def register_withdrawal(path: str) -> None:
+    """The function that withdraws an agent's submission awaiting review: `withdraw(agent, user)`, called inside the
+    transaction that resumes the agent with the message; it raises ServiceError when there is nothing to withdraw."""
+    global _withdrawal_path
+    _withdrawal_path = path
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the message form says and lets a person choose for this agent now."""
+
+    when: str  # what a plain send does (When)
+    note: str  # said before sending; "" for a working agent
+    choices: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (Then value, label) the person may pick; first: default
+
+
+def _state(agent: Agent) -> tuple[str, str, set[str]]:
+    """(what a plain send does, the sentence that says so, the other choices the state allows)."""
+    name, status = agent.name, agent.status
+    if status in WORKING:
+        return When.NEXT_STEP, "", set()
+    if status == Agent.Status.AWAITING_REVIEW:
+        note = (
+            f"{name} is awaiting review. Your message waits: {name} reads it when it resumes, which happens when a "
+            f"reviewer rejects its submission. If the work is approved, {name} stops and never reads it."
+        )
+        return When.AFTER_REVIEW, note, {Then.WITHDRAW} if _withdrawal_path else set()
+    if agent.needs_budget:
+        note = (
+            f"{name} is paused: its {agent.budget_used_up()} budget is used up. Your message is delivered when it "
+            "resumes, once a person grants more budget."
+        )
+        return When.ON_RESUME, note, set()
+    if status in {Agent.Status.PAUSED, Agent.Status.ERROR}:
+        why = "paused" if status == Agent.Status.PAUSED else "stopped on an error"
+        reason = f" ({agent.status_reason})" if agent.status_reason else ""
+        return When.ON_RESUME, f"{name} is {why}{reason}. Your message is delivered when it resumes.", {Then.RESUME}
+    if status == Agent.Status.STOPPED and agent.worktree:
+        note = f"{name} has finished (stopped); it takes no more messages. You may resume it with this one."
+        return When.REFUSED, note, {Then.RESUME}
+    if status == Agent.Status.STOPPED:
+        note = (
+            f"{name} has finished (stopped); it takes no more messages. Its worktree was cleaned up, so it cannot "
+            "resume."
+        )
+        return When.REFUSED, note, set()
+    return When.REFUSED, f"{name} has finished ({agent.get_status_display()}); it takes no more messages.", set()
+
+
+def _may(user, agent: Agent, then: str) -> bool:
+    team = agent.task.team_id
+    if then == Then.RESUME:
+        return permissions.can(user, team, "message") and permissions.can(user, team, "control")
+    if then == Then.WITHDRAW:
+        return permissions.can(user, team, "message") and permissions.can(user, team, "review")
+    return permissions.can(user, team, "message")
+
+
+def offer(agent: Agent, user) -> Offer:
+    when, note, others = _state(agent)
+    later = {When.AFTER_REVIEW: "when it resumes after a rejection", When.ON_RESUME: "when it resumes"}
+    labels = {
+        Then.QUEUE: f"Send it; {agent.name} reads it {later[when]}" if when in later else "Send",
+        Then.RESUME: f"Resume {agent.name} with this message",
+        Then.WITHDRAW: "Withdraw the submission and continue with this message",
+    }
+    allowed = ([Then.QUEUE] if when != When.REFUSED else []) + [t for t in (Then.RESUME, Then.WITHDRAW) if t in others]
+    return Offer(when, note, [(t.value, labels[t]) for t in allowed if _may(user, agent, t)])
+
+
+def _refuse(message: str, status: int = 409) -> FieldError:
+    error = FieldError("then", message)
+    error.message, error.status = message, status
+    return error
+
+
+def send(
+    agent: Agent,
+    text: str,
+    *,
+    author,
+    then: str = Then.QUEUE,
+    mode: str = Message.Mode.QUEUE,
+    client_msg_id: str | None = None,
+    seen: str | None = None,
+) -> tuple[Message, str]:
+    """A person's message, with what it does by the agent's state; returns the message and when it is delivered.
+
+    `seen` is the status the sender's form showed: if what a plain send does has changed since, nothing is sent and
+    the refusal says what would happen now (never a message queued for a moment the sender was not told of)."""
+    if then not in Then.values:
+        raise _refuse(f"then must be one of {', '.join(Then.values)}.", 400)
+    client_msg_id = (client_msg_id or "").strip() or None
+    if client_msg_id:  # a resent form or API call answers with the message already sent, whatever happened since
+        existing = Message.objects.filter(agent=agent, client_msg_id=client_msg_id).first()
+        if existing is not None:
+            return existing, When.NEXT_STEP if existing.state != Message.State.QUEUED else _state(agent)[0]
+    if not _may(author, agent, then):
+        roles = "operators and admins" if then != Then.WITHDRAW else "admins (who may both message and review)"
+        raise _refuse(f"Your role may not {Then(then).label} here; only {roles} may.", 403)
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
+        when, note, others = _state(agent)
+        if seen and seen != agent.status and _state_when(seen) != when:
+            raise _refuse(f"{agent.name} is now {agent.get_status_display()}. {note} Nothing was sent; choose again.")
+        if then == Then.QUEUE:
+            if when == When.REFUSED:
+                hint = f" Send it with “{Then.RESUME.label}” instead." if Then.RESUME in others else ""
+                raise _refuse(note + hint)
+            mode = mode if when == When.NEXT_STEP else Message.Mode.QUEUE  # steer and interrupt mean now
+            message = services.inject_message(agent, text, author=author, mode=mode, client_msg_id=client_msg_id)
+            return message, when
+        if then not in others:
+            raise _refuse(_unavailable(agent, then, note))
+        if then == Then.WITHDRAW:
+            import_string(_withdrawal_path)(agent, author)
+            reason = f"submission withdrawn by {author.username}; back to work with their message"
+        else:
+            reason = f"resumed by {author.username} with a message"
+        services.resume(agent, reason, stopped_too=True)
+        agent.refresh_from_db()
+        message = services.inject_message(agent, text, author=author, client_msg_id=client_msg_id)
+    return message, When.NEXT_STEP
+
+
+def _state_when(status: str) -> str:
+    """What a plain send did for an agent in `status` (as far as the status alone says)."""
+    return {
+        **dict.fromkeys(WORKING, When.NEXT_STEP),
+        Agent.Status.AWAITING_REVIEW: When.AFTER_REVIEW,
+        Agent.Status.PAUSED: When.ON_RESUME,
+        Agent.Status.ERROR: When.ON_RESUME,
+    }.get(status, When.REFUSED)
+
+
+def _unavailable(agent: Agent, then: str, note: str) -> str:
+    if then == Then.RESUME and agent.needs_budget:
+        return f"{note} Grant more budget to resume it."
+    if then == Then.RESUME:
+        return f"{agent.name} is {agent.get_status_display()}: there is nothing to resume."
+    if agent.status == Agent.Status.AWAITING_REVIEW:
+        return "There is no way to withdraw a submission here (the review app is not installed)."
+    return f"{agent.name} is {agent.get_status_display()}, not awaiting review: there is no submission to withdraw."
+
+
+def told(name: str, when: str) -> str:
+    """What the sender is told once the message is sent."""
+    return {
+        When.NEXT_STEP: f"Sent: {name} reads it at its next step.",
+        When.AFTER_REVIEW: f"Sent: {name} reads it when it resumes, after a reviewer rejects its submission.",
+        When.ON_RESUME: f"Sent: {name} reads it when it resumes.",
+    }[when]

@@ -1,0 +1,117 @@
+"""Who is told of what: a notice for each thing a person may need to know, then one delivery per recipient that wants
+it, gathered into a digest when several come within SWARM_NOTIFY_DIGEST_SECONDS. Sending is delivery.py's job."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from agents import permissions, scheduling
+from agents.models import Agent, Membership
+from notifications.delivery import DELIVER_JOB
+from notifications.models import KIND_ACTION, Delivery, Kind, Notice, Preference, Webhook
+
+log = logging.getLogger(__name__)
+
+
+def notify(team_id: int, kind: str, text: str, path: str, data: dict | None = None, key: str | None = None):
+    """Record a notice and queue it for everyone who wants it; None when `key` was already notified."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                notice = Notice.objects.create(
+                    team_id=team_id, kind=kind, text=text[:500], path=path, data=data or {}, key=key
+                )
+        except IntegrityError:
+            return None  # a once-only notice someone else recorded first
+        new = [d for d in (_enqueue(notice, **target) for target in recipients(team_id, kind)) if d is not None]
+    for delivery in new:
+        delay = max(0.0, (delivery.due_at - timezone.now()).total_seconds())
+        transaction.on_commit(lambda pk=delivery.pk, delay=delay: scheduling.submit(DELIVER_JOB, pk, delay=delay))
+    return notice
+
+
+def recipients(team_id: int, kind: str) -> list[dict]:
+    """The members who act on this kind (their role) and want it by e-mail (their preference), and the team's active
+    webhooks that take it."""
+    members = (
+        Membership.objects.in_team(team_id).select_related("user").filter(user__is_active=True).exclude(user__email="")
+    )
+    members = [m for m in members if permissions.role_may(m.role, KIND_ACTION[kind])]
+    prefs = {p.user_id: p for p in Preference.objects.filter(user__in=[m.user_id for m in members])}
+    targets = [
+        {"channel": Delivery.Channel.EMAIL, "user": m.user}
+        for m in members
+        if prefs.get(m.user_id, Preference()).wants(kind)
+    ]
+    for webhook in Webhook.objects.in_team(team_id).filter(active=True):
+        if kind in webhook.kinds:
+            targets.append({"channel": Delivery.Channel.WEBHOOK, "webhook": webhook})
+    return targets
+
+
+def _enqueue(notice: Notice, channel: str, user=None, webhook=None) -> Delivery | None:
+    """Add the notice to the recipient's waiting, untried delivery (a digest), or start one: due now when nothing was
+    sent to them in the digest window, else at its end. Returns a delivery it started."""
+    target = {"user": user} if user is not None else {"webhook": webhook}
+    mine = Delivery.objects.in_team(notice.team_id).filter(channel=channel, **target)
+    # locked: a sender claims the row with a conditional update, so the notice joins before or misses it wholly
+    waiting = mine.select_for_update().filter(status=Delivery.Status.WAITING, attempts=0).order_by("id").first()
+    if waiting is not None:
+        waiting.notices.add(notice)
+        return None
+    now = timezone.now()
+    last = mine.order_by("-created_at").values_list("created_at", flat=True).first()
+    window = timedelta(seconds=settings.SWARM_NOTIFY_DIGEST_SECONDS)
+    delivery = Delivery.objects.create(
+        team_id=notice.team_id, channel=channel, due_at=max(now, last + window) if last else now, **target
+    )
+    delivery.notices.add(notice)
+    return delivery
+
+
+# ---------------------------------------------------------------- what the runtime and the judges announce
+
+
+def _agent_data(agent: Agent) -> dict:
+    return {"task": {"id": agent.task_id, "title": agent.task.title}, "agent": {"id": agent.pk, "name": agent.name}}
+
+
+def on_status(agent_id: int, status: str, reason: str) -> Notice | None:
+    """An agent's status changed: a person is told when it needs one, or when its task finished."""
+    agent = Agent.objects.select_related("task").filter(pk=agent_id).first()
+    if agent is None or agent.status != status:
+        return None  # it moved on meanwhile (resumed, granted budget): nobody needs telling now
+    task, path = agent.task, reverse("agents:agent_detail", args=[agent_id])
+    if status == Agent.Status.PAUSED:
+        over = agent.budget_used_up()
+        if over:
+            text = f"{agent.name} used up its {over} budget on “{task.title}”: grant more budget, or stop it."
+            return notify(task.team_id, Kind.BUDGET, text, path, _agent_data(agent))
+        text = f"{agent.name} is paused on “{task.title}” and needs a person: {reason or 'paused'}."
+        return notify(task.team_id, Kind.NEEDS_PERSON, text, path, _agent_data(agent))
+    if status == Agent.Status.ERROR:
+        text = f"{agent.name} stopped on an error on “{task.title}”: {reason or 'error'}. Resume it or stop it."
+        return notify(task.team_id, Kind.NEEDS_PERSON, text, path, _agent_data(agent))
+    if status in Agent.FINISHED and not task.agents.exclude(status__in=Agent.FINISHED).exists():
+        counts = {s: task.agents.filter(status=s).count() for s in (Agent.Status.ACCEPTED, Agent.Status.STOPPED)}
+        text = f"“{task.title}” finished: {counts['accepted']} accepted, {counts['stopped']} stopped."
+        data = {"task": {"id": task.pk, "title": task.title}, **counts}
+        path = reverse("agents:task_detail", args=[task.pk])
+        return notify(task.team_id, Kind.TASK_FINISHED, text, path, data, key=f"task_finished:{task.pk}")
+    return None
+
+
+def on_verdict(agent_id: int, verdict_id: int, recommendation: str) -> Notice | None:
+    agent = Agent.objects.select_related("task").filter(pk=agent_id).first()
+    if agent is None or agent.status != Agent.Status.AWAITING_REVIEW:
+        return None
+    text = f"{agent.name}'s work on “{agent.task.title}” waits for a review ({recommendation})."
+    path = reverse("judges:detail", args=[verdict_id])
+    data = {**_agent_data(agent), "verdict": verdict_id}
+    return notify(agent.task.team_id, Kind.VERDICT, text, path, data, key=f"verdict:{verdict_id}")
