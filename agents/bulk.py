@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import batched
+
+from django.db import transaction
 
 from agents import services
 from agents.errors import ServiceError
@@ -59,6 +62,7 @@ ACTIONS: dict[str, Action] = {
     "grant": Action("control", "granted more budget to", _skip_finished),
     "cleanup": Action("control", "cleaned up", _skip_cleanup),
 }
+BATCH = 50
 NOT_RUNNING = ("was not running any more", "were not running any more")
 
 
@@ -85,20 +89,29 @@ def act(user, team_id: int, action: str, agents: Iterable[Agent], text: str = ""
     if action == "message" and not text.strip():
         raise ServiceError("A message needs some text.")
     outcome = Outcome(action)
-    for agent in agents:
-        reason = spec.skip(agent)
-        if reason:
-            outcome.skipped[reason] += 1
-            continue
-        try:
+    # a few dozen agents per transaction: one commit for each batch rather than one per agent, yet never a long one
+    # that would hold the agents' own steps back (a clean-up runs git: one agent per transaction)
+    for batch in batched(agents, 1 if action == "cleanup" else BATCH):
+        with transaction.atomic():
+            for agent in batch:
+                _one(outcome, spec, action, agent, user, text, client_id)
+    return outcome
+
+
+def _one(outcome: Outcome, spec: Action, action: str, agent: Agent, user, text: str, client_id: str) -> None:
+    reason = spec.skip(agent)
+    if reason:
+        outcome.skipped[reason] += 1
+        return
+    try:
+        with transaction.atomic():  # a refusal takes back only this agent's writes
             if _do(action, agent, user, text, client_id) is False:
                 outcome.skipped[NOT_RUNNING] += 1
-                continue
-        except ServiceError as exc:
-            outcome.errors.append(exc.message)
-            continue
-        outcome.done += 1
-    return outcome
+                return
+    except ServiceError as exc:
+        outcome.errors.append(exc.message)
+        return
+    outcome.done += 1
 
 
 def _do(action: str, agent: Agent, user, text: str, client_id: str) -> bool | None:
