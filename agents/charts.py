@@ -29,8 +29,8 @@ from django.utils import timezone
 from agents.fleet import STATUS_ORDER
 from agents.models import Agent, Event
 
-WIDTH, HEIGHT = 640, 170
-LEFT, RIGHT, TOP, BOTTOM = 48, 10, 10, 22
+WIDTH, HEIGHT = 400, 170
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 MAX_SERIES = 6  # models beyond these are drawn as one "other"
 
 
@@ -95,7 +95,7 @@ class Chart:
     window: Window
     series: list[Series]
     ticks: list[tuple[float, str]] = field(default_factory=list)  # y, label
-    labels: list[tuple[float, str]] = field(default_factory=list)  # x, label
+    labels: list[tuple[float, str, str]] = field(default_factory=list)  # x, label, text-anchor
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -171,7 +171,11 @@ def draw(chart: Chart) -> Chart:
     buckets = chart.window.buckets()
     fmt = "%b %d" if chart.window.unit == "day" else "%H:%M"
     picks = sorted({0, len(buckets) // 2, len(buckets) - 1}) if buckets else []
-    chart.labels = [(x(i), timezone.localtime(buckets[i]).strftime(fmt)) for i in picks]
+    anchors = {0: "start", len(buckets) - 1: "end"}  # the ends' labels stay inside the chart
+    chart.labels = [
+        (x(i), timezone.localtime(buckets[i]).strftime(fmt), anchors.get(i, "middle") if len(picks) > 1 else "middle")
+        for i in picks
+    ]
     return chart
 
 

@@ -128,6 +128,24 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
         assert held == on_page, "a row that is not on this page was inserted"
         shot(page, "fleet", "02-filtered-sorted-messaged")
 
+        # someone pauses an agent of this page from its own page: its row changes in place, is marked, and the
+        # page offers a refresh rather than moving rows under the reader's eyes
+        moved = page.locator(ROWS).nth(3)
+        moved_id = moved.get_attribute("id")
+        other = context.new_page()
+        other.goto(f"/agents/{moved_id.split('-')[1]}/")
+        other.get_by_role("button", name="Pause").click()
+        expect(other.locator(".agent-header .pill")).to_have_text("paused")
+        other.close()
+        expect(page.locator(f"#{moved_id}")).to_have_attribute("data-status", "paused")
+        expect(page.locator(f"#{moved_id}")).to_have_class(re.compile(r"\bmoved\b"))
+        expect(page.locator("#fleet-moved")).to_have_text("Rows changed since shown: 1 · refresh")
+        assert page.locator(ROWS).nth(3).get_attribute("id") == moved_id  # still in its place
+        shot(page, "fleet", "03-row-changed-live")
+        page.locator("#fleet-moved").click()
+        expect(page.locator(f"#{moved_id}")).to_have_count(0)  # no longer running: out of this view
+        expect(page.locator("#fleet-moved")).to_be_hidden()
+
         # open one agent
         first = page.locator(ROWS).first.locator("td a").first
         name = first.inner_text()
@@ -142,9 +160,11 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
         page.goto("/dashboard/")
         expect(page.locator("figure.chart")).to_have_count(5)
         expect(page.locator("figure[data-chart=agents-by-status] polygon")).not_to_have_count(0)
-        shot(page, "fleet", "03-dashboard", full_page=True)
+        shot(page, "fleet", "04-dashboard", full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"/tasks/{task_id}/?group=status")
         expect(page.locator("tr.group-row").first).to_contain_text("error")
-        shot(page, "fleet", "04-task-page-390x844")
+        shot(page, "fleet", "05-task-page-390x844")
+        page.locator("#fleet-status").scroll_into_view_if_needed()
+        shot(page, "fleet", "06-task-table-390x844")
     print("interaction times (s):", {k: round(v, 2) for k, v in timings.items()})
