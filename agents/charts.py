@@ -245,15 +245,16 @@ def usage_over_time(events: QuerySet, window: Window) -> list[Chart]:
         steps[i] += count
     minutes = window.step.total_seconds() / 60
     per_minute = [round(s / minutes, 2) for s in steps]
+    ranked = sorted(tokens, key=lambda m: (-sum(tokens[m]), m))  # one order, so a model has one colour in both
     return [
-        draw(Chart("Tokens per model", "tokens", "lines", window, _by_model(tokens))),
-        draw(Chart("Cost per model", "USD", "lines", window, _by_model(cost))),
+        draw(Chart("Tokens per model", "tokens", "lines", window, _by_model(tokens, ranked))),
+        draw(Chart("Cost per model", "USD", "lines", window, _by_model(cost, ranked))),
         draw(Chart("Steps per minute", "steps/min", "lines", window, [Series("steps", "s-0", per_minute)])),
     ]
 
 
-def _by_model(values: dict[str, list[float]]) -> list[Series]:
-    ranked = sorted(values, key=lambda m: -sum(values[m]))
+def _by_model(values: dict[str, list[float]], ranked: list[str]) -> list[Series]:
+    """One series per model, the biggest spenders first; past MAX_SERIES the rest as one."""
     series = [Series(m, f"s-{i}", values[m]) for i, m in enumerate(ranked[: MAX_SERIES - 1])]
     rest = ranked[MAX_SERIES - 1 :]
     if len(rest) == 1:

@@ -16,8 +16,10 @@ PAGE_SIZE = 50
 ATTENTION_SHOWN = 12  # the oldest waiters the strip names; the rest are counted
 ATTENTION = "attention"  # the status filter's choice for "needs a person", besides the statuses themselves
 
-# the statuses in the order a supervisor reads them (grouping and sorting by status): who needs a person first
-STATUS_ORDER = ["error", "paused", "awaiting_review", "running", "queued", "accepted", "stopped"]
+# the statuses in the order a supervisor reads them (grouping and sorting by status): who needs a person first, then
+# the others as Agent.Status declares them (a status added there joins here)
+FIRST = ["error", "paused", "awaiting_review"]
+STATUS_ORDER = FIRST + [s for s in Agent.Status.values if s not in FIRST]
 
 
 class JSONLength(Func):

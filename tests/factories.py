@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents import demo, runtime, services, worktrees
 from agents.models import Agent, Event, Membership, ModelProfile, TaskSpec, Team
+from judges.models import Verdict
 
 
 def make_user(username: str, team: Team, role: str = Membership.Role.OPERATOR, password: str = "pw-for-tests-123"):
@@ -89,20 +90,41 @@ def make_fleet(template, n: int, title: str = "A fleet") -> TaskSpec:
             steps=i % 40,
             nudges=i % 5,
             files_read=[f"f{k}.py" for k in range(i % 6)],
-            next_seq=2,
+            next_seq=4,
             lease_expires_at=now + timedelta(days=1),
             finished_at=now if FLEET_STATUSES[i % len(FLEET_STATUSES)] in Agent.FINISHED else None,
         )
         for i, (name, _) in enumerate(roster)
     )
-    Event.objects.bulk_create(
-        Event(
+    events = []
+    for i, agent in enumerate(agents):
+        started = now - timedelta(seconds=10 * (n - i))  # the first agents have waited longest
+        turn = {"text": "thinking", "tokens_in": agent.tokens_in // 2, "tokens_out": agent.tokens_out // 2}
+        turn["cost_usd"] = float(agent.cost_usd) / 2
+        events += [
+            Event(agent=agent, seq=1, kind=Event.Kind.MODEL_TURN, payload=turn, created_at=started),
+            Event(
+                agent=agent, seq=2, kind=Event.Kind.MODEL_TURN, payload=turn, created_at=started + timedelta(seconds=5)
+            ),
+            Event(
+                agent=agent,
+                seq=3,
+                kind=Event.Kind.STATUS,
+                payload={"status": agent.status, "reason": agent.status_reason},
+                created_at=started + timedelta(seconds=8),
+            ),
+        ]
+    Event.objects.bulk_create(events, batch_size=1000)
+    decided = [Verdict.Status.APPROVED, Verdict.Status.REJECTED]  # an accepted agent's earlier work may be rejected
+    Verdict.objects.bulk_create(
+        Verdict(
             agent=agent,
-            seq=1,
-            kind=Event.Kind.STATUS,
-            payload={"status": agent.status, "reason": agent.status_reason},
-            created_at=now - timedelta(seconds=10 * (n - i)),  # the first agents have waited longest
+            commit_sha="0" * 40,
+            recommendation=Verdict.Recommendation.APPROVE,
+            status=Verdict.Status.PENDING if agent.status == "awaiting_review" else decided[i % 2],
+            created_at=now - timedelta(seconds=10 * (n - i)),
         )
         for i, agent in enumerate(agents)
+        if agent.status in {"awaiting_review", "accepted"}
     )
     return task
