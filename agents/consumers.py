@@ -25,6 +25,7 @@ REPLAY_BATCH = 500
 # application's codes are 4000-4999; 1009, "message too big", is what daphne itself sends past 1 MiB).
 CLIENT_FRAME_LIMIT = 4096
 CLOSE_TOO_BIG = 4009
+ROWS_LIMIT = 200  # rows of a paged table a socket asks for on connect (a page is 50)
 
 
 class _Watcher(AsyncWebsocketConsumer):
@@ -195,7 +196,7 @@ class TaskConsumer(_Watcher):
         await self.accept()
         # state from the server, read after joining: a (re)connecting page gets every card as it is now, and every
         # change after this read comes in a later frame
-        cards = await self._cards(task_id)
+        cards = await self._cards(task_id, self._rows())
         if cards is None:  # deleted meanwhile
             return await self.close(code=4404)
         await self.send(text_data=json.dumps({"seq": None, "html": cards}))
@@ -204,12 +205,22 @@ class TaskConsumer(_Watcher):
     def _team(self, user, task_id) -> int | None:
         return TaskSpec.objects.for_user(user).filter(pk=task_id).values_list("team_id", flat=True).first()
 
+    def _rows(self) -> list[int] | None:
+        """The rows a paged table shows (`?rows=1,2,3`): only those are sent on connect. None: every card."""
+        query = parse_qs(self.scope.get("query_string", b"").decode(), keep_blank_values=True)
+        if "rows" not in query:
+            return None
+        return [int(v) for v in query["rows"][0].split(",")[:ROWS_LIMIT] if v.isdigit()]
+
     @database_sync_to_async
-    def _cards(self, task_id) -> str | None:
+    def _cards(self, task_id, rows: list[int] | None) -> str | None:
         task = TaskSpec.objects.filter(pk=task_id).first()
         if task is None:
             return None
-        cards = "".join(events.render_card(a) for a in task.agents.select_related("task", "profile"))
+        agents = task.agents.select_related("task", "profile")
+        if rows is not None:
+            agents = agents.filter(pk__in=rows)
+        cards = "".join(events.render_card(a) for a in agents)
         return cards + events.render_attention(task) + events.render_preparation(task)
 
     async def task_update(self, message):

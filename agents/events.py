@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 
-from agents import live_send
+from agents import fleet, live_send
 from agents.models import Agent, Event, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,16 @@ def render_preparation(task) -> str:
     return render_to_string("agents/partials/preparation.html", {"task": task, "progress": preparation(task)})
 
 
+def attention_context(agents) -> dict:
+    """The attention strip's context for some agents (a task's, a team's): the oldest waiters and how many wait."""
+    waiting, total = fleet.attention_queue(agents)
+    return {"attention": waiting, "attention_total": total, "attention_more": total - len(waiting)}
+
+
 def render_attention(task) -> str:
-    """The task page's strip: who needs a person now, and what the swarm has used so far."""
-    attention = task.agents.filter(status__in=Agent.ATTENTION).select_related("profile")
-    return render_to_string(
-        "agents/partials/attention.html", {"attention": attention, "totals": task_totals(task), "task": task}
-    )
+    """The task page's strip: who needs a person now, oldest wait first, and what the swarm has used so far."""
+    context = {**attention_context(task.agents.all()), "totals": task_totals(task), "task": task}
+    return render_to_string("agents/partials/attention.html", context)
 
 
 def render_header(agent: Agent, controls: bool = True) -> str:

@@ -63,7 +63,7 @@ class ToolState:
                 " result. Repeating it will not change the outcome: try a different approach."
             )
         if repeats >= LOOP_PAUSE:
-            self.paused = f"looping: {call.name} repeated {repeats} times with the same result"
+            self.paused = f"{Agent.LOOP_PAUSE}{call.name} repeated {repeats} times with the same result"
             services.record_event(self.agent.pk, "loop", {"tool": call.name, "repeats": repeats, "action": "paused"})
         return ""
 

@@ -160,6 +160,7 @@ class Agent(models.Model):
         STOPPED = "stopped", "stopped"
 
     ATTENTION = {Status.AWAITING_REVIEW, Status.PAUSED, Status.ERROR}
+    LOOP_PAUSE = "looping: "  # how the runtime's loop guard starts its pause reason (agents/guards.py writes it)
     FINISHED = {Status.ACCEPTED, Status.STOPPED}  # no more steps, messages or budget; the worktree may go
 
     task = models.ForeignKey(TaskSpec, on_delete=models.CASCADE, related_name="agents")
@@ -218,6 +219,19 @@ class Agent(models.Model):
     @property
     def needs_attention(self) -> bool:
         return self.status in self.ATTENTION
+
+    @property
+    def waiting_for(self) -> str:
+        """Why the agent waits for a person, in a word: verdict, budget, loop, paused, error; "" when it does not."""
+        if self.status == self.Status.AWAITING_REVIEW:
+            return "verdict"
+        if self.status == self.Status.ERROR:
+            return "error"
+        if self.status != self.Status.PAUSED:
+            return ""
+        if self.budget_used_up():
+            return "budget"
+        return "loop" if self.status_reason.startswith(self.LOOP_PAUSE) else "paused"
 
     @property
     def finished(self) -> bool:
@@ -305,6 +319,8 @@ class Event(models.Model):
     class Meta:
         ordering = ["agent_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["agent", "seq"], name="event_seq_unique_per_agent")]
+        # an agent's latest event of one kind (when it started waiting) and its kinds over time (the charts)
+        indexes = [models.Index(fields=["agent", "kind", "seq"], name="event_agent_kind_seq")]
 
     @property
     def template_name(self) -> str:

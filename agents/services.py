@@ -232,6 +232,17 @@ def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False) -> 
     transaction.on_commit(lambda: scheduling.kick(agent.pk))
 
 
+def pause(agent: Agent, by: str) -> bool:
+    """A person holds a running agent until someone resumes it; False when it was not running. A step in flight
+    ends without a trace, as at a stop (the runtime saves a step only while the agent still reads as running)."""
+    with transaction.atomic():
+        status = Agent.objects.select_for_update().values_list("status", flat=True).get(pk=agent.pk)
+        if status != Agent.Status.RUNNING:
+            return False
+        set_status(agent.pk, Agent.Status.PAUSED, f"paused by {by}")
+    return True
+
+
 def stop(agent: Agent, by: str) -> None:
     if agent.finished:
         return

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import setup_views, team_views, views
+from agents import fleet_views, setup_views, team_views, views
 
 app_name = "agents"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("tasks/<int:pk>/launch/", views.task_launch, name="task_launch"),
     path("tasks/<int:pk>/broadcast/", views.task_broadcast, name="task_broadcast"),
     path("tasks/<int:pk>/stop-all/", views.task_stop_all, name="task_stop_all"),
+    path("tasks/<int:pk>/act/", fleet_views.task_act, name="task_act"),
+    path("dashboard/", fleet_views.dashboard, name="dashboard"),
     path("agents/<int:pk>/", views.agent_detail, name="agent_detail"),
     path("agents/<int:pk>/messages/", views.agent_message, name="agent_message"),
     path("agents/<int:pk>/<str:action>/", views.agent_control, name="agent_control"),

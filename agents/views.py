@@ -12,10 +12,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import messaging, receipts, sandbox, services, task_setup
-from agents.events import DENSE_FROM, preparation, task_totals
+from agents import charts, fleet, messaging, receipts, sandbox, services, task_setup
+from agents.events import DENSE_FROM, attention_context, preparation, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
-from agents.models import Agent, Skill, TaskSpec, TasteGuide
+from agents.models import Agent, Event, Skill, TaskSpec, TasteGuide
 from agents.permissions import grants, require_page
 from agents.services import ServiceError
 from agents.teams import current_membership
@@ -100,8 +100,8 @@ def task_list(request):
         by_status.setdefault(row["task_id"], []).append((row["status"], row["n"]))
     for task in tasks:
         task.status_counts = sorted(by_status.get(task.pk, []))
-    attention = Agent.objects.in_team(team_id).filter(status__in=Agent.ATTENTION).select_related("task", "profile")
-    return render(request, "agents/task_list.html", {"tasks": tasks, "attention": attention[:50]})
+    context = {"tasks": tasks, **attention_context(Agent.objects.in_team(team_id))}
+    return render(request, "agents/task_list.html", context)
 
 
 @login_required
@@ -146,24 +146,33 @@ def task_delete(request, pk: int):
 @require_GET
 def task_detail(request, pk: int):
     task = _get_task_for_user(request.user, pk)
-    agents = list(task.agents.select_related("task", "profile"))
-    attention = [a for a in agents if a.needs_attention]
+    can = grants(request.user, task.team_id)
+    dense = len(task.roster) >= DENSE_FROM
+    if dense:  # a table of one page of agents, as the query string's view says (agents/fleet.py)
+        context = {"task": task, "can": can, **fleet.table(task, fleet.TableView.from_params(request.GET))}
+        if request.htmx and not request.htmx.boosted:
+            return render(request, "agents/partials/agent_table.html", context)
+    else:
+        context = {"agents": list(task.agents.select_related("task", "profile"))}
     sandbox_ok, sandbox_note = sandbox.availability()
+    window = charts.Window.covering(task.launched_at)
     return render(
         request,
         "agents/task_detail.html",
         {
+            **context,
+            **attention_context(task.agents.all()),
             "task": task,
-            "agents": agents,
-            "attention": attention,
-            "totals": task_totals(task) if agents else None,
-            "progress": preparation(task) if agents else None,
-            "dense": len(task.roster) >= DENSE_FROM,
+            "totals": task_totals(task) if task.launched_at else None,
+            "dense": dense,
+            "chart_window": window,
+            "charts": charts.for_events(Event.objects.filter(agent__task=task), window) if task.launched_at else [],
+            "progress": preparation(task) if task.launched_at else None,
             "acceptance_html": render_markdown("\n".join(f"- {c}" for c in task.acceptance)),
             "goal_html": render_markdown(task.goal),
             "sandbox_ok": sandbox_ok,
             "sandbox_note": sandbox_note,
-            "can": grants(request.user, task.team_id),
+            "can": can,
         },
     )
 
@@ -273,7 +282,7 @@ def agent_message(request, pk: int):
 @login_required
 @require_POST
 def agent_control(request, pk: int, action: str):
-    if action not in {"stop", "cleanup", "grant", "resume"}:
+    if action not in {"stop", "cleanup", "grant", "resume", "pause"}:
         raise Http404("unknown action")
     agent = _get_agent_for_user(request.user, pk, "control")
     if action == "stop":
@@ -284,6 +293,8 @@ def agent_control(request, pk: int, action: str):
             messages.success(request, f"Cleaned up: {summary}.")
         except ServiceError as exc:
             messages.error(request, exc.message)
+    elif action == "pause":
+        services.pause(agent, request.user.username)
     elif action == "grant":
         try:
             services.grant_budget(agent, request.user.username)

@@ -24,6 +24,18 @@ def minutes(seconds) -> str:
     return f"{(seconds or 0) / 60:.1f}"
 
 
+WAITING_LABELS = {"verdict": "verdict pending", "loop": "looping", "paused": "paused", "error": "error"}
+
+
+@register.filter
+def waiting_label(agent) -> str:
+    """Why an agent waits for a person, in a few words (Agent.waiting_for says which)."""
+    kind = agent.waiting_for
+    if kind == "budget":
+        return f"{agent.budget_used_up()} budget used up"
+    return WAITING_LABELS.get(kind, agent.get_status_display())
+
+
 @register.filter
 def receipt(event) -> str:
     """The receipt state (queued, delivered, answered) a message event or a receipt event shows; "" otherwise."""

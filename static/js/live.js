@@ -4,17 +4,42 @@
   "use strict";
   const status = () => document.getElementById("live-status");
 
+  // A row of the paged table updates in place: it keeps its tick and its place. When what places it in this view
+  // changed (its status under a status filter, its tokens under a sort by tokens...), the page counts it and offers
+  // a refresh instead of moving rows under the reader's eyes.
+  function replaceRow(existing, el) {
+    const pick = existing.querySelector("input[name=ids]");
+    const fresh = el.querySelector("input[name=ids]");
+    if (pick && fresh) fresh.checked = pick.checked;
+    const table = existing.closest("table[data-watch]");
+    const watched = table ? table.dataset.watch.split(" ").filter(Boolean) : [];
+    if (watched.some((key) => existing.dataset[key] !== el.dataset[key]) || existing.classList.contains("moved")) {
+      el.classList.add("moved");
+      table._moved = table._moved || new Set();
+      table._moved.add(el.id);
+      const hint = document.getElementById("fleet-moved");
+      if (hint) {
+        hint.querySelector(".n").textContent = String(table._moved.size);
+        hint.hidden = false;
+      }
+    }
+    existing.replaceWith(el);
+  }
+
   function apply(html, region) {
     const tpl = document.createElement("template");
     tpl.innerHTML = html;
     for (const el of Array.from(tpl.content.children)) {
       const existing = el.id && document.getElementById(el.id);
-      if (existing) {
+      if (existing && el.tagName === "TR") {
+        replaceRow(existing, el);
+      } else if (existing) {
         existing.replaceWith(el);
       } else if (el.classList.contains("event") && region.id === "transcript") {
         region.appendChild(el);
-      } else if (el.id && el.id.endsWith("-card")) {
-        const host = region.querySelector(".cards, tbody") || region;
+      } else if (el.id && el.id.endsWith("-card") && el.tagName !== "TR") {
+        // a new card joins the cards; a table row not on this page is not shown (the table is paged)
+        const host = region.querySelector(".cards") || region;
         host.appendChild(el);
       }
       if (window.htmx && el.isConnected && !el.closest("[hx-disable]")) window.htmx.process(el);
@@ -24,7 +49,13 @@
   function connect(region, attempt) {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const after = region.dataset.lastSeq || "0";
-    const ws = new WebSocket(proto + "//" + location.host + region.dataset.ws + "?after=" + after);
+    let url = proto + "//" + location.host + region.dataset.ws + "?after=" + after;
+    if (region.querySelector(".fleet-table")) {
+      // the paged table: the server sends the rows on this page as they are now, not the whole fleet's
+      const ids = Array.from(region.querySelectorAll("tr[id$='-card']"), (tr) => tr.id.split("-")[1]);
+      url += "&rows=" + ids.join(",");
+    }
+    const ws = new WebSocket(url);
     let stale = null;
     ws.onopen = () => {
       attempt = 0;

@@ -1,0 +1,132 @@
+"""One person's action on many agents of a task at once: message, pause, resume, stop, grant budget, clean up.
+
+Each agent goes through the same service as a one-agent action (agents/services.py), with the same role check
+(agents/permissions.py), and the answer says what happened to each: "stopped 48; 2 were already finished".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import batched
+
+from django.db import transaction
+
+from agents import services
+from agents.errors import ServiceError
+from agents.models import Agent
+from agents.permissions import require
+
+
+@dataclass(frozen=True)
+class Action:
+    permission: str  # the agents/permissions.py action a role needs
+    done: str  # "stopped 3"
+    # why an agent is left alone (singular and plural phrases), or None when the service is to be called
+    skip: Callable[[Agent], tuple[str, str] | None]
+
+
+FINISHED = ("was already finished", "were already finished")
+
+
+def _skip_finished(agent: Agent) -> tuple[str, str] | None:
+    return FINISHED if agent.finished else None
+
+
+def _skip_resume(agent: Agent) -> tuple[str, str] | None:
+    if agent.needs_budget:
+        return ("needs more budget first (grant it)", "need more budget first (grant it)")
+    if agent.status not in {Agent.Status.PAUSED, Agent.Status.ERROR}:
+        return ("was not paused or in error", "were not paused or in error")
+    return None
+
+
+def _skip_cleanup(agent: Agent) -> tuple[str, str] | None:
+    if not agent.finished:
+        return ("is still working (stop it first)", "are still working (stop them first)")
+    if not agent.worktree:
+        return ("was cleaned up already", "were cleaned up already")
+    return None
+
+
+def _skip_pause(agent: Agent) -> tuple[str, str] | None:
+    return None if agent.status == Agent.Status.RUNNING else ("was not running", "were not running")
+
+
+ACTIONS: dict[str, Action] = {
+    "message": Action("message", "messaged", _skip_finished),
+    "pause": Action("control", "paused", _skip_pause),
+    "resume": Action("control", "resumed", _skip_resume),
+    "stop": Action("control", "stopped", _skip_finished),
+    "grant": Action("control", "granted more budget to", _skip_finished),
+    "cleanup": Action("control", "cleaned up", _skip_cleanup),
+}
+BATCH = 50
+NOT_RUNNING = ("was not running any more", "were not running any more")
+
+
+@dataclass
+class Outcome:
+    action: str
+    done: int = 0
+    skipped: Counter = field(default_factory=Counter)  # (singular, plural) -> how many
+    errors: list[str] = field(default_factory=list)  # what a service refused, one line per agent
+
+    def __str__(self) -> str:
+        parts = [f"{ACTIONS[self.action].done} {self.done}"]
+        for (one, many), n in self.skipped.items():
+            parts.append(f"{n} {one if n == 1 else many}")
+        if self.errors:
+            parts.append(f"{len(self.errors)} refused: {self.errors[0]}" + (" …" if len(self.errors) > 1 else ""))
+        return "; ".join(parts) + "."
+
+
+def act(user, team_id: int, action: str, agents: Iterable[Agent], text: str = "", client_id: str = "") -> Outcome:
+    """Do the action to each agent; the role check comes first and covers them all (they are one task's)."""
+    spec = ACTIONS[action]
+    require(user, team_id, spec.permission)
+    if action == "message" and not text.strip():
+        raise ServiceError("A message needs some text.")
+    outcome = Outcome(action)
+    # a few dozen agents per transaction: one commit for each batch rather than one per agent, yet never a long one
+    # that would hold the agents' own steps back (a clean-up runs git: one agent per transaction)
+    for batch in batched(agents, 1 if action == "cleanup" else BATCH):
+        with transaction.atomic():
+            for agent in batch:
+                _one(outcome, spec, action, agent, user, text, client_id)
+    return outcome
+
+
+def _one(outcome: Outcome, spec: Action, action: str, agent: Agent, user, text: str, client_id: str) -> None:
+    reason = spec.skip(agent)
+    if reason:
+        outcome.skipped[reason] += 1
+        return
+    try:
+        with transaction.atomic():  # a refusal takes back only this agent's writes
+            if _do(action, agent, user, text, client_id) is False:
+                outcome.skipped[NOT_RUNNING] += 1
+                return
+    except ServiceError as exc:
+        outcome.errors.append(exc.message)
+        return
+    outcome.done += 1
+
+
+def _do(action: str, agent: Agent, user, text: str, client_id: str) -> bool | None:
+    by = user.username
+    if action == "message":
+        # one id for the whole send, unique per agent: a double click or a resent form queues it once
+        services.inject_message(agent, text, author=user, client_msg_id=client_id or None)
+    elif action == "pause":
+        return services.pause(agent, by)
+    elif action == "resume":
+        services.resume(agent, f"resumed by {by}")
+    elif action == "stop":
+        services.stop(agent, by)
+    elif action == "grant":
+        services.grant_budget(agent, by)
+    elif action == "cleanup":
+        services.clean_up(agent, by)
+    return None
