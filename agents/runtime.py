@@ -19,7 +19,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import conversations, events, guards, lease, llm, services, tools, worktrees
+from agents import conversations, events, guards, lease, llm, services, tools, worker_disk
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
@@ -235,6 +235,7 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
             return turn
         content, calls = turn.content or "", turn.tool_calls
 
+    worker_disk.ensure(agent, token)  # a disk of its own: the worktree is here, built from the pushed branch if need be
     ending: dict = {}
     for i, call in enumerate(calls):
         lease.check_stop(agent.pk)
@@ -248,6 +249,8 @@ def _step(agent: Agent, token: int, started: float) -> float | None:
                     return None
             break
         result_text, submitted, payload, activity = tools.carry_out(agent, call, state, cancel=_cancel(agent.pk))
+        if submitted is None:  # (a submission is committed and pushed by _ending)
+            worker_disk.checkpoint(agent, f"{agent.name}: {call.name}")  # pushed before the call is saved
         with transaction.atomic():
             services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
             conversation.append(
@@ -330,7 +333,7 @@ def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dic
     if state.paused:
         return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": state.paused[:200]}
     if submitted is not None:
-        commit = worktrees.commit_all(agent.worktree, f"{agent.name}: {submitted[:60] or 'submission'}")
+        commit = worker_disk.commit(agent, f"{agent.name}: {submitted[:60] or 'submission'}")
         return {
             "status": Agent.Status.AWAITING_REVIEW,
             "status_reason": "submitted: waiting for verification",

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 
-from agents import scheduling, worktrees
+from agents import scheduling, served, worktrees
 from agents.errors import ServiceError
 from agents.events import after_commit
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec, TasteGuide
@@ -179,6 +179,8 @@ def launch_task(task: TaskSpec) -> list[Agent]:
             )
             for r in roster
         ]
+    if served.enabled():  # started on the workers' disks, each by the first worker to run its step
+        return _publish(task, agents)
     for agent in agents:
         try:
             branch, path, base = worktrees.create(task.repo, task.pk, agent.name)
@@ -197,6 +199,32 @@ def launch_task(task: TaskSpec) -> list[Agent]:
         )
     started = [a.pk for a in agents]
     # first steps after one step delay: a page opened right after launch sees every agent start
+    transaction.on_commit(lambda: [scheduling.kick(pk, settings.SWARM_STEP_DELAY) for pk in started])
+    return list(Agent.objects.filter(task=task).select_related("profile"))
+
+
+def _publish(task: TaskSpec, agents: list[Agent]) -> list[Agent]:
+    """launch_task with SWARM_WORKER_DISK=local: each agent's branch is made in the bare repository served to the
+    workers, at the default branch's head; no worktree yet (workers make them on their own disks)."""
+    branches = {agent.pk: worktrees.branch_name(task.pk, agent.name) for agent in agents}
+    try:
+        base = worktrees.git(task.repo.path, "rev-parse", task.repo.default_branch).strip()
+        served.publish(task.repo, list(branches.values()), base)
+    except worktrees.GitError as exc:
+        for agent in agents:
+            set_status(agent.pk, Agent.Status.ERROR, f"could not create its branch: {exc}")
+        return list(Agent.objects.filter(task=task).select_related("profile"))
+    for agent in agents:
+        set_status(
+            agent.pk,
+            Agent.Status.RUNNING,
+            f"started on branch {branches[agent.pk]}",
+            branch=branches[agent.pk],
+            base_commit=base,
+            started_at=timezone.now(),
+            activity="starting",
+        )
+    started = [a.pk for a in agents]
     transaction.on_commit(lambda: [scheduling.kick(pk, settings.SWARM_STEP_DELAY) for pk in started])
     return list(Agent.objects.filter(task=task).select_related("profile"))
 
@@ -262,6 +290,10 @@ def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
     if not agent.finished:
         raise ServiceError(f"{agent.name} is still {agent.get_status_display()}: stop it before cleaning up.", 409)
     repo = agent.task.repo
+    try:
+        served.home(repo, agent.branch)  # workers with disks of their own: the branch comes into the repository
+    except worktrees.GitError as exc:
+        raise ServiceError(f"Clean-up failed, nothing was deleted: {exc}", 409) from None
     if delete_branch and not worktrees.is_merged(repo.path, agent.branch, agent.task.effective_target_branch):
         if not agent.events.filter(kind="exported").exists():
             raise ServiceError(
@@ -269,8 +301,12 @@ def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
                 " or keep the branch.",
                 409,
             )
+    # with disks of their own the work was pushed at every commit: the worktree on the worker's disk is only a copy
+    worktree = "" if served.enabled() else agent.worktree
     try:
-        summary = worktrees.remove(repo.path, agent.worktree, agent.branch, delete_branch)
+        summary = worktrees.remove(repo.path, worktree, agent.branch, delete_branch)
+        if delete_branch:
+            served.delete_branch(repo, agent.branch)
     except worktrees.GitError as exc:
         raise ServiceError(f"Clean-up failed, nothing was deleted: {exc}", 409) from None
     record_event(agent.pk, "cleanup", {"by": by, "summary": summary}, worktree="", activity="cleaned up")

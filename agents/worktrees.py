@@ -26,9 +26,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "agent"
 
 
+def branch_name(task_id: int, agent_name: str) -> str:
+    return f"swarm/{task_id}/{slug(agent_name)}"
+
+
 def create(repo, task_id: int, agent_name: str) -> tuple[str, Path, str]:
     """Make branch swarm/<task>/<agent> and its worktree; returns (branch, path, base commit)."""
-    branch = f"swarm/{task_id}/{slug(agent_name)}"
+    branch = branch_name(task_id, agent_name)
     path = Path(settings.WORKTREES_DIR) / f"task-{task_id}" / slug(agent_name)
     path.parent.mkdir(parents=True, exist_ok=True)
     base = git(repo.path, "rev-parse", repo.default_branch).strip()

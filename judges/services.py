@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import lease, permissions, sandbox, services, worktrees
+from agents import lease, permissions, sandbox, served, services, worker_disk, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
 from judges import merge, panel
@@ -91,14 +91,16 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     services.record_event(agent.pk, "verification", {"state": "started", "command": command}, activity="being verified")
     reasons: list[str] = []
     verify = None
+    # the pushed branch fetched here when workers have disks of their own; else the repository and worktree hold it
+    local = worker_disk.verification_source(agent, commit_sha)
     try:
-        diff = worktrees.diff(agent.worktree, agent.base_commit, commit_sha)
-        diff_stat = worktrees.diff_stat(agent.worktree, agent.base_commit, commit_sha)
+        diff = worktrees.diff(local or agent.worktree, agent.base_commit, commit_sha)
+        diff_stat = worktrees.diff_stat(local or agent.worktree, agent.base_commit, commit_sha)
     except worktrees.GitError as exc:
         diff, diff_stat = "", []
         reasons.append(f"could not read the diff: {exc}")
     # exactly the submitted commit, in a fresh checkout: files the agent left lying around don't count
-    with worktrees.detached(task.repo.path, commit_sha, agent.name) as checkout:
+    with worktrees.detached(local or task.repo.path, commit_sha, agent.name) as checkout:
         if not command:
             reasons.append("the task has no verify command, so nothing was run")
         else:
@@ -109,7 +111,7 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             except sandbox.SandboxUnavailable as exc:
                 reasons.append(f"verification could not run: {exc}")
         checks = panel.criterion_checks(agent.task, checkout)
-    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks)
+    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks, repo_dir=local)
     failed_checks = [c for c in evidence["criterion_checks"] if c.get("exit_code") != 0]
     for check in failed_checks:
         reasons.append(f"criterion check `{check['command']}` failed (exit {check.get('exit_code')})")
@@ -155,7 +157,10 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             },
             activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
         )
-    if task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions):
+    unanimous = (
+        task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions)
+    )
+    if unanimous and worker_disk.merges_here():
         review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
     return verdict
 
@@ -200,6 +205,7 @@ def review_verdict(verdict: Verdict, user, decision: str, comment: str = "", lin
 
 def _branch_head(agent: Agent) -> str:
     try:
+        served.home(agent.task.repo, agent.branch)  # workers with disks of their own: the pushed branch comes home
         return merge.branch_head(agent.task.repo.path, agent.branch)
     except worktrees.GitError:
         return ""  # a branch that cannot be read has moved as far as approval goes
@@ -284,6 +290,7 @@ def export_patch(verdict: Verdict, user) -> str:
     permissions.require(user, verdict.agent.task.team_id, "export")
     agent = verdict.agent
     try:
+        served.home(agent.task.repo, agent.branch)
         text = merge.export_patch(agent.task.repo.path, agent.base_commit, verdict.commit_sha)
     except worktrees.GitError as exc:
         raise ServiceError(f"Could not export {agent.branch}: {exc}", 409) from None

@@ -47,7 +47,7 @@ class EmbeddedScheduler(Scheduler):
             return  # the next start's sweep finds the work undone
         self.jobs[queue].put(name, args)
 
-    def schedule(self, agent_id: int, token: int, delay: float) -> None:
+    def schedule(self, agent_id: int, token: int, delay: float, holder: str = "") -> None:
         if lease.shutting_down.is_set():
             return  # the next start resumes it
         with self.cond:
