@@ -46,6 +46,19 @@ def swarm(tmp_path_factory):
             swarm.stop()
 
 
+# a reviewer approves one submission, as the review page does, on the web process's side (its data dir)
+APPROVE = """
+from django.contrib.auth import get_user_model
+from agents.models import Membership
+from judges.models import Verdict
+from judges.services import review_verdict
+verdict = Verdict.objects.get(agent_id={agent_id})
+rita = get_user_model().objects.create_user("rita")
+Membership.objects.create(team=verdict.agent.task.team, user=rita, role="reviewer")
+print("MERGED=" + review_verdict(verdict, rita, "approve", "fine").merged_commit)
+"""
+
+
 def _worker(swarm: Swarm, disk: Path, name: str) -> subprocess.Popen:
     return swarm.start_worker(env={"SWARM_DATA_DIR": str(disk), "SWARM_WORKER_NAME": name})
 
@@ -169,6 +182,13 @@ def test_two_workers_without_a_shared_disk_finish_the_demo_and_survive_a_kill(sw
     )[0]
     listed = _git("-C", repo_path, "worktree", "list", "--porcelain").stdout
     assert listed.count("worktree ") == 1, f"agent worktrees in the person's repository:\n{listed}"
+
+    # approval merges the pushed branch into the person's repository (where no worktree of Ada's ever was)
+    out = swarm.manage("shell", "-c", APPROVE.format(agent_id=agents["Ada"]))
+    merged = out.split("MERGED=", 1)[1].strip()
+    assert _git("-C", repo_path, "rev-parse", "main").stdout.strip() == merged
+    assert FIXED_LINE in _git("-C", repo_path, "show", "main:mathutil.py").stdout
+    assert _git("-C", repo_path, "rev-parse", f"swarm/{swarm.task_id}/ada").returncode == 0
 
 
 def test_served_repositories_need_the_worker_credential_and_refuse_the_base_branch(swarm, tmp_path_factory):
