@@ -26,7 +26,7 @@ REDIS_DB = 6
 
 
 @pytest.fixture
-def swarm(tmp_path_factory):
+def web(tmp_path_factory):
     """The web process on its data dir, no worker yet; three data dirs in all, none inside another."""
     with distributed_services(REDIS_DB, "swarm_scaleout_local") as services:
         token = secrets.token_hex(24)
@@ -105,7 +105,8 @@ def _status(url: str, token: str | None) -> int:
         return exc.code
 
 
-def test_two_workers_without_a_shared_disk_finish_the_demo_and_survive_a_kill(swarm, tmp_path_factory):
+def test_two_workers_without_a_shared_disk_finish_the_demo_and_survive_a_kill(web, tmp_path_factory):
+    swarm = web
     disks = {"east": tmp_path_factory.mktemp("worker-east-"), "west": tmp_path_factory.mktemp("worker-west-")}
     workers = {name: _worker(swarm, disk, name) for name, disk in disks.items()}
     agents = swarm.launch_demo()
@@ -191,7 +192,8 @@ def test_two_workers_without_a_shared_disk_finish_the_demo_and_survive_a_kill(sw
     assert _git("-C", repo_path, "rev-parse", f"swarm/{swarm.task_id}/ada").returncode == 0
 
 
-def test_served_repositories_need_the_worker_credential_and_refuse_the_base_branch(swarm, tmp_path_factory):
+def test_served_repositories_need_the_worker_credential_and_refuse_the_base_branch(web, tmp_path_factory):
+    swarm = web
     disk = tmp_path_factory.mktemp("worker-")
     _worker(swarm, disk, "solo")
     swarm.launch_demo()
