@@ -35,13 +35,14 @@ _watching = False
 _lock = threading.Lock()
 
 
-def publish(task, agent_id: int, token: int, delay: float) -> bool:
-    """Queue the agent's step task; if Redis is unreachable, say so in the database instead of failing the caller
-    (a page, a step, a sweep): the agent has no step scheduled, and a sweep resumes it once Redis is back."""
+def publish(task, agent_id: int, token: int, delay: float, queue: str | None = None) -> bool:
+    """Queue the agent's step task (on `queue`, else its route's); if Redis is unreachable, say so in the database
+    instead of failing the caller (a page, a step, a sweep): the agent has no step scheduled, and a sweep resumes it
+    once Redis is back."""
     global _down_until
     if time.monotonic() >= _down_until:
         try:
-            task.apply_async((agent_id, token), countdown=delay)
+            task.apply_async((agent_id, token), countdown=delay, **({"queue": queue} if queue else {}))
             return True
         except (OperationalError, RedisError, OSError) as exc:  # the broker is unreachable
             _down_until = time.monotonic() + settings.SWARM_REDIS_CHECK_SECONDS

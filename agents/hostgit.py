@@ -75,12 +75,65 @@ class UnsafeTree(GitError):
     """A tree holds git metadata an agent made; host git will not run in it until that is removed."""
 
 
-def git(cwd: str | Path, *args: str, check: bool = True, input: str | None = None) -> str:
-    """Run host git in `cwd` under the rule above; returns stdout, GitError on failure when `check`."""
-    proc = _run(cwd, args, input=input)
+def git(cwd: str | Path, *args: str, check: bool = True, input: str | None = None, transport: Transport = ()) -> str:
+    """Run host git in `cwd` under the rule above; returns stdout, GitError on failure when `check`. `transport`:
+    the one remote this call may reach (`served_by`, `local_transport`); without it git reaches none."""
+    proc = _run(cwd, args, input=input, transport=transport)
     if check and proc.returncode != 0:
         raise GitError((proc.stderr or proc.stdout).strip()[:2000])
     return proc.stdout
+
+
+def bare(
+    gitdir: str | Path, *args: str, check: bool = True, input: str | None = None, transport: Transport = ()
+) -> str:
+    """Host git in a bare repository Swarm made (`safe.bareRepository=explicit`: named with --git-dir, never found)."""
+    return git(gitdir, f"--git-dir={gitdir}", *args, check=check, input=input, transport=transport)
+
+
+# Remote access, given per call as config (never written to a repository's config, never on a command line): the
+# protocol the call may use, and for the web process's served repositories the worker credential as a header.
+Transport = tuple[tuple[str, str], ...]
+
+
+def served_by(token: str) -> Transport:
+    """What a worker's fetch or push to the web process's served repositories may use: http(s) and the credential,
+    no redirects, no credential helper, nothing read from a config file."""
+    return (
+        ("protocol.http.allow", "always"),
+        ("protocol.https.allow", "always"),
+        ("http.followRedirects", "false"),
+        ("http.extraHeader", f"Authorization: Bearer {token}"),
+    )
+
+
+def local_transport() -> Transport:
+    """A fetch between two repositories on this host's disk that Swarm names itself (a person's repository and the
+    bare repository Swarm serves from it)."""
+    return (("protocol.file.allow", "always"),)
+
+
+# The rules of a push a worker makes into a served repository, whatever that repository's config says.
+RECEIVE = (
+    ("receive.denyNonFastForwards", "true"),
+    ("receive.denyDeletes", "true"),
+    ("receive.fsckObjects", "true"),
+    ("receive.advertisePushOptions", "false"),
+    ("receive.shallowUpdate", "false"),
+)
+
+
+def service(name: str, gitdir: str | Path, advertise: bool, protocol_v2: bool = False) -> tuple[list[str], dict]:
+    """(argv, env) of `git upload-pack` or `git receive-pack` in stateless-RPC mode on a served bare repository, for
+    git's smart HTTP; hardened like every host git call, pushes under RECEIVE."""
+    if name not in {"upload-pack", "receive-pack"}:
+        raise GitError(f"no git service {name!r}")
+    env = environment([*HARDENED, *(RECEIVE if name == "receive-pack" else ())])
+    env["GIT_CEILING_DIRECTORIES"] = str(Path(gitdir).parent)
+    if protocol_v2 and name == "upload-pack":
+        env["GIT_PROTOCOL"] = "version=2"
+    argv = ["git", name, "--stateless-rpc", *(["--advertise-refs"] if advertise else []), str(gitdir)]
+    return argv, env
 
 
 def succeeds(cwd: str | Path, *args: str) -> bool:
@@ -88,15 +141,19 @@ def succeeds(cwd: str | Path, *args: str) -> bool:
     return _run(cwd, args).returncode == 0
 
 
-def _run(cwd: str | Path, args: tuple[str, ...], input: str | None = None) -> subprocess.CompletedProcess:
+def _run(
+    cwd: str | Path, args: tuple[str, ...], input: str | None = None, transport: Transport = ()
+) -> subprocess.CompletedProcess:
     path = Path(cwd)
     if not str(cwd) or not path.is_absolute():
         # `git -C ""` runs in the process's own directory: an agent without a worktree must never commit there
         raise GitError(f"host git needs an absolute directory, not {str(cwd)!r}")
     check_tree(path)
     config = list(HARDENED)
-    if not _content_free(args):
-        config += _drivers_off(path)
+    gitdir = [a for a in args[:1] if a.startswith("--git-dir=")]
+    if not _content_free(args[len(gitdir) :]):
+        config += _drivers_off(path, gitdir)
+    config += transport  # after HARDENED: the last value of a key wins
     env = environment(config)
     # git never walks up from a missing or plain directory into an enclosing repository (Swarm's own checkout)
     env["GIT_CEILING_DIRECTORIES"] = str(path.parent)
@@ -151,12 +208,12 @@ def _content_free(args: tuple[str, ...]) -> bool:
     return args[0] in CONTENT_FREE
 
 
-def _drivers_off(cwd: Path) -> list[tuple[str, str]]:
+def _drivers_off(cwd: Path, gitdir: list[str]) -> list[tuple[str, str]]:
     """Every filter the repository's config defines, off; every merge driver, failing (a conflict, not a merge).
 
     A `.gitattributes` the agent wrote may select any of them by name; the host never runs one for it."""
     proc = subprocess.run(
-        ["git", "-C", str(cwd), "config", "-z", "--get-regexp", r"^(filter|merge)\..+\.[a-z]+$"],
+        ["git", "-C", str(cwd), *gitdir, "config", "-z", "--get-regexp", r"^(filter|merge)\..+\.[a-z]+$"],
         capture_output=True,
         text=True,
         env={**environment(), "GIT_CEILING_DIRECTORIES": str(cwd.parent)},

@@ -170,6 +170,29 @@ def _ensure_heartbeat() -> None:
     threading.Thread(target=_beat, name="swarm-lease-heartbeat", daemon=True).start()
 
 
+def claim(agent_id: int) -> int | None:
+    """Take the agent's lease if it is running and nobody holds it; returns the fencing token."""
+    from django.db import transaction
+    from django.db.models import F, Q
+
+    from agents.models import Agent
+
+    now = timezone.now()
+    with transaction.atomic():
+        updated = (
+            Agent.objects.filter(pk=agent_id, status=Agent.Status.RUNNING)
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+            .update(
+                lease_owner=worker_id(),
+                lease_expires_at=now + timedelta(seconds=settings.SWARM_LEASE_SECONDS),
+                fencing_token=F("fencing_token") + 1,
+            )
+        )
+        if updated != 1:
+            return None
+        return Agent.objects.values_list("fencing_token", flat=True).get(pk=agent_id)
+
+
 def held_here() -> dict[int, int]:
     with _lock:
         return dict(_held)

@@ -193,6 +193,8 @@ class Agent(models.Model):
     # run bookkeeping (RELIABILITY D1/D2): event counter row, lease and fencing token
     next_seq = models.PositiveBigIntegerField(default=1)
     lease_owner = models.CharField(max_length=100, blank=True, default="")
+    # SWARM_WORKER_DISK=local: the worker whose disk holds the agent's worktree (its steps go to that worker's queue)
+    disk_holder = models.CharField(max_length=100, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     fencing_token = models.PositiveBigIntegerField(default=0)
     # the one live schedule of the agent's next step: older queued step tasks see a stale token and do nothing

@@ -20,34 +20,27 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from agents import conversations, events, guards, inflight, lease, llm, scheduling, services, tools, worktrees
+from agents import (
+    conversations,
+    events,
+    guards,
+    inflight,
+    lease,
+    llm,
+    scheduling,
+    services,
+    tools,
+    worker_disk,
+)
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_FULL_DELAY = 0.5  # seconds before a step refused for want of room among the calls in flight comes back
-
-
-def claim(agent_id: int) -> int | None:
-    """Take the agent's lease if it is running and nobody holds it; returns the fencing token."""
-    now = timezone.now()
-    with transaction.atomic():
-        updated = (
-            Agent.objects.filter(pk=agent_id, status=Agent.Status.RUNNING)
-            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-            .update(
-                lease_owner=lease.worker_id(),
-                lease_expires_at=now + timedelta(seconds=settings.SWARM_LEASE_SECONDS),
-                fencing_token=F("fencing_token") + 1,
-            )
-        )
-        if updated != 1:
-            return None
-        return Agent.objects.values_list("fencing_token", flat=True).get(pk=agent_id)
 
 
 def _cancel(agent_id: int):
@@ -94,7 +87,7 @@ def _begin(agent_id: int, then) -> float | None | Future:
     (the delay before the next step, whether that step runs tool calls), done when the call's end is saved."""
     if not inflight.has_room():
         return IN_FLIGHT_FULL_DELAY  # this process waits for enough calls already: the agent comes back shortly
-    token = claim(agent_id)
+    token = lease.claim(agent_id)
     if token is None:
         return None
     started = time.monotonic()
@@ -227,6 +220,7 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
             return None
         return _ask(agent, token, conversation, started, then)
 
+    worker_disk.ensure(agent, token)  # a disk of its own: the worktree is here, built from the pushed branch if need be
     ending: dict = {}
     for i, call in enumerate(calls):
         lease.check_stop(agent.pk)
@@ -240,6 +234,8 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
                     return None
             break
         result_text, submitted, payload, activity = tools.carry_out(agent, call, state, cancel=_cancel(agent.pk))
+        if submitted is None:  # (a submission is committed and pushed by _ending)
+            worker_disk.checkpoint(agent, f"{agent.name}: {call.name}")  # pushed before the call is saved
         with transaction.atomic():
             services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
             conversation.append(
@@ -358,7 +354,7 @@ def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dic
     if state.paused:
         return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": state.paused[:200]}
     if submitted is not None:
-        commit = worktrees.commit_all(agent.worktree, f"{agent.name}: {submitted[:60] or 'submission'}")
+        commit = worker_disk.commit(agent, f"{agent.name}: {submitted[:60] or 'submission'}")
         return {
             "status": Agent.Status.AWAITING_REVIEW,
             "status_reason": "submitted: waiting for verification",

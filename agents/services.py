@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, ProtectedError
+from django.db.models import F
 from django.utils import timezone
 
-from agents import scheduling, worktrees
+from agents import scheduling, served, worktrees
 from agents.errors import ServiceError
 from agents.events import after_commit
-from agents.models import Agent, Event, Message, ModelProfile, TaskSpec, TasteGuide
+from agents.models import Agent, Event, Message, ModelProfile, TaskSpec
 from agents.signals import status_changed
 from agents.text import clean_chars
 
@@ -205,10 +206,37 @@ def launch_task(task: TaskSpec) -> list[Agent]:
             for r in roster
         )
         ids = [a.pk for a in agents]  # both databases return the new rows' ids from the insert
+        if served.enabled():  # started on the workers' disks, each by the first worker to run its step
+            return _publish(task, agents, base)
         transaction.on_commit(lambda: scheduling.prepare(ids))
     if Agent.objects.filter(pk__in=ids, status=Agent.Status.PREPARING).count() != len(ids):
         return list(Agent.objects.filter(task=task).select_related("profile"))  # made at once (manual scheduler)
     return agents
+
+
+def _publish(task: TaskSpec, agents: list[Agent], base: str) -> list[Agent]:
+    """launch_task with SWARM_WORKER_DISK=local: each agent's branch is made in the bare repository served to the
+    workers, at the launch's base commit; no worktree yet (workers make them on their own disks)."""
+    branches = {agent.pk: worktrees.location(task.pk, agent.name)[0] for agent in agents}
+    try:
+        served.publish(task.repo, list(branches.values()), base)
+    except worktrees.GitError as exc:
+        for agent in agents:
+            set_status(agent.pk, Agent.Status.ERROR, f"could not create its branch: {exc}")
+        return list(Agent.objects.filter(task=task).select_related("profile"))
+    for agent in agents:
+        set_status(
+            agent.pk,
+            Agent.Status.RUNNING,
+            f"started on branch {branches[agent.pk]}",
+            branch=branches[agent.pk],
+            base_commit=base,
+            started_at=timezone.now(),
+            activity="starting",
+        )
+    started = [a.pk for a in agents]
+    transaction.on_commit(lambda: [scheduling.kick(pk, settings.SWARM_STEP_DELAY) for pk in started])
+    return list(Agent.objects.filter(task=task).select_related("profile"))
 
 
 def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False) -> None:
@@ -297,6 +325,10 @@ def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
     if not agent.finished:
         raise ServiceError(f"{agent.name} is still {agent.get_status_display()}: stop it before cleaning up.", 409)
     repo = agent.task.repo
+    try:
+        served.home(repo, agent.branch)  # workers with disks of their own: the branch comes into the repository
+    except worktrees.GitError as exc:
+        raise ServiceError(f"Clean-up failed, nothing was deleted: {exc}", 409) from None
     if delete_branch and not worktrees.is_merged(repo.path, agent.branch, agent.task.effective_target_branch):
         if not agent.events.filter(kind="exported").exists():
             raise ServiceError(
@@ -304,65 +336,13 @@ def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
                 " or keep the branch.",
                 409,
             )
+    # with disks of their own the work was pushed at every commit: the worktree on the worker's disk is only a copy
+    worktree = "" if served.enabled() else agent.worktree
     try:
-        summary = worktrees.remove(repo.path, agent.worktree, agent.branch, delete_branch)
+        summary = worktrees.remove(repo.path, worktree, agent.branch, delete_branch)
+        if delete_branch:
+            served.delete_branch(repo, agent.branch)
     except worktrees.GitError as exc:
         raise ServiceError(f"Clean-up failed, nothing was deleted: {exc}", 409) from None
     record_event(agent.pk, "cleanup", {"by": by, "summary": summary}, worktree="", activity="cleaned up")
     return summary
-
-
-def delete_task(task: TaskSpec) -> str:
-    """Delete a task with its agents, their logs and messages; their branches stay in the repository.
-
-    Refused (409) while an agent still works, and while a record of a review refers to its agents: verdicts and
-    the decisions on them are the audit trail of what was merged and by whom. The app that keeps those records
-    protects its rows (on_delete=PROTECT), so no code path deletes them; this only says so. Returns the title."""
-    with transaction.atomic():
-        task = TaskSpec.objects.select_for_update().get(pk=task.pk)
-        statuses = set(task.agents.select_for_update().values_list("status", flat=True))  # none resumes meanwhile
-        if statuses - Agent.FINISHED:
-            raise ServiceError("Stop its agents before deleting a task that is running.", 409)
-        try:
-            with transaction.atomic():
-                task.delete()
-        except ProtectedError as exc:
-            kept = list(exc.protected_objects)
-            verb = "is" if len(kept) == 1 else "are"
-            raise ServiceError(
-                f"“{task.title}” cannot be deleted: {_count_by_kind(kept)} on its agents' work {verb} the audit trail"
-                " of what was reviewed and merged, which is never deleted. The task stays on record.",
-                409,
-            ) from None
-    return task.title
-
-
-def _count_by_kind(objects: list) -> str:
-    """What rows another app keeps, by their models' own names: "2 verdicts", "1 verdict and 3 reviews"."""
-    counts: dict[tuple[str, str], int] = {}
-    for obj in objects:
-        names = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
-        counts[names] = counts.get(names, 0) + 1
-    return " and ".join(f"{n} {one if n == 1 else many}" for (one, many), n in counts.items())
-
-
-def delete_taste_guide(guide: TasteGuide) -> None:
-    """Delete a taste guide; refused (409) while agents still working read it (their prompt is rebuilt from the
-    task's guides at every step, so it would change under them without anyone deciding that for their task)."""
-    with transaction.atomic():
-        guide = TasteGuide.objects.select_for_update().get(pk=guide.pk)
-        in_use = sorted(
-            set(
-                Agent.objects.filter(task__taste_guides=guide)
-                .exclude(status__in=Agent.FINISHED)
-                .values_list("task__title", flat=True)
-            )
-        )
-        if in_use:
-            titles = ", ".join(f"“{t}”" for t in in_use)
-            raise ServiceError(
-                f"Taste guide “{guide.name}” is in use by {titles}, whose agents are working and read it at every"
-                " step. Remove it from the task, or stop its agents, first.",
-                409,
-            )
-        guide.delete()

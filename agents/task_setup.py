@@ -1,5 +1,7 @@
-"""A team's tasks and taste guides as people write them: saving a task spec or a taste guide, for the pages and the API.
+"""A team's tasks and taste guides as people write them: saving and deleting task specs and taste guides,
+for the pages and the API.
 
+Deleting them is here too (refused while agents work, or while the audit trail refers to them).
 The rules are the forms' (agents/forms.py); each save checks the role, validates, and saves the row with its many-
 to-many links in one transaction. Apart from agents/services.py, which holds the changes to the work itself
 (launching, agents, events, messages), as agents/team_setup.py holds repositories and model profiles.
@@ -8,10 +10,11 @@ to-many links in one transaction. Apart from agents/services.py, which holds the
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
-from agents.errors import InvalidForm
+from agents.errors import InvalidForm, ServiceError
 from agents.forms import TaskFieldsForm, TasteGuideForm
-from agents.models import TaskSpec, TasteGuide
+from agents.models import Agent, TaskSpec, TasteGuide
 from agents.permissions import require
 
 
@@ -34,3 +37,59 @@ def save_taste_guide(by, form: TasteGuideForm) -> TasteGuide:
         raise InvalidForm(form)
     with transaction.atomic():
         return form.save()
+
+
+def delete_task(task: TaskSpec) -> str:
+    """Delete a task with its agents, their logs and messages; their branches stay in the repository.
+
+    Refused (409) while an agent still works, and while a record of a review refers to its agents: verdicts and
+    the decisions on them are the audit trail of what was merged and by whom. The app that keeps those records
+    protects its rows (on_delete=PROTECT), so no code path deletes them; this only says so. Returns the title."""
+    with transaction.atomic():
+        task = TaskSpec.objects.select_for_update().get(pk=task.pk)
+        statuses = set(task.agents.select_for_update().values_list("status", flat=True))  # none resumes meanwhile
+        if statuses - Agent.FINISHED:
+            raise ServiceError("Stop its agents before deleting a task that is running.", 409)
+        try:
+            with transaction.atomic():
+                task.delete()
+        except ProtectedError as exc:
+            kept = list(exc.protected_objects)
+            verb = "is" if len(kept) == 1 else "are"
+            raise ServiceError(
+                f"“{task.title}” cannot be deleted: {_count_by_kind(kept)} on its agents' work {verb} the audit trail"
+                " of what was reviewed and merged, which is never deleted. The task stays on record.",
+                409,
+            ) from None
+    return task.title
+
+
+def _count_by_kind(objects: list) -> str:
+    """What rows another app keeps, by their models' own names: "2 verdicts", "1 verdict and 3 reviews"."""
+    counts: dict[tuple[str, str], int] = {}
+    for obj in objects:
+        names = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
+        counts[names] = counts.get(names, 0) + 1
+    return " and ".join(f"{n} {one if n == 1 else many}" for (one, many), n in counts.items())
+
+
+def delete_taste_guide(guide: TasteGuide) -> None:
+    """Delete a taste guide; refused (409) while agents still working read it (their prompt is rebuilt from the
+    task's guides at every step, so it would change under them without anyone deciding that for their task)."""
+    with transaction.atomic():
+        guide = TasteGuide.objects.select_for_update().get(pk=guide.pk)
+        in_use = sorted(
+            set(
+                Agent.objects.filter(task__taste_guides=guide)
+                .exclude(status__in=Agent.FINISHED)
+                .values_list("task__title", flat=True)
+            )
+        )
+        if in_use:
+            titles = ", ".join(f"“{t}”" for t in in_use)
+            raise ServiceError(
+                f"Taste guide “{guide.name}” is in use by {titles}, whose agents are working and read it at every"
+                " step. Remove it from the task, or stop its agents, first.",
+                409,
+            )
+        guide.delete()

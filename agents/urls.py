@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import fleet_views, setup_views, team_views, views
+from agents import fleet_views, git_http, setup_views, team_views, views
 
 app_name = "agents"
 
@@ -39,4 +39,7 @@ urlpatterns = [
     path("team/members/<int:pk>/role/", team_views.member_role, name="member_role"),
     path("team/members/<int:pk>/remove/", team_views.member_remove, name="member_remove"),
     path("invites/<str:token>/", team_views.invite_accept, name="invite"),
+    # workers' git (SWARM_WORKER_DISK=local), guarded by the worker credential, not a session
+    path("internal/git/repo-<int:repo_id>.git/info/refs", git_http.info_refs, name="git_info_refs"),
+    path("internal/git/repo-<int:repo_id>.git/git-<str:service>", git_http.rpc, name="git_rpc"),
 ]

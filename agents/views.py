@@ -134,7 +134,7 @@ def task_edit(request, pk: int):
 def task_delete(request, pk: int):
     task = _get_task_for_user(request.user, pk, "edit_task")
     try:
-        title = services.delete_task(task)
+        title = task_setup.delete_task(task)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(task)
@@ -336,7 +336,7 @@ def taste_delete(request, pk: int):
     guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
     require_page(request.user, guide.team_id, "edit_taste")
     try:
-        services.delete_taste_guide(guide)
+        task_setup.delete_taste_guide(guide)
         messages.success(request, f"Taste guide “{guide.name}” deleted.")
     except ServiceError as exc:
         messages.error(request, exc.message)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from agents import worktrees
 from agents.api_base import FieldError, owned, request_team
 from agents.services import ServiceError
-from judges import queries, services
+from judges import bulk, queries, services
 from judges.models import Verdict
 
 
@@ -60,7 +60,7 @@ def verdicts_list(request) -> dict:
 def verdicts_decide(request, data: dict) -> dict:
     """One decision on several verdicts of one team, each through review_verdict and audited (decide_many)."""
     team = request_team(request, data.get("team"))
-    outcome = services.decide_many(request.user, team.pk, data["ids"], data["decision"], data.get("comment", ""))
+    outcome = bulk.decide_many(request.user, team.pk, data["ids"], data["decision"], data.get("comment", ""))
     decided = _verdicts(request).filter(pk__in=[v.pk for v in outcome.decided]).order_by("created_at", "id")
     return {
         "decision": outcome.decision,

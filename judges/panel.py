@@ -127,10 +127,17 @@ def criterion_checks(task: TaskSpec, checkout) -> list[dict]:
 
 
 def gather_evidence(
-    agent: Agent, commit_sha: str, verify: dict | None, diff: str, diff_stat: list[dict], checks: list[dict]
+    agent: Agent,
+    commit_sha: str,
+    verify: dict | None,
+    diff: str,
+    diff_stat: list[dict],
+    checks: list[dict],
+    repo_dir: str | None = None,
 ) -> dict:
+    """`repo_dir`: a repository holding the agent's commits, when not its worktree (a worker's clone)."""
     facts = _diff_facts(diff)
-    literals = _test_literals(agent.worktree, agent.base_commit)
+    literals = _test_literals(repo_dir or agent.worktree, agent.base_commit)
     suspects = [line for line in facts["added_lines"] if _looks_hard_coded(line, literals)]
     changed = [row["path"] for row in diff_stat]
     return {

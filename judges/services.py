@@ -7,7 +7,6 @@ explicit auto-approve policy with a unanimous panel). Every decision, refused on
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from agents import lease, permissions, sandbox, services, worktrees
+from agents import lease, permissions, sandbox, served, services, worker_disk, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
@@ -93,14 +92,16 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     services.record_event(agent.pk, "verification", {"state": "started", "command": command}, activity="being verified")
     reasons: list[str] = []
     verify = None
+    # the pushed branch fetched here when workers have disks of their own; else the repository and worktree hold it
+    local = worker_disk.verification_source(agent, commit_sha)
     try:
-        diff = worktrees.diff(agent.worktree, agent.base_commit, commit_sha)
-        diff_stat = worktrees.diff_stat(agent.worktree, agent.base_commit, commit_sha)
+        diff = worktrees.diff(local or agent.worktree, agent.base_commit, commit_sha)
+        diff_stat = worktrees.diff_stat(local or agent.worktree, agent.base_commit, commit_sha)
     except worktrees.GitError as exc:
         diff, diff_stat = "", []
         reasons.append(f"could not read the diff: {exc}")
     # exactly the submitted commit, in a fresh checkout: files the agent left lying around don't count
-    with worktrees.detached(task.repo.path, commit_sha, agent.name) as checkout:
+    with worktrees.detached(local or task.repo.path, commit_sha, agent.name) as checkout:
         if not command:
             reasons.append("the task has no verify command, so nothing was run")
         else:
@@ -111,7 +112,7 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             except sandbox.SandboxUnavailable as exc:
                 reasons.append(f"verification could not run: {exc}")
         checks = panel.criterion_checks(agent.task, checkout)
-    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks)
+    evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks, repo_dir=local)
     failed_checks = [c for c in evidence["criterion_checks"] if c.get("exit_code") != 0]
     for check in failed_checks:
         reasons.append(f"criterion check `{check['command']}` failed (exit {check.get('exit_code')})")
@@ -157,7 +158,10 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             },
             activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
         )
-    if task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions):
+    unanimous = (
+        task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions)
+    )
+    if unanimous and worker_disk.merges_here():
         review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
     if verdict.status == Verdict.Status.PENDING:  # a person decides: tell those who want to know (notifications)
         label = verdict.get_recommendation_display()
@@ -210,6 +214,7 @@ def review_verdict(verdict: Verdict, user, decision: str, comment: str = "", lin
 
 def _branch_head(agent: Agent) -> str:
     try:
+        served.home(agent.task.repo, agent.branch)  # workers with disks of their own: the pushed branch comes home
         return merge.branch_head(agent.task.repo.path, agent.branch)
     except worktrees.GitError:
         return ""  # a branch that cannot be read has moved as far as approval goes
@@ -315,6 +320,7 @@ def export_patch(verdict: Verdict, user) -> str:
     permissions.require(user, verdict.agent.task.team_id, "export")
     agent = verdict.agent
     try:
+        served.home(agent.task.repo, agent.branch)
         text = merge.export_patch(agent.task.repo.path, agent.base_commit, verdict.commit_sha)
     except worktrees.GitError as exc:
         raise ServiceError(f"Could not export {agent.branch}: {exc}", 409) from None
@@ -330,67 +336,3 @@ def pending_in_team(team_id: int | None):
         .prefetch_related("judgements")
         .order_by("created_at", "id")
     )
-
-
-MAX_BULK = 100  # each approval merges in git: a request stays within a few seconds
-
-
-@dataclass
-class BulkOutcome:
-    """What one bulk decision did: the verdicts decided, and each one that was not with the reason."""
-
-    decision: str
-    decided: list[Verdict] = field(default_factory=list)
-    refused: list[tuple[int, str, str]] = field(default_factory=list)  # (verdict id, agent name or "", reason)
-
-    def summary(self) -> str:
-        done = "approved" if self.decision == "approve" else "rejected"
-        text = f"{done.capitalize()} {len(self.decided)}"
-        if self.refused:
-            text += f", refused {len(self.refused)}: " + "; ".join(
-                f"{name or '#' + str(pk)}: {reason}" for pk, name, reason in self.refused
-            )
-        return text + "."
-
-
-def decide_many(user, team_id: int, ids, decision: str, comment: str = "") -> BulkOutcome:
-    """One person's decision on several verdicts of one team, each through review_verdict (its own checks,
-    transactions and audit row), oldest first. Approval is offered only where the rule allows it
-    (Verdict.approval_refusal); the others are named with the reason and left alone. Ids of another team, or of
-    no verdict, are named too and never decided."""
-    if decision not in {"approve", "reject"}:
-        raise ServiceError("decision must be approve or reject")
-    permissions.require(user, team_id, "review")
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        raise ServiceError("Select at least one verdict.")
-    if len(wanted) > MAX_BULK:
-        raise ServiceError(f"Decide at most {MAX_BULK} verdicts at once; you selected {len(wanted)}.", 413)
-    found = {
-        v.pk: v
-        for v in Verdict.objects.in_team(team_id)
-        .filter(pk__in=wanted)
-        .select_related("agent", "agent__task", "agent__task__repo")
-        .order_by("created_at", "id")
-    }
-    outcome = BulkOutcome(decision)
-    for pk in wanted:
-        if pk not in found:
-            outcome.refused.append((pk, "", "not a verdict of this team (nothing was done)"))
-    for verdict in found.values():
-        name = verdict.agent.name
-        refusal = (
-            verdict.approval_refusal()
-            if decision == "approve"
-            else verdict.rejection_refusal(has_reason=bool(comment.strip()))
-        )
-        if refusal:
-            outcome.refused.append((verdict.pk, name, refusal))
-            continue
-        try:  # no transaction around it: a refusal the service audits must keep its audit row
-            outcome.decided.append(review_verdict(verdict, user, decision, comment))
-        except worktrees.GitError as exc:
-            outcome.refused.append((verdict.pk, name, f"could not read the branch: {exc}"))
-        except ServiceError as exc:
-            outcome.refused.append((verdict.pk, name, exc.message))
-    return outcome

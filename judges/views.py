@@ -16,7 +16,7 @@ from agents.permissions import grants, require_page
 from agents.services import ServiceError
 from agents.teams import current_membership
 from agents.views import team_for
-from judges import diffview, queries, services
+from judges import bulk, diffview, queries, services
 from judges.context_processors import reviews
 from judges.models import Verdict
 
@@ -119,7 +119,7 @@ def bulk_decide(request):
     ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit() and len(i) < 19]
     decision = request.POST.get("decision", "")
     try:
-        outcome = services.decide_many(request.user, team.pk, ids, decision, request.POST.get("comment", ""))
+        outcome = bulk.decide_many(request.user, team.pk, ids, decision, request.POST.get("comment", ""))
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:

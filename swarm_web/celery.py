@@ -5,6 +5,7 @@ import threading
 
 from celery import Celery, bootsteps
 from celery.signals import (
+    celeryd_after_setup,
     worker_init,
     worker_process_init,
     worker_process_shutdown,
@@ -27,6 +28,23 @@ def _load_the_step_before_the_pool_forks(**_kwargs) -> None:
     from agents import scheduling
 
     scheduling.step_function()
+
+
+@celeryd_after_setup.connect
+def _own_steps_queue(sender, instance, **_kwargs) -> None:
+    # SWARM_WORKER_DISK=local: the agents whose worktrees are on this worker's disk have their steps on a queue of its
+    # own, which it serves besides the shared ones (when it serves steps at all: not a `-Q verify` worker)
+    from django.conf import settings
+
+    from agents import scheduling, worker_disk
+
+    if settings.SWARM_WORKER_DISK != "local":
+        return
+    name = worker_disk.set_name(sender)  # before the pool forks: its children inherit it
+    queues = instance.app.amqp.queues
+    if scheduling.STEPS in queues.consume_from:
+        queues.select_add(scheduling.worker_queue(name))
+        log.info("serving the steps of agents on this disk from queue %s", scheduling.worker_queue(name))
 
 
 @worker_ready.connect

@@ -21,9 +21,18 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.http.request import split_domain_port, validate_host
 from django.shortcuts import render
 
+GIT_PREFIX = "/internal/git/"  # workers' pushes (agents/git_http.py): bounded by SWARM_GIT_MAX_BODY_BYTES instead
 
-def too_large_body() -> bytes:
-    limit = settings.SWARM_MAX_BODY_BYTES
+
+def body_limit(path: str) -> int:
+    """The largest body a request to `path` may carry."""
+    if settings.SWARM_WORKER_DISK == "local" and path.startswith(GIT_PREFIX):
+        return settings.SWARM_GIT_MAX_BODY_BYTES
+    return settings.SWARM_MAX_BODY_BYTES
+
+
+def too_large_body(limit: int | None = None) -> bytes:
+    limit = limit or settings.SWARM_MAX_BODY_BYTES
     return json.dumps({"error": f"The body is larger than the {limit:,} bytes this server accepts."}).encode()
 
 
@@ -40,10 +49,10 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = settings.SWARM_MAX_BODY_BYTES
+        limit = body_limit(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.strip().isdigit() and int(declared) > limit:
-            return await self._refuse(send)
+            return await self._refuse(send, limit)
         seen = 0
         refused = False
 
@@ -54,7 +63,7 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                     return {"type": "http.disconnect"}  # the app stops reading; nothing more is buffered
             return message
 
@@ -65,8 +74,8 @@ class BodyLimit:
         return await self.app(scope, bounded_receive, guarded_send)
 
     @staticmethod
-    async def _refuse(send) -> None:
-        body = too_large_body()
+    async def _refuse(send, limit: int) -> None:
+        body = too_large_body(limit)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers + [(b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
@@ -111,8 +120,12 @@ def _bounded_web_request(base):
         refused = False
         body_seen = 0
 
+        def limit(self) -> int:
+            path = getattr(self.channel, "_path", b"") or b""  # the request line's target, known by now
+            return body_limit(path.decode("latin-1").partition("?")[0])
+
         def gotLength(self, length):
-            if length is not None and length > settings.SWARM_MAX_BODY_BYTES:
+            if length is not None and length > self.limit():
                 self.content = io.BytesIO()
                 return self.refuse()
             return super().gotLength(length)
@@ -121,7 +134,7 @@ def _bounded_web_request(base):
             if self.refused:
                 return  # drained, never stored
             self.body_seen += len(data)
-            if self.body_seen > settings.SWARM_MAX_BODY_BYTES:
+            if self.body_seen > self.limit():
                 return self.refuse()
             return super().handleContentChunk(data)
 
@@ -136,7 +149,7 @@ def _bounded_web_request(base):
             if hasattr(self.content, "close"):
                 self.content.close()
             self.content = io.BytesIO()
-            body = too_large_body()
+            body = too_large_body(self.limit())
             transport = self.channel.transport
             transport.write(
                 b"HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nConnection: close\r\n"

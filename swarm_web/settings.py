@@ -16,43 +16,9 @@ from kombu import Queue
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+from swarm_web.env import env_bool, env_float, env_int, env_str  # noqa: E402
+
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me-swarm-0000000000000000000000"
-
-
-def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -75,6 +41,27 @@ WORKTREES_DIR = DATA_DIR / "worktrees"
 SWARM_REPO_ROOTS = [Path(p.strip()) for p in env_str("SWARM_REPO_ROOTS", "").split(",") if p.strip()]
 if any(not root.is_absolute() for root in SWARM_REPO_ROOTS):
     raise ImproperlyConfigured("SWARM_REPO_ROOTS must list absolute paths, separated by commas")
+
+# Where workers keep agents' worktrees (README, Scale-out). "shared": every process sees the same SWARM_DATA_DIR (one
+# machine, or a shared mount). "local": each worker keeps its own clones and worktrees on its own disk; the web
+# process keeps a bare repository per repository and serves it to workers over git's smart HTTP (agents/git_http.py),
+# authenticated by SWARM_WORKER_TOKEN; workers reach it at SWARM_WEB_URL.
+SWARM_WORKER_DISK = env_str("SWARM_WORKER_DISK", "shared").strip().lower()
+if SWARM_WORKER_DISK not in {"shared", "local"}:
+    raise ImproperlyConfigured(f"SWARM_WORKER_DISK must be shared or local, got {SWARM_WORKER_DISK!r}")
+SWARM_WORKER_TOKEN = env_str("SWARM_WORKER_TOKEN", "")
+SWARM_WEB_URL = env_str("SWARM_WEB_URL", "").rstrip("/")
+SWARM_WORKER_NAME = env_str("SWARM_WORKER_NAME", "")  # empty: the Celery worker's node name
+SWARM_GIT_MAX_BODY_BYTES = env_int("SWARM_GIT_MAX_BODY_BYTES", 512 * 1024 * 1024)  # one push or fetch request
+if SWARM_WORKER_DISK == "local":
+    if len(SWARM_WORKER_TOKEN) < 32:
+        raise ImproperlyConfigured(
+            "SWARM_WORKER_DISK=local needs SWARM_WORKER_TOKEN, a secret of 32 characters or more"
+        )
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", SWARM_WEB_URL):
+        raise ImproperlyConfigured("SWARM_WORKER_DISK=local needs SWARM_WEB_URL, the web process's http(s) URL")
+if SWARM_WORKER_NAME and not re.fullmatch(r"[A-Za-z0-9_.@-]{1,80}", SWARM_WORKER_NAME):
+    raise ImproperlyConfigured("SWARM_WORKER_NAME may hold letters, digits and _ . @ - (at most 80)")
 
 INSTALLED_APPS = [
     "daphne",
@@ -182,6 +169,10 @@ if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", SWARM_SCHEDULER):
     raise ImproperlyConfigured(f"SWARM_SCHEDULER must be the dotted path of a scheduler class, got {SWARM_SCHEDULER!r}")
 if SWARM_SCHEDULER == CELERY_SCHEDULER and not REDIS_URL:
     raise ImproperlyConfigured(f"SWARM_SCHEDULER={CELERY_SCHEDULER} needs REDIS_URL for the broker")
+if SWARM_WORKER_DISK == "local" and SWARM_SCHEDULER == EMBEDDED_SCHEDULER:
+    raise ImproperlyConfigured(
+        "SWARM_WORKER_DISK=local is for Celery workers; the embedded mode runs steps on its own disk"
+    )
 SWARM_SERVE_STATIC = env_bool("SWARM_SERVE_STATIC", True)  # daphne serves /static/ itself in the embedded mode
 SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulated steps, keeps the demo watchable
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)

@@ -104,11 +104,12 @@ class Swarm(LiveApp):
         say(f"launched {len(agents)} agents at {self.elapsed()}")
         return agents
 
-    def start_worker(self, pool: str = "threads") -> subprocess.Popen:
-        """Start a worker; it comes up while the test goes on (waits notice if it dies)."""
+    def start_worker(self, pool: str = "threads", env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start a worker (with `env` over the deployment's: its own data dir); it comes up while the test goes on
+        (waits notice if it dies)."""
         name = f"worker{len(self.procs) + 1}"
         # its own session: SIGKILL to the group takes the worker and every sandboxed command it started
-        proc = self._spawn(f"{self.team}-{name}", worker_argv(f"{name}-{uuid.uuid4().hex[:8]}", pool=pool))
+        proc = self._spawn(f"{self.team}-{name}", worker_argv(f"{name}-{uuid.uuid4().hex[:8]}", pool=pool), env)
         say(f"{name} ({pool} pool, pid {proc.pid}) started at {self.elapsed()}")
         return proc
 

@@ -182,12 +182,18 @@ class LiveApp:
     def manage(self, *args: str, timeout: float = 120) -> str:
         return self.python("manage.py", *args, timeout=timeout)
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start one of the app's processes, with `env` over the app's environment (a worker's own data dir)."""
         log_path = self.data_dir / f"{name}.log"
         log = open(log_path, "w")  # noqa: SIM115 (kept open for the process's lifetime)
         # own session: stop() can end the process and the sandboxed commands it started, and nothing else
         proc = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         self.procs.append((name, proc, log_path))
@@ -203,14 +209,18 @@ class LiveApp:
         self.admin_password = found.group(1)
         if self.mode == "distributed":
             self._spawn("celery", worker_argv(f"browser-{self.data_dir.name}"))
+        self.start_web()
+        if self.mode == "distributed":
+            self.wait_for_log("celery", "ready.", timeout=60)
+        return self
+
+    def start_web(self) -> None:
+        """daphne on a free port, as `make run` serves it; returns once it answers."""
         self.port = free_port()
         self._spawn(
             "daphne", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "swarm_web.asgi:application"]
         )
         self._wait_http(f"{self.base_url}/accounts/login/")
-        if self.mode == "distributed":
-            self.wait_for_log("celery", "ready.", timeout=60)
-        return self
 
     def _check_alive(self) -> None:
         for name, proc, _ in self.procs:

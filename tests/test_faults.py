@@ -97,7 +97,7 @@ def test_a_step_longer_than_its_lease_keeps_it_while_its_holder_lives_and_loses_
     # five seconds, two and a half leases: another claimant never gets it while the holder lives
     watched_until = time.monotonic() + 5
     while time.monotonic() < watched_until:
-        assert runtime.claim(ada.pk) is None, "another worker took the step of a live holder"
+        assert lease.claim(ada.pk) is None, "another worker took the step of a live holder"
         time.sleep(0.2)
     renewed = holder.agent()
     assert holder.proc.poll() is None
@@ -109,7 +109,7 @@ def test_a_step_longer_than_its_lease_keeps_it_while_its_holder_lives_and_loses_
     killed_at = time.monotonic()
     token = None
     while token is None and time.monotonic() - killed_at < 10:
-        token = runtime.claim(ada.pk)
+        token = lease.claim(ada.pk)
         time.sleep(0.1)
     waited = time.monotonic() - killed_at
     assert token == first.fencing_token + 1, "nobody took over the step of the dead holder"
@@ -126,14 +126,14 @@ def test_a_sweep_frees_at_once_the_lease_of_a_holder_that_died_on_this_host_and_
     held = holder.wait_in_command()
 
     sweep.resume_orphans()  # the holder lives: its five-minute lease stays
-    assert runtime.claim(ada.pk) is None
+    assert lease.claim(ada.pk) is None
     assert holder.agent().lease_expires_at == held.lease_expires_at
 
     holder.kill()
-    assert runtime.claim(ada.pk) is None, "the lease of a just-killed holder is still valid until a sweep"
+    assert lease.claim(ada.pk) is None, "the lease of a just-killed holder is still valid until a sweep"
     started = time.monotonic()
     sweep.resume_orphans()
-    token = runtime.claim(ada.pk)
+    token = lease.claim(ada.pk)
     assert token == held.fencing_token + 1
     assert time.monotonic() - started < 2, "the dead holder's lease was not freed at once"
 

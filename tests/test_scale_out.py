@@ -158,6 +158,7 @@ def test_only_the_newest_schedule_runs_a_step(swarm):
     client = Celery("stale-sender", broker=swarm.redis_url)
     try:
         sent = [
+            # on the steps queue, as the app routes them (a bare client's default queue is "celery", which no worker serves)
             client.send_task("agents.step", args=[ada, token], countdown=0.25 * i, queue="steps").id
             for i, token in enumerate(stale)
         ]

@@ -40,6 +40,13 @@ _lock = threading.Lock()
 
 STEPS, VERIFY, HOUSEKEEPING = "steps", "verify", "housekeeping"
 QUEUES = (STEPS, VERIFY, HOUSEKEEPING)
+
+
+def worker_queue(holder: str) -> str:
+    """The steps queue of one worker (SWARM_WORKER_DISK=local): the agents whose worktree is on its disk."""
+    return f"{STEPS}.{holder}"
+
+
 _jobs: dict[str, tuple[str, str]] = {}  # job name -> (dotted path of its function, queue)
 
 

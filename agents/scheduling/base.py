@@ -21,10 +21,11 @@ class Scheduler:
         due = timezone.now() + timedelta(seconds=delay)
         with transaction.atomic():
             Agent.objects.filter(pk=agent_id).update(schedule_token=F("schedule_token") + 1, next_step_at=due)
-            token = Agent.objects.values_list("schedule_token", flat=True).get(pk=agent_id)
-        self.schedule(agent_id, token, delay)
+            token, holder = Agent.objects.values_list("schedule_token", "disk_holder").get(pk=agent_id)
+        self.schedule(agent_id, token, delay, holder)
 
-    def schedule(self, agent_id: int, token: int, delay: float) -> None:
+    def schedule(self, agent_id: int, token: int, delay: float, holder: str = "") -> None:
+        """`holder`: the worker whose disk holds the agent's worktree (SWARM_WORKER_DISK=local), or "" for any."""
         raise NotImplementedError
 
     def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> bool | None:

@@ -13,8 +13,10 @@ from agents.scheduling.base import Scheduler
 class CeleryScheduler(Scheduler):
     mode = "distributed"
 
-    def schedule(self, agent_id: int, token: int, delay: float) -> None:
-        broker_watch.publish(step, agent_id, token, delay)  # Redis down: a sweep resumes the agent later
+    def schedule(self, agent_id: int, token: int, delay: float, holder: str = "") -> None:
+        # to the queue of the worker whose disk holds the agent's worktree, if one does; Redis down: a sweep resumes
+        # the agent later
+        broker_watch.publish(step, agent_id, token, delay, queue=scheduling.worker_queue(holder) if holder else None)
 
     def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> bool:
         # Redis down: the job's owner recovers it at a sweep (verification: judges' sweeping receiver)

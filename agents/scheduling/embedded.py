@@ -54,7 +54,7 @@ class EmbeddedScheduler(Scheduler):
             return
         self.jobs[queue].put(name, args)
 
-    def schedule(self, agent_id: int, token: int, delay: float) -> None:
+    def schedule(self, agent_id: int, token: int, delay: float, holder: str = "") -> None:
         if lease.shutting_down.is_set():
             return  # the next start resumes it
         with self.cond:

@@ -12,7 +12,7 @@ class ManualScheduler(Scheduler):
     def kick(self, agent_id: int, delay: float) -> None:
         pass  # not even a new token: the agent's row stays as the test left it
 
-    def schedule(self, agent_id: int, token: int, delay: float) -> None:
+    def schedule(self, agent_id: int, token: int, delay: float, holder: str = "") -> None:
         pass
 
     def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> None:

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.db.models import ProtectedError
 
-from agents import services
+from agents import services, task_setup
 from agents.models import Agent, Event, Membership, TaskSpec, TasteGuide
 from judges.models import Review, Verdict
 from tests.unit import builders
@@ -71,7 +71,7 @@ def test_a_task_whose_agents_still_work_is_not_deleted(team):
     builders.agent(task, "Ada", Agent.Status.STOPPED)
     builders.agent(task, "Grace", Agent.Status.PAUSED)
     with pytest.raises(services.ServiceError) as refused:
-        services.delete_task(task)
+        task_setup.delete_task(task)
     assert refused.value.status == 409 and refused.value.message.startswith("Stop its agents")
     assert Agent.objects.filter(task=task).count() == 2
 
