@@ -201,6 +201,9 @@ def phase_messages(data_dir: Path, tally):
     while sent < target and time.monotonic() < deadline:
         running = list(Agent.objects.filter(pk__in=ids, status=Agent.Status.RUNNING))
         if not running:
+            if Agent.objects.filter(pk__in=ids, status=Agent.Status.PREPARING).exists():
+                time.sleep(0.1)  # a launch answers before the worktrees exist: they start as theirs are made
+                continue
             break
         agent = rng.choice(running)
         mode = rng.choice(["queue", "queue", "steer", "interrupt"])
@@ -210,7 +213,8 @@ def phase_messages(data_dir: Path, tally):
         except services.ServiceError:
             pass
         # at half the messages, or as soon as a first agent is done (the others are still at work)
-        if not restarted and (sent >= target // 2 or len(running) < len(ids)):
+        done = Agent.objects.filter(pk__in=ids).exclude(status__in=[Agent.Status.PREPARING, Agent.Status.RUNNING])
+        if not restarted and (sent >= target // 2 or done.exists()):
             took = workers.sigterm(first)
             tally.faults += 1
             restarted = True
