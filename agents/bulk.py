@@ -35,23 +35,29 @@ def _skip_finished(agent: Agent) -> tuple[str, str] | None:
 
 
 def _skip_resume(agent: Agent) -> tuple[str, str] | None:
+    if not agent.resume_refusal():  # the rule; the phrases below only group the refused ones for the answer
+        return None
     if agent.needs_budget:
         return ("needs more budget first (grant it)", "need more budget first (grant it)")
-    if agent.status not in {Agent.Status.PAUSED, Agent.Status.ERROR}:
-        return ("was not paused or in error", "were not paused or in error")
-    return None
+    return ("was not paused or in error", "were not paused or in error")
+
+
+def _skip_grant(agent: Agent) -> tuple[str, str] | None:
+    if not agent.grant_refusal():
+        return None
+    return FINISHED if agent.finished else ("was not paused for budget", "were not paused for budget")
 
 
 def _skip_cleanup(agent: Agent) -> tuple[str, str] | None:
+    if not agent.clean_up_refusal():
+        return None
     if not agent.finished:
         return ("is still working (stop it first)", "are still working (stop them first)")
-    if not agent.worktree:
-        return ("was cleaned up already", "were cleaned up already")
-    return None
+    return ("was cleaned up already", "were cleaned up already")
 
 
 def _skip_pause(agent: Agent) -> tuple[str, str] | None:
-    return None if agent.status == Agent.Status.RUNNING else ("was not running", "were not running")
+    return ("was not running", "were not running") if agent.pause_refusal() else None
 
 
 ACTIONS: dict[str, Action] = {
@@ -59,11 +65,10 @@ ACTIONS: dict[str, Action] = {
     "pause": Action("control", "paused", _skip_pause),
     "resume": Action("control", "resumed", _skip_resume),
     "stop": Action("control", "stopped", _skip_finished),
-    "grant": Action("control", "granted more budget to", _skip_finished),
+    "grant": Action("control", "granted more budget to", _skip_grant),
     "cleanup": Action("control", "cleaned up", _skip_cleanup),
 }
 BATCH = 50
-NOT_RUNNING = ("was not running any more", "were not running any more")
 
 
 @dataclass
@@ -104,23 +109,21 @@ def _one(outcome: Outcome, spec: Action, action: str, agent: Agent, user, text: 
         outcome.skipped[reason] += 1
         return
     try:
-        with transaction.atomic():  # a refusal takes back only this agent's writes
-            if _do(action, agent, user, text, client_id) is False:
-                outcome.skipped[NOT_RUNNING] += 1
-                return
+        with transaction.atomic():  # a refusal (its state changed since it was read) takes back only its writes
+            _do(action, agent, user, text, client_id)
     except ServiceError as exc:
         outcome.errors.append(exc.message)
         return
     outcome.done += 1
 
 
-def _do(action: str, agent: Agent, user, text: str, client_id: str) -> bool | None:
+def _do(action: str, agent: Agent, user, text: str, client_id: str) -> None:
     by = user.username
     if action == "message":
         # one id for the whole send, unique per agent: a double click or a resent form queues it once
         services.inject_message(agent, text, author=user, client_msg_id=client_id or None)
     elif action == "pause":
-        return services.pause(agent, by)
+        services.pause(agent, by)
     elif action == "resume":
         services.resume(agent, f"resumed by {by}")
     elif action == "stop":
@@ -129,4 +132,3 @@ def _do(action: str, agent: Agent, user, text: str, client_id: str) -> bool | No
         services.grant_budget(agent, by)
     elif action == "cleanup":
         services.clean_up(agent, by)
-    return None

@@ -156,12 +156,13 @@ def send(
             return message, when
         if then not in others:
             raise _refuse(_unavailable(agent, then, note))
-        if then == Then.WITHDRAW:
+        if then == Then.WITHDRAW:  # the one way a person moves an agent awaiting review (but for a rejection)
             import_string(_withdrawal_path)(agent, author)
-            reason = f"submission withdrawn by {author.username}; back to work with their message"
+            services.resume(
+                agent, f"submission withdrawn by {author.username}; back to work with their message", withdrawn=True
+            )
         else:
-            reason = f"resumed by {author.username} with a message"
-        services.resume(agent, reason, stopped_too=True)
+            services.resume(agent, f"resumed by {author.username} with a message", stopped_too=True)
         agent.refresh_from_db()
         message = services.inject_message(agent, text, author=author, client_msg_id=client_msg_id)
     return message, When.NEXT_STEP

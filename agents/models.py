@@ -244,6 +244,32 @@ class Agent(models.Model):
         """Paused with a budget used up: a person grants more (resuming alone would pause it again at once)."""
         return self.status == self.Status.PAUSED and bool(self.budget_used_up())
 
+    # What a person may do now: "" if allowed, else the sentence they see (the header, agents/bulk.py, services ask)
+    def resume_refusal(self, *, stopped_too: bool = False, withdrawn: bool = False) -> str:
+        if self.status == self.Status.AWAITING_REVIEW and not withdrawn:  # a rejection or a withdrawal moves it
+            return f"{self.name} is awaiting review: only a reviewer's decision sends it back to work."
+        if self.needs_budget:
+            return f"{self.name} has used up its {self.budget_used_up()} budget: grant more budget to resume it."
+        if self.status == self.Status.STOPPED and stopped_too and not self.worktree:
+            return f"{self.name}'s worktree was cleaned up, so it cannot resume."
+        if self.status in self.ATTENTION or (stopped_too and self.status == self.Status.STOPPED):  # those that wait
+            return ""
+        return f"{self.name} is {self.get_status_display()}: there is nothing to resume."
+
+    def pause_refusal(self) -> str:
+        return "" if self.status == self.Status.RUNNING else f"{self.name} is {self.get_status_display()}, not running."
+
+    def grant_refusal(self) -> str:
+        if self.finished:
+            return f"{self.name} has finished ({self.get_status_display()}); it needs no more budget."
+        why = "has budget left: resume it instead" if self.status == "paused" else f"is {self.get_status_display()}"
+        return "" if self.needs_budget else f"{self.name} {why}; only an agent paused for budget is granted more."
+
+    def clean_up_refusal(self) -> str:
+        if not self.finished:
+            return f"{self.name} is still {self.get_status_display()}: stop it before cleaning up."
+        return "" if self.worktree else f"{self.name}'s worktree was cleaned up already."
+
     @property
     def colour(self) -> int:
         """One of 12 stable hues for the agent's name, so it is recognisable everywhere."""

@@ -239,11 +239,19 @@ def _publish(task: TaskSpec, agents: list[Agent], base: str) -> list[Agent]:
     return list(Agent.objects.filter(task=task).select_related("profile"))
 
 
-def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False) -> None:
-    """Back to work from a pause, an error or a review; from a stop too when a person says so with a message."""
-    resumable = {Agent.Status.PAUSED, Agent.Status.ERROR, Agent.Status.AWAITING_REVIEW}
-    if agent.status not in resumable | ({Agent.Status.STOPPED} if stopped_too and agent.worktree else set()):
-        return
+def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False, withdrawn: bool = False) -> None:
+    """Back to work from a pause or an error; from a stop too when a person says so with a message; from a review
+    only once its submission was withdrawn in this transaction (agents/messaging.py). Refused (409) with the
+    sentence of Agent.resume_refusal otherwise."""
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
+        refusal = agent.resume_refusal(stopped_too=stopped_too, withdrawn=withdrawn)
+        if refusal:
+            raise ServiceError(refusal, 409)
+        _back_to_work(agent, reason)
+
+
+def _back_to_work(agent: Agent, reason: str) -> None:
     if not agent.branch and not agent.worktree:  # it never got its worktree (git failed at launch): try again
         set_status(
             agent.pk,
@@ -260,15 +268,15 @@ def resume(agent: Agent, reason: str = "resumed", stopped_too: bool = False) -> 
     transaction.on_commit(lambda: scheduling.kick(agent.pk))
 
 
-def pause(agent: Agent, by: str) -> bool:
-    """A person holds a running agent until someone resumes it; False when it was not running. A step in flight
+def pause(agent: Agent, by: str) -> None:
+    """A person holds a running agent until someone resumes it; refused (409) unless it runs. A step in flight
     ends without a trace, as at a stop (the runtime saves a step only while the agent still reads as running)."""
     with transaction.atomic():
-        status = Agent.objects.select_for_update().values_list("status", flat=True).get(pk=agent.pk)
-        if status != Agent.Status.RUNNING:
-            return False
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        refusal = agent.pause_refusal()
+        if refusal:
+            raise ServiceError(refusal, 409)
         set_status(agent.pk, Agent.Status.PAUSED, f"paused by {by}")
-    return True
 
 
 def stop(agent: Agent, by: str) -> None:
@@ -278,15 +286,15 @@ def stop(agent: Agent, by: str) -> None:
 
 
 def grant_budget(agent: Agent, by: str) -> None:
-    """A person grants half the task's budget again (time, tokens and cost) and the agent resumes.
+    """A person grants half the task's budget again (time, tokens and cost) to an agent paused at its budget, and it
+    resumes; refused (409) for any other (Agent.grant_refusal): a grant never resumes one awaiting review or in error.
 
     The grant, its event and the resumption are one transaction: no budget granted to an agent left paused."""
     with transaction.atomic():
         agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
-        if agent.finished:
-            raise ServiceError(
-                f"{agent.name} has finished ({agent.get_status_display()}); it needs no more budget.", 409
-            )
+        refusal = agent.grant_refusal()
+        if refusal:
+            raise ServiceError(refusal, 409)
         task = agent.task
         minutes = max(1, task.budget_minutes // 2)
         record_event(
@@ -298,7 +306,7 @@ def grant_budget(agent: Agent, by: str) -> None:
             extra_usd=F("extra_usd") + task.budget_usd / 2,
         )
         agent.refresh_from_db()
-        resume(agent, f"{by} granted more budget")
+        _back_to_work(agent, f"{by} granted more budget")  # even if still over: the person chose to give it more
 
 
 def broadcast_message(task: TaskSpec, text: str, author) -> int:
@@ -322,8 +330,9 @@ def stop_all(task: TaskSpec, by: str) -> int:
 def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
     """Remove a finished agent's worktree. Its branch goes only when merged, or when a person insists
     after the work was exported; otherwise the branch stays and nothing is lost."""
-    if not agent.finished:
-        raise ServiceError(f"{agent.name} is still {agent.get_status_display()}: stop it before cleaning up.", 409)
+    refusal = agent.clean_up_refusal()
+    if refusal:
+        raise ServiceError(refusal, 409)
     repo = agent.task.repo
     try:
         served.home(repo, agent.branch)  # workers with disks of their own: the branch comes into the repository

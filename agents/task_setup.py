@@ -39,12 +39,14 @@ def save_taste_guide(by, form: TasteGuideForm) -> TasteGuide:
         return form.save()
 
 
-def delete_task(task: TaskSpec) -> str:
+def delete_task(by, task: TaskSpec) -> str:
     """Delete a task with its agents, their logs and messages; their branches stay in the repository.
 
     Refused (409) while an agent still works, and while a record of a review refers to its agents: verdicts and
     the decisions on them are the audit trail of what was merged and by whom. The app that keeps those records
-    protects its rows (on_delete=PROTECT), so no code path deletes them; this only says so. Returns the title."""
+    protects its rows (on_delete=PROTECT), so no code path deletes them; this only says so. Returns the title.
+    Operators and admins only."""
+    require(by, task.team_id, "edit_task")
     with transaction.atomic():
         task = TaskSpec.objects.select_for_update().get(pk=task.pk)
         statuses = set(task.agents.select_for_update().values_list("status", flat=True))  # none resumes meanwhile
@@ -73,9 +75,11 @@ def _count_by_kind(objects: list) -> str:
     return " and ".join(f"{n} {one if n == 1 else many}" for (one, many), n in counts.items())
 
 
-def delete_taste_guide(guide: TasteGuide) -> None:
+def delete_taste_guide(by, guide: TasteGuide) -> None:
     """Delete a taste guide; refused (409) while agents still working read it (their prompt is rebuilt from the
-    task's guides at every step, so it would change under them without anyone deciding that for their task)."""
+    task's guides at every step, so it would change under them without anyone deciding that for their task).
+    Operators and admins only."""
+    require(by, guide.team_id, "edit_taste")
     with transaction.atomic():
         guide = TasteGuide.objects.select_for_update().get(pk=guide.pk)
         in_use = sorted(

@@ -134,7 +134,7 @@ def task_edit(request, pk: int):
 def task_delete(request, pk: int):
     task = _get_task_for_user(request.user, pk, "edit_task")
     try:
-        title = task_setup.delete_task(task)
+        title = task_setup.delete_task(request.user, task)
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect(task)
@@ -285,23 +285,21 @@ def agent_control(request, pk: int, action: str):
     if action not in {"stop", "cleanup", "grant", "resume", "pause"}:
         raise Http404("unknown action")
     agent = _get_agent_for_user(request.user, pk, "control")
-    if action == "stop":
-        services.stop(agent, request.user.username)
-    elif action == "cleanup":
-        try:
-            summary = services.clean_up(agent, request.user.username, request.POST.get("delete_branch") == "on")
+    by = request.user.username
+    try:  # each service refuses with the sentence of the rule the header's buttons follow (Agent.*_refusal)
+        if action == "stop":
+            services.stop(agent, by)
+        elif action == "cleanup":
+            summary = services.clean_up(agent, by, request.POST.get("delete_branch") == "on")
             messages.success(request, f"Cleaned up: {summary}.")
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-    elif action == "pause":
-        services.pause(agent, request.user.username)
-    elif action == "grant":
-        try:
-            services.grant_budget(agent, request.user.username)
-        except ServiceError as exc:
-            messages.error(request, exc.message)
-    else:
-        services.resume(agent, f"resumed by {request.user.username}")
+        elif action == "pause":
+            services.pause(agent, by)
+        elif action == "grant":
+            services.grant_budget(agent, by)
+        else:
+            services.resume(agent, f"resumed by {by}")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
     return redirect(agent)
 
 
@@ -336,7 +334,7 @@ def taste_delete(request, pk: int):
     guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
     require_page(request.user, guide.team_id, "edit_taste")
     try:
-        task_setup.delete_taste_guide(guide)
+        task_setup.delete_taste_guide(request.user, guide)
         messages.success(request, f"Taste guide “{guide.name}” deleted.")
     except ServiceError as exc:
         messages.error(request, exc.message)

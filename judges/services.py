@@ -265,11 +265,26 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
 
 def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     agent = verdict.agent
-    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
-        status=Verdict.Status.REJECTED, decided_at=timezone.now(), decided_by=user
-    )
-    if won != 1:
+    feedback = _feedback(verdict, user, comment, line_comments)
+    # the decision, its audit, the agent back to work and the reviewer's message: all of them or none of them
+    with transaction.atomic():
+        won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
+            status=Verdict.Status.REJECTED, decided_at=timezone.now(), decided_by=user
+        )
+        if won == 1:
+            _audit(verdict, user, "reject", comment, "sent back to the agent", line_comments)
+            services.set_status(
+                agent.pk, Agent.Status.RUNNING, f"rejected by {user.username}; back to work", lease_expires_at=None
+            )
+            services.inject_message(agent, feedback, author=user)
+    if won != 1:  # outside: the refusal's audit row is kept
         _refuse(verdict, user, "reject", "This verdict was already decided.")
+    verdict.refresh_from_db()
+    return verdict
+
+
+def _feedback(verdict: Verdict, user, comment: str, line_comments) -> str:
+    """What the agent reads when its submission is rejected: the reviewer's words, then the verification's."""
     feedback = [f"{user.username} rejected your submission (commit {verdict.commit_sha[:10]})."]
     if comment:
         feedback.append(f"Reviewer's comment: {comment}")
@@ -284,14 +299,7 @@ def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     if output and (verdict.evidence.get("verify") or {}).get("exit_code") != 0:
         feedback.append("Verify output (end):\n" + output[-1500:])
     feedback.append("Fix this, run the verify command, and submit again.")
-    with transaction.atomic():
-        _audit(verdict, user, "reject", comment, "sent back to the agent", line_comments)
-        services.set_status(
-            agent.pk, Agent.Status.RUNNING, f"rejected by {user.username}; back to work", lease_expires_at=None
-        )
-        services.inject_message(agent, "\n".join(feedback), author=user)
-    verdict.refresh_from_db()
-    return verdict
+    return "\n".join(feedback)
 
 
 def withdraw_submission(agent: Agent, user) -> Verdict:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth import get_user_model
 
 from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, TasteGuide, Team
 from judges.models import Verdict
 
 SHA = "c0ffee" * 6 + "abcd"  # 40 hex digits, a commit no repository here has
+BUTTON = re.compile(r"<button([^>]*)>([^<]*)</button>")
+
+
+def buttons(html: str) -> dict[str, bool]:
+    """A rendered page's buttons by the first word of their label: enabled or not."""
+    return {label.split()[0]: " disabled" not in attrs for attrs, label in BUTTON.findall(html) if label.strip()}
 
 
 def member(team: Team, username: str, role: str = Membership.Role.OPERATOR):

@@ -7,7 +7,6 @@ past the rule, and the service refuses, with the reason the page shows, exactly 
 from __future__ import annotations
 
 import itertools
-import re
 
 import pytest
 from django.template.loader import render_to_string
@@ -26,13 +25,7 @@ CHECKS = {"no checks": (), "checks passed": (0, 0), "a check failed": (0, 2)}
 ROLES = Membership.Role.values
 BRANCH_MOVED = "The branch moved after this verdict; a new verification is needed."
 
-
-BUTTON = re.compile(r"<button([^>]*)>([^<]*)</button>")
-
-
-def buttons(html: str) -> dict[str, bool]:
-    """The page's buttons by the first word of their label: enabled or not."""
-    return {label.split()[0]: " disabled" not in attrs for attrs, label in BUTTON.findall(html) if label.strip()}
+buttons = builders.buttons
 
 
 @pytest.fixture

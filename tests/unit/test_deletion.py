@@ -70,10 +70,22 @@ def test_a_task_whose_agents_still_work_is_not_deleted(team):
     task = builders.task(team)
     builders.agent(task, "Ada", Agent.Status.STOPPED)
     builders.agent(task, "Grace", Agent.Status.PAUSED)
+    alice = builders.member(team, "alice", Membership.Role.OPERATOR)
     with pytest.raises(services.ServiceError) as refused:
-        task_setup.delete_task(task)
+        task_setup.delete_task(alice, task)
     assert refused.value.status == 409 and refused.value.message.startswith("Stop its agents")
     assert Agent.objects.filter(task=task).count() == 2
+
+
+@pytest.mark.parametrize("role", [Membership.Role.VIEWER, Membership.Role.REVIEWER])
+def test_a_role_that_may_not_edit_tasks_or_taste_deletes_neither(team, role):
+    task, guide = builders.task(team), builders.guide(team)
+    someone = builders.member(team, "someone", role)
+    for call in (lambda: task_setup.delete_task(someone, task), lambda: task_setup.delete_taste_guide(someone, guide)):
+        with pytest.raises(services.ServiceError) as refused:
+            call()
+        assert refused.value.status == 403 and f"Your role in this team is {role}" in refused.value.message
+    assert TaskSpec.objects.filter(pk=task.pk).exists() and TasteGuide.objects.filter(pk=guide.pk).exists()
 
 
 def test_a_taste_guide_working_agents_read_is_not_deleted_until_they_finish(team, alice_logged_in, client):
