@@ -40,7 +40,7 @@ SERVICES = {
 
 
 @pytest.fixture
-def every_state(team):
+def every_agent_state(team):
     """One agent per status x budget (used up or not) x worktree (there or gone), in a task of 1,000 tokens."""
     task = builders.task(team, budget_tokens=1000, budget_minutes=10, budget_usd=Decimal("1.00"))
     agents = []
@@ -65,10 +65,10 @@ def attempt(call, agent: Agent) -> ServiceError | None:
     return None
 
 
-def test_the_header_offers_each_button_exactly_when_its_rule_and_the_role_allow_it(every_state):
-    assert len(every_state) == len(Agent.Status.values) * 4
+def test_the_header_offers_each_button_exactly_when_its_rule_and_the_role_allow_it(every_agent_state):
+    assert len(every_agent_state) == len(Agent.Status.values) * 4
     offered = {word: 0 for word in [*RULES, "Stop"]}
-    for agent in every_state:
+    for agent in every_agent_state:
         for role in ROLES:
             controls = Grants(role).control
             shown = builders.buttons(
@@ -95,8 +95,8 @@ def test_the_header_offers_each_button_exactly_when_its_rule_and_the_role_allow_
 
 
 @pytest.mark.parametrize("word", sorted(RULES))
-def test_the_service_refuses_exactly_what_the_rule_refuses_with_its_sentence(every_state, word):
-    for agent in every_state:
+def test_the_service_refuses_exactly_what_the_rule_refuses_with_its_sentence(every_agent_state, word):
+    for agent in every_agent_state:
         rule = RULES[word](agent)
         refused = attempt(SERVICES[word], agent)
         if word == "Clean" and not rule:  # past the rule only git is left, and no repository is here
@@ -106,8 +106,8 @@ def test_the_service_refuses_exactly_what_the_rule_refuses_with_its_sentence(eve
         assert Agent.objects.get(pk=agent.pk).status == agent.status  # a refusal, or a change taken back
 
 
-def test_a_grant_resumes_only_an_agent_paused_at_its_budget(every_state):
-    for agent in every_state:
+def test_a_grant_resumes_only_an_agent_paused_at_its_budget(every_agent_state):
+    for agent in every_agent_state:
         if attempt(SERVICES["Grant"], agent) is None:
             assert agent.needs_budget, describe(agent)
 
@@ -129,10 +129,10 @@ def test_a_role_that_may_control_but_not_review_cannot_resume_an_agent_awaiting_
     assert Verdict.objects.get(pk=verdict.pk).status == Verdict.Status.PENDING
 
 
-def test_bulk_resume_and_grant_leave_agents_awaiting_review_or_in_error_to_their_own_path(every_state, team):
+def test_bulk_resume_and_grant_leave_agents_awaiting_review_or_in_error_to_their_own_path(every_agent_state, team):
     alice = builders.member(team, "alice", Membership.Role.OPERATOR)
-    waiting = [a for a in every_state if a.status in {Agent.Status.AWAITING_REVIEW, Agent.Status.ERROR}]
-    broke = [a for a in every_state if a.needs_budget]
+    waiting = [a for a in every_agent_state if a.status in {Agent.Status.AWAITING_REVIEW, Agent.Status.ERROR}]
+    broke = [a for a in every_agent_state if a.needs_budget]
     outcome = bulk.act(alice, team.pk, "grant", waiting + broke)
     assert str(outcome) == f"granted more budget to {len(broke)}; {len(waiting)} were not paused for budget."
     outcome = bulk.act(alice, team.pk, "resume", [a for a in waiting if a.status == Agent.Status.AWAITING_REVIEW])
