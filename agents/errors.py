@@ -18,9 +18,12 @@ class ServiceError(Exception):
 class FieldError(ServiceError):
     """A 400 that names the body field (or query parameter) at fault."""
 
-    def __init__(self, where: str, message: str):
-        # "title must not be empty." / "budget.usd: Ensure that there are ..." (a sentence of its own)
-        super().__init__(f"{where} {message}" if message[:1].islower() else f"{where}: {message}", 400)
+    def __init__(self, where: str, message: str, status: int = 400, *, named: bool = True):
+        # "title must not be empty." / "budget.usd: Ensure that there are ..." (a sentence of its own); named=False:
+        # the message is said as it is (a refusal that is about the field without starting with its name)
+        if named:
+            message = f"{where} {message}" if message[:1].islower() else f"{where}: {message}"
+        super().__init__(message, status)
         self.field = where
 
 
@@ -30,9 +33,8 @@ class InvalidForm(FieldError):
 
     def __init__(self, form, status: int = 400, message: str | None = None):
         problems = [(field, " ".join(errors)) for field, errors in form.errors.items()]
-        super().__init__(*problems[0])
+        super().__init__(*problems[0], status)
         if len(problems) > 1:
             self.message = "; ".join(f"{field}: {error}" for field, error in problems)
         self.message = message or self.message
-        self.status = status
         self.form = form

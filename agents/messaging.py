@@ -58,37 +58,51 @@ class Offer:
     )  # (Then value, label) the person may pick; first: default
 
 
+# What a plain send does, by status alone (a paused agent's budget changes what it may choose, never when it reads):
+# the one rule `_state` tells from, and `send` checks the status the sender saw against.
+WHEN = {
+    **dict.fromkeys(WORKING, When.NEXT_STEP),
+    Agent.Status.AWAITING_REVIEW: When.AFTER_REVIEW,
+    Agent.Status.PAUSED: When.ON_RESUME,
+    Agent.Status.ERROR: When.ON_RESUME,
+}
+
+
+def _when(status: str) -> str:
+    return WHEN.get(status, When.REFUSED)
+
+
 def _state(agent: Agent) -> tuple[str, str, set[str]]:
     """(what a plain send does, the sentence that says so, the other choices the state allows)."""
-    name, status = agent.name, agent.status
+    name, status, when = agent.name, agent.status, _when(agent.status)
     if status in WORKING:
-        return When.NEXT_STEP, "", set()
+        return when, "", set()
     if status == Agent.Status.AWAITING_REVIEW:
         note = (
             f"{name} is awaiting review. Your message waits: {name} reads it when it resumes, which happens when a "
             f"reviewer rejects its submission. If the work is approved, {name} stops and never reads it."
         )
-        return When.AFTER_REVIEW, note, {Then.WITHDRAW} if _withdrawal_path else set()
+        return when, note, {Then.WITHDRAW} if _withdrawal_path else set()
     if agent.needs_budget:
         note = (
             f"{name} is paused: its {agent.budget_used_up()} budget is used up. Your message is delivered when it "
             "resumes, once a person grants more budget."
         )
-        return When.ON_RESUME, note, set()
+        return when, note, set()
     if status in {Agent.Status.PAUSED, Agent.Status.ERROR}:
         why = "paused" if status == Agent.Status.PAUSED else "stopped on an error"
         reason = f" ({agent.status_reason})" if agent.status_reason else ""
-        return When.ON_RESUME, f"{name} is {why}{reason}. Your message is delivered when it resumes.", {Then.RESUME}
+        return when, f"{name} is {why}{reason}. Your message is delivered when it resumes.", {Then.RESUME}
     if status == Agent.Status.STOPPED and agent.worktree:
         note = f"{name} has finished (stopped); it takes no more messages. You may resume it with this one."
-        return When.REFUSED, note, {Then.RESUME}
+        return when, note, {Then.RESUME}
     if status == Agent.Status.STOPPED:
         note = (
             f"{name} has finished (stopped); it takes no more messages. Its worktree was cleaned up, so it cannot "
             "resume."
         )
-        return When.REFUSED, note, set()
-    return When.REFUSED, f"{name} has finished ({agent.get_status_display()}); it takes no more messages.", set()
+        return when, note, set()
+    return when, f"{name} has finished ({agent.get_status_display()}); it takes no more messages.", set()
 
 
 def _may(user, agent: Agent, then: str) -> bool:
@@ -113,9 +127,7 @@ def offer(agent: Agent, user) -> Offer:
 
 
 def _refuse(message: str, status: int = 409) -> FieldError:
-    error = FieldError("then", message)
-    error.message, error.status = message, status
-    return error
+    return FieldError("then", message, status, named=False)
 
 
 def send(
@@ -136,16 +148,16 @@ def send(
         raise _refuse(f"then must be one of {', '.join(Then.values)}.", 400)
     client_msg_id = (client_msg_id or "").strip() or None
     if client_msg_id:  # a resent form or API call answers with the message already sent, whatever happened since
-        existing = Message.objects.filter(agent=agent, client_msg_id=client_msg_id).first()
+        existing = services.message_for_client_id(agent, client_msg_id)
         if existing is not None:
-            return existing, When.NEXT_STEP if existing.state != Message.State.QUEUED else _state(agent)[0]
+            return existing, When.NEXT_STEP if existing.state != Message.State.QUEUED else _when(agent.status)
     if not _may(author, agent, then):
         roles = "operators and admins" if then != Then.WITHDRAW else "admins (who may both message and review)"
         raise _refuse(f"Your role may not {Then(then).label} here; only {roles} may.", 403)
     with transaction.atomic():
         agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
         when, note, others = _state(agent)
-        if seen and seen != agent.status and _state_when(seen) != when:
+        if seen and seen != agent.status and _when(seen) != when:
             raise _refuse(f"{agent.name} is now {agent.get_status_display()}. {note} Nothing was sent; choose again.")
         if then == Then.QUEUE:
             if when == When.REFUSED:
@@ -166,16 +178,6 @@ def send(
         agent.refresh_from_db()
         message = services.inject_message(agent, text, author=author, client_msg_id=client_msg_id)
     return message, When.NEXT_STEP
-
-
-def _state_when(status: str) -> str:
-    """What a plain send did for an agent in `status` (as far as the status alone says)."""
-    return {
-        **dict.fromkeys(WORKING, When.NEXT_STEP),
-        Agent.Status.AWAITING_REVIEW: When.AFTER_REVIEW,
-        Agent.Status.PAUSED: When.ON_RESUME,
-        Agent.Status.ERROR: When.ON_RESUME,
-    }.get(status, When.REFUSED)
 
 
 def _unavailable(agent: Agent, then: str, note: str) -> str:

@@ -104,7 +104,7 @@ def inject_message(
         if len(client_msg_id) > 64:
             raise ServiceError("client_msg_id is limited to 64 characters.")
         # a retried or double-clicked send answers with the message already queued, even if the agent stopped since
-        existing = _message_for_client_id(agent, client_msg_id)
+        existing = message_for_client_id(agent, client_msg_id)
         if existing:
             return existing
     if agent.finished:
@@ -132,7 +132,7 @@ def inject_message(
             )
     except IntegrityError:
         # two sends with the same client id raced past the check above: the first one won
-        existing = _message_for_client_id(agent, client_msg_id) if client_msg_id else None
+        existing = message_for_client_id(agent, client_msg_id) if client_msg_id else None
         if existing is None:
             raise
         return existing
@@ -141,7 +141,8 @@ def inject_message(
     return message
 
 
-def _message_for_client_id(agent: Agent, client_msg_id: str) -> Message | None:
+def message_for_client_id(agent: Agent, client_msg_id: str) -> Message | None:
+    """The agent's message sent with this client id (a resent form or API call), if any."""
     return Message.objects.filter(agent=agent, client_msg_id=client_msg_id).first()
 
 

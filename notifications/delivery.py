@@ -84,8 +84,8 @@ def send_due() -> int:
 
 
 def _who(delivery: Delivery) -> str:
-    if delivery.webhook_id:
-        return f"webhook {delivery.webhook.name!r} of team {delivery.team_id}"
+    if delivery.channel == Delivery.Channel.WEBHOOK:
+        return f"webhook {delivery.recipient!r} of team {delivery.team_id}"
     return f"user {delivery.user_id}"
 
 
@@ -136,6 +136,8 @@ def webhook_body(delivery: Delivery, notices: list[Notice]) -> bytes:
 
 def _webhook(delivery: Delivery, notices: list[Notice]) -> int:
     webhook = delivery.webhook
+    if webhook is None:  # deleted after this delivery was claimed (delete_webhook fails the waiting ones)
+        raise Failed("the webhook was deleted", retry=False)
     if not webhook.active:
         raise Failed("the webhook was turned off", retry=False)
     return webhooks.post(webhook.url, webhook.secret, webhook_body(delivery, notices), delivery.pk)

@@ -107,7 +107,9 @@ class Delivery(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
-    webhook = models.ForeignKey(Webhook, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
+    # a deleted webhook's deliveries stay in the log its team's admins read, under the name it had (kept at deletion)
+    webhook = models.ForeignKey(Webhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    webhook_name = models.CharField(max_length=100, blank=True, default="")
     notices = models.ManyToManyField(Notice, related_name="deliveries")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -123,11 +125,14 @@ class Delivery(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(channel="email", user__isnull=False, webhook__isnull=True)
-                | models.Q(channel="webhook", user__isnull=True, webhook__isnull=False),
+                | models.Q(channel="webhook", user__isnull=True, webhook__isnull=False)
+                | (models.Q(channel="webhook", user__isnull=True, webhook__isnull=True) & ~models.Q(webhook_name="")),
                 name="delivery_has_one_recipient",
             )
         ]
 
     @property
     def recipient(self) -> str:
-        return self.webhook.name if self.webhook_id else self.user.email
+        if self.channel == self.Channel.EMAIL:
+            return self.user.email
+        return self.webhook.name if self.webhook_id else f"{self.webhook_name} (deleted)"

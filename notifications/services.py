@@ -1,5 +1,8 @@
 """Who is told of what: a notice for each thing a person may need to know, then one delivery per recipient that wants
-it, gathered into a digest when several come within SWARM_NOTIFY_DIGEST_SECONDS. Sending is delivery.py's job."""
+it, gathered into a digest when several come within SWARM_NOTIFY_DIGEST_SECONDS. Sending is delivery.py's job.
+
+And what a person changes (their preferences, a team's webhooks): every write of the app is here, each in one
+transaction; the pages only call these."""
 
 from __future__ import annotations
 
@@ -12,8 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents import permissions, scheduling
+from agents.errors import InvalidForm
 from agents.models import Agent, Membership
+from notifications import webhooks
 from notifications.delivery import DELIVER_JOB
+from notifications.forms import PreferenceForm, WebhookForm
 from notifications.models import KIND_ACTION, Delivery, Kind, Notice, Preference, Webhook
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,10 @@ def _enqueue(notice: Notice, channel: str, user=None, webhook=None) -> Delivery 
     """Add the notice to the recipient's waiting, untried delivery (a digest), or start one: due now when nothing was
     sent to them in the digest window, else at its end. Returns a delivery it started."""
     target = {"user": user} if user is not None else {"webhook": webhook}
+    # the webhook's row, locked as delete_webhook locks it: deleted first, it gets nothing; deleted after, the delivery
+    # made here is kept in the log under its name
+    if webhook is not None and not list(Webhook.objects.select_for_update().filter(pk=webhook.pk).values_list("pk")):
+        return None
     mine = Delivery.objects.in_team(notice.team_id).filter(channel=channel, **target)
     # locked: a sender claims the row with a conditional update, so the notice joins before or misses it wholly
     waiting = mine.select_for_update().filter(status=Delivery.Status.WAITING, attempts=0).order_by("id").first()
@@ -73,6 +83,56 @@ def _enqueue(notice: Notice, channel: str, user=None, webhook=None) -> Delivery 
     )
     delivery.notices.add(notice)
     return delivery
+
+
+# ---------------------------------------------------------------- what a person changes
+
+
+def save_preferences(user, form: PreferenceForm) -> Preference:
+    """A person's own e-mail address and what they want to hear of by e-mail, saved together."""
+    if not form.is_valid():
+        raise InvalidForm(form)
+    data = form.cleaned_data
+    with transaction.atomic():
+        user.email = data["email_address"]
+        user.save(update_fields=["email"])
+        preference, _ = Preference.objects.update_or_create(
+            user=user, defaults={"email": data["email"], "kinds": data["kinds"]}
+        )
+    return preference
+
+
+def create_webhook(by, team_id: int, form: WebhookForm) -> Webhook:
+    """Add a webhook to a team as the form says (team admins only), with a new signing secret that the caller shows
+    once. A name another admin took meanwhile is a 409 on the name field, as the form says of a name already taken."""
+    try:
+        with transaction.atomic():
+            permissions.require(by, team_id, "manage_webhooks")
+            if not form.is_valid():
+                raise InvalidForm(form)
+            hook = form.save(commit=False)
+            hook.team_id, hook.created_by, hook.kinds = team_id, by, form.cleaned_data["kinds"]
+            hook.secret = webhooks.new_secret()
+            hook.save()
+    except IntegrityError:
+        message = f"Your team already has a webhook named “{form.cleaned_data['name']}”."
+        form.add_error("name", message)
+        raise InvalidForm(form, 409, message) from None
+    return hook
+
+
+def delete_webhook(by, hook: Webhook) -> None:
+    """Delete a team's webhook (team admins only): it gets nothing more, and what still waits for it is failed, not
+    sent. Its URL and secret are gone; its deliveries stay in the log the team's admins read, under its name."""
+    with transaction.atomic():
+        permissions.require(by, hook.team_id, "manage_webhooks")
+        Webhook.objects.select_for_update().filter(pk=hook.pk).first()  # a notice being queued for it finishes first
+        deliveries = Delivery.objects.filter(webhook_id=hook.pk)
+        deliveries.filter(status=Delivery.Status.WAITING).update(
+            status=Delivery.Status.FAILED, last_error="the webhook was deleted before this was sent"
+        )
+        deliveries.update(webhook_name=hook.name)
+        hook.delete()  # Delivery.webhook is SET_NULL: the rows above stay
 
 
 # ---------------------------------------------------------------- what the runtime and the judges announce

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from agents.permissions import can, require_page
+from agents.errors import InvalidForm
+from agents.permissions import Forbidden, can
 from agents.teams import current_membership
 from agents.views import team_for
-from notifications import webhooks
+from notifications import services
 from notifications.forms import PreferenceForm, WebhookForm
 from notifications.models import Delivery, Preference, Webhook
 
@@ -23,16 +24,15 @@ LOG_ROWS = 50
 def preferences(request):
     preference = Preference.objects.filter(user=request.user).first() or Preference(user=request.user)
     initial = {"email_address": request.user.email, "email": preference.email, "kinds": preference.kinds}
-    form = PreferenceForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            request.user.email = form.cleaned_data["email_address"]
-            request.user.save(update_fields=["email"])
-            preference.email = form.cleaned_data["email"]
-            preference.kinds = form.cleaned_data["kinds"]
-            preference.save()
-        messages.success(request, "Notification preferences saved.")
-        return redirect("notifications:preferences")
+    form = PreferenceForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST":
+        try:
+            services.save_preferences(request.user, form)
+        except InvalidForm:
+            pass  # the form shows its errors in place
+        else:
+            messages.success(request, "Notification preferences saved.")
+            return redirect("notifications:preferences")
     sent = Delivery.objects.filter(user=request.user).prefetch_related("notices")[:10]
     membership = current_membership(request)
     admin = membership is not None and can(request.user, membership.team_id, "manage_webhooks")
@@ -56,15 +56,13 @@ def _webhooks_page(request, team, form, status: int = 200, **extra):
 @require_http_methods(["GET", "POST"])
 def webhook_list(request):
     team = team_for(request, "manage_webhooks")
-    form = WebhookForm(request.POST or None, team=team)
+    form = WebhookForm(request.POST if request.method == "POST" else None, team=team)
     if request.method != "POST":
         return _webhooks_page(request, team, form)
-    if not form.is_valid():
-        return _webhooks_page(request, team, form, status=400)
-    hook = form.save(commit=False)
-    hook.team, hook.created_by, hook.kinds = team, request.user, form.cleaned_data["kinds"]
-    hook.secret = webhooks.new_secret()
-    hook.save()
+    try:
+        hook = services.create_webhook(request.user, team.pk, form)
+    except InvalidForm as invalid:
+        return _webhooks_page(request, team, invalid.form, status=invalid.status)
     # shown once, on this answer only: never again on a page, in a message, the session or a log
     return _webhooks_page(request, team, WebhookForm(team=team), status=201, new_webhook=hook, secret=hook.secret)
 
@@ -73,7 +71,9 @@ def webhook_list(request):
 @require_POST
 def webhook_delete(request, pk: int):
     hook = get_object_or_404(Webhook.objects.for_user(request.user), pk=pk)
-    require_page(request.user, hook.team_id, "manage_webhooks")
-    hook.delete()
-    messages.success(request, f"Webhook “{hook.name}” deleted; it gets nothing more.")
+    try:
+        services.delete_webhook(request.user, hook)
+    except Forbidden as refused:
+        raise PermissionDenied(refused.message) from None
+    messages.success(request, f"Webhook “{hook.name}” deleted; it gets nothing more. Its deliveries stay in the log.")
     return redirect("notifications:webhooks")
