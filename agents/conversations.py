@@ -67,12 +67,3 @@ def save(agent_id: int, token: int, messages: list[dict], **fields) -> bool:
             snapshot = [dict(m) for m in messages]
             transaction.on_commit(lambda: messages._committed(snapshot))
     return True
-
-
-def replace(agent_id: int, messages: list[dict]) -> None:
-    """Set a whole conversation outside any step (a history for tests and benchmarks)."""
-    with transaction.atomic():
-        ConversationEntry.objects.filter(agent_id=agent_id).delete()
-        ConversationEntry.objects.bulk_create(
-            ConversationEntry(agent_id=agent_id, position=i, message=m) for i, m in enumerate(messages)
-        )

@@ -15,8 +15,8 @@ from agents import bulk, charts, fleet
 from agents.errors import ServiceError
 from agents.events import attention_context
 from agents.models import Agent, Event, TaskSpec
-from agents.permissions import grants
-from agents.views import _get_task_for_user, team_for
+from agents.permissions import grants, owned_or_404
+from agents.teams import team_for
 
 DASHBOARD_HOURS = 24  # the dashboard's charts cover at most this much of the past
 
@@ -28,7 +28,7 @@ def task_act(request, pk: int):
     (`scope=filter`). Ids that are not this task's refuse the whole request: nothing is done to any agent."""
     action = request.POST.get("action", "")
     spec = bulk.ACTIONS.get(action)
-    task = _get_task_for_user(request.user, pk, spec.permission if spec else "control")
+    task = owned_or_404(request.user, TaskSpec.objects, pk, spec.permission if spec else "control")
     view = fleet.TableView.from_params(request.POST)
     status, note, error = 200, "", ""
     if spec is None:

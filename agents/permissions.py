@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+
 from agents.errors import ServiceError
-from agents.models import Membership
+from agents.models import Membership, team_id_of
 
 Role = Membership.Role
 EVERYONE = frozenset(Role.values)
@@ -95,9 +98,16 @@ def team_ids(user) -> list[int]:
 
 def require_page(user, team_id: int, action: str) -> str:
     """`require` for pages: the refusal becomes Django's 403, rendered with its message."""
-    from django.core.exceptions import PermissionDenied
-
     try:
         return require(user, team_id, action)
     except Forbidden as exc:
         raise PermissionDenied(exc.message) from None
+
+
+def owned_or_404(user, queryset, pk: int, action: str = "view"):
+    """For pages: the object of `queryset` (unscoped; select_related as the page needs) if it belongs to one of the
+    user's teams (404 otherwise: no hint that it exists), and if the user's role there allows the action (403
+    otherwise, saying which role would). The team is found through the model's `TEAM_PATH`."""
+    obj = get_object_or_404(queryset.for_user(user), pk=pk)
+    require_page(user, team_id_of(obj), action)
+    return obj

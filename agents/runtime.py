@@ -5,7 +5,7 @@ runs in the scheduler's slot up to the model call (lease, budget, messages, comp
 this process's loop (agents/inflight.py) and frees the slot at once; the lease stays held here. When the call is
 over, `_answered` saves the turn and frees the lease in a continuation thread, and schedules the next step: at once
 when the turn asked for tool calls (that step runs them, the path a step cut short by a crash takes too, without
-asking the model again), else after SWARM_STEP_DELAY. `run_step` is the same step, waited for, for tests.
+asking the model again), else after SWARM_STEP_DELAY. `begin_step` is the step for whoever schedules it otherwise.
 Each guard answers one lesson from running many agents: nudges against quitting, budgets stated every step,
 read-before-edit, no self-declared done, loop detection, and messages delivered in three modes.
 """
@@ -59,22 +59,8 @@ def _urgent_waiting(agent_id: int, modes=(Message.Mode.STEER, Message.Mode.INTER
 def start_step(agent_id: int) -> float | None:
     """The scheduler's step function: run one step of an agent. Returns the delay before its next step, or None when
     it should not continue or when its model call went in flight (then the call's end schedules the next step)."""
-    outcome = _begin(agent_id, then=_schedule_next)
+    outcome = begin_step(agent_id, then=_schedule_next)
     return None if isinstance(outcome, Future) else outcome
-
-
-def run_step(agent_id: int) -> float | None:
-    """One whole step for whoever drives the steps themselves (tests, benchmarks): `start_step`, waiting for its
-    model call, then at once the tool calls the model asked for (what the scheduler's next step would do)."""
-    delay = None
-    for _half in range(2):
-        outcome = _begin(agent_id, then=None)
-        if not isinstance(outcome, Future):
-            return outcome
-        delay, tools_next = outcome.result()
-        if not tools_next:
-            break
-    return delay
 
 
 def _schedule_next(agent_id: int, outcome: tuple[float | None, bool]) -> None:
@@ -82,9 +68,10 @@ def _schedule_next(agent_id: int, outcome: tuple[float | None, bool]) -> None:
         scheduling.kick(agent_id, outcome[0])
 
 
-def _begin(agent_id: int, then) -> float | None | Future:
+def begin_step(agent_id: int, then) -> float | None | Future:
     """One step in this thread (the tool calls of the last turn), or its part up to the model call: then a Future of
-    (the delay before the next step, whether that step runs tool calls), done when the call's end is saved."""
+    (the delay before the next step, whether that step runs tool calls), done when the call's end is saved. `then`
+    (or None) is called with the agent's id and that pair once it is saved."""
     if not inflight.has_room():
         return IN_FLIGHT_FULL_DELAY  # this process waits for enough calls already: the agent comes back shortly
     token = lease.claim(agent_id)

@@ -9,24 +9,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents import team_setup
 from agents.errors import InvalidForm, ServiceError
 from agents.models import Agent, ModelProfile, Repository
-from agents.permissions import grants, require_page
+from agents.permissions import grants, owned_or_404
 from agents.setup_forms import ModelProfileForm, RepositoryForm, plain_number
-from agents.views import team_for
+from agents.teams import team_for
 
 FINISHED = [Agent.Status.ACCEPTED, Agent.Status.STOPPED]
-
-
-def _owned(request, model, pk: int, action: str):
-    """The object if it is in one of the user's teams (404 otherwise) and the user's role there allows the action."""
-    obj = get_object_or_404(model.objects.for_user(request.user).select_related("team"), pk=pk)
-    require_page(request.user, obj.team_id, action)
-    return obj
+REPO_PAGE = Repository.objects.select_related("team")
+PROFILE_PAGE = ModelProfile.objects.select_related("team")
 
 
 def _form_page(request, template: str, form, obj, status: int = 200, **extra):
@@ -85,7 +80,7 @@ def repo_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def repo_edit(request, pk: int):
-    repo = _owned(request, Repository, pk, "manage_repos")
+    repo = owned_or_404(request.user, REPO_PAGE, pk, "manage_repos")
     return _save(
         request,
         lambda: team_setup.update_repository(request.user, repo, request.POST),
@@ -100,7 +95,7 @@ def repo_edit(request, pk: int):
 @login_required
 @require_POST
 def repo_delete(request, pk: int):
-    repo = _owned(request, Repository, pk, "manage_repos")
+    repo = owned_or_404(request.user, REPO_PAGE, pk, "manage_repos")
     try:
         team_setup.delete_repository(request.user, repo)
         messages.success(request, f"Repository “{repo.name}” removed from Swarm; nothing on the server was deleted.")
@@ -149,7 +144,7 @@ def model_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def model_edit(request, pk: int):
-    profile = _owned(request, ModelProfile, pk, "manage_models")
+    profile = owned_or_404(request.user, PROFILE_PAGE, pk, "manage_models")
     return _save(
         request,
         lambda: team_setup.update_model_profile(request.user, profile, request.POST),
@@ -164,7 +159,7 @@ def model_edit(request, pk: int):
 @login_required
 @require_POST
 def model_delete(request, pk: int):
-    profile = _owned(request, ModelProfile, pk, "manage_models")
+    profile = owned_or_404(request.user, PROFILE_PAGE, pk, "manage_models")
     try:
         team_setup.delete_model_profile(request.user, profile)
         messages.success(request, f"Model profile “{profile.name}” deleted.")
@@ -180,7 +175,7 @@ def model_test(request):
     any key redacted. Nothing is saved. An htmx request gets the result alone, a plain POST the whole form page."""
     pk = request.POST.get("profile", "")
     if pk.isdigit():
-        profile = _owned(request, ModelProfile, int(pk), "manage_models")
+        profile = owned_or_404(request.user, PROFILE_PAGE, int(pk), "manage_models")
     else:
         profile = ModelProfile(team=team_for(request, "manage_models"))
     form = ModelProfileForm(request.POST, instance=profile)

@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,8 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents import teams
 from agents.errors import InvalidForm, ServiceError
 from agents.models import Invite, Membership
-from agents.permissions import grants, require_page
-from agents.views import team_for
+from agents.permissions import grants, owned_or_404
+from agents.teams import team_for
+
+MEMBER_PAGE = Membership.objects.select_related("user")
 
 
 def _page(request, status: int = 200, **extra):
@@ -39,17 +41,10 @@ def team_page(request):
     return _page(request)
 
 
-def _membership_for_admin(request, pk: int) -> Membership:
-    """A membership of one of the user's teams (404 otherwise) that the user may manage (403 otherwise)."""
-    membership = get_object_or_404(Membership.objects.for_user(request.user).select_related("user"), pk=pk)
-    require_page(request.user, membership.team_id, "manage_members")
-    return membership
-
-
 @login_required
 @require_POST
 def member_role(request, pk: int):
-    membership = _membership_for_admin(request, pk)
+    membership = owned_or_404(request.user, MEMBER_PAGE, pk, "manage_members")
     try:
         teams.change_role(request.user, membership.team_id, membership.pk, request.POST.get("role", ""))
         messages.success(request, f"{membership.user.username} is now {request.POST.get('role')}.")
@@ -61,7 +56,7 @@ def member_role(request, pk: int):
 @login_required
 @require_POST
 def member_remove(request, pk: int):
-    membership = _membership_for_admin(request, pk)
+    membership = owned_or_404(request.user, MEMBER_PAGE, pk, "manage_members")
     try:
         teams.remove_member(request.user, membership.team_id, membership.pk)
         messages.success(request, f"{membership.user.username} was removed from the team.")
@@ -89,8 +84,7 @@ def invite_create(request):
 @login_required
 @require_POST
 def invite_revoke(request, pk: int):
-    invite = get_object_or_404(Invite.objects.for_user(request.user), pk=pk)
-    require_page(request.user, invite.team_id, "manage_members")
+    invite = owned_or_404(request.user, Invite.objects, pk, "manage_members")
     teams.revoke_invite(request.user, invite.team_id, invite.pk)
     messages.success(request, "The invitation link no longer works.")
     return redirect("agents:team")

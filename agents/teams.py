@@ -11,15 +11,17 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents import events
 from agents.errors import InvalidForm, ServiceError
 from agents.models import Invite, Membership, Team
-from agents.permissions import Forbidden, require
+from agents.permissions import require, require_page
 
 SESSION_KEY = "swarm_team_id"
+NO_TEAM = "You are not a member of any team; ask a team admin for an invitation link."
 
 
 # ---------------------------------------------------------------- the current team
@@ -43,11 +45,18 @@ def current_membership(request) -> Membership | None:
     return membership
 
 
-def current_team(request) -> Team:
-    """The team new things are made in; 403 when the user is in no team."""
+def current_team_id(request) -> int | None:
+    """The team the lists show: the one chosen in the navigation (None when the user is in no team)."""
+    membership = current_membership(request)
+    return membership.team_id if membership else None
+
+
+def team_for(request, action: str) -> Team:
+    """For pages: the current team, if the user's role there allows the action (Django's 403 otherwise)."""
     membership = current_membership(request)
     if membership is None:
-        raise Forbidden("You are not a member of any team; ask a team admin for an invitation link.")
+        raise PermissionDenied(NO_TEAM)
+    require_page(request.user, membership.team_id, action)
     return membership.team
 
 

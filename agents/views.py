@@ -6,19 +6,18 @@ import markdown as md
 import nh3
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents import charts, fleet, messaging, receipts, sandbox, services, task_setup
 from agents.events import DENSE_FROM, attention_context, preparation, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
 from agents.models import Agent, Event, Skill, TaskSpec, TasteGuide
-from agents.permissions import grants, require_page
+from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
-from agents.teams import current_membership
+from agents.teams import current_team_id, team_for
 
 # Markdown preview: only harmless tags; no images (an exfiltration channel), no attributes that act.
 PREVIEW_TAGS = {
@@ -46,33 +45,8 @@ def render_markdown(text: str) -> str:
     return nh3.clean(html, tags=PREVIEW_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"})
 
 
-def _get_task_for_user(user, pk: int, action: str = "view") -> TaskSpec:
-    """The task if it belongs to one of the user's teams (404 otherwise: no hint that it exists), and if the
-    user's role there allows the action (403 otherwise, saying which role would)."""
-    task = get_object_or_404(TaskSpec.objects.for_user(user).select_related("repo", "team"), pk=pk)
-    require_page(user, task.team_id, action)
-    return task
-
-
-def _get_agent_for_user(user, pk: int, action: str = "view") -> Agent:
-    agent = get_object_or_404(Agent.objects.for_user(user).select_related("task", "task__repo", "profile"), pk=pk)
-    require_page(user, agent.task.team_id, action)
-    return agent
-
-
-def team_for(request, action: str):
-    """The current team (chosen in the navigation), if the user's role there allows the action."""
-    membership = current_membership(request)
-    if membership is None:
-        raise PermissionDenied("You are not a member of any team; ask a team admin for an invitation link.")
-    require_page(request.user, membership.team_id, action)
-    return membership.team
-
-
-def _current_team_id(request) -> int | None:
-    """The team the lists show: the one chosen in the navigation (None when the user is in no team)."""
-    membership = current_membership(request)
-    return membership.team_id if membership else None
+TASK_PAGE = TaskSpec.objects.select_related("repo", "team")
+AGENT_PAGE = Agent.objects.select_related("task", "task__repo", "profile")
 
 
 def permission_denied(request, exception=None):
@@ -86,7 +60,7 @@ def permission_denied(request, exception=None):
 @login_required
 @require_GET
 def task_list(request):
-    team_id = _current_team_id(request)
+    team_id = current_team_id(request)
     tasks = (
         TaskSpec.objects.in_team(team_id)
         .select_related("repo")
@@ -119,7 +93,7 @@ def task_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def task_edit(request, pk: int):
-    task = _get_task_for_user(request.user, pk, "edit_task")
+    task = owned_or_404(request.user, TASK_PAGE, pk, "edit_task")
     policy = grants(request.user, task.team_id).set_policy
     form = TaskSpecForm(request.POST or None, instance=task, team=task.team, policy=policy)
     if request.method == "POST" and form.is_valid():
@@ -132,7 +106,7 @@ def task_edit(request, pk: int):
 @login_required
 @require_POST
 def task_delete(request, pk: int):
-    task = _get_task_for_user(request.user, pk, "edit_task")
+    task = owned_or_404(request.user, TASK_PAGE, pk, "edit_task")
     try:
         title = task_setup.delete_task(request.user, task)
     except ServiceError as exc:
@@ -145,7 +119,7 @@ def task_delete(request, pk: int):
 @login_required
 @require_GET
 def task_detail(request, pk: int):
-    task = _get_task_for_user(request.user, pk)
+    task = owned_or_404(request.user, TASK_PAGE, pk)
     can = grants(request.user, task.team_id)
     dense = len(task.roster) >= DENSE_FROM
     if dense:  # a table of one page of agents, as the query string's view says (agents/fleet.py)
@@ -180,7 +154,7 @@ def task_detail(request, pk: int):
 @login_required
 @require_POST
 def task_launch(request, pk: int):
-    task = _get_task_for_user(request.user, pk, "launch")
+    task = owned_or_404(request.user, TASK_PAGE, pk, "launch")
     try:
         agents = services.launch_task(task)
         messages.success(request, f"Launched {len(agents)} agents.")
@@ -192,7 +166,7 @@ def task_launch(request, pk: int):
 @login_required
 @require_POST
 def task_broadcast(request, pk: int):
-    task = _get_task_for_user(request.user, pk, "message")
+    task = owned_or_404(request.user, TASK_PAGE, pk, "message")
     form = MessageForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Your message was not sent: it needs some text (at most 20,000 characters).")
@@ -208,7 +182,7 @@ def task_broadcast(request, pk: int):
 @login_required
 @require_POST
 def task_stop_all(request, pk: int):
-    task = _get_task_for_user(request.user, pk, "control")
+    task = owned_or_404(request.user, TASK_PAGE, pk, "control")
     stopped = services.stop_all(task, request.user.username)
     messages.success(request, f"Stopped {stopped} agents. Their branches are kept.")
     return redirect(task)
@@ -217,7 +191,7 @@ def task_stop_all(request, pk: int):
 @login_required
 @require_GET
 def agent_detail(request, pk: int):
-    agent = _get_agent_for_user(request.user, pk)
+    agent = owned_or_404(request.user, AGENT_PAGE, pk)
     events = receipts.as_shown(list(agent.events.all()))
     can = grants(request.user, agent.task.team_id)
     return render(
@@ -239,7 +213,7 @@ def agent_detail(request, pk: int):
 @login_required
 @require_POST
 def agent_message(request, pk: int):
-    agent = _get_agent_for_user(request.user, pk, "message")
+    agent = owned_or_404(request.user, AGENT_PAGE, pk, "message")
     form = MessageForm(request.POST)
     # the form carries a fresh id per message, so a double click or a resend queues it once
     client_msg_id = request.POST.get("client_msg_id", "").strip() or None
@@ -284,7 +258,7 @@ def agent_message(request, pk: int):
 def agent_control(request, pk: int, action: str):
     if action not in {"stop", "cleanup", "grant", "resume", "pause"}:
         raise Http404("unknown action")
-    agent = _get_agent_for_user(request.user, pk, "control")
+    agent = owned_or_404(request.user, AGENT_PAGE, pk, "control")
     by = request.user.username
     try:  # each service refuses with the sentence of the rule the header's buttons follow (Agent.*_refusal)
         if action == "stop":
@@ -306,7 +280,7 @@ def agent_control(request, pk: int, action: str):
 @login_required
 @require_GET
 def taste_list(request):
-    team_id = _current_team_id(request)
+    team_id = current_team_id(request)
     guides = TasteGuide.objects.in_team(team_id).order_by("name")
     skills = Skill.objects.in_team(team_id).order_by("name")
     return render(request, "agents/taste_list.html", {"guides": guides, "skills": skills})
@@ -316,8 +290,7 @@ def taste_list(request):
 @require_http_methods(["GET", "POST"])
 def taste_edit(request, pk: int | None = None):
     if pk:
-        guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
-        require_page(request.user, guide.team_id, "edit_taste")
+        guide = owned_or_404(request.user, TasteGuide.objects, pk, "edit_taste")
     else:
         guide = TasteGuide(team=team_for(request, "edit_taste"))
     form = TasteGuideForm(request.POST or None, instance=guide)
@@ -331,8 +304,7 @@ def taste_edit(request, pk: int | None = None):
 @login_required
 @require_POST
 def taste_delete(request, pk: int):
-    guide = get_object_or_404(TasteGuide.objects.for_user(request.user), pk=pk)
-    require_page(request.user, guide.team_id, "edit_taste")
+    guide = owned_or_404(request.user, TasteGuide.objects, pk, "edit_taste")
     try:
         task_setup.delete_taste_guide(request.user, guide)
         messages.success(request, f"Taste guide “{guide.name}” deleted.")

@@ -17,8 +17,10 @@ from collections import Counter
 
 from django.db import connection
 
-from agents import conversations, demo, runtime, services
+from agents import demo, services
 from agents.models import Agent
+from tests import factories
+from tests.unit import builders
 
 STEPS = 7
 CARD_LOADS = 20
@@ -65,7 +67,7 @@ def _measure(agent_id: int) -> _Recorder:
     recorder = _Recorder()
     started = time.perf_counter()
     with connection.execute_wrapper(recorder):
-        delay = runtime.run_step(agent_id)
+        delay = factories.run_step(agent_id)
     recorder.wall = time.perf_counter() - started
     assert delay is not None, "the step ended the run"
     return recorder
@@ -107,7 +109,7 @@ def run() -> None:
     task = demo.task_like(template, [("Conv", "sim-looper")], title="bench conversation")
     [agent] = services.launch_task(task)
     for turns in (9, 499):
-        conversations.replace(agent.pk, _history(turns))
+        builders.conversation(agent.pk, _history(turns))
         recorders = [_measure(agent.pk) for _ in range(STEPS)]
         _report("step", turns + 1, recorders)
         _report("card load", turns + STEPS, [_card_load(agent.pk) for _ in range(CARD_LOADS)])

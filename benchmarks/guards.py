@@ -10,10 +10,11 @@ import time
 
 from django.contrib.auth import get_user_model
 
-from agents import demo, runtime, services
+from agents import demo, services
 from agents.models import Agent, Membership
 from judges import services as judging
 from judges.models import Verdict
+from tests import factories
 
 BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper")
 AGENTS_PER_BEHAVIOUR = 10
@@ -53,7 +54,7 @@ def run() -> None:
             running = list(Agent.objects.filter(pk__in=ids, status=Agent.Status.RUNNING).values_list("pk", flat=True))
             if running:
                 for pk in running:
-                    runtime.run_step(pk)
+                    factories.run_step(pk)
                 continue
             if not Verdict.objects.filter(agent_id__in=ids, status=Verdict.Status.PENDING).exists():
                 break

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,24 +12,14 @@ from django.views.decorators.http import condition, require_GET, require_POST
 from agents.context_processors import team as agent_counts
 from agents.errors import FieldError
 from agents.models import Membership, TaskSpec
-from agents.permissions import grants, require_page
+from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
-from agents.teams import current_membership
-from agents.views import team_for
+from agents.teams import current_team_id, team_for
 from judges import bulk, diffview, queries, services
 from judges.context_processors import reviews
 from judges.models import Verdict
 
-
-def _get_verdict_for_user(user, pk: int, action: str = "view") -> Verdict:
-    """The verdict if its agent's task belongs to one of the user's teams (404 otherwise), and if the user's role
-    there allows the action (403 otherwise)."""
-    verdict = get_object_or_404(
-        Verdict.objects.for_user(user).select_related("agent", "agent__task", "agent__task__repo", "agent__profile"),
-        pk=pk,
-    )
-    require_page(user, verdict.agent.task.team_id, action)
-    return verdict
+VERDICT_PAGE = Verdict.objects.select_related("agent", "agent__task", "agent__task__repo", "agent__profile")
 
 
 def _line_comments(post) -> list[dict]:
@@ -39,11 +29,6 @@ def _line_comments(post) -> list[dict]:
         if text.strip() and path:
             comments.append({"path": path[:500], "line": line[:12], "text": text.strip()[:5000]})
     return comments[:200]
-
-
-def _team_id(request) -> int | None:
-    membership = current_membership(request)
-    return membership.team_id if membership else None
 
 
 def _filters(request, sorts: dict) -> tuple[queries.Filters, str]:
@@ -56,14 +41,14 @@ def _filters(request, sorts: dict) -> tuple[queries.Filters, str]:
 
 def _queue_etag(request) -> str:
     """Changes when the page would: the pending set, the filters, the user's role, and the minute (for the ages)."""
-    team_id = _team_id(request)
+    team_id = current_team_id(request)
     role = grants(request.user, team_id).role if team_id else None
     minute = int(timezone.now().timestamp() // 60)
     return queries.etag(team_id, role, queries.pending_version(team_id), request.GET.urlencode(), minute)
 
 
 def _queue_context(request) -> dict:
-    team_id = _team_id(request)
+    team_id = current_team_id(request)
     f, problem = _filters(request, queries.QUEUE_SORTS)
     page = queries.page_of(queries.lines(queries.queue(Verdict.objects.in_team(team_id), f)), f)
     return {
@@ -137,7 +122,7 @@ def bulk_decide(request):
 @require_GET
 def history(request):
     """Decided verdicts, filtered and paged, each with links to its review, diff, audit and patch."""
-    team_id = _team_id(request)
+    team_id = current_team_id(request)
     f, problem = _filters(request, queries.HISTORY_SORTS)
     page = queries.page_of(queries.lines(queries.history(Verdict.objects.in_team(team_id), f)), f)
     reviewers = Membership.objects.in_team(team_id).order_by("user__username").values_list("user__username", flat=True)
@@ -158,7 +143,7 @@ def history(request):
 @login_required
 @require_GET
 def verdict_detail(request, pk: int):
-    verdict = _get_verdict_for_user(request.user, pk)
+    verdict = owned_or_404(request.user, VERDICT_PAGE, pk)
     try:
         page = int(request.GET.get("page", "1"))
     except ValueError:
@@ -183,7 +168,7 @@ def verdict_detail(request, pk: int):
 @login_required
 @require_GET
 def comment_form(request, pk: int):
-    verdict = _get_verdict_for_user(request.user, pk, "review")
+    verdict = owned_or_404(request.user, VERDICT_PAGE, pk, "review")
     ref = f"{request.GET.get('path', '')[:500]}:{request.GET.get('line', '')[:12]}"
     return render(request, "judges/partials/line_comment.html", {"verdict": verdict, "ref": ref})
 
@@ -191,7 +176,7 @@ def comment_form(request, pk: int):
 @login_required
 @require_POST  # it records an export, which lets the branch be deleted: a link or a prefetch must not do that
 def patch(request, pk: int):
-    verdict = _get_verdict_for_user(request.user, pk, "export")
+    verdict = owned_or_404(request.user, VERDICT_PAGE, pk, "export")
     try:
         text = services.export_patch(verdict, request.user)
     except ServiceError as exc:
@@ -207,7 +192,7 @@ def patch(request, pk: int):
 def decide(request, pk: int, decision: str):
     if decision not in {"approve", "reject"}:
         raise Http404("unknown decision")
-    verdict = _get_verdict_for_user(request.user, pk, "review")
+    verdict = owned_or_404(request.user, VERDICT_PAGE, pk, "review")
     error = None
     try:
         services.review_verdict(

@@ -5,13 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.errors import InvalidForm
-from agents.permissions import Forbidden, can
-from agents.teams import current_membership
-from agents.views import team_for
+from agents.permissions import Forbidden, can, owned_or_404
+from agents.teams import current_team_id, team_for
 from notifications import services
 from notifications.forms import PreferenceForm, WebhookForm
 from notifications.models import Delivery, Preference, Webhook
@@ -34,8 +33,8 @@ def preferences(request):
             messages.success(request, "Notification preferences saved.")
             return redirect("notifications:preferences")
     sent = Delivery.objects.filter(user=request.user).prefetch_related("notices")[:10]
-    membership = current_membership(request)
-    admin = membership is not None and can(request.user, membership.team_id, "manage_webhooks")
+    team_id = current_team_id(request)
+    admin = team_id is not None and can(request.user, team_id, "manage_webhooks")
     return render(
         request,
         "notifications/preferences.html",
@@ -70,7 +69,7 @@ def webhook_list(request):
 @login_required
 @require_POST
 def webhook_delete(request, pk: int):
-    hook = get_object_or_404(Webhook.objects.for_user(request.user), pk=pk)
+    hook = owned_or_404(request.user, Webhook.objects, pk, "manage_webhooks")
     try:
         services.delete_webhook(request.user, hook)
     except Forbidden as refused:

@@ -101,18 +101,6 @@ def _slot_key(user_id: int) -> str:
     return f"{settings.SWARM_CAPS_PREFIX}ws:{user_id}"
 
 
-def reset() -> None:
-    """Forget every count of this process, and of this prefix in Redis (tests start from zero)."""
-    with _memory.lock:
-        _memory.slots.clear()
-        _memory.writes.clear()
-    client = _sync_redis()
-    if client is not None:
-        keys = list(client.scan_iter(match=f"{settings.SWARM_CAPS_PREFIX}*", count=500))
-        if keys:
-            client.delete(*keys)
-
-
 # ---------------------------------------------------------------- websocket slots
 
 

@@ -20,10 +20,20 @@ pytest_plugins = ["tests.browser", "tests.sandboxes", "tests.sockets"]
 
 @pytest.fixture(autouse=True)
 def fresh_caps():
-    """No socket open and no write counted for anyone: user ids repeat from one test to the next."""
-    from swarm_web import caps
+    """No socket open and no write counted for anyone: user ids repeat from one test to the next. Forgets the counts
+    of this process and those under the tests' own prefix in Redis."""
+    from django.conf import settings
 
-    caps.reset()
+    from swarm_web import caps, redis_clients
+
+    with caps._memory.lock:
+        caps._memory.slots.clear()
+        caps._memory.writes.clear()
+    client = redis_clients.sync_client(caps.REDIS_TIMEOUT)
+    if client is not None:
+        keys = list(client.scan_iter(match=f"{settings.SWARM_CAPS_PREFIX}*", count=500))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture

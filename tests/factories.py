@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,20 @@ def demo_team(name: str = "Demo team"):
     return demo.seed(name)
 
 
+def run_step(agent_id: int) -> float | None:
+    """One whole step for whoever drives the steps themselves (tests, benchmarks): the scheduler's step, waiting
+    for its model call, then at once the tool calls the model asked for (what the scheduler's next step would do)."""
+    delay = None
+    for _half in range(2):
+        outcome = runtime.begin_step(agent_id, then=None)
+        if not isinstance(outcome, Future):
+            return outcome
+        delay, tools_next = outcome.result()
+        if not tools_next:
+            break
+    return delay
+
+
 def run_until_idle(agents, max_steps: int = 30) -> None:
     """Drive agents step by step (the manual scheduler) until none is running."""
     ids = [a.pk for a in agents]
@@ -33,7 +48,7 @@ def run_until_idle(agents, max_steps: int = 30) -> None:
         if not running:
             return
         for pk in running:
-            runtime.run_step(pk)
+            run_step(pk)
 
 
 task_like = demo.task_like

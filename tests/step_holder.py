@@ -17,10 +17,11 @@ def main() -> None:
     import django
 
     django.setup()
-    from agents import lease, runtime
+    from agents import lease
+    from tests import factories
 
     print(f"HOLDER {lease.worker_id()}", flush=True)
-    print(f"STEP RETURNED {runtime.run_step(agent_id)!r}", flush=True)
+    print(f"STEP RETURNED {factories.run_step(agent_id)!r}", flush=True)
 
 
 if __name__ == "__main__":

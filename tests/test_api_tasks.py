@@ -3,9 +3,10 @@ once per client_msg_id; a reviewer approving and rejecting verdicts."""
 
 from __future__ import annotations
 
-from agents import runtime, services
+from agents import services
 from agents.models import Agent, Event, Message, TaskSpec
 from judges.models import Review, Verdict
+from tests import factories
 from tests.api_client import Api, issue_token, launch_via_api, small_task
 from tests.factories import run_until_idle
 
@@ -85,7 +86,7 @@ def test_events_page_with_after_and_show_a_posted_message_being_delivered(api, d
     assert (message.state, message.author.username) == ("queued", "alice")
     assert posted.json()["id"] == message.pk and posted.json()["state"] == "queued"
 
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     message.refresh_from_db()
     assert message.state in {"delivered", "answered"}
     later = api.get(f"/api/agents/{ada.pk}/events", {"after": cursor}).json()["events"]

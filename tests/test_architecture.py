@@ -211,6 +211,18 @@ def test_notifications_only_listen():
     assert any(b.startswith("agents") for b in every["notifications.receivers"])  # the walker reads the app
 
 
+def _is_views(module: str) -> bool:
+    return module.rpartition(".")[2].endswith("views")
+
+
+def test_no_view_module_imports_another():
+    """What pages share (the scoped get, the current team) lives in agents/permissions.py and agents/teams.py."""
+    _, every = import_graph()
+    found = {(a, b) for a, targets in every.items() for b in targets if _is_views(a) and _is_views(b) and a != b}
+    assert {"agents.views", "agents.fleet_views", "judges.views"} <= {m for m in every if _is_views(m)}
+    assert not found, f"views import other views; share through a module of helpers: {sorted(found)}"
+
+
 def judges_related_names() -> set[str]:
     """The reverse names judges' models give the relations they add to other models (`related_name=`)."""
     tree = ast.parse((ROOT / "judges" / "models.py").read_text())

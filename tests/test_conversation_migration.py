@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from agents import conversations
+from tests.unit import builders
 
 BEFORE = [("agents", "0009_model_profile_rate_limit")]
 AFTER = [("agents", "0011_agent_conversation_leaves_row")]
@@ -63,7 +64,7 @@ def test_going_back_puts_the_conversation_back_on_the_row(old_schema):
     task = apps.get_model("agents", "TaskSpec").objects.create(team=team, repo=repo, title="t", goal="g")
     profile = apps.get_model("agents", "ModelProfile").objects.create(team=team, name="p", model="sim/diligent")
     ada = apps.get_model("agents", "Agent").objects.create(task=task, name="Ada", profile=profile)
-    conversations.replace(ada.pk, HISTORY)
+    builders.conversation(ada.pk, HISTORY)
 
     apps = migrate(BEFORE)
 

@@ -33,7 +33,7 @@ def _one_agent_in_front_of_a_long_command(demo, command: str) -> Agent:
     task.save(update_fields=["verify_command"])
     (ada,) = services.launch_task(task)
     for _ in range(3):  # list_files, read_file, read_file
-        runtime.run_step(ada.pk)
+        factories.run_step(ada.pk)
     ada.refresh_from_db()
     assert ada.steps == 3 and ada.status == Agent.Status.RUNNING and ada.lease_expires_at is None
     return ada
@@ -158,7 +158,7 @@ def test_a_stopping_process_hands_its_running_step_back_within_seconds(demo):
 
     def step() -> None:
         try:
-            returned.append(runtime.run_step(ada.pk))
+            returned.append(factories.run_step(ada.pk))
         finally:
             connection.close()
 

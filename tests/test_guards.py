@@ -8,6 +8,7 @@ from agents import conversations, runtime, services
 from agents.models import Agent, ModelProfile
 from judges import services as judging
 from judges.models import Verdict
+from tests import factories
 from tests.factories import run_until_idle, task_like
 from tests.openai_server import OpenAIServer, reply
 
@@ -41,7 +42,7 @@ def test_resubmitting_unchanged_work_after_a_rejection_is_refused(demo, bob):
     run_until_idle(agents)
     verdict = Verdict.objects.get(agent=agents[0])
     judging.review_verdict(verdict, bob, "reject", "The test still fails.")
-    runtime.run_step(agents[0].pk)
+    factories.run_step(agents[0].pk)
     lazy = Agent.objects.get(pk=agents[0].pk)
     assert lazy.status == Agent.Status.RUNNING  # not back in the review queue
     last_call = lazy.events.filter(kind="tool_call").last()
@@ -61,7 +62,7 @@ def test_agent_pauses_at_its_budget_and_a_person_can_grant_more(demo, alice):
     tiny.refresh_from_db()
     assert tiny.status == Agent.Status.RUNNING
     assert tiny.budget_tokens == 1500 + 1000
-    runtime.run_step(tiny.pk)
+    factories.run_step(tiny.pk)
     tiny.refresh_from_db()
     assert tiny.steps == steps_before + 1
 
@@ -97,11 +98,11 @@ def test_agents_message_each_other_into_their_contexts(demo, model):
     _, task = demo
     ada, grace = services.launch_task(task_like(task, [("Ada", "test-openai"), ("Grace", "sim-diligent")]))
     model.script(reply("Telling Grace.", ("message_agent", {"to": "Grace", "text": "I take mean()."})))
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     ada.refresh_from_db()
     last = conversations.load(ada.pk)[-1]
     assert last["role"] == "tool" and "sent to Grace" in last["content"]
-    runtime.run_step(grace.pk)
+    factories.run_step(grace.pk)
     grace.refresh_from_db()
     delivered = [m for m in conversations.load(grace.pk) if m["role"] == "user"]
     assert delivered and delivered[0]["content"] == "[Message from Ada] I take mean()."
@@ -120,7 +121,7 @@ def test_tool_calls_with_arguments_of_the_wrong_shape_are_refused_not_crashes(de
         ("edit_file", {"path": "mathutil.py", "old": 1, "new": 2}),
     ]
     model.script(reply("Trying my tools.", *calls))
-    assert runtime.run_step(ada.pk) is not None  # the agent goes on
+    assert factories.run_step(ada.pk) is not None  # the agent goes on
     ada.refresh_from_db()
     assert ada.status == Agent.Status.RUNNING
     answers = [m["content"] for m in conversations.load(ada.pk) if m["role"] == "tool"]

@@ -9,8 +9,9 @@ import json
 import pytest
 from django.db import DatabaseError, transaction
 
-from agents import conversations, runtime, services
+from agents import conversations, services
 from agents.models import Agent, Message
+from tests import factories
 from tests.openai_server import OpenAIServer, reply
 from tests.real_models import launch_one
 
@@ -87,7 +88,7 @@ def test_a_models_reply_with_unstorable_text_is_cleaned_before_it_is_saved(demo,
     with OpenAIServer() as server:
         agent = launch_one(demo, server)
         server.script(reply(f"thinking {raw}", ("write_file", {"path": f"notes-{raw}.md", "content": raw})))
-        runtime.run_step(agent.pk)
+        factories.run_step(agent.pk)
         assert server.requests, "the model was called"
     agent.refresh_from_db()
     stored = json.dumps(conversations.load(agent.pk), ensure_ascii=False)

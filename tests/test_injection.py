@@ -9,8 +9,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from agents import conversations, runtime, services
+from agents import conversations, services
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec
+from tests import factories
 
 TEXT = "Please also check that clamp() handles low > high."
 
@@ -60,7 +61,7 @@ def test_the_page_shows_each_receipt_as_of_its_own_last_seq(alice_client, ada):
     assert f'id="message-{message.pk}-receipt">queued<' in page
     # control: once the delivery and the answer are in the log, the page shows them
     Message.objects.filter(pk=message.pk).update(state=Message.State.QUEUED)
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     page = alice_client.get(f"/agents/{ada.pk}/").content.decode()
     assert f'id="message-{message.pk}-receipt">answered<' in page
 
@@ -78,7 +79,7 @@ def test_htmx_send_answers_with_a_fresh_message_box(alice_client, ada):
 
 def test_next_step_delivers_the_message_once_and_the_agent_answers_it(alice_client, ada):
     post_message(alice_client, ada)
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
 
     message = Message.objects.get(agent=ada)
     assert message.state == Message.State.ANSWERED
@@ -98,7 +99,7 @@ def test_next_step_delivers_the_message_once_and_the_agent_answers_it(alice_clie
     page = alice_client.get(f"/agents/{ada.pk}/").content.decode()
     assert f'id="message-{message.pk}-receipt">answered<' in page
 
-    runtime.run_step(ada.pk)  # the next step does not deliver it again
+    factories.run_step(ada.pk)  # the next step does not deliver it again
     assert len(injected_entries(ada)) == 1
     assert ada.events.filter(kind="message_delivered").count() == 1
     later = ada.events.filter(kind="model_turn").order_by("seq").last()
@@ -113,7 +114,7 @@ def test_two_steps_at_once_deliver_the_message_once(alice_client, ada):
     def step():
         try:
             barrier.wait(timeout=10)
-            runtime.run_step(ada.pk)
+            factories.run_step(ada.pk)
         except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
             errors.append(exc)
         finally:
@@ -203,7 +204,7 @@ def test_teammate_message_is_marked_with_its_sender(adele, ada):
     adele_client = Client()
     adele_client.force_login(adele)
     post_message(adele_client, ada, text="Adele here: mind the empty list case.")
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     entries = injected_entries(ada, "mind the empty list case")
     assert [e["content"] for e in entries] == ["[Message from adele] Adele here: mind the empty list case."]
 
@@ -213,13 +214,13 @@ def test_a_message_survives_a_failed_model_call(alice_client, ada):
     broken = ModelProfile.objects.create(team=ada.task.team, name="typo", model="sim/no-such-behaviour")
     Agent.objects.filter(pk=ada.pk).update(profile=broken)  # a person picked a model name that does not exist
     post_message(alice_client, ada)
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     ada.refresh_from_db()
     assert ada.status == Agent.Status.ERROR
 
     Agent.objects.filter(pk=ada.pk).update(profile=good)  # they fix the profile and resume
     alice_client.post(f"/agents/{ada.pk}/resume/")
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     assert len(injected_entries(ada)) == 1
     assert Message.objects.get(agent=ada).state == Message.State.ANSWERED
 

@@ -15,9 +15,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
-from agents import events, runtime, services
+from agents import events, services
 from agents.models import Agent, Event
 from swarm_web.asgi import application
+from tests import factories
 from tests.sockets import TIMEOUT, headers_for, open_agent_socket
 
 pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
@@ -36,7 +37,7 @@ def seqs(messages: list[dict]) -> list[int]:
 
 record = database_sync_to_async(services.record_event)
 append = database_sync_to_async(services.append_events)
-step = database_sync_to_async(runtime.run_step)
+step = database_sync_to_async(factories.run_step)
 broadcast = database_sync_to_async(events.broadcast_events)
 
 

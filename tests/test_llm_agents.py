@@ -9,13 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from agents import conversations, llm, runtime
+from agents import conversations, llm
 from agents.models import Agent, Event
 from agents.simulator import DEMO_FIX
 from judges.models import Verdict
+from tests import factories
 from tests.factories import run_until_idle
 from tests.openai_server import malformed, reply, status
 from tests.real_models import launch_one, messages_for, profile_for
+from tests.unit import builders
 
 pytestmark = pytest.mark.usefixtures("quick_retries")
 
@@ -76,7 +78,7 @@ def test_provider_errors_never_show_the_api_key(demo, server, canary, debug_logs
     agent = launch_one(demo, server)
     server.script(status(401, f"Incorrect API key provided: {canary}. See https://x.test/v1?key={canary}"))
 
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
 
     agent.refresh_from_db()
     assert agent.status == Agent.Status.ERROR
@@ -97,7 +99,7 @@ def test_a_malformed_reply_puts_the_agent_in_error_with_a_readable_reason(demo, 
     agent = launch_one(demo, server)
     server.script(malformed(), malformed(), malformed())
 
-    assert runtime.run_step(agent.pk) is None
+    assert factories.run_step(agent.pk) is None
 
     agent.refresh_from_db()
     assert agent.status == Agent.Status.ERROR
@@ -114,9 +116,9 @@ def test_two_priced_calls_add_up_exactly_in_the_agents_cost(demo, server, canary
         reply("Reading the code.", ("read_file", {"path": "mathutil.py"}), usage=(2000, 250)),
     )
 
-    runtime.run_step(agent.pk)  # streamed
+    factories.run_step(agent.pk)  # streamed
     settings.SWARM_LLM_STREAM = False
-    runtime.run_step(agent.pk)  # one JSON reply
+    factories.run_step(agent.pk)  # one JSON reply
 
     agent.refresh_from_db()
     assert agent.status == Agent.Status.RUNNING
@@ -133,7 +135,7 @@ def test_a_rate_limited_agent_shows_the_wait_in_its_transcript_and_carries_on(de
         status(429, "slow down", headers={"Retry-After": "1"}),
         reply("Looking around.", ("list_files", {"path": "."})),
     )
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     retry = agent.events.get(kind="retry")
     assert retry.payload["seconds"] == pytest.approx(1, abs=0.5)
     assert "429" in retry.payload["reason"] or "rate" in retry.payload["reason"].lower()
@@ -145,7 +147,7 @@ def test_a_rate_limited_agent_shows_the_wait_in_its_transcript_and_carries_on(de
 def test_announcing_a_stop_alongside_a_tool_call_still_gets_a_nudge(demo, server, canary):
     agent = launch_one(demo, server)
     server.script(reply("One last look, then I'll stop here to save tokens.", ("list_files", {"path": "."})))
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     agent.refresh_from_db()
     assert agent.nudges == 1
     assert agent.events.get(kind="nudge").payload["reason"] == "announced it would stop"
@@ -161,9 +163,9 @@ def test_near_the_context_window_old_tool_output_is_compacted_and_the_transcript
             {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "tool_call_id": f"old-{i}", "content": f"line {i}\n" * 2500},
         ]
-    conversations.replace(agent.pk, history)
+    builders.conversation(agent.pk, history)
     server.script(reply("Carrying on.", ("list_files", {"path": "."})))
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     compaction = agent.events.get(kind="compaction")
     assert compaction.seq < agent.events.get(kind="model_turn").seq
     sent = server.requests[0].raw

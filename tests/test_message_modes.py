@@ -8,8 +8,9 @@ import time
 import pytest
 from django.db import close_old_connections
 
-from agents import conversations, runtime, services
+from agents import conversations, services
 from agents.models import Agent, Message
+from tests import factories
 from tests.openai_server import reply
 from tests.real_models import launch_one
 
@@ -27,7 +28,7 @@ def _step_in_background(agent_id: int) -> tuple[threading.Thread, list]:
     def run():
         close_old_connections()
         try:
-            result.append(runtime.run_step(agent_id))
+            result.append(factories.run_step(agent_id))
         finally:
             close_old_connections()
 
@@ -71,7 +72,7 @@ def test_a_queued_message_waits_for_the_next_step(demo, server, alice):
     assert calls == ["run_command", "list_files"]  # the step finished as planned
     message.refresh_from_db()
     assert message.state == Message.State.QUEUED
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     assert _injected(agent) == ["[Message from alice] Queue: look at clamp() too."]
     message.refresh_from_db()
     assert message.state == Message.State.ANSWERED
@@ -90,7 +91,7 @@ def test_a_steer_message_lands_at_the_next_tool_boundary(demo, server, alice):
     steered = agent.events.get(kind="steered")
     assert steered.payload["skipped"] == ["list_files"]
     assert result == [0.0]  # the next step comes at once, to take the message
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     assert _injected(agent) == ["[Message from alice] Steer: stop listing, read mathutil.py."]
     assert agent.events.filter(kind="message_delivered", payload__message_id=message.pk).count() == 1
     message.refresh_from_db()
@@ -115,7 +116,7 @@ def test_an_interrupt_cancels_the_model_call_in_flight_and_is_delivered_now(demo
     # the call was aborted, not left to run on: the server saw its client go, and no answer came to be billed
     _wait_for(lambda: server.dropped == 1, seconds=10)
     assert Agent.objects.get(pk=agent.pk).tokens_in == 0
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     assert _injected(agent) == ["[Message from alice] Interrupt: read mathutil.py now."]
     assert [e.payload["tool"] for e in agent.events.filter(kind="tool_call")] == ["read_file"]
     message.refresh_from_db()
@@ -141,7 +142,7 @@ def test_an_interrupt_kills_the_command_in_flight_and_is_delivered_now(demo, ser
     assert agent.events.filter(kind="interrupted", payload__what="command").exists()
     assert not agent.events.filter(kind="tool_call", payload__tool="list_files").exists()
     assert result == [0.0]
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     assert _injected(agent) == ["[Message from alice] Interrupt: stop that, it hangs."]
     message.refresh_from_db()
     assert message.state == Message.State.ANSWERED

@@ -11,9 +11,10 @@ import uuid
 import litellm
 import pytest
 
-from agents import llm, runtime
+from agents import llm
 from agents.models import Agent, ModelProfile
 from judges.models import Verdict
+from tests import factories
 from tests.factories import launch_and_run
 from tests.openai_server import OpenAIServer, reply, status
 from tests.real_models import launch_one, messages_for
@@ -147,12 +148,12 @@ def test_a_profile_saved_before_the_operator_narrowed_the_hosts_errors_the_agent
 ):
     agent = launch_one(demo, listener)
     settings.SWARM_MODEL_HOSTS = ["127.0.0.1:*"]  # positive control: while allowed, the step reaches the listener
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     assert len(listener.requests) == 1
 
     settings.SWARM_MODEL_HOSTS = []  # the operator narrows the settings; the profile is still in the database
     Agent.objects.filter(pk=agent.pk).update(status=Agent.Status.RUNNING, lease_expires_at=None)
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
     agent.refresh_from_db()
     assert agent.status == Agent.Status.ERROR
     assert "is refused" in agent.status_reason and "SWARM_MODEL_HOSTS" in agent.status_reason

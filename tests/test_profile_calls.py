@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from agents import llm, runtime
+from agents import llm
 from agents.models import Agent
+from tests import factories
 from tests.openai_server import reply, status
 from tests.real_models import launch_one, profile_for
 
@@ -29,7 +30,7 @@ def test_a_profiles_own_prices_and_window_override_litellms(demo, server, canary
     assert llm.context_budget(profile) == 75_000  # 3/4 of the profile's window
 
     server.script(reply("Looking around.", ("list_files", {"path": "."}), usage=(1000, 500)))
-    runtime.run_step(agent.pk)
+    factories.run_step(agent.pk)
 
     agent.refresh_from_db()
     assert agent.status == Agent.Status.RUNNING

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from agents import llm, runtime
+from agents import llm
 from agents.llm import ratelimit
 from agents.models import Event, ModelProfile
+from tests import factories
 from tests.openai_server import reply
 from tests.real_models import launch_one, messages_for, profile_for
 
@@ -97,9 +98,9 @@ def test_an_agent_waiting_for_its_profiles_slot_says_so_on_its_card(demo, server
     server.script(*[reply("Reading first.", ("read_file", {"path": "mathutil.py"})) for _ in range(2)])
     hopper = launch_one(demo, server)
     ModelProfile.objects.filter(name="test-openai").update(requests_per_minute=20)  # one call every 3 s
-    runtime.run_step(hopper.pk)  # a model call and the read_file it asks for
+    factories.run_step(hopper.pk)  # a model call and the read_file it asks for
     assert ratelimit.reserve(ModelProfile.objects.get(name="test-openai")) < 3.1  # another agent's call, just now
-    runtime.run_step(hopper.pk)  # so Hopper's next call waits its turn, about 3 s
+    factories.run_step(hopper.pk)  # so Hopper's next call waits its turn, about 3 s
     waits = Event.objects.filter(agent=hopper, kind="retry")
     assert waits.exists()
     assert "rate limit of test-openai" in waits.last().payload["reason"]

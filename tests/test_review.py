@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from django.db import close_old_connections
 
-from agents import conversations, runtime, sandbox, services, worktrees
+from agents import conversations, sandbox, services, worktrees
 from agents.models import Agent, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Review, Verdict
+from tests import factories
 from tests.factories import launch_and_run, run_until_idle
 
 
@@ -191,7 +192,7 @@ def test_another_teams_verdict_is_not_found(demo, mallory, client):
 def test_approve_without_a_verdict_is_not_possible(demo, alice_client):
     _, task = demo
     agents = services.launch_task(task)
-    runtime.run_step(agents[0].pk)  # still working: no submission, so no verdict to approve
+    factories.run_step(agents[0].pk)  # still working: no submission, so no verdict to approve
     assert not Verdict.objects.filter(agent=agents[0]).exists()
     ids = list(Verdict.objects.values_list("pk", flat=True))
     unknown = max(ids, default=0) + 1

@@ -8,7 +8,7 @@ from html import escape
 
 import pytest
 
-from agents import conversations, runtime, services
+from agents import conversations, services
 from agents.models import Agent, Message
 from judges import services as judging
 from judges.models import Review, Verdict
@@ -66,7 +66,7 @@ def test_an_agent_awaiting_review_says_the_message_waits_for_a_rejection(client,
     assert ada.status == Agent.Status.AWAITING_REVIEW  # nothing else changed
     # the reviewer rejects: the agent resumes and reads the message with the review
     judging.review_verdict(verdict, bob, "reject", "The empty case raises.")
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     message.refresh_from_db()
     assert message.state != Message.State.QUEUED and delivered_to(ada)
     # an admin (may message and decide) is offered to withdraw
@@ -89,7 +89,7 @@ def test_withdraw_and_continue_supersedes_the_verdict_with_an_audit_and_delivers
     assert audit.decision == "withdraw" and audit.reviewer == adele and audit.commit_sha == verdict.commit_sha
     assert audit.outcome.startswith("withdrawn by adele")
     assert ada.status == Agent.Status.RUNNING and "submission withdrawn by adele" in ada.status_reason
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     assert delivered_to(ada)
     # the review queue no longer offers it
     assert not Verdict.objects.pending().filter(agent=ada).exists()
@@ -123,7 +123,7 @@ def test_a_paused_agent_gets_the_message_on_resume_or_resumes_with_it(alice_clie
     assert "Sent: Grace reads it at its next step." in response.content.decode()
     grace.refresh_from_db()
     assert grace.status == Agent.Status.RUNNING and "resumed by alice with a message" in grace.status_reason
-    runtime.run_step(grace.pk)
+    factories.run_step(grace.pk)
     assert delivered_to(grace)
 
 
@@ -153,7 +153,7 @@ def test_a_stopped_agent_refuses_a_plain_message_and_offers_to_resume_with_it(al
     response = post(alice_client, ada, then="resume")
     ada.refresh_from_db()
     assert ada.status == Agent.Status.RUNNING and ada.finished_at is None
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     assert delivered_to(ada)
 
 

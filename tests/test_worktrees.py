@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from agents import runtime, services, worktrees
+from agents import services, worktrees
 from agents.models import Agent
 from judges import services as judging
 from judges.models import Verdict
+from tests import factories
 from tests.factories import run_until_idle
 
 
@@ -28,7 +29,7 @@ def test_a_running_agents_worktree_cannot_be_cleaned_up(demo):
 def test_cleaning_up_a_stopped_agent_keeps_its_branch_and_its_uncommitted_work(demo):
     _, task = demo
     ada = services.launch_task(task)[0]
-    runtime.run_step(ada.pk)
+    factories.run_step(ada.pk)
     Path(ada.worktree, "notes.txt").write_text("half-done idea\n")  # never committed by anyone
     services.stop(ada, "alice")
     ada.refresh_from_db()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
-from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, TasteGuide, Team
+from agents.models import Agent, ConversationEntry, Membership, ModelProfile, Repository, TaskSpec, TasteGuide, Team
 from judges.models import Verdict
 
 SHA = "c0ffee" * 6 + "abcd"  # 40 hex digits, a commit no repository here has
@@ -64,3 +65,12 @@ def verdict(
 
 def guide(team: Team, name: str = "House style") -> TasteGuide:
     return TasteGuide.objects.create(team=team, name=name, rules=["Small functions."])
+
+
+def conversation(agent_id: int, messages: list[dict]) -> None:
+    """Set an agent's whole conversation outside any step: a history to start from."""
+    with transaction.atomic():
+        ConversationEntry.objects.filter(agent_id=agent_id).delete()
+        ConversationEntry.objects.bulk_create(
+            ConversationEntry(agent_id=agent_id, position=i, message=m) for i, m in enumerate(messages)
+        )

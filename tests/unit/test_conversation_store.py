@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents import conversations, events
 from agents.models import Agent
+from tests.unit import builders
 
 OUTPUT = "x" * 1000
 
@@ -43,7 +44,7 @@ def token_of(agent: Agent) -> int:
 
 
 def test_a_turn_added_to_a_500_turn_conversation_writes_the_turn_not_the_history(agent):
-    conversations.replace(agent.pk, history(500))  # ~500 KB
+    builders.conversation(agent.pk, history(500))  # ~500 KB
     conversation = conversations.load(agent.pk)
     conversation.extend(turn(500))
     sent = Sent()
@@ -56,7 +57,7 @@ def test_a_turn_added_to_a_500_turn_conversation_writes_the_turn_not_the_history
 
 
 def test_a_compacted_message_is_rewritten_alone(agent):
-    conversations.replace(agent.pk, history(500))
+    builders.conversation(agent.pk, history(500))
     conversation = conversations.load(agent.pk)
     conversation[:] = [dict(m) for m in conversation]  # compaction hands back copies of every message
     conversation[2] = {**conversation[2], "content": "[compacted by Swarm to save context: ...]"}
@@ -69,7 +70,7 @@ def test_a_compacted_message_is_rewritten_alone(agent):
 
 
 def test_a_save_by_a_worker_that_lost_the_lease_writes_nothing(agent):
-    conversations.replace(agent.pk, history(3))
+    builders.conversation(agent.pk, history(3))
     conversation = conversations.load(agent.pk)
     stale = token_of(agent)
     Agent.objects.filter(pk=agent.pk).update(fencing_token=F("fencing_token") + 1)  # another worker claimed it
@@ -82,7 +83,7 @@ def test_a_save_by_a_worker_that_lost_the_lease_writes_nothing(agent):
 
 
 def test_messages_of_a_rolled_back_save_are_written_by_the_next(agent):
-    conversations.replace(agent.pk, history(2))
+    builders.conversation(agent.pk, history(2))
     conversation = conversations.load(agent.pk)
     conversation.extend(turn(2))
     with transaction.atomic():
@@ -95,14 +96,14 @@ def test_messages_of_a_rolled_back_save_are_written_by_the_next(agent):
 
 
 def test_a_plain_list_is_saved_whole_and_replaces_a_longer_conversation(agent):
-    conversations.replace(agent.pk, history(4))
+    builders.conversation(agent.pk, history(4))
     assert conversations.save(agent.pk, token_of(agent), history(2))
     assert conversations.load(agent.pk) == history(2)
 
 
 @pytest.mark.parametrize("dense", [False, True])
 def test_an_agent_card_and_its_broadcast_do_not_read_the_conversation(agent, dense):
-    conversations.replace(agent.pk, history(50))
+    builders.conversation(agent.pk, history(50))
     if dense:  # a big roster renders each agent as a row instead of a card
         agent.task.roster = [{"name": f"a{i}", "profile": "fast"} for i in range(100)]
         agent.task.save()
