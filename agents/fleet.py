@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.db.models import Case, Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 
 from agents.models import Agent, Event
+from agents.paging import page_of
 
 PAGE_SIZE = 50
 ATTENTION_SHOWN = 12  # the oldest waiters the strip names; the rest are counted
@@ -150,11 +151,8 @@ def table(task, view: TableView) -> dict:
         .annotate(n=Count("id"))
     )
     matching = view.apply(agents)
-    total = matching.count()
-    pages = max(1, -(-total // PAGE_SIZE))
-    view = replace(view, page=min(view.page, pages))
-    start = (view.page - 1) * PAGE_SIZE
-    rows = list(view.ordered(matching).select_related("profile")[start : start + PAGE_SIZE])
+    page = page_of(view.ordered(matching).select_related("profile"), view.page, PAGE_SIZE)
+    view, rows, total, pages = replace(view, page=page.number), page.items, page.total, page.pages
     for agent in rows:
         agent.task = task  # one task row for every row's budget figures
     group_counts = {}
@@ -182,8 +180,8 @@ def table(task, view: TableView) -> dict:
         "profiles": profiles,
         "families": sorted({p["profile__family"] for p in profiles}),
         "pages": pages,
-        "first_row": start + 1 if rows else 0,
-        "last_row": start + len(rows),
+        "first_row": page.first_index,
+        "last_row": page.last_index,
         "sorts": [_sort_link(view, key, label) for key, (label, _, _) in SORTS.items()],
         "previous_page": view.query(page=view.page - 1) if view.page > 1 else None,
         "next_page": view.query(page=view.page + 1) if view.page < pages else None,

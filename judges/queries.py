@@ -187,32 +187,6 @@ def history(visible: QuerySet, f: Filters) -> QuerySet:
     return _listed(verdicts).order_by(*HISTORY_SORTS[f.sort][1])
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list
-    number: int
-    pages: int
-    total: int
-    per_page: int
-
-    @property
-    def first_index(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return self.first_index + len(self.items) - 1 if self.total else 0
-
-
-def page_of(verdicts: QuerySet, f: Filters) -> Page:
-    """One page; a page past the end shows the last one (a verdict decided meanwhile may have shortened the list)."""
-    total = verdicts.count()
-    pages = max(1, -(-total // f.per_page))
-    number = min(max(1, f.page), pages)
-    start = (number - 1) * f.per_page
-    return Page(list(verdicts[start : start + f.per_page]), number, pages, total, f.per_page)
-
-
 def pending_version(team_id: int | None) -> str:
     """Changes whenever the team's pending set does: a new verdict raises the highest id, a decided one lowers the
     count and the sum. One aggregate query, so that a poll that finds nothing new costs almost nothing."""
