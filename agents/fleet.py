@@ -5,13 +5,12 @@ queue. Each is read in a fixed number of queries, whatever the number of agents;
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields, replace
-from urllib.parse import urlencode
+from dataclasses import dataclass, replace
 
 from django.db.models import Case, Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 
 from agents.models import Agent, Event
-from agents.paging import page_of
+from agents.paging import page_of, query_params, query_string
 
 PAGE_SIZE = 50
 ATTENTION_SHOWN = 12  # the oldest waiters the strip names; the rest are counted
@@ -86,16 +85,10 @@ class TableView:
 
     def params(self, **changes) -> dict[str, str]:
         """The query string's values for this view with some changed (defaults left out)."""
-        view = replace(self, **changes)
-        values = {}
-        for f in fields(view):
-            value = getattr(view, f.name)
-            if value != f.default:
-                values[f.name] = "1" if value is True else str(value)
-        return values
+        return query_params(self, **changes)
 
     def query(self, **changes) -> str:
-        return urlencode(self.params(**changes))
+        return query_string(self, **changes)
 
     @property
     def filtered(self) -> bool:
