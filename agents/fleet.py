@@ -5,12 +5,12 @@ queue. Each is read in a fixed number of queries, whatever the number of agents;
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields, replace
-from urllib.parse import urlencode
+from dataclasses import dataclass, replace
 
 from django.db.models import Case, Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When, Window
 
 from agents.models import Agent, Event
+from agents.paging import page_of, query_params, query_string
 
 PAGE_SIZE = 50
 ATTENTION_SHOWN = 12  # the oldest waiters the strip names; the rest are counted
@@ -85,16 +85,10 @@ class TableView:
 
     def params(self, **changes) -> dict[str, str]:
         """The query string's values for this view with some changed (defaults left out)."""
-        view = replace(self, **changes)
-        values = {}
-        for f in fields(view):
-            value = getattr(view, f.name)
-            if value != f.default:
-                values[f.name] = "1" if value is True else str(value)
-        return values
+        return query_params(self, **changes)
 
     def query(self, **changes) -> str:
-        return urlencode(self.params(**changes))
+        return query_string(self, **changes)
 
     @property
     def filtered(self) -> bool:
@@ -150,11 +144,8 @@ def table(task, view: TableView) -> dict:
         .annotate(n=Count("id"))
     )
     matching = view.apply(agents)
-    total = matching.count()
-    pages = max(1, -(-total // PAGE_SIZE))
-    view = replace(view, page=min(view.page, pages))
-    start = (view.page - 1) * PAGE_SIZE
-    rows = list(view.ordered(matching).select_related("profile")[start : start + PAGE_SIZE])
+    page = page_of(view.ordered(matching).select_related("profile"), view.page, PAGE_SIZE)
+    view, rows, total, pages = replace(view, page=page.number), page.items, page.total, page.pages
     for agent in rows:
         agent.task = task  # one task row for every row's budget figures
     group_counts = {}
@@ -182,8 +173,8 @@ def table(task, view: TableView) -> dict:
         "profiles": profiles,
         "families": sorted({p["profile__family"] for p in profiles}),
         "pages": pages,
-        "first_row": start + 1 if rows else 0,
-        "last_row": start + len(rows),
+        "first_row": page.first_index,
+        "last_row": page.last_index,
         "sorts": [_sort_link(view, key, label) for key, (label, _, _) in SORTS.items()],
         "previous_page": view.query(page=view.page - 1) if view.page > 1 else None,
         "next_page": view.query(page=view.page + 1) if view.page < pages else None,

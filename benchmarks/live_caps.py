@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from benchmarks.live_receipts import _http
+from benchmarks.live_receipts import http
 from benchmarks.live_tools import spawn_daphne, start_app, tool
 from tests.ws_client import Closed, Refused, WsClient
 
@@ -80,7 +80,7 @@ async def _calm(run: CapsRun, port: int, info: dict, seconds: float, into: list[
     while time.monotonic() < end:
         for path, body in ((f"/api/agents/{agent}", None), (f"/api/agents/{agent}/messages", {"text": f"calm {n}"})):
             started = time.monotonic()
-            call = partial(_http, port, path, token=token, body=body)
+            call = partial(http, port, path, token=token, body=body)
             status, _ = await asyncio.get_running_loop().run_in_executor(CALM_THREADS, call)
             into.append(time.monotonic() - started)
             if status not in {200, 201}:
@@ -112,7 +112,7 @@ async def _noisy_writes(run: CapsRun, ports: list[int], info: dict) -> None:
     start = time.monotonic()
 
     async def one(n: int) -> None:
-        call = partial(_http, ports[n % 2], f"/api/agents/{agent}/messages", token=token, body={"text": f"noise {n}"})
+        call = partial(http, ports[n % 2], f"/api/agents/{agent}/messages", token=token, body={"text": f"noise {n}"})
         status, body = await asyncio.get_running_loop().run_in_executor(NOISY_THREADS, call)
         run.writes[status] = run.writes.get(status, 0) + 1
         if status == 429 and not json.loads(body).get("retry_after"):

@@ -101,7 +101,7 @@ class View:
                 run.skipped.append(f"message {message_id} on agent {self.agent_id}: {' -> '.join(states)}")
 
 
-def _http(
+def http(
     port: int, path: str, cookie: str = "", token: str = "", body: dict | None = None, timeout: float = 30
 ) -> tuple[int, str]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET")
@@ -125,7 +125,7 @@ def _http(
 async def _follow(run: ReceiptRun, port: int, agent_id: int, cookie: str, rng: random.Random, stop) -> None:
     """Visits until told to stop: load the page, follow the socket for a while (sometimes dropping it), leave."""
     while not stop.is_set():
-        status, page = await asyncio.to_thread(_http, port, f"/agents/{agent_id}/", cookie)
+        status, page = await asyncio.to_thread(http, port, f"/agents/{agent_id}/", cookie)
         if status != 200:
             await asyncio.sleep(0.5)
             continue
@@ -167,10 +167,10 @@ def _launch(port: int, token: str, count: int, number: int) -> list[int]:
         "verify_command": "python -m pytest -q",
         "agents": [{"name": f"Sim{i}", "model": "sim-diligent"} for i in range(count)],
     }
-    status, task = _http(port, "/api/tasks", token=token, body=spec)
+    status, task = http(port, "/api/tasks", token=token, body=spec)
     if status != 201:
         raise RuntimeError(f"POST /api/tasks answered {status}: {task}")
-    status, launched = _http(port, f"/api/tasks/{json.loads(task)['id']}/launch", token=token, body={}, timeout=120)
+    status, launched = http(port, f"/api/tasks/{json.loads(task)['id']}/launch", token=token, body={}, timeout=120)
     if status != 201:
         raise RuntimeError(f"launch answered {status}: {launched}")
     return [a["id"] for a in json.loads(launched)["agents"]]
@@ -210,13 +210,13 @@ async def run_receipts(live: LiveApp, info: dict, rounds: int, agents: int, mess
         deadline = time.monotonic() + 180
         while sent < messages and running and time.monotonic() < deadline:
             agent, mode = rng.choice(sorted(running)), rng.choice(MODES)
-            status, detail = await asyncio.to_thread(_http, live.port, f"/api/agents/{agent}", token=token)
+            status, detail = await asyncio.to_thread(http, live.port, f"/api/agents/{agent}", token=token)
             if status == 200 and json.loads(detail)["status"] != "running":
                 running.discard(agent)  # submitted or paused: a message would wait for a person, not be answered
                 continue
             body = {"text": f"round {number} message {sent} ({mode})", "mode": mode, "client_msg_id": uuid.uuid4().hex}
             status, _ = await asyncio.to_thread(
-                _http, live.port, f"/api/agents/{agent}/messages", token=token, body=body
+                http, live.port, f"/api/agents/{agent}/messages", token=token, body=body
             )
             if status == 201:
                 sent += 1
@@ -240,7 +240,7 @@ async def run_receipts(live: LiveApp, info: dict, rounds: int, agents: int, mess
         await asyncio.gather(*followers)
         run.answered += sum(1 for s in state["messages"].values() if s == "answered")
         for agent in ids:  # a fresh page shows each message as the database has it
-            _, page = await asyncio.to_thread(_http, live.port, f"/agents/{agent}/", cookie)
+            _, page = await asyncio.to_thread(http, live.port, f"/agents/{agent}/", cookie)
             for message_id, shown in RECEIPT.findall(page):
                 if state["messages"].get(message_id) != shown:
                     run.final_mismatch.append(

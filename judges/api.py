@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from agents import worktrees
 from agents.api_base import FieldError, owned, request_team
+from agents.paging import page_of
 from agents.services import ServiceError
 from judges import bulk, queries, services
 from judges.models import Verdict
@@ -47,7 +48,7 @@ def verdicts_list(request) -> dict:
     else:
         f = queries.Filters.parse(request.GET, queries.QUEUE_SORTS, "newest" if status == "all" else "oldest")
         verdicts = queries.queue(visible, f, None if status == "all" else [status])
-    page = queries.page_of(verdicts, f)
+    page = page_of(verdicts, f.page, f.per_page)
     return {
         "verdicts": [verdict_json(v) for v in page.items],
         "page": page.number,

@@ -8,9 +8,8 @@ team's, `Verdict.objects.in_team`; the API: all of the token user's teams', `for
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from urllib.parse import urlencode
 
 from django.db.models import Case, Count, IntegerField, Max, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.db.models.fields.json import KeyTransform
@@ -18,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.errors import FieldError
+from agents.paging import query_string
 from judges.models import Judgement, Verdict
 
 PER_PAGE = 50
@@ -85,14 +85,7 @@ class Filters:
 
     def query_string(self, **changes) -> str:
         """The filters as a query string (defaults left out), with some changed: links to other pages and sorts."""
-        current = replace(self, **changes)
-        default = Filters()
-        parts = []
-        for f in fields(self):
-            value = getattr(current, f.name)
-            if value not in (None, "") and value != getattr(default, f.name):
-                parts.append((f.name, value.isoformat() if isinstance(value, date) else str(value)))
-        return urlencode(parts)
+        return query_string(self, **changes)
 
     @property
     def active(self) -> bool:
@@ -185,32 +178,6 @@ def history(visible: QuerySet, f: Filters) -> QuerySet:
     if f.until:
         verdicts = verdicts.filter(decided_order__lte=datetime.combine(f.until, time.max, zone))
     return _listed(verdicts).order_by(*HISTORY_SORTS[f.sort][1])
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    number: int
-    pages: int
-    total: int
-    per_page: int
-
-    @property
-    def first_index(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.total else 0
-
-    @property
-    def last_index(self) -> int:
-        return self.first_index + len(self.items) - 1 if self.total else 0
-
-
-def page_of(verdicts: QuerySet, f: Filters) -> Page:
-    """One page; a page past the end shows the last one (a verdict decided meanwhile may have shortened the list)."""
-    total = verdicts.count()
-    pages = max(1, -(-total // f.per_page))
-    number = min(max(1, f.page), pages)
-    start = (number - 1) * f.per_page
-    return Page(list(verdicts[start : start + f.per_page]), number, pages, total, f.per_page)
 
 
 def pending_version(team_id: int | None) -> str:

@@ -12,6 +12,7 @@ from django.views.decorators.http import condition, require_GET, require_POST
 from agents.context_processors import team as agent_counts
 from agents.errors import FieldError
 from agents.models import Membership, TaskSpec
+from agents.paging import page_of
 from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
 from agents.teams import current_team_id, team_for
@@ -50,7 +51,7 @@ def _queue_etag(request) -> str:
 def _queue_context(request) -> dict:
     team_id = current_team_id(request)
     f, problem = _filters(request, queries.QUEUE_SORTS)
-    page = queries.page_of(queries.lines(queries.queue(Verdict.objects.in_team(team_id), f)), f)
+    page = page_of(queries.lines(queries.queue(Verdict.objects.in_team(team_id), f)), f.page, f.per_page)
     return {
         "page": page,
         "f": f,
@@ -124,7 +125,7 @@ def history(request):
     """Decided verdicts, filtered and paged, each with links to its review, diff, audit and patch."""
     team_id = current_team_id(request)
     f, problem = _filters(request, queries.HISTORY_SORTS)
-    page = queries.page_of(queries.lines(queries.history(Verdict.objects.in_team(team_id), f)), f)
+    page = page_of(queries.lines(queries.history(Verdict.objects.in_team(team_id), f)), f.page, f.per_page)
     reviewers = Membership.objects.in_team(team_id).order_by("user__username").values_list("user__username", flat=True)
     context = {
         "page": page,

@@ -38,6 +38,7 @@ from pathlib import Path
 from tests.distributed import DILIGENT_TOOLS
 from tests.live_server import LiveApp, fresh_postgres_database, logger, query_rows, worker_argv
 from tests.redis_server import RedisServer
+from tests.waiting import NotWithin, wait_until
 
 RESUME_WITHIN = 60  # s after Redis is back: every agent running then has moved on (RELIABILITY 3)
 SOCKET_WITHIN = 10  # s after Redis is back, or after the event if later: every socket has it
@@ -311,15 +312,16 @@ def _settled(agents: dict[int, dict]) -> bool:
 
 
 def _wait(d: Deployment, what: str, predicate, timeout: float, fail: bool = True) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def alive_and():  # a process that died fails at once, whatever `fail` says
         d.alive()
-        if predicate():
-            return True
-        time.sleep(0.25)
-    if fail:
-        raise AssertionError(f"waited {timeout:.0f} s for {what}\n{d.app.logs()[-8000:]}")
-    return False
+        return predicate()
+
+    try:
+        return bool(wait_until(alive_and, what, timeout, 0.25, details=lambda: d.app.logs()[-8000:]))
+    except NotWithin:
+        if fail:
+            raise
+        return False
 
 
 def _check_work(d: Deployment, task_id: int, message_id: int | None, result: FaultResult) -> None:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from benchmarks.live_receipts import _http
+from benchmarks.live_receipts import http
 from benchmarks.live_tools import spawn_daphne, start_app, tool
 from tests.live_server import Unavailable, flush_redis_db, kill_group, unavailable
 from tests.ws_client import Closed, WsClient
@@ -84,14 +84,14 @@ def test_writes_past_the_rate_get_429_whichever_process_they_reach(apps):
     alice, bob = info["users"]["alice"]["token"], info["users"]["bob"]["token"]
     path = f"/api/agents/{info['agent']}/messages"
     answers = [
-        _http(port, path, token=alice, body={"text": f"note {i}"})[0]
+        http(port, path, token=alice, body={"text": f"note {i}"})[0]
         for i, port in enumerate([app.port, other_port] * 3)
     ]
     assert answers == [201] * 5 + [429]  # five in this minute, counted over both processes
-    status, body = _http(other_port, path, token=alice, body={"text": "again"})
+    status, body = http(other_port, path, token=alice, body={"text": "again"})
     assert status == 429 and "Too many changes from your account: at most 5 a minute" in json.loads(body)["error"]
     assert 1 <= json.loads(body)["retry_after"] <= 60
-    assert _http(app.port, path, token=bob, body={"text": "bob is not held back"})[0] == 201
+    assert http(app.port, path, token=bob, body={"text": "bob is not held back"})[0] == 201
 
 
 def test_sockets_past_the_cap_are_refused_whichever_process_they_reach(apps):

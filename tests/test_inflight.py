@@ -14,6 +14,7 @@ from agents.models import Agent
 from tests import factories
 from tests.openai_server import hang
 from tests.real_models import messages_for, profile_for
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -26,14 +27,6 @@ def _launch(demo, count: int) -> list[int]:
 
 def _turns(ids: list[int]) -> int:
     return Agent.objects.filter(pk__in=ids, events__kind="model_turn").count()
-
-
-def _wait(what: str, predicate, timeout: float = 30.0) -> float:
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 @pytest.fixture
@@ -55,12 +48,12 @@ def test_one_step_thread_has_twenty_slow_model_calls_in_flight_at_once(demo, slo
         most = max(most, inflight.in_flight())
         return _turns(ids) == 20
 
-    _wait("every agent's first model turn", answered, timeout=60)
+    wait_until(answered, "every agent's first model turn", timeout=60)
     took = time.monotonic() - started
     # one call after the other would take 20 x 2 s; together they take about one call and the steps' own work
     assert most >= 10, f"at most {most} calls were in flight at once"
     assert took < 20, f"twenty 2-second calls took {took:.1f} s"
-    _wait("every call's end", lambda: inflight.in_flight() == 0)
+    wait_until(lambda: inflight.in_flight() == 0, "every call's end")
     agents = Agent.objects.filter(pk__in=ids)
     assert all(a.steps == 1 and a.lease_expires_at is None for a in agents)
     assert all(a.status == Agent.Status.RUNNING for a in agents)
@@ -69,7 +62,7 @@ def test_one_step_thread_has_twenty_slow_model_calls_in_flight_at_once(demo, slo
 def test_the_next_step_runs_the_tool_calls_of_the_answered_turn_without_asking_again(demo):
     (ada,) = _launch(demo, 1)
     assert runtime.start_step(ada) is None
-    _wait("the model turn", lambda: _turns([ada]) == 1 and inflight.in_flight() == 0)
+    wait_until(lambda: _turns([ada]) == 1 and inflight.in_flight() == 0, "the model turn")
     assert runtime.start_step(ada) is not None  # the tool half runs in the slot and returns its delay
     agent = Agent.objects.get(pk=ada)
     assert agent.steps == 1 and _turns([ada]) == 1
@@ -79,7 +72,7 @@ def test_the_next_step_runs_the_tool_calls_of_the_answered_turn_without_asking_a
 def test_agents_on_a_slow_model_keep_stepping_with_one_step_thread(demo, slow_model, embedded):
     ids = _launch(demo, 6)  # the launch kicks them all
     # each model turn asks for tools, run by the next step the call's end schedules, then the model is asked again
-    _wait("two model turns of every agent", lambda: _turns_each(ids) >= 2, timeout=90)
+    wait_until(lambda: _turns_each(ids) >= 2, "two model turns of every agent", timeout=90)
 
 
 def _turns_each(ids: list[int]) -> int:
@@ -94,7 +87,7 @@ def test_sigterm_hands_back_every_agent_whose_model_call_is_in_flight(demo, sett
     ids = _launch(demo, 5)
     for pk in ids:
         runtime.start_step(pk)
-    _wait("five calls in flight", lambda: inflight.in_flight() == 5)
+    wait_until(lambda: inflight.in_flight() == 5, "five calls in flight")
     lease.begin_shutdown()  # what SIGTERM does in the web process and in a worker's pool child
     try:
         stopped = time.monotonic()
@@ -113,9 +106,9 @@ def test_a_person_stopping_an_agent_cancels_its_call_in_flight(demo, settings):
     settings.SWARM_SIM_LATENCY = 60.0
     (ada,) = _launch(demo, 1)
     runtime.start_step(ada)
-    _wait("the call in flight", lambda: inflight.in_flight() == 1)
+    wait_until(lambda: inflight.in_flight() == 1, "the call in flight")
     services.stop(Agent.objects.get(pk=ada), "alice")
-    _wait("the call cancelled", lambda: inflight.in_flight() == 0, timeout=5)
+    wait_until(lambda: inflight.in_flight() == 0, "the call cancelled", timeout=5)
     agent = Agent.objects.get(pk=ada)
     assert agent.status == Agent.Status.STOPPED and agent.steps == 0
     assert not agent.events.filter(kind="model_turn").exists()
@@ -125,11 +118,11 @@ def test_a_call_whose_lease_another_holder_took_leaves_no_trace(demo, settings):
     settings.SWARM_SIM_LATENCY = 60.0
     (ada,) = _launch(demo, 1)
     runtime.start_step(ada)
-    _wait("the call in flight", lambda: inflight.in_flight() == 1)
+    wait_until(lambda: inflight.in_flight() == 1, "the call in flight")
     held = Agent.objects.get(pk=ada)
     # a stalled holder's lease taken over (what a second worker does after the expiry)
     Agent.objects.filter(pk=ada).update(fencing_token=held.fencing_token + 1, lease_owner="someone-else")
-    _wait("the call cancelled", lambda: inflight.in_flight() == 0, timeout=5)
+    wait_until(lambda: inflight.in_flight() == 0, "the call cancelled", timeout=5)
     agent = Agent.objects.get(pk=ada)
     assert agent.lease_owner == "someone-else" and agent.lease_expires_at == held.lease_expires_at
     assert agent.steps == 0 and not agent.events.filter(kind__in=["model_turn", "handed_back"]).exists()
@@ -141,14 +134,14 @@ def test_past_the_in_flight_cap_a_step_is_handed_back_for_a_moment(demo, setting
     ada, bea, cy = _launch(demo, 3)
     runtime.start_step(ada)
     runtime.start_step(bea)
-    _wait("two calls in flight", lambda: inflight.in_flight() == 2)
+    wait_until(lambda: inflight.in_flight() == 2, "two calls in flight")
     delay = runtime.start_step(cy)
     assert delay is not None and 0 < delay <= 1  # asked again shortly, not queued here
     third = Agent.objects.get(pk=cy)
     assert third.lease_expires_at is None and third.steps == 0  # not claimed: any process may take it
     for pk in (ada, bea):
         services.stop(Agent.objects.get(pk=pk), "alice")
-    _wait("the calls cancelled", lambda: inflight.in_flight() == 0, timeout=5)
+    wait_until(lambda: inflight.in_flight() == 0, "the calls cancelled", timeout=5)
 
 
 def test_a_hundred_and_fifty_calls_to_one_model_server_are_in_flight_at_once(server, canary, settings):
@@ -163,6 +156,6 @@ def test_a_hundred_and_fifty_calls_to_one_model_server_are_in_flight_at_once(ser
         return await asyncio.gather(*(llm.acomplete(profile, messages_for(), []) for _ in range(count)))
 
     answers = inflight.run(every_call())
-    _wait("every request at the server at once", lambda: len(server.requests) == count)
+    wait_until(lambda: len(server.requests) == count, "every request at the server at once")
     server.release()
     assert [turn.content for turn in answers.result(timeout=30)] == ["too late"] * count

@@ -9,7 +9,7 @@ from django.urls import get_resolver
 
 from agents.models import ApiToken, Membership, Message
 from judges.models import Verdict
-from tests.test_isolation import API_READS, EVERYONE, PERSONAS, ROLES, fill, snapshot
+from tests.isolation import API_READS, EVERYONE, PERSONAS, ROLES, fill, snapshot
 
 # ---------------------------------------------------------------- the JSON API, from the same table
 

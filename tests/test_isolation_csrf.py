@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.test import Client
 
 from agents.models import Message
-from tests.test_isolation import BODIES, allowed, object_requests, snapshot
+from tests.isolation import BODIES, allowed, object_requests, snapshot
 
 
 def test_post_without_csrf_token_is_refused(alices_things, alice):

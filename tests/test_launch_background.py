@@ -28,6 +28,7 @@ from swarm_web.asgi import application
 from tests.api_client import small_task
 from tests.factories import task_like
 from tests.sockets import TIMEOUT, headers_for
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
 
@@ -41,13 +42,6 @@ PROGRESS = re.compile(r"Preparing worktrees: <strong>(\d+)/(\d+)</strong>")
 def queued(settings):
     """Distributed mode before any worker took the preparation: the agents stay preparing."""
     settings.SWARM_SCHEDULER = QUEUED
-
-
-def _wait(condition, what: str, deadline: float = DEADLINE) -> None:
-    until = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < until, f"waited {deadline} s for {what}"
-        time.sleep(0.05)
 
 
 def _run_queued_preparation(agent_ids: list[int]) -> None:
@@ -121,7 +115,9 @@ def test_embedded_agents_start_as_their_worktrees_appear_and_the_page_follows_th
     span = frames[-1][0]
     assert len(frames) <= span / preparation.PROGRESS_SECONDS + 3  # a few frames a second, not one per agent
 
-    _wait(lambda: Event.objects.filter(agent__task=task, kind="model_turn").exists(), "a first model turn")
+    wait_until(
+        lambda: Event.objects.filter(agent__task=task, kind="model_turn").exists(), "a first model turn", DEADLINE
+    )
 
 
 def test_one_agents_worktree_failure_leaves_the_others_running_and_resume_tries_again(demo, alice_client):

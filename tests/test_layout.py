@@ -69,11 +69,12 @@ def fixtures_in(source: str) -> set[str]:
 
 
 def imports_from_tests(source: str) -> list[tuple[str, str]]:
-    """(module, name) for every `from tests.x import name` in a module."""
+    """(module, name) for every `from tests.x import name` (or `from benchmarks.x import name`: a harness the tests
+    share) in a module."""
     return [
         (node.module, alias.name)
         for node in ast.walk(parsed(source))
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tests"
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {"tests", "benchmarks"}
         for alias in node.names
     ]
 
@@ -112,13 +113,17 @@ def test_the_fixture_finder_sees_every_way_a_fixture_is_defined_or_imported():
         "tests/a.py": "import pytest\n@pytest.fixture\ndef one(): ...\n@pytest.fixture(scope='module')\ndef two(): ...",
         "tests/b.py": "from pytest import fixture\n@fixture(name='three')\ndef _three(): ...\ndef plain(): ...",
         "tests/test_c.py": "from tests.a import one, _hidden\n@pytest.fixture\ndef two(): ...",
+        "tests/test_d.py": "from benchmarks.fleet import _private, public",
     }
     assert fixture_homes(sources) == {
         "one": {"tests.a", "tests.test_c"},
         "two": {"tests.a", "tests.test_c"},
         "three": {"tests.b"},
     }
-    assert private_borrowings(sources) == {("tests.test_c", "tests.a", "_hidden")}
+    assert private_borrowings(sources) == {
+        ("tests.test_c", "tests.a", "_hidden"),
+        ("tests.test_d", "benchmarks.fleet", "_private"),
+    }
     real = fixture_homes(sources_of_tests())
     assert real["demo"] == {"tests.conftest"} and real["browser"] == {"tests.browser"}
 

@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from tests.live_server import BIN, ROOT, LiveApp, distributed_services, free_port, kill_group, query_rows
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -84,13 +85,7 @@ class Db:
 
 
 def _wait(what: str, predicate, timeout: float, app: LiveApp, poll: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(poll)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s\n{app.logs()}")
+    return wait_until(predicate, what, timeout, poll, details=app.logs)
 
 
 def _sigterm(proc: subprocess.Popen, what: str, patience: float, app: LiveApp) -> float:

@@ -3,24 +3,15 @@ verification whose queue was lost is queued again by a sweep (test_review.py cov
 
 from __future__ import annotations
 
-import time
-
 from agents import services
 from agents.models import Agent
 from agents.scheduling import sweep
 from judges import services as judging
 from judges.models import Verdict
 from tests.factories import task_like
+from tests.waiting import wait_until
 
 DEADLINE = 90  # seconds; generous for a loaded machine
-
-
-def _wait(condition, what: str):
-    deadline = time.monotonic() + DEADLINE
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} did not happen in {DEADLINE} s"
-        time.sleep(0.05)
-    return value
 
 
 def test_a_slow_verification_leaves_the_only_step_thread_to_the_other_agents(demo, embedded):
@@ -30,12 +21,16 @@ def test_a_slow_verification_leaves_the_only_step_thread_to_the_other_agents(dem
     slow.save()
     (ada,) = services.launch_task(slow)
     (bea,) = services.launch_task(task_like(task, [("Bea", "sim-diligent")]))
-    _wait(lambda: Agent.objects.filter(pk=ada.pk, status=Agent.Status.AWAITING_REVIEW).exists(), "Ada's submission")
+    wait_until(
+        lambda: Agent.objects.filter(pk=ada.pk, status=Agent.Status.AWAITING_REVIEW).exists(),
+        "Ada's submission",
+        DEADLINE,
+    )
     bea_then = Agent.objects.get(pk=bea.pk).steps
     # Ada's verification sleeps 8 s; meanwhile the one step thread keeps serving Bea
-    _wait(lambda: Agent.objects.get(pk=bea.pk).steps >= bea_then + 2, "two more steps of Bea")
+    wait_until(lambda: Agent.objects.get(pk=bea.pk).steps >= bea_then + 2, "two more steps of Bea", DEADLINE)
     assert not Verdict.objects.filter(agent_id=ada.pk).exists(), "Bea's steps waited for Ada's verification"
-    verdict = _wait(lambda: Verdict.objects.filter(agent_id=ada.pk).first(), "Ada's verdict")
+    verdict = wait_until(lambda: Verdict.objects.filter(agent_id=ada.pk).first(), "Ada's verdict", DEADLINE)
     assert verdict.evidence["verify"]["exit_code"] == 0
 
 

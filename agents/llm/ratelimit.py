@@ -67,32 +67,47 @@ def _from_redis(result) -> float:
     return int(result) / 1_000_000
 
 
-def reserve(profile) -> float:
-    """Take the profile's next slot; returns how many seconds to wait before calling (0 without a limit)."""
+def _limit(profile, connect) -> tuple[float | None, object]:
+    """The profile's interval between calls (None: no limit) and, when it has one, the Redis client (`connect`:
+    the sync or the async one; None without Redis)."""
     interval = _interval(profile)
+    return interval, (connect(REDIS_TIMEOUT) if interval is not None else None)
+
+
+def _script(profile, interval: float) -> tuple:
+    """The Redis call's arguments that take the profile's next slot."""
+    return (_RESERVE, 1, _key(profile), int(interval * 1_000_000), _burst())
+
+
+def _local(profile, interval: float | None, exc: Exception | None = None) -> float:
+    """The wait without Redis: none without a limit, else this process's own slot (Redis absent or unreachable)."""
     if interval is None:
         return 0.0
-    client = redis_clients.sync_client(REDIS_TIMEOUT)
-    if client is not None:
-        try:
-            return _from_redis(client.eval(_RESERVE, 1, _key(profile), int(interval * 1_000_000), _burst()))
-        except (RedisError, OSError) as exc:
-            log.warning("rate limit of profile %s kept in memory, Redis unreachable: %s", profile.name, exc)
+    if exc is not None:
+        log.warning("rate limit of profile %s kept in memory, Redis unreachable: %s", profile.name, exc)
     return _in_memory(profile, interval)
+
+
+def reserve(profile) -> float:
+    """Take the profile's next slot; returns how many seconds to wait before calling (0 without a limit)."""
+    interval, client = _limit(profile, redis_clients.sync_client)
+    if client is None:
+        return _local(profile, interval)
+    try:
+        return _from_redis(client.eval(*_script(profile, interval)))
+    except (RedisError, OSError) as exc:
+        return _local(profile, interval, exc)
 
 
 async def areserve(profile) -> float:
     """`reserve` for code on an event loop."""
-    interval = _interval(profile)
-    if interval is None:
-        return 0.0
-    client = redis_clients.async_client(REDIS_TIMEOUT)
-    if client is not None:
-        try:
-            return _from_redis(await client.eval(_RESERVE, 1, _key(profile), int(interval * 1_000_000), _burst()))
-        except (RedisError, OSError) as exc:
-            log.warning("rate limit of profile %s kept in memory, Redis unreachable: %s", profile.name, exc)
-    return _in_memory(profile, interval)
+    interval, client = _limit(profile, redis_clients.async_client)
+    if client is None:
+        return _local(profile, interval)
+    try:
+        return _from_redis(await client.eval(*_script(profile, interval)))
+    except (RedisError, OSError) as exc:
+        return _local(profile, interval, exc)
 
 
 def reason(profile) -> str:

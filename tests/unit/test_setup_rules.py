@@ -4,21 +4,15 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from agents import team_setup
 from agents.errors import InvalidForm, ServiceError
 from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, Team
 from agents.permissions import Forbidden
 from agents.setup_forms import ModelProfileForm, RepositoryForm
+from tests.unit.builders import member
 
 PASTED_KEY = "sk-proj-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
-
-
-def member(team, name: str, role: str):
-    user = get_user_model().objects.create_user(name)
-    Membership.objects.create(team=team, user=user, role=role)
-    return user
 
 
 @pytest.fixture
