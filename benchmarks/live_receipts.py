@@ -211,7 +211,11 @@ async def run_receipts(live: LiveApp, info: dict, rounds: int, agents: int, mess
         while sent < messages and running and time.monotonic() < deadline:
             agent, mode = rng.choice(sorted(running)), rng.choice(MODES)
             status, detail = await asyncio.to_thread(http, live.port, f"/api/agents/{agent}", token=token)
-            if status == 200 and json.loads(detail)["status"] != "running":
+            agent_status = json.loads(detail)["status"] if status == 200 else ""
+            if agent_status == "preparing":
+                await asyncio.sleep(0.2)  # its worktree is made in the background; it starts when that is ready
+                continue
+            if status == 200 and agent_status != "running":
                 running.discard(agent)  # submitted or paused: a message would wait for a person, not be answered
                 continue
             body = {"text": f"round {number} message {sent} ({mode})", "mode": mode, "client_msg_id": uuid.uuid4().hex}
@@ -232,7 +236,7 @@ async def run_receipts(live: LiveApp, info: dict, rounds: int, agents: int, mess
         state = {}
         while time.monotonic() < deadline + 120:
             state = await asyncio.to_thread(tool, live, "state", *map(str, ids))
-            if not any(a["status"] == "running" or a["leased"] for a in state["agents"].values()):
+            if not any(a["status"] in ("running", "preparing") or a["leased"] for a in state["agents"].values()):
                 break
             await asyncio.sleep(2)
         run.unsettled += [int(a) for a, s in state["agents"].items() if s["status"] == "running"]
