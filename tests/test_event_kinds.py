@@ -62,6 +62,10 @@ SAMPLES: dict[str, tuple[dict, list[str]]] = {
     ),
     "compaction": ({"messages": 12}, ["older tool output was summarised to stay inside the model's context"]),
     "budget_granted": ({"by": "alice", "minutes": 15}, ["alice granted more budget (+15 min and half the tokens"]),
+    "question": (
+        {"question": "Divide by n or by n-1? <b>bold</b>"},
+        ['<span class="label warn">question for a person</span>', "Divide by n or by n-1? &lt;b&gt;bold&lt;/b&gt;"],
+    ),
     "cleanup": ({"by": "alice", "summary": "removed the worktree"}, ["clean-up</span> by alice: removed the worktree"]),
     "verification": (
         {"state": "started", "command": "python -m pytest -q"},
