@@ -52,12 +52,15 @@ def test_an_agent_that_asks_pauses_waits_in_the_attention_queue_and_reaches_thos
     assert QUESTION in offer.note and offer.choices[0] == ("resume", "Answer; Quinn continues")
 
 
-def test_the_answer_resumes_the_agent_and_its_next_turn_acts_on_it(demo, alice):
+def test_the_answer_resumes_the_agent_and_its_next_turn_acts_on_it(demo, alice, api):
     quinn = _ask(demo)
+    shown = api.get(f"/api/agents/{quinn.pk}").json()
+    assert shown["waiting_for"] == "question" and shown["question"] == QUESTION
     message, when = messaging.send(quinn, "Keep n-1: it is a sample estimate.", author=alice, then="resume")
     assert when == messaging.When.NEXT_STEP
     quinn.refresh_from_db()
     assert quinn.status == Agent.Status.RUNNING and quinn.question == ""
+    assert api.get(f"/api/agents/{quinn.pk}").json()["question"] == ""
     factories.run_until_idle([quinn])
     quinn.refresh_from_db()
     message.refresh_from_db()
