@@ -16,7 +16,17 @@ from kombu import Queue
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-from swarm_web.env import env_bool, env_float, env_int, env_str  # noqa: E402
+from swarm_web.env import env_bool, env_float, env_git_credentials, env_int, env_str  # noqa: E402
+
+
+def _hosts(name: str) -> list[str]:
+    """An operator's host allowlist (agents/hosts.py rules): host, host:port or host:*, comma-separated."""
+    hosts = [h.strip().lower() for h in env_str(name, "").split(",") if h.strip()]
+    for host in hosts:
+        if not re.fullmatch(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:([0-9]{1,5}|\*))?", host):
+            raise ImproperlyConfigured(f"{name} lists host, host:port or host:*; {host!r} is not one")
+    return hosts
+
 
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me-swarm-0000000000000000000000"
 
@@ -41,6 +51,14 @@ WORKTREES_DIR = DATA_DIR / "worktrees"
 SWARM_REPO_ROOTS = [Path(p.strip()) for p in env_str("SWARM_REPO_ROOTS", "").split(",") if p.strip()]
 if any(not root.is_absolute() for root in SWARM_REPO_ROOTS):
     raise ImproperlyConfigured("SWARM_REPO_ROOTS must list absolute paths, separated by commas")
+# Repositories added by clone URL (agents/remotes.py): the hosts a URL may name (agents/hosts.py rules; empty: no
+# clone at all), the credentials the operator lends them by name (the form shows the names, git gets the secret in its
+# environment), the known_hosts file for ssh, and each clone's or fetch's time and size limits.
+SWARM_GIT_HOSTS = _hosts("SWARM_GIT_HOSTS")
+SWARM_GIT_CREDENTIALS = env_git_credentials("SWARM_GIT_CREDENTIALS")
+SWARM_GIT_KNOWN_HOSTS = env_str("SWARM_GIT_KNOWN_HOSTS", "")
+SWARM_CLONE_TIMEOUT = env_float("SWARM_CLONE_TIMEOUT", 1800.0)
+SWARM_CLONE_MAX_BYTES = env_int("SWARM_CLONE_MAX_BYTES", 2 * 1024**3)
 
 # Where workers keep agents' worktrees (README, Scale-out). "shared": every process sees the same SWARM_DATA_DIR (one
 # machine, or a shared mount). "local": each worker keeps its own clones and worktrees on its own disk; the web
@@ -217,7 +235,7 @@ SWARM_MODEL_KEY_ENVS = [
     ).split(",")
     if n.strip()
 ]
-SWARM_MODEL_HOSTS = [h.strip().lower() for h in env_str("SWARM_MODEL_HOSTS", "").split(",") if h.strip()]
+SWARM_MODEL_HOSTS = _hosts("SWARM_MODEL_HOSTS")
 SWARM_MODEL_PROVIDERS = [
     p.strip()
     for p in env_str(
@@ -228,9 +246,6 @@ SWARM_MODEL_PROVIDERS = [
 for _name in SWARM_MODEL_KEY_ENVS:
     if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", _name):
         raise ImproperlyConfigured(f"SWARM_MODEL_KEY_ENVS lists environment variable names; {_name!r} is not one")
-for _host in SWARM_MODEL_HOSTS:
-    if not re.fullmatch(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:([0-9]{1,5}|\*))?", _host):
-        raise ImproperlyConfigured(f"SWARM_MODEL_HOSTS lists host, host:port or host:*; {_host!r} is not one")
 
 # Telling people (notifications/): when an agent needs a person, a verdict waits, a task finishes or a budget runs
 # out. Everything that happens to one recipient (a member's e-mail, a team's webhook) within the digest window after
@@ -243,10 +258,7 @@ SWARM_NOTIFY_TRIES = env_int("SWARM_NOTIFY_TRIES", 6)
 SWARM_NOTIFY_BACKOFF = env_float("SWARM_NOTIFY_BACKOFF", 10.0)  # seconds before the first retry; doubles
 SWARM_NOTIFY_BACKOFF_MAX = env_float("SWARM_NOTIFY_BACKOFF_MAX", 600.0)
 SWARM_WEBHOOK_TIMEOUT = env_float("SWARM_WEBHOOK_TIMEOUT", 5.0)
-SWARM_WEBHOOK_HOSTS = [h.strip().lower() for h in env_str("SWARM_WEBHOOK_HOSTS", "").split(",") if h.strip()]
-for _host in SWARM_WEBHOOK_HOSTS:
-    if not re.fullmatch(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:([0-9]{1,5}|\*))?", _host):
-        raise ImproperlyConfigured(f"SWARM_WEBHOOK_HOSTS lists host, host:port or host:*; {_host!r} is not one")
+SWARM_WEBHOOK_HOSTS = _hosts("SWARM_WEBHOOK_HOSTS")
 if SWARM_NOTIFY_TRIES < 1 or SWARM_NOTIFY_DIGEST_SECONDS < 0:
     raise ImproperlyConfigured("SWARM_NOTIFY_TRIES must be at least 1 and SWARM_NOTIFY_DIGEST_SECONDS not negative")
 # E-mail through Django's mailers (Django 6.1's MAILERS): printed on the console unless the operator names an SMTP
