@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from agents import hostgit, hosts
+from agents.sandbox.gitview import REF
 
 PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
 USER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
@@ -225,7 +226,11 @@ def remote_head(gitdir: Path, remote: Remote, via: Access, timeout: float) -> st
         raise RemoteFailed(_said(proc.stderr, via))
     for line in proc.stdout.splitlines():
         if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
-            return line[len("ref: refs/heads/") : -len("\tHEAD")]
+            branch = line[len("ref: refs/heads/") : -len("\tHEAD")]
+            # the remote's word, later on host git's command lines (`<branch>^{commit}`): a plain branch name only
+            if len(branch) > 100 or branch.startswith("-") or not REF.match(f"refs/heads/{branch}"):
+                raise RemoteFailed("the remote's default branch has a name Swarm does not take; ask for a plain one.")
+            return branch
     return "main"
 
 

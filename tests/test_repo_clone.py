@@ -10,12 +10,14 @@ import secrets
 import socket
 import subprocess
 from html import unescape
+from pathlib import Path
 
 import pytest
 from django.test import Client
 
-from agents import cloning, hostgit, remotes, services
+from agents import cloning, hostgit, remotes, services, worktrees
 from agents.models import Agent, Repository, TaskSpec
+from judges import merge
 from tests import factories
 from tests.api_client import Api, issue_token
 from tests.git_servers import GIT_ENV, GitDaemon, SmartHttp, bare_repo, free_port
@@ -105,7 +107,14 @@ def test_an_admin_clones_a_repository_by_url_in_the_background_and_agents_work_o
     for agent in Agent.objects.filter(task=task):
         assert "return 3" in (agent.worktree and open(f"{agent.worktree}/stock.py").read())
         assert agent.branch == f"swarm/{task.pk}/{agent.name.lower()}"
-    assert hostgit.git(repo.path, "rev-parse", "trunk") == hostgit.git(repo.path, "rev-parse", "--verify", "HEAD")
+    # approved work merges into the clone's default branch the way it does into a repository on the server
+    Agent.objects.filter(task=task).update(status=Agent.Status.STOPPED)
+    assert embedded.wait_idle(60)
+    ada = Agent.objects.get(task=task, name="Ada")
+    Path(ada.worktree, "stock.py").write_text("def count():\n    return 4\n")
+    merged = merge.merge(repo.path, "trunk", worktrees.commit_all(ada.worktree, "count four"), "approved")
+    assert hostgit.git(repo.path, "rev-parse", "trunk").strip() == merged
+    assert "return 4" in hostgit.git(repo.path, "show", "trunk:stock.py")
 
 
 def test_git_progress_reaches_the_row_while_a_clone_runs(demo, served, tmp_path):
