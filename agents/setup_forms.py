@@ -90,7 +90,7 @@ class RepositoryForm(_TeamForm):
     allows and with one of the operator's credentials. Where it comes from stays fixed once added (agents' worktrees
     are made from it): a repository elsewhere is another repository."""
 
-    SOURCES = [("path", "A path on this server"), ("url", "A clone URL")]
+    SOURCES = [("path", "Server path"), ("url", "Remote repository")]
     source = forms.ChoiceField(
         label="Add from", choices=SOURCES, initial="path", widget=forms.RadioSelect, required=False
     )
