@@ -17,6 +17,7 @@ The server reaches a URL a team member typed, so the operator decides where it m
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import shlex
@@ -151,7 +152,7 @@ def credential_choices() -> list[tuple[str, str]]:
     """The operator's credentials as a form offers them: names, kinds and hosts, never a secret or where it is kept."""
     choices = [("", "none (a public repository)")]
     for name, cred in sorted(settings.SWARM_GIT_CREDENTIALS.items()):
-        kind = "token, for https" if cred["kind"] == "token" else "ssh key"
+        kind = "token, for https" if cred["kind"] == "token" else "ssh key, for ssh"
         bound = f", only {', '.join(cred['hosts'])}" if cred["hosts"] else ""
         choices.append((name, f"{name} ({kind}{bound})"))
     return choices
@@ -167,7 +168,7 @@ def check_credential(name: str, remote: Remote) -> dict | None:
             "is not one of this server's git credentials (an operator lists them in SWARM_GIT_CREDENTIALS).",
             "credential",
         )
-    if cred["kind"] == "token" and remote.scheme not in ("http", "https"):
+    if cred["kind"] == "token" and not (remote.scheme == "https" or (remote.scheme == "http" and _loopback(remote))):
         raise Refused(f"“{name}” is a token, which only an https:// URL can use.", "credential")
     if cred["kind"] == "ssh" and remote.scheme != "ssh":
         raise Refused(f"“{name}” is an ssh key, which only an ssh:// or user@host:path URL can use.", "credential")
@@ -175,6 +176,14 @@ def check_credential(name: str, remote: Remote) -> dict | None:
     if cred["hosts"] and not any(hosts.listed(remote.host, remote.port, default, h) for h in cred["hosts"]):
         raise Refused(f"“{name}” is lent to {', '.join(cred['hosts'])} only, not {remote.host}.", "credential")
     return cred
+
+
+def _loopback(remote: Remote) -> bool:
+    """A server on this machine: plain http carries a token no further than the host itself."""
+    try:
+        return remote.host == "localhost" or ipaddress.ip_address(remote.host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def access(remote: Remote, credential: str) -> Access:

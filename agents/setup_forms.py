@@ -148,6 +148,11 @@ class RepositoryForm(_TeamForm):
             return self.instance.url
         if not self.by_url():
             return ""
+        if settings.SWARM_WORKER_DISK == "local":  # the clone job may run on a worker, whose disk the web never sees
+            raise forms.ValidationError(
+                "cannot be cloned by Swarm while workers keep disks of their own (SWARM_WORKER_DISK=local): clone it"
+                " on this server and add it by its path."
+            )
         try:
             self.remote = remotes.parse(self.cleaned_data.get("url", ""))
         except remotes.Refused as refused:

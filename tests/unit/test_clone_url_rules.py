@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from agents import remotes
+from agents.models import Repository
+from agents.setup_forms import RepositoryForm
 from swarm_web.env import env_git_credentials
 
 SECRET = "ghp_" + "5e1f0a9b3c" * 4
@@ -66,6 +68,10 @@ def test_a_token_goes_as_a_header_only_to_its_host_and_a_key_only_over_ssh(opera
 
     with pytest.raises(remotes.RemoteFailed, match="lent to github.com only"):
         remotes.access(remotes.parse("http://127.0.0.1:8080/app.git"), "gh")
+    operator.SWARM_GIT_HOSTS.append("git.example.com:*")
+    operator.SWARM_GIT_CREDENTIALS["gh"]["hosts"].append("git.example.com:*")
+    with pytest.raises(remotes.Refused, match="only an https:// URL"):  # never in clear text past this machine
+        remotes.check_credential("gh", remotes.parse("http://git.example.com/app.git"))
     with pytest.raises(remotes.Refused, match="only an ssh:// or user@host:path URL"):
         remotes.check_credential("deploy", remotes.parse("https://github.com/acme/app.git"))
 
@@ -81,7 +87,7 @@ def test_a_token_goes_as_a_header_only_to_its_host_and_a_key_only_over_ssh(opera
 
 def test_the_form_offers_the_credentials_by_name_never_their_secrets_or_variables(operator):
     offered = " ".join(label for _, label in remotes.credential_choices())
-    assert "gh (token, for https, only github.com)" in offered and "deploy (ssh key)" in offered
+    assert "gh (token, for https, only github.com)" in offered and "deploy (ssh key, for ssh)" in offered
     assert SECRET not in offered and "GH_TOKEN" not in offered and "/etc/swarm" not in offered
 
 
@@ -92,3 +98,12 @@ def test_a_malformed_credentials_setting_stops_the_server_with_the_entry_named(m
     with pytest.raises(ImproperlyConfigured) as refused:
         env_git_credentials("SWARM_GIT_CREDENTIALS")
     assert "'gh' is not one" in str(refused.value) and SECRET not in str(refused.value)
+
+
+def test_workers_with_disks_of_their_own_refuse_clone_urls_with_the_way_round(operator, team):
+    operator.SWARM_WORKER_DISK = "local"  # the clone job could land on a worker's disk, never seen by the web
+    form = RepositoryForm(
+        {"name": "app", "source": "url", "url": "https://github.com/acme/app.git"}, instance=Repository(team=team)
+    )
+    assert not form.is_valid()
+    assert "SWARM_WORKER_DISK=local" in form.errors["url"][0] and "add it by its path" in form.errors["url"][0]
