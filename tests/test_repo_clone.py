@@ -281,7 +281,7 @@ def test_another_team_can_neither_see_nor_fetch_a_clone(adele_client, demo, serv
     assert Repository.objects.values().get(pk=repo.pk) == before
 
 
-def test_a_task_cannot_launch_on_a_clone_that_is_not_ready(adele_client, demo, tmp_path, settings, api):
+def test_a_task_cannot_launch_on_a_clone_that_is_not_ready(adele_client, demo, settings, api, alice):
     settings.SWARM_GIT_HOSTS = ["127.0.0.1:*"]
     add_by_url(adele_client, f"git://127.0.0.1:{free_port()}/nowhere.git", name="nowhere")
     repo = Repository.objects.get(name="nowhere")
@@ -295,6 +295,9 @@ def test_a_task_cannot_launch_on_a_clone_that_is_not_ready(adele_client, demo, t
     assert not task.agents.exists()
     Repository.objects.filter(pk=repo.pk).update(clone_status="cloning", clone_progress=40, clone_detail="Receiving")
     assert "still being cloned (40% Receiving)" in api.post(f"/api/tasks/{task.pk}/launch", {}).json()["error"]
+    alice_page = Client()
+    alice_page.force_login(alice)
+    assert ">nowhere (cloning)</option>" in alice_page.get("/tasks/new/").content.decode()  # the choice says so
 
 
 # ---------------------------------------------------------------- the API, through the same service
