@@ -34,7 +34,7 @@ Status = Repository.CloneStatus
 BUSY = (Status.CLONING, Status.FETCHING)
 PROGRESS_SECONDS = 0.5  # progress written to the row at most this often
 BEAT_SECONDS = 10  # a job's row shows it alive at least this often
-DEAD_SECONDS = 60  # a claimed row without a beat this long: its process died
+DEAD_SECONDS = 90  # a claimed row without a beat this long: its process died (ls-remote, beatless, takes 30 s at most)
 
 
 def clone_path(repo_id: int) -> Path:
@@ -76,7 +76,7 @@ def run(repo_id: int) -> None:
     cloning = repo.clone_status == Status.CLONING
     started = time.monotonic()
     try:
-        branch, warning = _work(repo, cloning, _Progress(repo_id))
+        branch, warning = _work(repo, cloning, _Progress(repo))
     except remotes.RemoteFailed as exc:
         branch, warning, failed = None, exc.message, True
     except (hostgit.GitError, OSError) as exc:  # our own side (disk, git): said as it is, no secret can be in it
@@ -84,6 +84,8 @@ def run(repo_id: int) -> None:
     else:
         failed = False
     log.info("repository %s: %s in %.1f s", repo_id, warning or "done", time.monotonic() - started)
+    if failed and not cloning:
+        warning = f"The last fetch failed: {warning}"
     done = {"clone_beat_at": None, "clone_progress": None, "clone_detail": warning[:500]}
     if failed and cloning:
         done["clone_status"] = Status.FAILED
@@ -91,7 +93,10 @@ def run(repo_id: int) -> None:
         done.update(clone_status=Status.READY, **({} if failed else {"fetched_at": timezone.now()}))
         if branch:
             done["default_branch"] = branch
-    Repository.objects.filter(pk=repo_id).update(**done)
+    # only this attempt's claim: one the sweep gave up on (and a person retried) is not overwritten
+    Repository.objects.filter(pk=repo_id, clone_queued_at=repo.clone_queued_at, clone_beat_at__isnull=False).update(
+        **done
+    )
 
 
 def _work(repo: Repository, cloning: bool, progress: _Progress) -> tuple[str, str]:
@@ -107,7 +112,7 @@ def _work(repo: Repository, cloning: bool, progress: _Progress) -> tuple[str, st
         shutil.rmtree(gitdir, ignore_errors=True)  # what a failed attempt left
         gitdir.parent.mkdir(parents=True, exist_ok=True)
         hostgit.git(gitdir.parent, "init", "--bare", "-q", "--template=", str(gitdir))
-        branch = remotes.remote_head(gitdir, remote, via, max(1.0, deadline - time.monotonic()))
+        branch = remotes.remote_head(gitdir, remote, via, max(1.0, min(30.0, deadline - time.monotonic())))
     else:
         branch = repo.default_branch
     kept = remotes.fetch(gitdir, remote, via, progress, deadline, settings.SWARM_CLONE_MAX_BYTES)
@@ -127,8 +132,9 @@ def _work(repo: Repository, cloning: bool, progress: _Progress) -> tuple[str, st
 class _Progress:
     """git's progress onto the row, at most every PROGRESS_SECONDS, and a beat at least every BEAT_SECONDS."""
 
-    def __init__(self, repo_id: int):
-        self.repo_id, self.written, self.beat = repo_id, 0.0, time.monotonic()
+    def __init__(self, repo: Repository):
+        self.attempt = {"pk": repo.pk, "clone_queued_at": repo.clone_queued_at, "clone_beat_at__isnull": False}
+        self.written, self.beat = 0.0, time.monotonic()
 
     def __call__(self, phase: str | None, percent: int | None) -> None:
         now = time.monotonic()
@@ -139,7 +145,7 @@ class _Progress:
         elif now - self.beat < BEAT_SECONDS:
             return
         self.beat = now
-        Repository.objects.filter(pk=self.repo_id, clone_status__in=BUSY).update(clone_beat_at=timezone.now(), **fields)
+        Repository.objects.filter(**self.attempt).update(clone_beat_at=timezone.now(), **fields)
 
 
 def resume_lost(startup: bool = False) -> None:

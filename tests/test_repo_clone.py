@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 from html import unescape
@@ -165,6 +166,13 @@ def test_fetch_brings_new_commits_and_never_overwrites_approved_work(adele_clien
     assert hostgit.git(repo.path, "rev-parse", "trunk").strip() == merged
     assert repo.clone_status == "ready" and "Not updated from the remote: trunk" in repo.clone_detail
     assert "Not updated from the remote: trunk" in page_text(adele_client.get("/repos/"))
+
+    shutil.rmtree(remote)  # the remote is gone: the clone stays usable, the row says what happened
+    adele_client.post(f"/repos/{repo.pk}/fetch/")
+
+    repo.refresh_from_db()
+    assert repo.clone_status == "ready" and repo.ready and not repo.not_ready_reason()
+    assert "The last fetch failed: fatal: remote error: no such repository" in repo.clone_detail
 
 
 # ---------------------------------------------------------------- credentials
