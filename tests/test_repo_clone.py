@@ -197,6 +197,9 @@ def test_a_token_reaches_git_as_a_header_and_never_shows_anywhere(adele_client, 
     api = Api(Client(), issue_token("adele")).get("/api/repos").content.decode()
     for shown in (listing, api, good.url, bad.clone_detail):
         assert git_token not in shown and "7f3a9c1e5b" not in shown
+    # nor on disk: the clone keeps no remote, URL or header in its config, nor the token in any file
+    assert "127.0.0.1" not in hostgit.bare(good.path, "config", "--list", "--local")
+    assert not [f for f in Path(good.path).rglob("*") if f.is_file() and b"7f3a9c1e5b" in f.read_bytes()]
 
 
 def test_an_unreachable_url_fails_with_a_clear_message_and_retry_clones_it_once_it_is_there(
