@@ -58,6 +58,7 @@ def profile_json(p: ModelProfile) -> dict:
         "input_usd_per_mtok": _number(p.input_usd_per_mtok),
         "output_usd_per_mtok": _number(p.output_usd_per_mtok),
         "requests_per_minute": p.requests_per_minute,
+        "investigates": p.investigates,
         "simulated": p.simulated,
     }
 

@@ -36,6 +36,7 @@ PROFILE = obj(
     input_usd_per_mtok={"type": ["number", "null"], "description": "USD per million input tokens; null: litellm's"},
     output_usd_per_mtok={"type": ["number", "null"], "description": "USD per million output tokens; null: litellm's"},
     requests_per_minute={"type": ["integer", "null"], "description": "the provider's rate limit; null: none"},
+    investigates={"type": "boolean"},
     simulated={"type": "boolean"},
 )
 USAGE = obj(
@@ -150,6 +151,7 @@ NEW_PROFILE = body(
         "maximum": MAX_INT,
         "description": "the provider's rate limit, shared by every agent and worker",
     },
+    investigates={"type": "boolean", "description": "as a judge: investigate with read-only tools in a checkout"},
 )
 NEW_TASK = body(
     ["repo", "title", "goal", "acceptance", "agents"],

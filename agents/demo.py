@@ -132,6 +132,12 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
             ("judge-lenient", "sim/judge-lenient", "sim-judge-b"),
         )
     ]
+    # a judge that investigates with tools (judges/investigator.py), for panels that want one; not on the demo task
+    ModelProfile.objects.get_or_create(
+        team=team,
+        name="judge-investigator",
+        defaults={"model": "sim/investigator", "family": "sim-judge-c", "investigates": True},
+    )
     taste, _ = TasteGuide.objects.get_or_create(
         team=team,
         name="House style",

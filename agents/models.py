@@ -69,6 +69,11 @@ class ModelProfile(models.Model):
     requests_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="the provider's limit, shared by every agent and worker (empty: none)"
     )
+    investigates = models.BooleanField(
+        "judges with tools",
+        default=False,
+        help_text="as a judge, investigate with read-only tools in a checkout of the submission (reads, runs tests)",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="profile_name_unique_in_team")]

@@ -192,6 +192,7 @@ class ModelProfileForm(_TeamForm):
             "input_usd_per_mtok",
             "output_usd_per_mtok",
             "requests_per_minute",
+            "investigates",
         ]
         labels = {"model": "Model", "api_base": "API base URL", "api_key_env": "Key variable"}
         help_texts = {

@@ -21,6 +21,7 @@ BEHAVIOURS = (
     "steady",
     "curious",
     "judge",
+    "investigator",
     "judge-lenient",
 )
 
@@ -91,6 +92,9 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
     if injected:
         quoted = injected[-1].split("] ", 1)[-1][:200]
         reply = f'{name} here: I read your message ("{quoted}") and I am taking it into account. '
+
+    if behaviour == "investigator":
+        return investigator(messages)
 
     if behaviour.startswith("judge"):
         return {"content": json.dumps(judge(behaviour, messages)), "tool_calls": []}
@@ -215,6 +219,37 @@ def _evidence(messages: list[dict]) -> dict:
         if found:
             return json.loads(found.group(1))
     return {}
+
+
+SUITE = "python -m pytest -q"
+
+
+def investigator(messages: list[dict]) -> dict:
+    """`investigator`, a judge with tools: runs the whole test suite in its checkout of the submission (not only the
+    task's verify command), then gives its verdict quoting the result."""
+    ran = [m.get("content") or "" for m in messages if m.get("role") == "tool"]
+    if not ran:
+        call = _call("run_command", command=SUITE)
+        return {"content": "Running the whole test suite, not only the verify command.", "tool_calls": [call]}
+    exit_code = re.search(r"\[exit code (-?\d+)\]", ran[-1])
+    passed = bool(exit_code) and exit_code.group(1) == "0"
+    lines = [line for line in ran[-1].splitlines() if line.strip() and not line.startswith(("$ ", "[exit code"))]
+    failing = [line for line in lines if line.startswith("FAILED")]
+    result = f"`{SUITE}`: {lines[-1] if lines else 'no output'}" + (f" ({'; '.join(failing[:3])})" if failing else "")
+    ev = _evidence(messages)
+    status = "met" if passed else "not_met"
+    checklist = [
+        {"kind": "criterion", "item": c, "status": status, "evidence": result} for c in ev.get("acceptance", [])
+    ]
+    checklist += [
+        {"kind": "taste", "item": r, "status": "unknown", "evidence": "not checked"} for r in ev.get("taste", [])
+    ]
+    verdict = {
+        "recommendation": "approve" if passed else "reject",
+        "checklist": checklist,
+        "reasons": [f"I ran the whole suite in a checkout of the submission: {result}"],
+    }
+    return {"content": "Giving my verdict.", "tool_calls": [_call("give_verdict", **verdict)]}
 
 
 def judge(behaviour: str, messages: list[dict]) -> dict:

@@ -116,6 +116,11 @@ class Judgement(models.Model):
     checklist = models.JSONField(default=list)  # [{"kind", "item", "status": met|not_met|unknown, "evidence"}]
     reasons = models.JSONField(default=list)
     error = models.TextField(blank=True, default="")
+    # what an investigating judge did (judges/investigator.py): [{"tool", "args", "result" (its start)}]
+    checked = models.JSONField(default=list, blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    seconds = models.FloatField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from agents import services
 from agents.models import Agent, ModelProfile, TaskSpec
@@ -197,16 +198,20 @@ def ask(verdict: Verdict, judge: ModelProfile, evidence: dict, diff: str) -> Jud
     from agents import llm  # imports litellm (2-3 s): only where a judge is asked, not at every start-up
 
     messages = judge_prompt(judge, verdict.agent.task, evidence, diff)
-    error = ""
+    error, started, used = "", time.monotonic(), {"tokens": 0, "cost_usd": 0.0}
     for _attempt in range(2):
         try:
             turn = llm.complete(judge, messages, [])
+            used["tokens"] += turn.tokens_in + turn.tokens_out
+            used["cost_usd"] += turn.cost_usd
             opinion = parse_opinion(turn.content or "")
             return Judgement(
                 verdict=verdict,
                 judge=judge.name,
                 model=judge.model,
                 family=judge.family,
+                seconds=round(time.monotonic() - started, 2),
+                **used,
                 **services.clean_payload(opinion),
             )
         except llm.ModelError as exc:
@@ -227,6 +232,8 @@ def ask(verdict: Verdict, judge: ModelProfile, evidence: dict, diff: str) -> Jud
         recommendation="error",
         error=services.clean_text(error, 2000),
         reasons=[f"the judge failed: {error[:300]}"],
+        seconds=round(time.monotonic() - started, 2),
+        **used,
     )
 
 

@@ -18,7 +18,7 @@ from agents import lease, permissions, sandbox, served, services, worker_disk, w
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
-from judges import landing, merge, panel
+from judges import investigator, landing, merge, panel
 from judges.models import Review, Verdict
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,13 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
         diff=services.clean_text(diff, 400_000),
         rule=task.judge_rule,
     )
-    opinions = [panel.ask(verdict, judge, evidence, diff) for judge in judges]  # unsaved: saved with the verdict
+    source = local or task.repo.path  # an investigating judge checks out the commit from here
+    opinions = [  # unsaved: saved with the verdict
+        investigator.investigate(verdict, judge, evidence, diff, source)
+        if judge.investigates
+        else panel.ask(verdict, judge, evidence, diff)
+        for judge in judges
+    ]
     recommendation = panel.aggregate(task.judge_rule, verify_passed, [o.recommendation for o in opinions])
     if not judges:
         verdict.reasons.append("no judge panel configured: only the verify command was checked")

@@ -44,3 +44,15 @@ def json_attr(value) -> str:
 @register.filter
 def sort_label(key: str, sorts: dict) -> str:
     return sorts.get(key, ("",))[0]
+
+
+@register.filter
+def judging_totals(judgements) -> dict:
+    """What judging one verdict cost: judges, tokens, dollars and seconds (the panel asks them one after another)."""
+    rows = list(judgements)
+    return {
+        "judges": len(rows),
+        "tokens": sum(j.tokens for j in rows),
+        "cost": sum(j.cost_usd for j in rows),
+        "seconds": sum(j.seconds for j in rows),
+    }
