@@ -125,6 +125,12 @@ def server():
 
 
 @pytest.fixture
+def model_key(monkeypatch):
+    """The key the test server's profile reads (tests/real_models.py: SWARM_TEST_KEY)."""
+    monkeypatch.setenv("SWARM_TEST_KEY", "test-key-for-the-local-model-server")
+
+
+@pytest.fixture
 def quick_retries(settings):
     """Model calls that give up fast: two retries, short backoffs and a 5 s timeout (tests/test_llm*.py)."""
     settings.SWARM_LLM_RETRIES = 2

@@ -16,9 +16,7 @@ from tests.real_models import profile_for
 NARROW = "python -m pytest -q tests/test_mathutil.py::test_mean"
 
 
-@pytest.fixture(autouse=True)
-def key(monkeypatch):
-    monkeypatch.setenv("SWARM_TEST_KEY", "test-key-judge-agent")
+pytestmark = pytest.mark.usefixtures("model_key")
 
 
 def _task(demo, roster: list[dict]) -> TaskSpec:

@@ -22,9 +22,7 @@ ADA = "return sum(values) / len(values)"
 GRACE = "return float(sum(values)) / len(values)"
 
 
-@pytest.fixture(autouse=True)
-def key(monkeypatch):
-    monkeypatch.setenv("SWARM_TEST_KEY", "test-key-landing")
+pytestmark = pytest.mark.usefixtures("model_key")
 
 
 def _pair(demo, server) -> tuple[Agent, Agent]:
