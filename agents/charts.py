@@ -8,6 +8,7 @@ page has the same time axis.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,7 +17,10 @@ from django.db.models import (
     Count,
     DateTimeField,
     FloatField,
+    Max,
+    Min,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -24,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Greatest, Trunc
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.fleet import STATUS_ORDER
@@ -32,6 +37,9 @@ from agents.models import Agent, Event
 WIDTH, HEIGHT = 400, 170
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 MAX_SERIES = 6  # models beyond these are drawn as one "other"
+POLL_SECONDS = 5  # how often a page with agents at work asks whether its charts changed (a 304 while not)
+DASHBOARD_HOURS = 24  # the dashboard's charts cover at most this much of the past
+WORKING = {Agent.Status.QUEUED, Agent.Status.PREPARING, Agent.Status.RUNNING}
 
 
 @dataclass(frozen=True)
@@ -268,3 +276,70 @@ def _by_model(values: dict[str, list[float]], ranked: list[str]) -> list[Series]
 def for_events(events: QuerySet, window: Window) -> list[Chart]:
     """The agents app's charts of some agents' events: status, tokens, cost, steps (two queries)."""
     return [status_over_time(events, window), *usage_over_time(events, window)]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What some agents' charts depend on, in one aggregate query over the agents (never their events): every event,
+    a verdict or a decision included, raises an agent's `next_seq`, so their sum changes whenever a chart would."""
+
+    agents: int
+    events: int
+    working: bool  # some agent takes steps: the time axis moves on by itself
+    open: bool  # some agent may still change (a paused one resumed, a verdict awaited): the page keeps asking
+    last_finished: datetime | None
+
+    @classmethod
+    def of(cls, agents: QuerySet) -> Progress:
+        row = agents.aggregate(
+            n=Count("id"),
+            events=Coalesce(Sum("next_seq"), 0),
+            working=Count("id", filter=Q(status__in=WORKING)),
+            open=Count("id", filter=~Q(status__in=Agent.FINISHED)),
+            last=Max("finished_at"),
+        )
+        return cls(row["n"], row["events"], row["working"] > 0, row["open"] > 0, row["last"])
+
+    def tag(self, *parts) -> str:
+        """The ETag's value (without its quotes): changes when the charts would, including the minute while some
+        agent works, since then the last bucket and the time axis move on."""
+        minute = int(timezone.now().timestamp() // 60) if self.working else 0
+        text = "|".join(map(str, (*parts, self.agents, self.events, self.working, self.open, minute)))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def task_charts(task) -> dict:
+    """The task page's charts and how they keep current: from the launch to now, or to the last agent's end."""
+    progress = Progress.of(task.agents.all())
+    until = None if progress.open or progress.last_finished is None else progress.last_finished
+    window = Window.covering(task.launched_at, until)
+    return {
+        "charts": for_events(Event.objects.filter(agent__task=task), window),
+        "chart_window": window,
+        "charts_team": task.team_id,
+        "charts_task": task,
+        **_live(progress, reverse("agents:task_charts", args=[task.pk]), "task", task.pk),
+    }
+
+
+def team_charts(team) -> dict:
+    """The dashboard's charts: every task of the team, since the first launch and at most DASHBOARD_HOURS ago."""
+    now = timezone.now()
+    agents = Agent.objects.in_team(team)
+    launched = agents.aggregate(first=Min("task__launched_at"))["first"]
+    window = Window.covering(max(launched or now, now - timedelta(hours=DASHBOARD_HOURS)), now)
+    return {
+        "charts": for_events(Event.objects.filter(agent__in=agents), window),
+        "chart_window": window,
+        "charts_team": team.pk,
+        **_live(Progress.of(agents), reverse("agents:dashboard_charts"), "team", team.pk),
+    }
+
+
+def _live(progress: Progress, url: str, *parts) -> dict:
+    return {
+        "charts_url": url,
+        "charts_poll": progress.open,
+        "charts_poll_seconds": POLL_SECONDS,
+        "charts_tag": progress.tag(*parts),
+    }
