@@ -127,9 +127,9 @@ class Chart:
 
 def _number(value: float) -> str:
     if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M"
+        return f"{value / 1_000_000:.1f}".removesuffix(".0") + "M"
     if value >= 1_000:
-        return f"{value / 1_000:.1f}k"
+        return f"{value / 1_000:.1f}".removesuffix(".0") + "k"
     return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
 
 
@@ -311,7 +311,9 @@ class Progress:
 def task_charts(task) -> dict:
     """The task page's charts and how they keep current: from the launch to now, or to the last agent's end."""
     progress = Progress.of(task.agents.all())
-    until = None if progress.open or progress.last_finished is None else progress.last_finished
+    until = None
+    if not progress.open and progress.last_finished:  # a margin: the last stop's event is written just after it
+        until = min(progress.last_finished + timedelta(minutes=1), timezone.now())
     window = Window.covering(task.launched_at, until)
     return {
         "charts": for_events(Event.objects.filter(agent__task=task), window),
