@@ -37,6 +37,7 @@ from agents.models import Agent, Event
 WIDTH, HEIGHT = 400, 170
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 MAX_SERIES = 6  # models beyond these are drawn as one "other"
+MAX_DOTS = 30  # lines of at most this many points mark each one
 POLL_SECONDS = 5  # how often a page with agents at work asks whether its charts changed (a 304 while not)
 DASHBOARD_HOURS = 24  # the dashboard's charts cover at most this much of the past
 WORKING = {Agent.Status.QUEUED, Agent.Status.PREPARING, Agent.Status.RUNNING}
@@ -74,6 +75,14 @@ class Window:
             start += self.step
         return found
 
+    def last_share(self) -> float:
+        """How much of its last bucket the window covers (a quarter at least): the rate charts scale that bucket by
+        it, so the minute under way does not read as a drop."""
+        buckets = self.buckets()
+        if not buckets:
+            return 1.0
+        return min(1.0, max(0.25, (self.until - buckets[-1]) / self.step))
+
     def index(self) -> dict[float, int]:
         """Each bucket's position, by its start as a timestamp (what a row's SQL bucket is looked up by)."""
         return {b.timestamp(): i for i, b in enumerate(self.buckets())}
@@ -90,6 +99,7 @@ class Series:
     css: str  # the class that colours it (swarm.css: .s-0 ... .s-5, .st-<status>, .vo-<outcome>)
     values: list[float]
     shape: str = ""  # SVG points of its line or area
+    dots: list[tuple[float, float]] = field(default_factory=list)  # a line's points, marked while they are few
     bars: list[tuple[float, float, float, float]] = field(default_factory=list)  # x, y, width, height
 
 
@@ -103,6 +113,7 @@ class Chart:
     window: Window
     series: list[Series]
     ticks: list[tuple[float, str]] = field(default_factory=list)  # y, label
+    rate: bool = False  # values per bucket: the bucket under way is drawn at its rate so far, not as a drop
     labels: list[tuple[float, str, str]] = field(default_factory=list)  # x, label, text-anchor
     width: int = WIDTH
     height: int = HEIGHT
@@ -149,10 +160,14 @@ def _nice(top: float) -> float:
 def draw(chart: Chart) -> Chart:
     """Compute the chart's shapes: stacked areas or bars add up the series, lines stand alone."""
     n = len(chart.window.buckets()) if not chart.series else len(chart.series[0].values)
+    share = chart.window.last_share() if chart.rate else 1.0
+    drawn = {id(s): [*s.values[:-1], s.values[-1] / share] if s.values else [] for s in chart.series}
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     stacked = chart.kind in ("area", "bars")
     tops = (
-        [sum(s.values[i] for s in chart.series) for i in range(n)] if stacked else [max(s.values) for s in chart.series]
+        [sum(drawn[id(s)][i] for s in chart.series) for i in range(n)]
+        if stacked
+        else [max(drawn[id(s)]) for s in chart.series]
     )
     top = _nice(max(tops, default=0) or 0)
     y = lambda v: round(TOP + plot_h - v / top * plot_h, 1)  # noqa: E731
@@ -160,13 +175,19 @@ def draw(chart: Chart) -> Chart:
     x = (lambda i: round(LEFT + band * (i + 0.5), 1)) if n else (lambda i: LEFT)  # noqa: E731
     base = [0.0] * n
     for s in chart.series:
+        values = drawn[id(s)]
         if chart.kind == "lines":
-            s.shape = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(s.values))
+            s.shape = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values))
+            if n <= MAX_DOTS:  # a fresh task's one or two points would draw no line at all
+                s.dots = [(x(i), y(v)) for i, v in enumerate(values)]
             continue
-        upper = [b + v for b, v in zip(base, s.values, strict=True)]
+        upper = [b + v for b, v in zip(base, values, strict=True)]
         if chart.kind == "area":
-            forward = [f"{x(i)},{y(u)}" for i, u in enumerate(upper)]
-            back = [f"{x(i)},{y(b)}" for i, b in reversed(list(enumerate(base)))]
+            # one bucket alone spans its band, as a bar would, rather than drawing a polygon of no width
+            xs = [round(LEFT + band * 0.1, 1), round(LEFT + band * 0.9, 1)] if n == 1 else [x(i) for i in range(n)]
+            up, down = (upper * 2, base * 2) if n == 1 else (upper, base)
+            forward = [f"{xs[i]},{y(u)}" for i, u in enumerate(up)]
+            back = [f"{xs[i]},{y(b)}" for i, b in reversed(list(enumerate(down)))]
             s.shape = " ".join(forward + back)
         else:
             s.bars = [
@@ -255,9 +276,9 @@ def usage_over_time(events: QuerySet, window: Window) -> list[Chart]:
     per_minute = [round(s / minutes, 2) for s in steps]
     ranked = sorted(tokens, key=lambda m: (-sum(tokens[m]), m))  # one order, so a model has one colour in both
     return [
-        draw(Chart("Tokens per model", "tokens", "lines", window, _by_model(tokens, ranked))),
-        draw(Chart("Cost per model", "USD", "lines", window, _by_model(cost, ranked))),
-        draw(Chart("Steps per minute", "steps/min", "lines", window, [Series("steps", "s-0", per_minute)])),
+        draw(Chart("Tokens per model", "tokens", "lines", window, _by_model(tokens, ranked), rate=True)),
+        draw(Chart("Cost per model", "USD", "lines", window, _by_model(cost, ranked), rate=True)),
+        draw(Chart("Steps per minute", "steps/min", "lines", window, [Series("steps", "s-0", per_minute)], rate=True)),
     ]
 
 

@@ -41,6 +41,7 @@ class Generator:
     profiles: list[str]  # what a row may pick: the team's profiles
     errors: list[str] = field(default_factory=list)
     entries: list[tuple[str, str]] = field(default_factory=list)  # (name, profile), when asked to generate
+    used: bool = False  # it just filled the roster (or tried to): it stays open
 
     @property
     def shown_rows(self) -> list[tuple[int, str, str]]:
@@ -59,7 +60,8 @@ def read(data, profiles: list[str]) -> Generator:
         return Generator(rows=[("", profiles[0] if profiles else "")], names=default_names(), profiles=profiles)
     counts, picks = data.getlist("gen_count")[:MAX_ROWS], data.getlist("gen_profile")[:MAX_ROWS]
     rows = [(n[:6], p[:100]) for n, p in zip(counts, picks, strict=False)]
-    return Generator(rows=rows, names=data.get("gen_names", "")[:MAX_NAMES_TEXT], profiles=profiles)
+    names = data.get("gen_names", "")[:MAX_NAMES_TEXT]
+    return Generator(rows=rows, names=names, profiles=profiles)
 
 
 def generate(gen: Generator) -> Generator:
@@ -126,8 +128,10 @@ def context(form, data=None, fill: bool = False) -> dict:
     roster's lines. `fill`: generate from the posted rows into the (unbound) form's roster field."""
     profiles = list(ModelProfile.objects.in_team(form.team).order_by("name").values_list("name", flat=True))
     gen = read(data, profiles)
-    if fill and generate(gen).entries:
-        form.initial["roster_text"] = gen.lines
+    if fill:
+        gen.used = True
+        if generate(gen).entries:
+            form.initial["roster_text"] = gen.lines
     return {
         "roster_field": form["roster_text"],
         "generator": gen,
