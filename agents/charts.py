@@ -76,12 +76,12 @@ class Window:
         return found
 
     def last_share(self) -> float:
-        """How much of its last bucket the window covers (a quarter at least): the rate charts scale that bucket by
-        it, so the minute under way does not read as a drop."""
+        """How much of its last bucket the window covers (a sixth at least, so its first seconds do not swing wildly):
+        the rate charts scale that bucket by it, so the minute under way does not read as a drop."""
         buckets = self.buckets()
         if not buckets:
             return 1.0
-        return min(1.0, max(0.25, (self.until - buckets[-1]) / self.step))
+        return min(1.0, max(1 / 6, (self.until - buckets[-1]) / self.step))
 
     def index(self) -> dict[float, int]:
         """Each bucket's position, by its start as a timestamp (what a row's SQL bucket is looked up by)."""
@@ -198,7 +198,8 @@ def draw(chart: Chart) -> Chart:
         base = upper
     chart.ticks = [(y(v), _number(v)) for v in (0, top / 2, top)]
     buckets = chart.window.buckets()
-    fmt = "%b %d" if chart.window.unit == "day" else "%H:%M"
+    days = chart.window.until - chart.window.since > timedelta(days=1)  # hours of several days say which day
+    fmt = "%b %d" if chart.window.unit == "day" else "%b %d %H:%M" if days else "%H:%M"
     picks = sorted({0, len(buckets) // 2, len(buckets) - 1}) if buckets else []
     anchors = {0: "start", len(buckets) - 1: "end"}  # the ends' labels stay inside the chart
     chart.labels = [

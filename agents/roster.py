@@ -126,7 +126,9 @@ def preview(text: str, team) -> dict:
 def context(form, data=None, fill: bool = False) -> dict:
     """The task form's roster block: its field, the generator (as posted, or as first shown) and the preview of the
     roster's lines. `fill`: generate from the posted rows into the (unbound) form's roster field."""
-    profiles = list(ModelProfile.objects.in_team(form.team).order_by("name").values_list("name", flat=True))
+    rows = ModelProfile.objects.in_team(form.team).values_list("name", "model")
+    # the workers' profiles first: judges' models are named so (as the task form's judge panel assumes)
+    profiles = [name for name, model in sorted(rows, key=lambda r: ("judge" in r[1], r[0]))]
     gen = read(data, profiles)
     if fill:
         gen.used = True

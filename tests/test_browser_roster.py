@@ -18,15 +18,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 KEY = "browser-roster-key-0123456789"
 CHARTS = ["agents-by-status", "tokens-per-model", "cost-per-model", "steps-per-minute", "verdict-outcomes"]
 DRAW_WAIT_MS = 150_000
-CALLS = [
-    ("list_files", {"path": "."}),
-    ("read_file", {"path": "README.md"}),
-    ("read_file", {"path": "mathutil.py"}),
-    ("list_files", {"path": "tests"}),
-    ("read_file", {"path": "textutil.py"}),
-    ("read_file", {"path": "tests/test_mathutil.py"}),
-    ("read_file", {"path": "tests/test_textutil.py"}),
-]
+PATHS = ["README.md", "mathutil.py", "textutil.py", "tests/test_mathutil.py", "tests/test_textutil.py"]
+
+
+def _calls(n: int) -> list[tuple[str, dict]]:
+    """Reads of the repository's files, each by a path spelled differently (./x, ././x, ...)."""
+    return [("read_file", {"path": "./" * (1 + i // len(PATHS)) + PATHS[i % len(PATHS)]}) for i in range(n)]
 
 
 def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw(browser, live_app, server):
@@ -51,9 +48,9 @@ def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw
         repo = "mathutil"
 
         task_url = _write_a_task_with_a_generated_roster(page, repo)
-        # the local-model agents read around for as long as the test runs (never the same call often enough to be
-        # taken for a loop); the simulated ones fix, verify and submit
-        server.script(*[reply("Reading around.", call, usage=(900, 150)) for call in CALLS] * 300)
+        # the local-model agents read around for as long as the test runs (each call a new path, so none is taken
+        # for a loop); the simulated ones fix, verify and submit
+        server.script(*[reply("Reading around.", call, usage=(900, 150)) for call in _calls(600)])
         page.locator("#launch").click()
         expect(page.locator(".flash")).to_have_text("Launched 20 agents.")
         expect(page.locator("article.card")).to_have_count(20)
@@ -61,6 +58,7 @@ def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw
         shot(page, "roster", "04-task-charts", full_page=True)
 
         page.get_by_role("link", name="Dashboard").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Dashboard")
         charts = page.locator("#charts")
         for slug in CHARTS:
             expect(charts.locator(f'[data-chart="{slug}"] .series').first).to_be_visible()

@@ -37,3 +37,9 @@ def test_a_long_window_draws_lines_without_marking_every_point():
     chart = draw(Chart("Steps per minute", "steps/min", "lines", window, [Series("steps", "s-0", values)], rate=True))
     assert len(points(chart.series[0].shape)) == 180 and chart.series[0].dots == []
     assert [label for _, label, _ in chart.labels] == ["06:00", "07:30", "08:59"]
+
+
+def test_hours_of_several_days_say_which_day():
+    window = Window(START, START + timedelta(hours=60), "hour")
+    chart = draw(Chart("Tokens per model", "tokens", "lines", window, [Series("m", "s-0", [1.0] * 61)], rate=True))
+    assert [label for _, label, _ in chart.labels] == ["Nov 30 06:00", "Dec 01 12:00", "Dec 02 18:00"]
