@@ -38,7 +38,9 @@ WIDTH, HEIGHT = 400, 170
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 MAX_SERIES = 6  # models beyond these are drawn as one "other"
 MAX_DOTS = 30  # lines of at most this many points mark each one
-POLL_SECONDS = 5  # how often a page with agents at work asks whether its charts changed (a 304 while not)
+# How often a page asks whether its charts changed (a 304 while not): every 5 s for a fresh task, less often as the
+# window and with it the cost of drawing grow (about one new point's width per ask), at least once a minute.
+POLL_SECONDS, POLL_POINTS, POLL_MAX_SECONDS = 5, 120, 60
 DASHBOARD_HOURS = 24  # the dashboard's charts cover at most this much of the past
 WORKING = {Agent.Status.QUEUED, Agent.Status.PREPARING, Agent.Status.RUNNING}
 
@@ -342,7 +344,7 @@ def task_charts(task) -> dict:
         "chart_window": window,
         "charts_team": task.team_id,
         "charts_task": task,
-        **_live(progress, reverse("agents:task_charts", args=[task.pk]), "task", task.pk),
+        **_live(progress, window, reverse("agents:task_charts", args=[task.pk]), "task", task.pk),
     }
 
 
@@ -356,14 +358,15 @@ def team_charts(team) -> dict:
         "charts": for_events(Event.objects.filter(agent__in=agents), window),
         "chart_window": window,
         "charts_team": team.pk,
-        **_live(Progress.of(agents), reverse("agents:dashboard_charts"), "team", team.pk),
+        **_live(Progress.of(agents), window, reverse("agents:dashboard_charts"), "team", team.pk),
     }
 
 
-def _live(progress: Progress, url: str, *parts) -> dict:
+def _live(progress: Progress, window: Window, url: str, *parts) -> dict:
+    span = (window.until - window.since).total_seconds()
     return {
         "charts_url": url,
         "charts_poll": progress.open,
-        "charts_poll_seconds": POLL_SECONDS,
+        "charts_poll_seconds": int(min(POLL_MAX_SECONDS, max(POLL_SECONDS, span / POLL_POINTS))),
         "charts_tag": progress.tag(*parts),
     }

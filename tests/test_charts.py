@@ -96,6 +96,7 @@ def test_the_task_pages_charts_refresh_alone_while_agents_work_and_stop_asking_o
     page = alice_client.get(f"/tasks/{ada.task_id}/").content.decode()
     url, tag = poll_of(page)
     assert url == f"/tasks/{ada.task_id}/charts/"
+    assert 'hx-trigger="every 5s"' in page  # a fresh task: its charts move fast and cost little
 
     unchanged = alice_client.get(url, HTTP_IF_NONE_MATCH=tag, HTTP_HX_REQUEST="true")
     assert unchanged.status_code == 304 and unchanged.content == b""  # nothing new: nothing drawn
@@ -141,3 +142,14 @@ def test_a_finished_tasks_charts_end_when_its_last_agent_did(launched, alice_cli
     html = alice_client.get(f"/tasks/{task.pk}/").content.decode()
     status = figure(html, "agents-by-status")
     assert "(agents, per minute)" in status  # 40 minutes of work, drawn by the minute, not 3 days by the hour
+
+
+def test_a_long_running_tasks_charts_are_asked_for_less_often(launched, alice_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    task = launched["Ada"].task
+    type(task).objects.filter(pk=task.pk).update(launched_at=timezone.now() - timedelta(hours=3))
+    page = alice_client.get(f"/tasks/{task.pk}/").content.decode()
+    assert poll_of(page) and 'hx-trigger="every 60s"' in page  # a point per minute: once a minute is enough
