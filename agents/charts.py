@@ -78,12 +78,12 @@ class Window:
         return found
 
     def last_share(self) -> float:
-        """How much of its last bucket the window covers (a sixth at least, so its first seconds do not swing wildly):
+        """How much of its last bucket the window covers (a twelfth at least, so its first seconds do not swing wildly):
         the rate charts scale that bucket by it, so the minute under way does not read as a drop."""
         buckets = self.buckets()
         if not buckets:
             return 1.0
-        return min(1.0, max(1 / 6, (self.until - buckets[-1]) / self.step))
+        return min(1.0, max(1 / 12, (self.until - buckets[-1]) / self.step))
 
     def index(self) -> dict[float, int]:
         """Each bucket's position, by its start as a timestamp (what a row's SQL bucket is looked up by)."""

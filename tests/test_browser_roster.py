@@ -11,6 +11,7 @@ import re
 import pytest
 
 from tests.browser import log_in, session, shot
+from tests.live_server import ARTIFACTS
 from tests.openai_server import reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
@@ -128,6 +129,9 @@ def _write_a_task_with_a_generated_roster(page, repo: str) -> str:
     assert page.url.endswith("/tasks/new/")  # swapped in place: nothing saved yet
     page.locator("#roster").scroll_into_view_if_needed()
     shot(page, "roster", "01-generated-roster")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#roster").screenshot(path=str(ARTIFACTS / "roster-01-generated-roster-390x844.png"), caret="initial")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # the preview follows the lines as they are typed, with the form's own complaints
     page.get_by_label("Agents").press("Control+End")
