@@ -8,6 +8,7 @@ page has the same time axis.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,7 +17,10 @@ from django.db.models import (
     Count,
     DateTimeField,
     FloatField,
+    Max,
+    Min,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -24,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Greatest, Trunc
+from django.urls import reverse
 from django.utils import timezone
 
 from agents.fleet import STATUS_ORDER
@@ -32,6 +37,12 @@ from agents.models import Agent, Event
 WIDTH, HEIGHT = 400, 170
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 MAX_SERIES = 6  # models beyond these are drawn as one "other"
+MAX_DOTS = 30  # lines of at most this many points mark each one
+# How often a page asks whether its charts changed (a 304 while not): every 5 s for a fresh task, less often as the
+# window and with it the cost of drawing grow (about one new point's width per ask), at least once a minute.
+POLL_SECONDS, POLL_POINTS, POLL_MAX_SECONDS = 5, 120, 60
+DASHBOARD_HOURS = 24  # the dashboard's charts cover at most this much of the past
+WORKING = {Agent.Status.QUEUED, Agent.Status.PREPARING, Agent.Status.RUNNING}
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,14 @@ class Window:
             start += self.step
         return found
 
+    def last_share(self) -> float:
+        """How much of its last bucket the window covers (a twelfth at least, so its first seconds do not swing wildly):
+        the rate charts scale that bucket by it, so the minute under way does not read as a drop."""
+        buckets = self.buckets()
+        if not buckets:
+            return 1.0
+        return min(1.0, max(1 / 12, (self.until - buckets[-1]) / self.step))
+
     def index(self) -> dict[float, int]:
         """Each bucket's position, by its start as a timestamp (what a row's SQL bucket is looked up by)."""
         return {b.timestamp(): i for i, b in enumerate(self.buckets())}
@@ -82,6 +101,7 @@ class Series:
     css: str  # the class that colours it (swarm.css: .s-0 ... .s-5, .st-<status>, .vo-<outcome>)
     values: list[float]
     shape: str = ""  # SVG points of its line or area
+    dots: list[tuple[float, float]] = field(default_factory=list)  # a line's points, marked while they are few
     bars: list[tuple[float, float, float, float]] = field(default_factory=list)  # x, y, width, height
 
 
@@ -95,6 +115,7 @@ class Chart:
     window: Window
     series: list[Series]
     ticks: list[tuple[float, str]] = field(default_factory=list)  # y, label
+    rate: bool = False  # values per bucket: the bucket under way is drawn at its rate so far, not as a drop
     labels: list[tuple[float, str, str]] = field(default_factory=list)  # x, label, text-anchor
     width: int = WIDTH
     height: int = HEIGHT
@@ -119,9 +140,9 @@ class Chart:
 
 def _number(value: float) -> str:
     if value >= 1_000_000:
-        return f"{value / 1_000_000:.1f}M"
+        return f"{value / 1_000_000:.1f}".removesuffix(".0") + "M"
     if value >= 1_000:
-        return f"{value / 1_000:.1f}k"
+        return f"{value / 1_000:.1f}".removesuffix(".0") + "k"
     return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
 
 
@@ -141,10 +162,14 @@ def _nice(top: float) -> float:
 def draw(chart: Chart) -> Chart:
     """Compute the chart's shapes: stacked areas or bars add up the series, lines stand alone."""
     n = len(chart.window.buckets()) if not chart.series else len(chart.series[0].values)
+    share = chart.window.last_share() if chart.rate else 1.0
+    drawn = {id(s): [*s.values[:-1], s.values[-1] / share] if s.values else [] for s in chart.series}
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     stacked = chart.kind in ("area", "bars")
     tops = (
-        [sum(s.values[i] for s in chart.series) for i in range(n)] if stacked else [max(s.values) for s in chart.series]
+        [sum(drawn[id(s)][i] for s in chart.series) for i in range(n)]
+        if stacked
+        else [max(drawn[id(s)]) for s in chart.series]
     )
     top = _nice(max(tops, default=0) or 0)
     y = lambda v: round(TOP + plot_h - v / top * plot_h, 1)  # noqa: E731
@@ -152,13 +177,19 @@ def draw(chart: Chart) -> Chart:
     x = (lambda i: round(LEFT + band * (i + 0.5), 1)) if n else (lambda i: LEFT)  # noqa: E731
     base = [0.0] * n
     for s in chart.series:
+        values = drawn[id(s)]
         if chart.kind == "lines":
-            s.shape = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(s.values))
+            s.shape = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(values))
+            if n <= MAX_DOTS:  # a fresh task's one or two points would draw no line at all
+                s.dots = [(x(i), y(v)) for i, v in enumerate(values)]
             continue
-        upper = [b + v for b, v in zip(base, s.values, strict=True)]
+        upper = [b + v for b, v in zip(base, values, strict=True)]
         if chart.kind == "area":
-            forward = [f"{x(i)},{y(u)}" for i, u in enumerate(upper)]
-            back = [f"{x(i)},{y(b)}" for i, b in reversed(list(enumerate(base)))]
+            # one bucket alone spans its band, as a bar would, rather than drawing a polygon of no width
+            xs = [round(LEFT + band * 0.1, 1), round(LEFT + band * 0.9, 1)] if n == 1 else [x(i) for i in range(n)]
+            up, down = (upper * 2, base * 2) if n == 1 else (upper, base)
+            forward = [f"{xs[i]},{y(u)}" for i, u in enumerate(up)]
+            back = [f"{xs[i]},{y(b)}" for i, b in reversed(list(enumerate(down)))]
             s.shape = " ".join(forward + back)
         else:
             s.bars = [
@@ -169,7 +200,8 @@ def draw(chart: Chart) -> Chart:
         base = upper
     chart.ticks = [(y(v), _number(v)) for v in (0, top / 2, top)]
     buckets = chart.window.buckets()
-    fmt = "%b %d" if chart.window.unit == "day" else "%H:%M"
+    days = chart.window.until - chart.window.since > timedelta(days=1)  # hours of several days say which day
+    fmt = "%b %d" if chart.window.unit == "day" else "%b %d %H:%M" if days else "%H:%M"
     picks = sorted({0, len(buckets) // 2, len(buckets) - 1}) if buckets else []
     anchors = {0: "start", len(buckets) - 1: "end"}  # the ends' labels stay inside the chart
     chart.labels = [
@@ -247,9 +279,9 @@ def usage_over_time(events: QuerySet, window: Window) -> list[Chart]:
     per_minute = [round(s / minutes, 2) for s in steps]
     ranked = sorted(tokens, key=lambda m: (-sum(tokens[m]), m))  # one order, so a model has one colour in both
     return [
-        draw(Chart("Tokens per model", "tokens", "lines", window, _by_model(tokens, ranked))),
-        draw(Chart("Cost per model", "USD", "lines", window, _by_model(cost, ranked))),
-        draw(Chart("Steps per minute", "steps/min", "lines", window, [Series("steps", "s-0", per_minute)])),
+        draw(Chart("Tokens per model", "tokens", "lines", window, _by_model(tokens, ranked), rate=True)),
+        draw(Chart("Cost per model", "USD", "lines", window, _by_model(cost, ranked), rate=True)),
+        draw(Chart("Steps per minute", "steps/min", "lines", window, [Series("steps", "s-0", per_minute)], rate=True)),
     ]
 
 
@@ -268,3 +300,73 @@ def _by_model(values: dict[str, list[float]], ranked: list[str]) -> list[Series]
 def for_events(events: QuerySet, window: Window) -> list[Chart]:
     """The agents app's charts of some agents' events: status, tokens, cost, steps (two queries)."""
     return [status_over_time(events, window), *usage_over_time(events, window)]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What some agents' charts depend on, in one aggregate query over the agents (never their events): every event,
+    a verdict or a decision included, raises an agent's `next_seq`, so their sum changes whenever a chart would."""
+
+    agents: int
+    events: int
+    working: bool  # some agent takes steps: the time axis moves on by itself
+    open: bool  # some agent may still change (a paused one resumed, a verdict awaited): the page keeps asking
+    last_finished: datetime | None
+
+    @classmethod
+    def of(cls, agents: QuerySet) -> Progress:
+        row = agents.aggregate(
+            n=Count("id"),
+            events=Coalesce(Sum("next_seq"), 0),
+            working=Count("id", filter=Q(status__in=WORKING)),
+            open=Count("id", filter=~Q(status__in=Agent.FINISHED)),
+            last=Max("finished_at"),
+        )
+        return cls(row["n"], row["events"], row["working"] > 0, row["open"] > 0, row["last"])
+
+    def tag(self, *parts) -> str:
+        """The ETag's value (without its quotes): changes when the charts would, including the minute while some
+        agent works, since then the last bucket and the time axis move on."""
+        minute = int(timezone.now().timestamp() // 60) if self.working else 0
+        text = "|".join(map(str, (*parts, self.agents, self.events, self.working, self.open, minute)))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def task_charts(task) -> dict:
+    """The task page's charts and how they keep current: from the launch to now, or to the last agent's end."""
+    progress = Progress.of(task.agents.all())
+    until = None
+    if not progress.open and progress.last_finished:  # a margin: the last stop's event is written just after it
+        until = min(progress.last_finished + timedelta(minutes=1), timezone.now())
+    window = Window.covering(task.launched_at, until)
+    return {
+        "charts": for_events(Event.objects.filter(agent__task=task), window),
+        "chart_window": window,
+        "charts_team": task.team_id,
+        "charts_task": task,
+        **_live(progress, window, reverse("agents:task_charts", args=[task.pk]), "task", task.pk),
+    }
+
+
+def team_charts(team) -> dict:
+    """The dashboard's charts: every task of the team, since the first launch and at most DASHBOARD_HOURS ago."""
+    now = timezone.now()
+    agents = Agent.objects.in_team(team)
+    launched = agents.aggregate(first=Min("task__launched_at"))["first"]
+    window = Window.covering(max(launched or now, now - timedelta(hours=DASHBOARD_HOURS)), now)
+    return {
+        "charts": for_events(Event.objects.filter(agent__in=agents), window),
+        "chart_window": window,
+        "charts_team": team.pk,
+        **_live(Progress.of(agents), window, reverse("agents:dashboard_charts"), "team", team.pk),
+    }
+
+
+def _live(progress: Progress, window: Window, url: str, *parts) -> dict:
+    span = (window.until - window.since).total_seconds()
+    return {
+        "charts_url": url,
+        "charts_poll": progress.open,
+        "charts_poll_seconds": int(min(POLL_MAX_SECONDS, max(POLL_SECONDS, span / POLL_POINTS))),
+        "charts_tag": progress.tag(*parts),
+    }

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Min
 from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import condition, require_GET, require_POST
 
 from agents import bulk, charts, fleet
 from agents.errors import ServiceError
 from agents.events import attention_context
-from agents.models import Agent, Event, TaskSpec
+from agents.models import Agent, TaskSpec
 from agents.permissions import grants, owned_or_404
 from agents.teams import team_for
-
-DASHBOARD_HOURS = 24  # the dashboard's charts cover at most this much of the past
 
 
 @login_required
@@ -73,15 +67,37 @@ def task_act(request, pk: int):
 def dashboard(request):
     """The current team at a glance: who needs a person, and the trends of every task's agents."""
     team = team_for(request, "view")
-    now = timezone.now()
-    launched = TaskSpec.objects.in_team(team).aggregate(first=Min("launched_at"))["first"]
-    window = charts.Window.covering(max(launched or now, now - timedelta(hours=DASHBOARD_HOURS)), now)
-    agents = Agent.objects.in_team(team)
-    events = Event.objects.filter(agent__in=agents)
-    context = {
-        "team": team,
-        "chart_window": window,
-        "charts": charts.for_events(events, window),
-        **attention_context(agents),
-    }
+    context = {"team": team, **charts.team_charts(team), **attention_context(Agent.objects.in_team(team))}
     return render(request, "agents/dashboard.html", context)
+
+
+def _task_charts_etag(request, pk: int) -> str:
+    task = owned_or_404(request.user, TaskSpec.objects, pk)
+    return f'"{charts.Progress.of(task.agents.all()).tag("task", task.pk)}"'
+
+
+@login_required
+@require_GET
+@condition(etag_func=_task_charts_etag)  # a poll that finds nothing new is a 304: one aggregate, nothing drawn
+def task_charts(request, pk: int):
+    """The task page's charts alone, for its poll (templates/agents/partials/charts.html)."""
+    task = owned_or_404(request.user, TaskSpec.objects.select_related("team"), pk)
+    return _fragment(render(request, "agents/partials/charts.html", charts.task_charts(task)))
+
+
+def _team_charts_etag(request) -> str:
+    team = team_for(request, "view")
+    return f'"{charts.Progress.of(Agent.objects.in_team(team)).tag("team", team.pk)}"'
+
+
+@login_required
+@require_GET
+@condition(etag_func=_team_charts_etag)
+def dashboard_charts(request):
+    """The dashboard's charts alone, for its poll."""
+    return _fragment(render(request, "agents/partials/charts.html", charts.team_charts(team_for(request, "view"))))
+
+
+def _fragment(response):
+    response["Cache-Control"] = "private, no-cache"
+    return response

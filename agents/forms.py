@@ -12,6 +12,7 @@ from agents import worktrees
 from agents.models import ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+MAX_AGENTS = 1000  # per task
 
 
 def _lines(text: str) -> list[str]:
@@ -58,6 +59,18 @@ def clean_acceptance(criteria: list[str]) -> list[str]:
     return criteria
 
 
+def parse_roster(text: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The page's roster, one "Name = profile" a line -> (name, profile) pairs and the lines that are not so."""
+    entries, errors = [], []
+    for line in _lines(text):
+        name, sep, profile = (part.strip() for part in line.partition("="))
+        if not sep:
+            errors.append(f"“{line}”: write it as Name = profile.")
+            continue
+        entries.append((name, profile))
+    return entries, errors
+
+
 def clean_roster(entries: list[tuple[str, str]], team, errors: list[str] | None = None) -> list[dict]:
     """Roster rules shared by the task form and the API: (name, profile) pairs -> [{"name", "profile"}].
 
@@ -82,8 +95,8 @@ def clean_roster(entries: list[tuple[str, str]], team, errors: list[str] | None 
         raise forms.ValidationError(errors)
     if not roster:
         raise forms.ValidationError("Name at least one agent.")
-    if len(roster) > 1000:
-        raise forms.ValidationError("At most 1,000 agents per task.")
+    if len(roster) > MAX_AGENTS:
+        raise forms.ValidationError(f"At most {MAX_AGENTS:,} agents per task (this roster has {len(roster):,}).")
     return roster
 
 
@@ -162,8 +175,9 @@ class TaskSpecForm(TaskFieldsForm):
     roster_text = forms.CharField(
         label="Agents",
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="One agent per line: Name = model profile, e.g. “Ada = sim-diligent”. Names must be unique.",
-        max_length=20_000,
+        help_text="One agent per line: Name = model profile, e.g. “Ada = sim-diligent”. Names must be unique."
+        " Or generate them below.",
+        max_length=MAX_AGENTS * 150,  # a name of 40 characters, " = ", a profile's name of 100
     )
 
     POLICY_FIELDS = ("judge_profiles", "judge_rule", "auto_approve")
@@ -207,13 +221,7 @@ class TaskSpecForm(TaskFieldsForm):
         return clean_acceptance(_lines(self.cleaned_data["acceptance_text"]))
 
     def clean_roster_text(self):
-        entries, errors = [], []
-        for line in _lines(self.cleaned_data["roster_text"]):
-            name, sep, profile = (part.strip() for part in line.partition("="))
-            if not sep:
-                errors.append(f"“{line}”: write it as Name = profile.")
-                continue
-            entries.append((name, profile))
+        entries, errors = parse_roster(self.cleaned_data["roster_text"])
         return clean_roster(entries, self.team, errors)
 
     def save(self, commit=True):

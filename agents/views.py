@@ -11,10 +11,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import charts, fleet, messaging, receipts, sandbox, services, task_setup
+from agents import charts, fleet, messaging, receipts, roster, sandbox, services, task_setup
 from agents.events import DENSE_FROM, attention_context, preparation, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
-from agents.models import Agent, Event, Skill, TaskSpec, TasteGuide
+from agents.models import Agent, Skill, TaskSpec, TasteGuide
 from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
 from agents.teams import current_team_id, team_for
@@ -82,12 +82,16 @@ def task_list(request):
 @require_http_methods(["GET", "POST"])
 def task_new(request):
     team = team_for(request, "edit_task")
-    form = TaskSpecForm(request.POST or None, team=team, policy=grants(request.user, team.pk).set_policy)
+    policy = grants(request.user, team.pk).set_policy
+    form = TaskSpecForm(request.POST or None, team=team, policy=policy)
+    if "generate" in request.POST:
+        return _task_form_generated(request, form, TaskSpecForm(team=team, policy=policy))
     if request.method == "POST" and form.is_valid():
         task = task_setup.save_task(request.user, form)
         messages.success(request, f"Task “{task.title}” saved.")
         return redirect(task)
-    return render(request, "agents/task_form.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, **roster.context(form, request.POST or None)}
+    return render(request, "agents/task_form.html", context, status=400 if form.errors else 200)
 
 
 @login_required
@@ -96,11 +100,22 @@ def task_edit(request, pk: int):
     task = owned_or_404(request.user, TASK_PAGE, pk, "edit_task")
     policy = grants(request.user, task.team_id).set_policy
     form = TaskSpecForm(request.POST or None, instance=task, team=task.team, policy=policy)
+    if "generate" in request.POST:
+        return _task_form_generated(request, form, TaskSpecForm(instance=task, team=task.team, policy=policy), task)
     if request.method == "POST" and form.is_valid():
         task_setup.save_task(request.user, form)
         messages.success(request, "Task saved.")
         return redirect(task)
-    return render(request, "agents/task_form.html", {"form": form, "task": task}, status=400 if form.errors else 200)
+    context = {"form": form, "task": task, **roster.context(form, request.POST or None)}
+    return render(request, "agents/task_form.html", context, status=400 if form.errors else 200)
+
+
+def _task_form_generated(request, posted: TaskSpecForm, shown: TaskSpecForm, task=None):
+    """The roster generator without JavaScript: the form again as it was typed, its roster filled, nothing saved
+    or flagged yet (with JavaScript, roster_generate swaps in the roster block alone)."""
+    shown.initial.update(roster.as_typed(posted))
+    context = {"form": shown, "task": task, **roster.context(shown, request.POST, fill=True)}
+    return render(request, "agents/task_form.html", context)
 
 
 @login_required
@@ -129,7 +144,6 @@ def task_detail(request, pk: int):
     else:
         context = {"agents": list(task.agents.select_related("task", "profile"))}
     sandbox_ok, sandbox_note = sandbox.availability()
-    window = charts.Window.covering(task.launched_at)
     return render(
         request,
         "agents/task_detail.html",
@@ -139,14 +153,13 @@ def task_detail(request, pk: int):
             "task": task,
             "totals": task_totals(task) if task.launched_at else None,
             "dense": dense,
-            "chart_window": window,
-            "charts": charts.for_events(Event.objects.filter(agent__task=task), window) if task.launched_at else [],
             "progress": preparation(task) if task.launched_at else None,
             "acceptance_html": render_markdown("\n".join(f"- {c}" for c in task.acceptance)),
             "goal_html": render_markdown(task.goal),
             "sandbox_ok": sandbox_ok,
             "sandbox_note": sandbox_note,
             "can": can,
+            **(charts.task_charts(task) if task.launched_at else {}),
         },
     )
 
@@ -321,3 +334,20 @@ def markdown_preview(request):
     if request.POST.get("as_list"):
         text = "\n".join(f"- {line.strip()}" for line in text.splitlines() if line.strip())
     return HttpResponse(render_markdown(text[:50_000]) or "<p class='muted'>Nothing to preview yet.</p>")
+
+
+@login_required
+@require_POST
+def roster_generate(request):
+    """The task form's roster block with the roster generated from the posted rows and names (or why not)."""
+    form = TaskSpecForm(team=team_for(request, "edit_task"))
+    return render(request, "agents/partials/roster.html", roster.context(form, request.POST, fill=True))
+
+
+@login_required
+@require_POST
+def roster_preview(request):
+    """What the posted roster lines make: the agents by profile, or what is wrong with them."""
+    text = request.POST.get("roster_text", "")[: TaskSpecForm.base_fields["roster_text"].max_length]
+    context = {"roster_preview": roster.preview(text, team_for(request, "edit_task"))}
+    return render(request, "agents/partials/roster_preview.html", context)

@@ -81,3 +81,75 @@ def test_the_charts_cost_a_few_queries_whatever_the_number_of_events(launched, a
             alice_client.get(f"/tasks/{task_id}/")
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def poll_of(html: str) -> tuple[str, str] | None:
+    """The charts' poll: its URL and the ETag it sends, or None when the page no longer asks."""
+    found = re.search(r'<div id="charts-poll" hidden hx-get="([^"]+)".*?"If-None-Match": "\\"(\w+)\\""', html, re.S)
+    return (found.group(1), f'"{found.group(2)}"') if found else None
+
+
+def test_the_task_pages_charts_refresh_alone_while_agents_work_and_stop_asking_once_they_are_done(
+    launched, alice_client
+):
+    ada = launched["Ada"]
+    page = alice_client.get(f"/tasks/{ada.task_id}/").content.decode()
+    url, tag = poll_of(page)
+    assert url == f"/tasks/{ada.task_id}/charts/"
+    assert 'hx-trigger="every 5s"' in page  # a fresh task: its charts move fast and cost little
+
+    unchanged = alice_client.get(url, HTTP_IF_NONE_MATCH=tag, HTTP_HX_REQUEST="true")
+    assert unchanged.status_code == 304 and unchanged.content == b""  # nothing new: nothing drawn
+
+    services.record_event(ada.pk, "model_turn", {"tokens_in": 5000, "tokens_out": 1000, "cost_usd": 0.05})
+    fresh = alice_client.get(url, HTTP_IF_NONE_MATCH=tag, HTTP_HX_REQUEST="true")
+    assert fresh.status_code == 200
+    charts_html = fresh.content.decode()
+    assert charts_html.lstrip().startswith('<section id="charts"')  # the charts alone, not the page
+    assert "Tokens per model: sim-diligent 6k" in figure(charts_html, "tokens-per-model")
+    assert "Attention" not in charts_html and "<main>" not in charts_html
+    assert poll_of(charts_html)[1] != tag
+
+    for agent in launched.values():
+        services.set_status(agent.pk, Agent.Status.STOPPED, "stopped by alice")
+    done = alice_client.get(url, HTTP_IF_NONE_MATCH=poll_of(charts_html)[1], HTTP_HX_REQUEST="true")
+    assert done.status_code == 200
+    assert poll_of(done.content.decode()) is None  # every agent is finished: the charts stop asking
+    assert "Agents by status: stopped 8" in done.content.decode()
+    assert poll_of(alice_client.get(f"/tasks/{ada.task_id}/").content.decode()) is None
+
+
+def test_the_dashboards_charts_refresh_alone_while_agents_work(launched, alice_client):
+    url, tag = poll_of(alice_client.get("/dashboard/").content.decode())
+    assert url == "/dashboard/charts/"
+    assert alice_client.get(url, HTTP_IF_NONE_MATCH=tag).status_code == 304
+    services.record_event(launched["Linus"].pk, "model_turn", {"tokens_in": 700, "tokens_out": 0, "cost_usd": 0.01})
+    fresh = alice_client.get(url, HTTP_IF_NONE_MATCH=tag).content.decode()
+    assert "Tokens per model: sim-lazy 700" in figure(fresh, "tokens-per-model")
+
+
+def test_a_finished_tasks_charts_end_when_its_last_agent_did(launched, alice_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    task = launched["Ada"].task
+    long_ago = timezone.now() - timedelta(days=3)
+    type(task).objects.filter(pk=task.pk).update(launched_at=long_ago)
+    for agent in launched.values():
+        services.set_status(agent.pk, Agent.Status.STOPPED, "stopped by alice")
+    Agent.objects.filter(task=task).update(finished_at=long_ago + timedelta(minutes=40))
+    html = alice_client.get(f"/tasks/{task.pk}/").content.decode()
+    status = figure(html, "agents-by-status")
+    assert "(agents, per minute)" in status  # 40 minutes of work, drawn by the minute, not 3 days by the hour
+
+
+def test_a_long_running_tasks_charts_are_asked_for_less_often(launched, alice_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    task = launched["Ada"].task
+    type(task).objects.filter(pk=task.pk).update(launched_at=timezone.now() - timedelta(hours=3))
+    page = alice_client.get(f"/tasks/{task.pk}/").content.decode()
+    assert poll_of(page) and 'hx-trigger="every 60s"' in page  # a point per minute: once a minute is enough
