@@ -24,6 +24,7 @@ from judges.models import Review, Verdict
 log = logging.getLogger(__name__)
 
 
+AUTO_APPROVED = "auto-approved: verification passed and the panel was unanimous"
 QUEUED = "queued"  # lease owner of a submission whose verification waits in its queue (no process holds it)
 
 
@@ -158,11 +159,8 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             },
             activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
         )
-    unanimous = (
-        task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions)
-    )
-    if unanimous and worker_disk.merges_here():
-        review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
+    if verify_passed and auto_approvable(verdict):
+        auto_approve(verdict)
     if verdict.status == Verdict.Status.PENDING:  # a person decides: tell those who want to know (notifications)
         label = verdict.get_recommendation_display()
         transaction.on_commit(
@@ -172,6 +170,32 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             robust=True,
         )
     return verdict
+
+
+def auto_approvable(verdict: Verdict) -> bool:
+    """The task's auto-approve policy holds for this verdict: verification passed on a submission that changes files,
+    and a panel that every judge of approved."""
+    recommendations = [j.recommendation for j in verdict.judgements.all()]
+    return bool(
+        verdict.agent.task.auto_approve
+        and verdict.verification_passed
+        and verdict.evidence.get("diff_stat")
+        and recommendations
+        and all(r == "approve" for r in recommendations)
+    )
+
+
+def auto_approve(verdict: Verdict) -> None:
+    """Approve under the auto-approve policy where the person's repository is: here, or, on a worker with a disk of
+    its own, in the web process (judges/internal.py), which merges the branch the worker pushed to it. A web process
+    that cannot be reached leaves the verdict to a person."""
+    if worker_disk.merges_here():
+        review_verdict(verdict, None, "approve", AUTO_APPROVED)
+    else:
+        status, answer = worker_disk.post_to_web(f"/internal/verdicts/{verdict.pk}/auto-approve")
+        if status != 200:
+            log.warning("verdict %s left to a person: the web process answered %s: %s", verdict.pk, status, answer)
+        verdict.refresh_from_db()
 
 
 def _audit(verdict: Verdict, user, decision: str, comment: str, outcome: str, line_comments=None) -> None:
