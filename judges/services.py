@@ -35,6 +35,8 @@ def mark_queued(agent_id: int, commit_sha: str) -> bool:
     return (
         Agent.objects.filter(pk=agent_id, status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit_sha)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=QUEUED))
+        # verified meanwhile (a sweep that saw it lost a moment before its verdict): its job would only leave the mark
+        .exclude(verdicts__commit_sha=commit_sha)
         .update(lease_owner=QUEUED, lease_expires_at=now + timedelta(seconds=settings.SWARM_VERIFY_WAIT_SECONDS))
         == 1
     )
@@ -80,9 +82,11 @@ def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict |
     Returns None when another worker is already verifying this submission."""
     if not _claim_verification(agent_id, commit_sha):
         return None
+    lease.keep_verifying(agent_id)  # a verification may outlast the lease (a loaded machine, a long verify command)
     try:
         return _verify(agent_id, commit_sha, summary)
     finally:
+        lease.done_verifying(agent_id)
         Agent.objects.filter(pk=agent_id).update(lease_expires_at=None)
 
 
