@@ -121,6 +121,8 @@ def test_two_workers_without_a_shared_disk_finish_the_demo_and_survive_a_kill(we
     swarm = web
     disks = {"east": tmp_path_factory.mktemp("worker-east-"), "west": tmp_path_factory.mktemp("worker-west-")}
     workers = {name: _worker(swarm, disk, name) for name, disk in disks.items()}
+    for process, _, _ in swarm.procs[-2:]:  # both serve the queues before the launch, or the first takes every agent
+        swarm.wait_for_log(process, "ready.", timeout=90)
     agents = swarm.launch_demo()
 
     # the first worker to have one of its agents inside the sandbox is killed there, mid-run
