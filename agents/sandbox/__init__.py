@@ -11,8 +11,8 @@ unsandboxed.
 
 The modules, by role: `profile` (uid, limits, CommandResult), `argv` (the bwrap command line), `mounts` (the
 allowlist), `gitview` (the git directory a worktree sees), `seccomp`, `acl` (worktree access for the sandbox
-uid), `cgroups`, `execute` (one command, start to kill) and `selftest`. Callers use `run` (or `arun` on a running loop, after
-`ready`) and `availability`.
+uid), `cgroups`, `execute` (one command, start to kill) and `selftest`. Callers use `run` (or `arun` on a
+running loop, after `ready`) and `availability`.
 """
 
 from __future__ import annotations
