@@ -3,13 +3,15 @@
 A step loads the conversation once (`load`), changes the list in memory (appends; compaction rewrites old tool
 outputs in place), and `save`s it with its fencing token: only the messages that differ from what the table holds
 are written, so a step at turn 500 writes what a step at turn 10 does. Nothing else reads the rows, so loading an
-agent (for a card, a broadcast, the API) never reads its transcript.
+agent (for a card, a broadcast, the API) never reads its transcript. `unfinished_turn` and `skip` read and answer
+the tool calls of its last model turn.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
 
+from agents.llm import ToolCall
 from agents.models import Agent, ConversationEntry
 
 
@@ -67,3 +69,27 @@ def save(agent_id: int, token: int, messages: list[dict], **fields) -> bool:
             snapshot = [dict(m) for m in messages]
             transaction.on_commit(lambda: messages._committed(snapshot))
     return True
+
+
+def unfinished_turn(conversation: list[dict]) -> tuple[str, list[ToolCall]]:
+    """The text and the unanswered tool calls of the last model turn: a command went in flight, or a crash cut that
+    step short."""
+    for index in range(len(conversation) - 1, -1, -1):
+        message = conversation[index]
+        if message.get("role") != "assistant":
+            continue
+        answered = {m.get("tool_call_id") for m in conversation[index + 1 :] if m.get("role") == "tool"}
+        calls = []
+        for raw in message.get("tool_calls") or []:
+            if raw.get("id") in answered:
+                continue
+            fn = raw.get("function") or {}
+            calls.append(ToolCall.from_json(raw.get("id", ""), fn.get("name", ""), fn.get("arguments") or "{}"))
+        return message.get("content") or "", calls
+    return "", []
+
+
+def skip(conversation: list[dict], calls: list[ToolCall], reason: str) -> None:
+    """Answer calls that will not run: every call of a turn gets a result, or providers refuse the conversation."""
+    for call in calls:
+        conversation.append({"role": "tool", "tool_call_id": call.id, "content": reason})

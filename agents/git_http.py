@@ -27,14 +27,23 @@ SERVICES = {"git-upload-pack": "upload-pack", "git-receive-pack": "receive-pack"
 TIMEOUT = 600
 
 
-def _repository(request: HttpRequest, repo_id: int) -> Repository | HttpResponse:
-    """The repository a worker asks for, or the answer to give instead (404 without the local mode, 401)."""
+def worker_refusal(request: HttpRequest) -> HttpResponse | None:
+    """None when the request carries the worker credential, else the 401 to answer; 404 without the local mode. Every
+    internal URL a worker calls (git here, judges/internal.py) asks it first."""
     if not served.enabled():
         raise Http404
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     token = settings.SWARM_WORKER_TOKEN
     if not (scheme.lower() == "bearer" and token and hmac.compare_digest(given.encode(), token.encode())):
         return HttpResponse("a worker credential is required\n", status=401, content_type="text/plain")
+    return None
+
+
+def _repository(request: HttpRequest, repo_id: int) -> Repository | HttpResponse:
+    """The repository a worker asks for, or the answer to give instead (404 without the local mode, 401)."""
+    refusal = worker_refusal(request)
+    if refusal is not None:
+        return refusal
     repo = Repository.objects.filter(pk=repo_id).first()
     if repo is None or not (served.path(repo.pk) / "HEAD").is_file():
         raise Http404

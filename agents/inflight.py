@@ -1,13 +1,14 @@
-"""Model calls in flight in this process, holding no thread while they wait.
+"""Model calls and sandboxed commands in flight in this process, holding no thread while they wait.
 
 One long-lived asyncio loop per process, in a daemon thread (a forked pool child starts its own), runs every model
-call as a coroutine; a few continuation threads run the synchronous code around them (the ORM, broadcasts).
+call and every agent's command (an asyncio subprocess, agents/sandbox) as a coroutine; a few continuation threads run
+the synchronous code around them (the ORM, broadcasts). "Call" below means either.
 
 - `start(agent_id, token, call, finish, then)`: the call goes in flight; once it is over (answered, failed or
   cancelled) `finish(flight)` runs in a continuation thread, then `then(result)`. Returns a Future of the result.
 - One watcher, every POLL seconds, asks the database once about every agent with a call in flight and cancels the
   calls whose step must stop: the process is stopping, another holder took the lease, the agent no longer runs,
-  or a person sent an interrupt. Cancelling a call aborts its HTTP request.
+  or a person sent an interrupt. Cancelling a call aborts its HTTP request; cancelling a command kills its sandbox.
 - `has_room()`: at most SWARM_INFLIGHT_PER_PROCESS calls at once; the runtime hands a step beyond that back.
 - `run(coroutine)` and `in_thread(fn, *args)`: the loop and the continuation threads, for agents/llm.
 """
@@ -43,7 +44,7 @@ class _Process:
 
 
 class Flight:
-    """One model call in flight for an agent's step (its lease's fencing token)."""
+    """One model call or command in flight for an agent's step (its lease's fencing token)."""
 
     def __init__(self, agent_id: int, token: int):
         self.agent_id, self.token = agent_id, token

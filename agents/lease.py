@@ -5,7 +5,8 @@
 - A heartbeat thread renews the lease of every step this process runs (model calls in flight included), every third
   of SWARM_LEASE_SECONDS, with one conditional update for all of them: a step may last longer
   than the lease (a long test run) and nobody takes it over while its holder lives. If the renewal finds a token
-  gone, that step lost its lease and must stop.
+  gone, that step lost its lease and must stop. The verifications this process runs (`keep_verifying`) are renewed
+  the same way: a slow one is not taken for lost and run a second time beside it.
 - `begin_shutdown()` (SIGTERM) asks every running step to hand its work back: commands are killed, model calls
   in flight cancelled, the lease released, so the next process resumes the agent at once.
 """
@@ -41,6 +42,7 @@ shutting_down = threading.Event()
 
 _ids: dict[int, str] = {}
 _held: dict[int, int] = {}  # agent id -> fencing token of the step this process runs for it
+_verifying: set[int] = set()  # agents whose submission this process verifies (judges.services)
 _lost: set[int] = set()
 _lock = threading.Lock()
 _beat_pid = 0
@@ -91,6 +93,19 @@ def let_go(agent_id: int, token: int) -> None:
             _lost.discard(agent_id)
 
 
+def keep_verifying(agent_id: int) -> None:
+    """This process verifies the agent's submission from now on (it claimed the lease): renew it until
+    `done_verifying`."""
+    _ensure_heartbeat()
+    with _lock:
+        _verifying.add(agent_id)
+
+
+def done_verifying(agent_id: int) -> None:
+    with _lock:
+        _verifying.discard(agent_id)
+
+
 def stop_reason(agent_id: int) -> str:
     """Why the step of this agent must stop now: "shutdown", "lost" (another holder took over) or ""."""
     if shutting_down.is_set():
@@ -129,10 +144,14 @@ def renew_all() -> None:
     from agents.models import Agent
 
     with _lock:
-        held = dict(_held)
+        held, verifying = dict(_held), set(_verifying)
+    until = timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS)
+    if verifying:
+        Agent.objects.filter(pk__in=verifying, lease_owner=worker_id(), lease_expires_at__isnull=False).update(
+            lease_expires_at=until
+        )
     if not held:
         return
-    until = timezone.now() + timedelta(seconds=settings.SWARM_LEASE_SECONDS)
     renewed = Agent.objects.filter(pk__in=held, lease_owner=worker_id(), lease_expires_at__isnull=False).update(
         lease_expires_at=until
     )

@@ -5,7 +5,8 @@ runs in the scheduler's slot up to the model call (lease, budget, messages, comp
 this process's loop (agents/inflight.py) and frees the slot at once; the lease stays held here. When the call is
 over, `_answered` saves the turn and frees the lease in a continuation thread, and schedules the next step: at once
 when the turn asked for tool calls (that step runs them, the path a step cut short by a crash takes too, without
-asking the model again), else after SWARM_STEP_DELAY. `begin_step` is the step for whoever schedules it otherwise.
+asking the model again), else after SWARM_STEP_DELAY. A sandboxed command goes in flight the same way: `_ran` saves
+it, and the turn's other calls are the next step's. `begin_step` is the step for whoever schedules it otherwise.
 Each guard answers one lesson from running many agents: nudges against quitting, budgets stated every step,
 read-before-edit, no self-declared done, loop detection, and messages delivered in three modes.
 """
@@ -17,35 +18,20 @@ import time
 from concurrent.futures import Future
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents import (
-    conversations,
-    events,
-    guards,
-    inflight,
-    lease,
-    llm,
-    scheduling,
-    services,
-    tools,
-    worker_disk,
-)
+from agents import conversations, events, guards, inflight, lease, llm, scheduling, services, tools, worker_disk
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.signals import work_submitted
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_FULL_DELAY = 0.5  # seconds before a step refused for want of room among the calls in flight comes back
-
-
-def _cancel(agent_id: int):
-    """What stops a running command: the process stopping, the lease lost, or a person's interrupt."""
-    return lambda: bool(lease.stop_reason(agent_id)) or _urgent_waiting(agent_id, modes=(Message.Mode.INTERRUPT,))
 
 
 def _still_mine(agent_id: int, token: int) -> bool:
@@ -58,7 +44,7 @@ def _urgent_waiting(agent_id: int, modes=(Message.Mode.STEER, Message.Mode.INTER
 
 def start_step(agent_id: int) -> float | None:
     """The scheduler's step function: run one step of an agent. Returns the delay before its next step, or None when
-    it should not continue or when its model call went in flight (then the call's end schedules the next step)."""
+    it should not continue or when its model call or command went in flight (then its end schedules the next step)."""
     outcome = begin_step(agent_id, then=_schedule_next)
     return None if isinstance(outcome, Future) else outcome
 
@@ -69,9 +55,9 @@ def _schedule_next(agent_id: int, outcome: tuple[float | None, bool]) -> None:
 
 
 def begin_step(agent_id: int, then) -> float | None | Future:
-    """One step in this thread (the tool calls of the last turn), or its part up to the model call: then a Future of
-    (the delay before the next step, whether that step runs tool calls), done when the call's end is saved. `then`
-    (or None) is called with the agent's id and that pair once it is saved."""
+    """One step in this thread, or its part up to the model call or a command: then a Future of (the delay before
+    the next step, whether that step runs tool calls), done when the call's end is saved. `then` (or None) is called
+    with the agent's id and that pair once it is saved."""
     if not inflight.has_room():
         return IN_FLIGHT_FULL_DELAY  # this process waits for enough calls already: the agent comes back shortly
     token = lease.claim(agent_id)
@@ -152,29 +138,6 @@ def _save(agent_id: int, token: int, conversation: list[dict], state: guards.Too
     return conversations.save(agent_id, token, conversation, **fields)
 
 
-def _unfinished_turn(conversation: list[dict]) -> tuple[str, list[llm.ToolCall]]:
-    """The text and the unanswered tool calls of the last model turn: a crash cut that step short."""
-    for index in range(len(conversation) - 1, -1, -1):
-        message = conversation[index]
-        if message.get("role") != "assistant":
-            continue
-        answered = {m.get("tool_call_id") for m in conversation[index + 1 :] if m.get("role") == "tool"}
-        calls = []
-        for raw in message.get("tool_calls") or []:
-            if raw.get("id") in answered:
-                continue
-            fn = raw.get("function") or {}
-            calls.append(llm.ToolCall.from_json(raw.get("id", ""), fn.get("name", ""), fn.get("arguments") or "{}"))
-        return message.get("content") or "", calls
-    return "", []
-
-
-def _skip(conversation: list[dict], calls: list[llm.ToolCall], reason: str) -> None:
-    """Answer calls that will not run: every call of a turn gets a result, or providers refuse the conversation."""
-    for call in calls:
-        conversation.append({"role": "tool", "tool_call_id": call.id, "content": reason})
-
-
 def _hooks(agent: Agent) -> dict:
     """What the model call tells people while it runs (called in a continuation thread)."""
 
@@ -192,7 +155,7 @@ def _hooks(agent: Agent) -> dict:
 def _step(agent: Agent, token: int, started: float, then) -> float | None | Future:
     conversation = conversations.load(agent.pk)
     state = guards.ToolState(agent)
-    content, calls = _unfinished_turn(conversation)
+    content, calls = conversations.unfinished_turn(conversation)
     over = not calls and guards.over_budget(agent)  # before asking the model; a turn already paid for still runs
     if over:
         services.set_status(
@@ -208,40 +171,62 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
         return _ask(agent, token, conversation, started, then)
 
     worker_disk.ensure(agent, token)  # a disk of its own: the worktree is here, built from the pushed branch if need be
-    ending: dict = {}
     for i, call in enumerate(calls):
         lease.check_stop(agent.pk)
         if i > 0 and _urgent_waiting(agent.pk):
-            # steer / interrupt: stop at this tool boundary; the message goes in before anything else runs
-            with transaction.atomic():
-                _skip(conversation, calls[i:], "not run: a person sent a message first")
-                services.record_event(agent.pk, "steered", {"skipped": [c.name for c in calls[i:]]})
-                if not _save(agent.pk, token, conversation, state):
-                    transaction.set_rollback(True)
-                    return None
+            if not _steered(agent, token, conversation, state, calls[i:]):
+                return None
             break
-        result_text, submitted, payload, activity = tools.carry_out(agent, call, state, cancel=_cancel(agent.pk))
-        if submitted is None:  # (a submission is committed and pushed by _ending)
-            worker_disk.checkpoint(agent, f"{agent.name}: {call.name}")  # pushed before the call is saved
-        with transaction.atomic():
-            services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
-            conversation.append(
-                {"role": "tool", "tool_call_id": call.id, "content": services.clean_text(result_text, 20_000)}
-            )
-            warning = state.check_loop(call, result_text)
-            if warning:
-                conversation.append({"role": "user", "content": warning})
-            ending = _ending(agent, submitted, state)
-            if ending:
-                _skip(conversation, calls[i + 1 :], "not run: the turn ended at the previous call")
-            if not _save(agent.pk, token, conversation, state):
-                transaction.set_rollback(True)
-                return None
-            if ending:
-                # the call and the agent's next state in one transaction: a retried step never submits twice
-                _end(agent, token, started, ending, submitted)
-                return None
-    if calls and guards.STOP_WORDS.search(content):
+        command = tools.command_in_flight(agent, call)
+        if command is not None:  # this thread is free at once; `_ran` goes on when the command is over
+            ran = partial(_ran, agent, token, started, conversation, state, content, calls[i:])
+            return inflight.start(agent.pk, token, command, ran, partial(then, agent.pk) if then else None)
+        if not _record(agent, token, started, conversation, state, calls[i:], tools.carry_out(agent, call, state)):
+            return None
+    return _turn_over(agent, token, started, conversation, content)
+
+
+def _record(agent: Agent, token: int, started: float, conversation, state, calls, carried) -> bool:
+    """Save the first of `calls`, carried out, with its event; end the turn there when the call ended the run (a
+    submission, a pause). True when the turn goes on."""
+    result_text, submitted, payload, activity = carried
+    if submitted is None:  # (a submission is committed and pushed by _ending)
+        worker_disk.checkpoint(agent, f"{agent.name}: {calls[0].name}")  # pushed before the call is saved
+    with transaction.atomic():
+        services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
+        conversation.append(
+            {"role": "tool", "tool_call_id": calls[0].id, "content": services.clean_text(result_text, 20_000)}
+        )
+        warning = state.check_loop(calls[0], result_text)
+        if warning:
+            conversation.append({"role": "user", "content": warning})
+        ending = _ending(agent, submitted, state)
+        if ending:
+            conversations.skip(conversation, calls[1:], "not run: the turn ended at the previous call")
+        if not _save(agent.pk, token, conversation, state):
+            transaction.set_rollback(True)
+            return False
+        if ending:
+            # the call and the agent's next state in one transaction: a retried step never submits twice
+            _end(agent, token, started, ending, submitted)
+            return False
+    return True
+
+
+def _steered(agent: Agent, token: int, conversation: list[dict], state, calls: list[llm.ToolCall]) -> bool:
+    """Steer or interrupt: the turn stops at this tool boundary, the message goes in before anything else runs."""
+    with transaction.atomic():
+        conversations.skip(conversation, calls, "not run: a person sent a message first")
+        services.record_event(agent.pk, "steered", {"skipped": [c.name for c in calls]})
+        if not _save(agent.pk, token, conversation, state):
+            transaction.set_rollback(True)
+            return False
+    return True
+
+
+def _turn_over(agent: Agent, token: int, started: float, conversation: list[dict], content: str) -> float | None:
+    """Every call of the turn answered: the step ends, and the model is asked again after SWARM_STEP_DELAY."""
+    if guards.STOP_WORDS.search(content):
         with transaction.atomic():
             guards.nudge(agent, content, conversation)  # it still called a tool, but announced it would stop after it
             if not _save(agent.pk, token, conversation):
@@ -255,6 +240,29 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
     return 0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY
 
 
+def _ran(agent: Agent, token: int, started: float, conversation, state, content, calls, flight) -> tuple:
+    """The step's end once its command is over (a continuation thread), as `_answered` is for a model call: the
+    command saved with its event, and the lease freed. The turn's other calls are the next step's, at once."""
+    try:
+        if flight.stopped == "shutdown":
+            return _hand_back(agent.pk, token, "the worker is shutting down"), False
+        if flight.stopped in ("lost", "stopped") or not _still_mine(agent.pk, token):
+            return None, False  # the command was killed (or ended as its step lost the agent): no trace
+        result = None if flight.cancelled else flight.result()  # cancelled before it even started: an interrupt
+        carried = tools.command_carried(agent, calls[0], state, result)
+        if not _record(agent, token, started, conversation, state, calls, carried):
+            return None, False
+        if len(calls) > 1 and not _urgent_waiting(agent.pk):
+            return (0.0 if _end(agent, token, started, pause=0.0) else None), True  # the next step runs the others
+        if len(calls) > 1 and not _steered(agent, token, conversation, state, calls[1:]):
+            return None, False
+        return _turn_over(agent, token, started, conversation, content), False
+    except Exception as exc:
+        return _settle(agent.pk, token, exc), False
+    finally:
+        lease.let_go(agent.pk, token)
+
+
 def _ask(agent: Agent, token: int, conversation: list[dict], started: float, then) -> Future:
     """Put the step's model call in flight (this thread is free at once); `_answered` ends the step when it is over."""
     conversation[:], compacted = llm.compact(conversation, llm.context_budget(agent.profile))
@@ -265,7 +273,7 @@ def _ask(agent: Agent, token: int, conversation: list[dict], started: float, the
         token,
         call,
         lambda flight: _answered(agent, token, conversation, compacted, started, flight),
-        (lambda outcome: then(agent.pk, outcome)) if then else None,
+        partial(then, agent.pk) if then else None,
     )
 
 
@@ -339,7 +347,7 @@ def _cancelled(agent: Agent, token: int, conversation: list[dict], why: str) -> 
 def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dict:
     """The state a step ends the run in (paused, awaiting review), or {} when the agent goes on."""
     if state.paused:
-        asked = state.paused.startswith(Agent.QUESTION_PAUSE)
+        asked = state.paused.startswith(Agent.QUESTION_PAUSE)  # ask_person: the question is the reason
         activity = "waiting for a person's answer" if asked else state.paused[:200]
         return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": activity}
     if submitted is not None:

@@ -1,11 +1,13 @@
 """What an agent may do: the tools a model is offered, and one call carried out (`carry_out`).
 
-File tools run on the host with path checks; commands run sandboxed; the team tools (team_tools.py) and the
+File tools run on the host with path checks; commands run sandboxed, put in flight by the runtime
+(`command_in_flight`, `command_carried`) so that no thread waits for them; the team tools (team_tools.py) and the
 submission check (guards.py) are dispatched from here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,8 +144,8 @@ class ToolOutcome:
     command: dict | None = None
 
 
-def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState, cancel=None) -> tuple[str, str | None, dict, str]:
-    """Carry out one call, outside any transaction (a command may take minutes); `cancel()` true stops a command.
+def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState) -> tuple[str, str | None, dict, str]:
+    """Carry out one call here, outside any transaction (a command put in flight instead: `command_in_flight`).
 
     Returns (result text for the model, submit summary or None, the tool_call event's payload, activity)."""
     payload: dict = {"tool": call.name, "args": call.arguments or call.raw_arguments}
@@ -161,17 +163,10 @@ def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState, cancel=None
             result_text, activity = guards.check_submit(agent)
             submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
         else:
-            outcome = execute(agent.worktree, call.name, call.arguments, state.files_read, cancel=cancel)
-            lease.check_stop(agent.pk)  # killed because the process stops: the call is redone by the next holder
-            if outcome.command and outcome.command.get("exit_code") == 130:
-                services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
-            state.files_read.update(outcome.read)
-            state.files_edited.update(outcome.edited)
-            payload.update(command=outcome.command)
-            result_text, activity = outcome.result, outcome.activity
-            payload["ok"] = outcome.ok
-        payload.setdefault("ok", True)
-        payload["result"] = result_text
+            outcome = execute(agent.worktree, call.name, call.arguments, state.files_read)
+            lease.check_stop(agent.pk)  # the process stops: the call is redone by the next holder
+            return _answer(agent, state, payload, outcome)
+        payload.update(ok=True, result=result_text)
     except ToolRefused as exc:
         result_text = f"REFUSED: {exc}"
         payload.update(ok=False, refused=True, result=result_text)
@@ -180,6 +175,38 @@ def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState, cancel=None
             state.refused_edits += 1
             payload["blind_edit"] = True
     return result_text, submitted, payload, activity
+
+
+def command_in_flight(agent: Agent, call: ToolCall) -> Coroutine | None:
+    """The call's command as a coroutine to put in flight (agents/inflight.py), or None when the call is carried out
+    here: not a command, or one that `carry_out` refuses."""
+    command = call.arguments.get("command") if call.name == "run_command" and not call.error else None
+    if not isinstance(command, str) or not command.strip():
+        return None
+    try:
+        sandbox.ready(agent.worktree)
+    except sandbox.SandboxUnavailable:
+        return None
+    return sandbox.arun(agent.worktree, command)
+
+
+def command_carried(
+    agent: Agent, call: ToolCall, state: guards.ToolState, result: sandbox.CommandResult | None
+) -> tuple[str, str | None, dict, str]:
+    """What `carry_out` returns, for a command that ran in flight (None: a person's interrupt came before it began)."""
+    if result is None:
+        result = sandbox.CommandResult(call.arguments["command"], 130, "… [interrupted before it started]")
+    payload: dict = {"tool": call.name, "args": call.arguments or call.raw_arguments}
+    return _answer(agent, state, payload, _command_outcome(result))
+
+
+def _answer(agent: Agent, state: guards.ToolState, payload: dict, outcome: ToolOutcome) -> tuple[str, None, dict, str]:
+    if outcome.command and outcome.command.get("exit_code") == 130:
+        services.record_event(agent.pk, "interrupted", {"what": "command"}, activity="interrupted")
+    state.files_read.update(outcome.read)
+    state.files_edited.update(outcome.edited)
+    payload.update(command=outcome.command, ok=outcome.ok, result=outcome.result)
+    return outcome.result, None, payload, outcome.activity
 
 
 def resolve(worktree: str | Path, relative: str) -> Path:
@@ -202,12 +229,12 @@ def _rel(worktree: str | Path, path: Path) -> str:
     return str(path.relative_to(Path(worktree).resolve()))
 
 
-def execute(worktree: str, name: str, args: dict, files_read: set[str], cancel=None) -> ToolOutcome:
+def execute(worktree: str, name: str, args: dict, files_read: set[str]) -> ToolOutcome:
     """Carry out one tool call. Raises ToolRefused for refusals the agent should read."""
     if name not in TOOL_NAMES:
         raise ToolRefused(f"unknown tool {name!r}; available: {', '.join(sorted(TOOL_NAMES))}")
     try:
-        return _execute(worktree, name, args, files_read, cancel)
+        return _execute(worktree, name, args, files_read)
     except worktrees.UnsafeTree as exc:
         raise ToolRefused(str(exc)) from None
     except (worktrees.GitError, ValueError, TypeError, UnicodeError) as exc:
@@ -215,7 +242,7 @@ def execute(worktree: str, name: str, args: dict, files_read: set[str], cancel=N
         raise ToolRefused(f"{name} could not run with these arguments: {str(exc)[:300]}") from None
 
 
-def _execute(worktree: str, name: str, args: dict, files_read: set[str], cancel) -> ToolOutcome:
+def _execute(worktree: str, name: str, args: dict, files_read: set[str]) -> ToolOutcome:
     if name == "list_files":
         where = args.get("path") or "."
         resolve(worktree, where)
@@ -271,12 +298,15 @@ def _execute(worktree: str, name: str, args: dict, files_read: set[str], cancel)
         if not isinstance(command, str) or not command.strip():
             raise ToolRefused("run_command needs a command string")
         try:
-            result = sandbox.run(worktree, command, cancel=cancel)
+            return _command_outcome(sandbox.run(worktree, command))
         except sandbox.SandboxUnavailable as exc:
             raise ToolRefused(f"commands are disabled: {exc}") from None
-        text = f"$ {command}\n{result.output}\n[exit code {result.exit_code}]"
-        return ToolOutcome(result.exit_code == 0, text, f"ran {command[:80]}", command=result.as_dict())
     raise ToolRefused(f"{name} is handled by the runtime, not in the worktree")
+
+
+def _command_outcome(result: sandbox.CommandResult) -> ToolOutcome:
+    text = f"$ {result.command}\n{result.output}\n[exit code {result.exit_code}]"
+    return ToolOutcome(result.exit_code == 0, text, f"ran {result.command[:80]}", command=result.as_dict())
 
 
 def _search(worktree: str, pattern, path: str) -> ToolOutcome:

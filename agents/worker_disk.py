@@ -8,7 +8,8 @@ README, Scale-out). With the default shared disk every function here does what S
   gave the agent to the shared queue) builds the worktree from the agent's pushed branch, then holds the agent.
 - Every host commit is pushed at once (`checkpoint` after each tool call, `commit` at a submission), before the step
   saves what the call did: the pushed branch is never behind the saved conversation, as a shared worktree never is.
-- Verification fetches the submitted commit into the verifying worker's clone and checks it out from there.
+- Verification fetches the submitted commit into the verifying worker's clone and checks it out from there; what only
+  the web process can do (a merge into a person's repository) is asked of it over HTTP (`post_to_web`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import os
 import shutil
 import socket
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -179,3 +182,25 @@ def verification_source(agent: Agent, commit_sha: str) -> str | None:
         if not hostgit.succeeds(clone, "cat-file", "-e", f"{commit_sha}^{{commit}}"):
             _fetch(repo_id, agent.branch)
     return str(clone)
+
+
+def post_to_web(path: str, timeout: float = 300) -> tuple[int, str]:
+    """POST to one of the web process's internal URLs with the worker credential, tried again for a few seconds while
+    it cannot be reached (restarting); (HTTP status, the start of its answer), or (0, why) when it never answered."""
+    request = urllib.request.Request(
+        f"{settings.SWARM_WEB_URL}{path}",
+        data=b"",
+        method="POST",
+        headers={"Authorization": f"Bearer {settings.SWARM_WORKER_TOKEN}"},
+    )
+    for wait in (*ATTEMPTS, None):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read(4000).decode(errors="replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read(4000).decode(errors="replace")
+        except OSError as exc:
+            if wait is None or lease.shutting_down.is_set():
+                return 0, str(exc)
+            time.sleep(wait)
+    return 0, "not reached"

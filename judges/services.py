@@ -24,6 +24,7 @@ from judges.models import Review, Verdict
 log = logging.getLogger(__name__)
 
 
+AUTO_APPROVED = "auto-approved: verification passed and the panel was unanimous"
 QUEUED = "queued"  # lease owner of a submission whose verification waits in its queue (no process holds it)
 
 
@@ -34,6 +35,8 @@ def mark_queued(agent_id: int, commit_sha: str) -> bool:
     return (
         Agent.objects.filter(pk=agent_id, status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit_sha)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=QUEUED))
+        # verified meanwhile (a sweep that saw it lost a moment before its verdict): its job would only leave the mark
+        .exclude(verdicts__commit_sha=commit_sha)
         .update(lease_owner=QUEUED, lease_expires_at=now + timedelta(seconds=settings.SWARM_VERIFY_WAIT_SECONDS))
         == 1
     )
@@ -79,9 +82,11 @@ def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict |
     Returns None when another worker is already verifying this submission."""
     if not _claim_verification(agent_id, commit_sha):
         return None
+    lease.keep_verifying(agent_id)  # a verification may outlast the lease (a loaded machine, a long verify command)
     try:
         return _verify(agent_id, commit_sha, summary)
     finally:
+        lease.done_verifying(agent_id)
         Agent.objects.filter(pk=agent_id).update(lease_expires_at=None)
 
 
@@ -164,11 +169,8 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             },
             activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
         )
-    unanimous = (
-        task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions)
-    )
-    if unanimous and worker_disk.merges_here():
-        review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")
+    if verify_passed and auto_approvable(verdict):
+        auto_approve(verdict)
     if verdict.status == Verdict.Status.PENDING:  # a person decides: tell those who want to know (notifications)
         label = verdict.get_recommendation_display()
         transaction.on_commit(
@@ -178,6 +180,32 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             robust=True,
         )
     return verdict
+
+
+def auto_approvable(verdict: Verdict) -> bool:
+    """The task's auto-approve policy holds for this verdict: verification passed on a submission that changes files,
+    and a panel that every judge of approved."""
+    recommendations = [j.recommendation for j in verdict.judgements.all()]
+    return bool(
+        verdict.agent.task.auto_approve
+        and verdict.verification_passed
+        and verdict.evidence.get("diff_stat")
+        and recommendations
+        and all(r == "approve" for r in recommendations)
+    )
+
+
+def auto_approve(verdict: Verdict) -> None:
+    """Approve under the auto-approve policy where the person's repository is: here, or, on a worker with a disk of
+    its own, in the web process (judges/internal.py), which merges the branch the worker pushed to it. A web process
+    that cannot be reached leaves the verdict to a person."""
+    if worker_disk.merges_here():
+        review_verdict(verdict, None, "approve", AUTO_APPROVED)
+    else:
+        status, answer = worker_disk.post_to_web(f"/internal/verdicts/{verdict.pk}/auto-approve")
+        if status != 200:
+            log.warning("verdict %s left to a person: the web process answered %s: %s", verdict.pk, status, answer)
+        verdict.refresh_from_db()
 
 
 def _audit(verdict: Verdict, user, decision: str, comment: str, outcome: str, line_comments=None) -> None:

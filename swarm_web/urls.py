@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from judges import internal
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -10,6 +12,8 @@ urlpatterns = [
     path("api/", include("judges.api_urls")),  # verdicts: judges may import agents, not the reverse
     path("reviews/", include("judges.urls")),
     path("notifications/", include("notifications.urls")),
+    # workers with disks of their own ask the web process to merge (the worker credential, like internal/git/)
+    path("internal/verdicts/<int:pk>/auto-approve", internal.auto_approve, name="auto_approve"),
     path("", include("agents.urls")),
 ]
 handler403 = "agents.views.permission_denied"

@@ -28,9 +28,10 @@ def demo_team(name: str = "Demo team"):
 
 def run_step(agent_id: int) -> float | None:
     """One whole step for whoever drives the steps themselves (tests, benchmarks): the scheduler's step, waiting
-    for its model call, then at once the tool calls the model asked for (what the scheduler's next step would do)."""
+    for its model call, then at once the tool calls the model asked for, each command waited for in turn (what the
+    scheduler's next steps would do)."""
     delay = None
-    for _half in range(2):
+    for _part in range(50):
         outcome = runtime.begin_step(agent_id, then=None)
         if not isinstance(outcome, Future):
             return outcome

@@ -24,8 +24,8 @@ from notifications.models import Webhook
 
 # Pages that are public on purpose, or guarded by something other than a session (the API takes tokens).
 PUBLIC = {"login", "logout", "invite"}  # the invitation link signs in or signs up
-# workers' git takes the worker credential, not a session (tests/test_scale_out_local_disks.py)
-OTHER_AUTH_PREFIXES = ("admin/", "api/", "internal/git/")
+# workers' git and merges take the worker credential, not a session (tests/test_scale_out_local_disks.py)
+OTHER_AUTH_PREFIXES = ("admin/", "api/", "internal/")
 
 # The one table of who may do what: (URL name, method) -> the roles that may. Everyone else in the team gets 403,
 # other teams 404. Written out by hand, not read from agents/permissions.py, so a wrong rule there is caught.

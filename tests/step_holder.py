@@ -1,4 +1,5 @@
-"""A separate process that runs one agent step against the test database: `python -m tests.step_holder DB ID`.
+"""A separate process that runs one agent step against the test database: `python -m tests.step_holder DB ID`, or
+with `verify COMMIT` after them, the verification of the agent's submission of that commit.
 
 The fault tests start it, watch its lease, and kill it mid-step like a crashed worker.
 """
@@ -21,6 +22,11 @@ def main() -> None:
     from tests import factories
 
     print(f"HOLDER {lease.worker_id()}", flush=True)
+    if sys.argv[3:4] == ["verify"]:
+        from judges.services import verify_submission
+
+        print(f"VERDICT {verify_submission(agent_id, sys.argv[4], 'from a holder')!r}", flush=True)
+        return
     print(f"STEP RETURNED {factories.run_step(agent_id)!r}", flush=True)
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from agents import conversations, lease, runtime, services
+from agents import conversations, lease, services
 from agents.models import Agent
 from agents.scheduling import sweep
 from tests import factories
@@ -184,4 +184,4 @@ def test_a_stopping_process_hands_its_running_step_back_within_seconds(demo):
     assert kinds[-1] == "handed_back"
     assert not ada.events.filter(kind="tool_call", payload__tool="run_command").exists()
     # the next holder finishes the turn the stop cut short: the same command, not a new model call
-    assert runtime._unfinished_turn(conversations.load(ada.pk))[1][0].name == "run_command"
+    assert conversations.unfinished_turn(conversations.load(ada.pk))[1][0].name == "run_command"

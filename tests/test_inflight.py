@@ -1,19 +1,24 @@
-"""A model call in flight holds no step slot: one step thread starts many agents' calls, which wait together on the
-process's loop (agents/inflight.py), and each call's end saves its turn. The calls in flight still stop when their
-step must: the process stopping, the agent stopped by a person, its lease taken by another holder."""
+"""A model call or a sandboxed command in flight holds no step slot: one step thread starts many agents' calls, which
+wait together on the process's loop (agents/inflight.py), and each call's end saves its turn. The calls in flight
+still stop when their step must: the process stopping, the agent stopped by a person, its lease taken by another
+holder; a command stopped so is killed with everything it started."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import threading
 import time
 
 import pytest
+from django.db import close_old_connections
 
 from agents import inflight, lease, llm, runtime, services
 from agents.models import Agent
 from tests import factories
-from tests.openai_server import hang
-from tests.real_models import messages_for, profile_for
+from tests.openai_server import hang, reply
+from tests.real_models import launch_one, messages_for, profile_for
+from tests.sandboxes import gone_within, processes_with
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -159,3 +164,58 @@ def test_a_hundred_and_fifty_calls_to_one_model_server_are_in_flight_at_once(ser
     wait_until(lambda: len(server.requests) == count, "every request at the server at once")
     server.release()
     assert [turn.content for turn in answers.result(timeout=30)] == ["too late"] * count
+
+
+@pytest.fixture
+def on_server(server, monkeypatch, settings):
+    """Agents on the local model server, whose calls fail fast once its script runs out."""
+    monkeypatch.setenv("SWARM_TEST_KEY", "test-key-inflight")
+    settings.SWARM_LLM_RETRIES = 0
+    return server
+
+
+def _a_long_command(server) -> str:
+    """The server's next answer asks for a sandboxed command that sleeps; its marker names its processes."""
+    marker = f"slept-{secrets.token_hex(4)}"
+    server.script(reply("Running the slow suite.", ("run_command", {"command": f"sleep 20; echo {marker}"})), hang(60))
+    return marker
+
+
+def test_an_agent_in_a_long_command_does_not_hold_the_one_step_thread(demo, on_server, slow_model, embedded):
+    team, template = demo
+    profile_for(on_server, team=team)
+    settings = slow_model
+    settings.SWARM_SIM_LATENCY = 0.5
+    marker = _a_long_command(on_server)
+    task = factories.task_like(template, [("Slow", "test-openai"), ("Quick", "sim-diligent")])
+    slow, quick = services.launch_task(task)  # the launch kicks both; the embedded scheduler has one step thread
+    wait_until(lambda: processes_with(marker), "the slow agent's command running in its sandbox", timeout=30)
+    before = _turns([quick.pk])
+    # the simulated agent goes on stepping while the command sleeps: two more model turns, each with its tool call
+    wait_until(lambda: _turns([quick.pk]) >= before + 2, "two more turns of the other agent", timeout=15)
+    assert processes_with(marker), "the command ended before the other agent had stepped"
+    assert not Agent.objects.get(pk=slow.pk).events.filter(kind="tool_call").exists()
+
+
+def test_a_person_stopping_an_agent_mid_command_kills_its_sandbox(demo, on_server):
+    agent = launch_one(demo, on_server)
+    marker = _a_long_command(on_server)
+    returned: list = []
+
+    def step() -> None:
+        try:
+            returned.append(factories.run_step(agent.pk))  # the model turn, then the command (waited for here)
+        finally:
+            close_old_connections()
+
+    stepping = threading.Thread(target=step)
+    stepping.start()
+    wait_until(lambda: processes_with(marker), "the command running in its sandbox", timeout=30)
+    services.stop(Agent.objects.get(pk=agent.pk), "alice")
+    assert gone_within(marker, 5), "the stopped agent's command still runs"
+    stepping.join(10)
+    assert not stepping.is_alive() and returned == [None]
+    agent.refresh_from_db()
+    assert agent.status == Agent.Status.STOPPED
+    assert not agent.events.filter(kind="tool_call").exists()  # killed mid-run: nothing of it was saved
+    assert inflight.in_flight() == 0

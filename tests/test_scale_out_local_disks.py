@@ -59,6 +59,18 @@ print("MERGED=" + review_verdict(verdict, rita, "approve", "fine").merged_commit
 """
 
 
+# a task of the demo's with the auto-approve policy and one diligent agent, launched
+LAUNCH_AUTO_APPROVED = """
+from agents.demo import seed, task_like
+from agents.services import launch_task
+team, template = seed({team!r})
+task = task_like(template, [("Ada", "sim-diligent")], auto_approve=True)
+(ada,) = launch_task(task)
+print("TASK=" + str(task.pk))
+print("AGENT=" + str(ada.pk))
+"""
+
+
 def _worker(swarm: Swarm, disk: Path, name: str) -> subprocess.Popen:
     return swarm.start_worker(env={"SWARM_DATA_DIR": str(disk), "SWARM_WORKER_NAME": name})
 
@@ -109,6 +121,8 @@ def test_two_workers_without_a_shared_disk_finish_the_demo_and_survive_a_kill(we
     swarm = web
     disks = {"east": tmp_path_factory.mktemp("worker-east-"), "west": tmp_path_factory.mktemp("worker-west-")}
     workers = {name: _worker(swarm, disk, name) for name, disk in disks.items()}
+    for process, _, _ in swarm.procs[-2:]:  # both serve the queues before the launch, or the first takes every agent
+        swarm.wait_for_log(process, "ready.", timeout=90)
     agents = swarm.launch_demo()
 
     # the first worker to have one of its agents inside the sandbox is killed there, mid-run
@@ -190,6 +204,41 @@ def test_two_workers_without_a_shared_disk_finish_the_demo_and_survive_a_kill(we
     assert _git("-C", repo_path, "rev-parse", "main").stdout.strip() == merged
     assert FIXED_LINE in _git("-C", repo_path, "show", "main:mathutil.py").stdout
     assert _git("-C", repo_path, "rev-parse", f"swarm/{swarm.task_id}/ada").returncode == 0
+
+
+def test_auto_approve_merges_work_verified_on_a_worker_with_a_disk_of_its_own(web, tmp_path_factory):
+    swarm = web
+    _worker(swarm, tmp_path_factory.mktemp("worker-"), "solo")
+    out = dict(
+        line.split("=", 1)
+        for line in swarm.manage("shell", "-c", LAUNCH_AUTO_APPROVED.format(team=swarm.team)).splitlines()
+        if line.startswith(("TASK=", "AGENT="))
+    )
+    swarm.task_id, agent_id = int(out["TASK"]), int(out["AGENT"])
+    # verified on the worker (from its clone), merged by the web process: nobody was asked
+    swarm.wait_for("Ada's work accepted without a person", lambda: swarm.agents()["Ada"]["status"] == "accepted", 150)
+    ((verdict_id, merged, status, reviewer, outcome),) = swarm.rows(
+        """
+        SELECT v.id, v.merged_commit, v.status, r.reviewer_id, r.outcome FROM judges_verdict v
+        JOIN judges_review r ON r.verdict_id = v.id WHERE v.agent_id = %s
+        """,
+        agent_id,
+    )
+    assert status == "approved" and reviewer is None and outcome.startswith("merged"), (status, reviewer, outcome)
+    (repo_path,) = swarm.rows(
+        "SELECT r.path FROM agents_repository r JOIN agents_taskspec t ON t.repo_id = r.id WHERE t.id = %s",
+        swarm.task_id,
+    )[0]
+    assert _git("-C", repo_path, "rev-parse", "main").stdout.strip() == merged
+    assert FIXED_LINE in _git("-C", repo_path, "show", "main:mathutil.py").stdout
+    # only a worker may ask (and the web process checks the policy itself)
+    url = f"{swarm.base_url}/internal/verdicts/{verdict_id}/auto-approve"
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("an anonymous request was answered")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
 
 
 def test_served_repositories_need_the_worker_credential_and_refuse_the_base_branch(web, tmp_path_factory):

@@ -8,7 +8,7 @@ import json
 import pytest
 from litellm import ModelResponse
 
-from agents import runtime
+from agents import conversations
 from agents.llm import ToolCall, Turn, calls
 from agents.models import ModelProfile
 
@@ -49,7 +49,7 @@ def test_arguments_that_are_json_but_not_an_object_are_refused(raw):
 def test_a_resumed_step_reads_a_saved_call_exactly_as_the_model_call_did(raw):
     fresh = from_model(("call_1", "run_command", raw))
     conversation = [{"role": "user", "content": "go"}, Turn("On it.", fresh).as_message()]
-    content, resumed = runtime._unfinished_turn(conversation)
+    content, resumed = conversations.unfinished_turn(conversation)
     assert content == "On it."
     assert resumed == fresh
     assert resumed[0].error == ToolCall.from_json("call_1", "run_command", raw).error
@@ -65,10 +65,10 @@ def test_a_resumed_step_runs_only_the_calls_that_have_no_result_yet():
         Turn("Reading, then testing.", fresh).as_message(),
         {"role": "tool", "tool_call_id": "a", "content": "def mean(values): ..."},
     ]
-    assert runtime._unfinished_turn(conversation) == ("Reading, then testing.", [fresh[1]])
+    assert conversations.unfinished_turn(conversation) == ("Reading, then testing.", [fresh[1]])
     conversation.append({"role": "tool", "tool_call_id": "b", "content": "1 passed"})
-    assert runtime._unfinished_turn(conversation) == ("Reading, then testing.", [])
+    assert conversations.unfinished_turn(conversation) == ("Reading, then testing.", [])
 
 
 def test_a_conversation_without_a_model_turn_has_nothing_to_resume():
-    assert runtime._unfinished_turn([{"role": "user", "content": "go"}]) == ("", [])
+    assert conversations.unfinished_turn([{"role": "user", "content": "go"}]) == ("", [])

@@ -1,7 +1,15 @@
 """Verification is its own job on its own queue: a slow verify command never takes an agent's step slot, and a
-verification whose queue was lost is queued again by a sweep (test_review.py covers one lost mid-run)."""
+verification whose queue was lost is queued again by a sweep (test_review.py covers one lost mid-run), while one
+that merely lasts longer than its lease is left to finish alone."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from django.db import connection
 
 from agents import services
 from agents.models import Agent
@@ -9,6 +17,7 @@ from agents.scheduling import sweep
 from judges import services as judging
 from judges.models import Verdict
 from tests.factories import task_like
+from tests.live_server import ROOT
 from tests.waiting import wait_until
 
 DEADLINE = 90  # seconds; generous for a loaded machine
@@ -49,3 +58,33 @@ def test_a_queued_verification_is_left_alone_by_sweeps_until_a_restart_finds_its
     assert Verdict.objects.filter(agent_id=ada.pk, commit_sha=commit).count() == 1
     sweep.resume_orphans(startup=True)
     assert Verdict.objects.filter(agent_id=ada.pk).count() == 1
+
+
+def test_a_verification_longer_than_its_lease_is_not_taken_for_lost_and_run_twice(demo):
+    _, task = demo
+    slow = task_like(task, [("Ada", "sim-lazy")])
+    slow.verify_command = "sleep 8"
+    slow.save()
+    (ada,) = services.launch_task(slow)
+    commit = Agent.objects.get(pk=ada.pk).base_commit
+    Agent.objects.filter(pk=ada.pk).update(status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit)
+    # another process verifies it, on a 2-second lease
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.step_holder", connection.settings_dict["NAME"], str(ada.pk), "verify", commit],
+        cwd=ROOT,
+        env={**os.environ, "SWARM_LEASE_SECONDS": "2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(lambda: ada.events.filter(kind="verification").exists(), "the verification started", DEADLINE)
+        while holder.poll() is None:  # this process sweeps meanwhile, well past the holder's lease
+            sweep.resume_orphans()
+            time.sleep(0.5)
+    finally:
+        out = holder.communicate(timeout=60)[0]
+    assert "VERDICT <Verdict" in out, out
+    assert ada.events.filter(kind="verification", payload__state="started").count() == 1
+    assert Verdict.objects.filter(agent_id=ada.pk).count() == 1
+    assert Agent.objects.get(pk=ada.pk).lease_expires_at is None

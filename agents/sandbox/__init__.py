@@ -11,13 +11,13 @@ unsandboxed.
 
 The modules, by role: `profile` (uid, limits, CommandResult), `argv` (the bwrap command line), `mounts` (the
 allowlist), `gitview` (the git directory a worktree sees), `seccomp`, `acl` (worktree access for the sandbox
-uid), `cgroups`, `execute` (one command, start to kill) and `selftest`. Callers use `run` and `availability`.
+uid), `cgroups`, `execute` (one command, start to kill) and `selftest`. Callers use `run` (or `arun` on a
+running loop, after `ready`) and `availability`.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,8 +45,10 @@ __all__ = [
     "SANDBOX_UID",
     "CommandResult",
     "SandboxUnavailable",
+    "arun",
     "availability",
     "bwrap_argv",
+    "ready",
     "run",
 ]
 
@@ -63,26 +65,29 @@ def availability() -> tuple[bool, str]:
     return selftest.self_test()
 
 
-def run(
-    worktree: str | Path,
-    command: str,
-    timeout: float | None = None,
-    output_cap: int | None = None,
-    cancel: Callable[[], bool] | None = None,
-) -> CommandResult:
-    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end.
-
-    `cancel` is polled while it runs; when it answers True the command is killed (exit code 130)."""
+def ready(worktree: str | Path) -> Path:
+    """The worktree a command may run in (resolved), or SandboxUnavailable saying why none can."""
     ok, why = availability()
     if not ok:
         raise SandboxUnavailable(why)
     worktree = Path(worktree).resolve()
     if not worktree.is_dir():
         raise SandboxUnavailable(f"the worktree {worktree} does not exist")
+    return worktree
+
+
+def run(
+    worktree: str | Path, command: str, timeout: float | None = None, output_cap: int | None = None
+) -> CommandResult:
+    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end."""
     return execute.execute(
-        worktree,
-        command,
-        timeout or settings.SWARM_COMMAND_TIMEOUT,
-        output_cap or settings.SWARM_OUTPUT_CAP,
-        cancel=cancel,
+        ready(worktree), command, timeout or settings.SWARM_COMMAND_TIMEOUT, output_cap or settings.SWARM_OUTPUT_CAP
+    )
+
+
+async def arun(worktree: str | Path, command: str) -> CommandResult:
+    """`run` as a coroutine, for the running loop (agents/inflight.py): the command holds no thread while it runs,
+    and cancelling it kills it (its result then says so, exit code 130). The caller checked `ready` already."""
+    return await execute.aexecute(
+        Path(worktree).resolve(), command, settings.SWARM_COMMAND_TIMEOUT, settings.SWARM_OUTPUT_CAP
     )

@@ -3,13 +3,11 @@ a person's interrupt; every process killed at the end."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import selectors
 import shutil
 import signal
-import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from agents.sandbox import acl, cgroups, seccomp
@@ -101,117 +99,144 @@ def usage(root: Path, max_bytes: int = 0, max_files: int = 0) -> tuple[int, int]
 
 
 def execute(
-    worktree: Path,
-    command: str,
-    timeout: float,
-    cap: int,
-    extra_env: dict[str, str] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    worktree: Path, command: str, timeout: float, cap: int, extra_env: dict[str, str] | None = None
 ) -> CommandResult:
-    if as_root():
-        acl.grant_worktree(worktree, SANDBOX_UID)
-    cgroup = cgroups.Cgroup.create()
-    rlimits = [f"--as={MEMORY_MAX}", f"--fsize={FILE_SIZE_MAX}", f"--nofile={OPEN_FILES_MAX}", "--core=0"]
-    if "pids" not in cgroup.limited:
-        rlimits.append(f"--nproc={NPROC_FALLBACK}")
+    """`aexecute` for a caller without a loop of its own (verification, the self-test): a loop for this command."""
+    return asyncio.run(aexecute(worktree, command, timeout, cap, extra_env))
+
+
+async def aexecute(
+    worktree: Path, command: str, timeout: float, cap: int, extra_env: dict[str, str] | None = None
+) -> CommandResult:
+    """One command, its process waited for on the running loop (no thread waits with it). Cancelling the task kills
+    it and returns what it printed so far (exit code 130): a person's interrupt answers the model with that."""
     started = time.monotonic()
-    data = DataFds()
+    cancelled = False
+    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, worktree, command))
     try:
-        argv = bwrap_argv(worktree, command, data)
-        wrapper = ["/bin/sh", "-c", _JOIN, "sh", *cgroup.procs_files(), "--"]
-        wrapper += [shutil.which("prlimit") or "prlimit", *rlimits, "--", *argv]
-        proc = subprocess.Popen(
-            wrapper,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env={"PATH": HOST_PATH, **(extra_env or {})},
-            pass_fds=tuple(data.fds),
-        )
-    except BaseException:
-        cgroup.destroy()
-        raise
+        cgroup, wrapper, data = await asyncio.shield(preparing)
+    except asyncio.CancelledError:  # made all the same, to be undone: no cgroup left behind
+        cancelled = True
+        cgroup, wrapper, data = await preparing
+    disk = DiskWatch(worktree, WORKTREE_MAX_BYTES(), WORKTREE_MAX_FILES())
+    output, timed_out, truncated, proc = "", False, False, None
+    try:
+        if not cancelled:
+            proc = await asyncio.create_subprocess_exec(
+                *wrapper,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                env={"PATH": HOST_PATH, **(extra_env or {})},
+                pass_fds=tuple(data.fds),
+            )
+            data.close()
+            chunks = _Output(cap)
+            try:
+                timed_out = await _collect(proc, started + timeout, chunks, disk)
+            except asyncio.CancelledError:
+                cancelled = True
+            output, truncated = chunks.text(), chunks.truncated
     finally:
         data.close()
-    disk = DiskWatch(worktree, WORKTREE_MAX_BYTES(), WORKTREE_MAX_FILES())
-
-    def stop() -> bool:
-        return disk.over() or (cancel is not None and cancel())
-
-    try:
-        output, timed_out, truncated, cancelled = _collect(proc, started + timeout, cap, stop)
-    finally:
-        _kill(proc)
-        try:
-            proc.wait(timeout=KILL_WAIT)
-        except subprocess.TimeoutExpired:
-            pass
-        cgroup.destroy()
-        proc.stdout.close()
-    if not disk.breach and not timed_out:
+        if proc is not None:
+            _kill(proc)
+            try:  # the rest of its output read and dropped: asyncio counts a process as ended once its pipe closes
+                await asyncio.wait_for(asyncio.gather(_drain(proc.stdout), proc.wait()), KILL_WAIT)
+            except TimeoutError:
+                pass
+        await asyncio.to_thread(cgroup.destroy)
+    if not (disk.breach or timed_out or cancelled):
         disk.next_at = 0.0  # and once more at the end: a command quicker than the watch's interval is caught too
-        if disk.over():
-            cancelled = True
+        await asyncio.to_thread(disk.over)
     if truncated:
         output += f"\n… [output cut at {cap} bytes]"
     if timed_out:
         output += f"\n… [killed after {timeout:g} s]"
-    if cancelled and disk.breach:
+    if disk.breach:
         output += f"\n… [killed: {disk.breach}; delete what you do not need]"
     elif cancelled:
         output += "\n… [interrupted: a person sent a message]"
+    returncode = proc.returncode if proc is not None else None
     code = (
-        124
-        if timed_out
-        else 137
-        if disk.breach
-        else 130
-        if cancelled
-        else proc.returncode
-        if proc.returncode is not None
-        else -9
+        124 if timed_out else 137 if disk.breach else 130 if cancelled else returncode if returncode is not None else -9
     )
     return CommandResult(
         command, code, output, timed_out, truncated, time.monotonic() - started, _describe_limits(cgroup)
     )
 
 
-def _collect(
-    proc: subprocess.Popen, deadline: float, cap: int, cancel: Callable[[], bool] | None = None
-) -> tuple[str, bool, bool, bool]:
-    """Read output until EOF and exit, the cap, the deadline or a cancel; (output, timed_out, truncated, cancelled)."""
-    chunks: list[bytes] = []
-    size = 0
-    fd = proc.stdout.fileno()
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
+def _prepare(worktree: Path, command: str) -> tuple[cgroups.Cgroup, list[str], DataFds]:
+    """Everything but the start (in a thread: an ACL walk, cgroup files): the cgroup, the command line, its fds."""
+    if as_root():
+        acl.grant_worktree(worktree, SANDBOX_UID)
+    cgroup = cgroups.Cgroup.create()
+    rlimits = [f"--as={MEMORY_MAX}", f"--fsize={FILE_SIZE_MAX}", f"--nofile={OPEN_FILES_MAX}", "--core=0"]
+    if "pids" not in cgroup.limited:
+        rlimits.append(f"--nproc={NPROC_FALLBACK}")
+    data = DataFds()
+    try:
+        argv = bwrap_argv(worktree, command, data)
+    except BaseException:
+        data.close()
+        cgroup.destroy()
+        raise
+    wrapper = ["/bin/sh", "-c", _JOIN, "sh", *cgroup.procs_files(), "--"]
+    wrapper += [shutil.which("prlimit") or "prlimit", *rlimits, "--", *argv]
+    return cgroup, wrapper, data
+
+
+class _Output:
+    """What a command printed, kept up to the cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.size, self.chunks, self.truncated = cap, 0, [], False
+
+    async def read(self, stream: asyncio.StreamReader) -> None:
+        """Until EOF, or until past the cap (then `truncated`)."""
+        while data := await stream.read(65536):
+            self.chunks.append(data[: self.cap - self.size])
+            self.size += len(data)
+            if self.size > self.cap:
+                self.truncated = True
+                return
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+async def _collect(proc: asyncio.subprocess.Process, deadline: float, out: _Output, disk: DiskWatch) -> bool:
+    """Read output until EOF and exit, the cap, the deadline or the worktree's quota; True when the deadline came."""
+    reader = asyncio.ensure_future(out.read(proc.stdout))
+    try:
+        while not reader.done():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return b"".join(chunks).decode("utf-8", errors="replace"), True, False, False
-            if cancel is not None and cancel():
-                return b"".join(chunks).decode("utf-8", errors="replace"), False, False, True
-            if not selector.select(min(remaining, CANCEL_POLL)):
-                continue
-            data = os.read(fd, 65536)
-            if not data:
-                break
-            chunks.append(data[: cap - size])
-            size += len(data)
-            if size > cap:
-                return b"".join(chunks).decode("utf-8", errors="replace"), False, True, False
-    text = b"".join(chunks).decode("utf-8", errors="replace")
+                return True
+            await asyncio.wait([reader], timeout=min(remaining, CANCEL_POLL))
+            if not reader.done() and time.monotonic() >= disk.next_at and await asyncio.to_thread(disk.over):
+                return False
+        reader.result()
+        if out.truncated:
+            return False
+    finally:
+        reader.cancel()
     try:  # output closed; the command may still run (e.g. `exec >&-; sleep 100`)
-        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        return text, True, False, False
-    return text, False, False, False
+        await asyncio.wait_for(proc.wait(), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        return True
+    return False
 
 
-def _kill(proc: subprocess.Popen) -> None:
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
     """The wrapper is bwrap's session; bwrap's pid-1 dies with it and the kernel ends the pid namespace."""
-    if proc.poll() is None:
+    if proc.returncode is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:

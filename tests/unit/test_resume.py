@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from agents.conversations import unfinished_turn
 from agents.llm import ToolCall, Turn
-from agents.runtime import _unfinished_turn
 
 
 def call(call_id: str, name: str, arguments) -> dict:
@@ -23,7 +23,7 @@ def test_only_the_calls_without_a_result_are_run_again():
         },
         {"role": "tool", "tool_call_id": "a", "content": "def mean(v): ..."},
     ]
-    content, calls = _unfinished_turn(conversation)
+    content, calls = unfinished_turn(conversation)
     assert content == "Reading, then testing."
     assert [(c.id, c.name, c.arguments) for c in calls] == [("b", "run", {"command": "pytest"})]
 
@@ -34,7 +34,7 @@ def test_a_finished_turn_leaves_nothing_to_resume_so_the_model_is_asked_again():
         {"role": "tool", "tool_call_id": "a", "content": "..."},
         {"role": "assistant", "content": "All done."},
     ]
-    assert _unfinished_turn(conversation) == ("All done.", [])
+    assert unfinished_turn(conversation) == ("All done.", [])
 
 
 def test_an_older_turns_unanswered_calls_are_not_run_again():
@@ -43,7 +43,7 @@ def test_an_older_turns_unanswered_calls_are_not_run_again():
         {"role": "user", "content": "[message from alice] stop that"},
         {"role": "assistant", "content": "Stopping.", "tool_calls": []},
     ]
-    assert _unfinished_turn(conversation) == ("Stopping.", [])
+    assert unfinished_turn(conversation) == ("Stopping.", [])
 
 
 def test_garbled_arguments_are_reported_to_the_model_not_run_with_a_guess():
@@ -54,7 +54,7 @@ def test_garbled_arguments_are_reported_to_the_model_not_run_with_a_guess():
             "tool_calls": [call("a", "write_file", '{"path": "x.py", "content": '), call("b", "run", "[1, 2]")],
         }
     ]
-    content, calls = _unfinished_turn(conversation)
+    content, calls = unfinished_turn(conversation)
     assert content == ""
     assert [c.arguments for c in calls] == [{}, {}]
     assert calls[0].error.startswith("arguments are not valid JSON")
@@ -63,8 +63,8 @@ def test_garbled_arguments_are_reported_to_the_model_not_run_with_a_guess():
 
 
 def test_a_conversation_without_a_model_turn_has_nothing_to_resume():
-    assert _unfinished_turn([]) == ("", [])
-    assert _unfinished_turn([{"role": "user", "content": "hello"}]) == ("", [])
+    assert unfinished_turn([]) == ("", [])
+    assert unfinished_turn([{"role": "user", "content": "hello"}]) == ("", [])
 
 
 def test_a_turn_is_stored_in_the_shape_it_is_resumed_from():
@@ -77,6 +77,6 @@ def test_a_turn_is_stored_in_the_shape_it_is_resumed_from():
             {"id": "a", "type": "function", "function": {"name": "read_file", "arguments": '{"path": "stats.py"}'}}
         ],
     }
-    content, calls = _unfinished_turn([message])
+    content, calls = unfinished_turn([message])
     assert (content, calls) == ("Reading.", turn.tool_calls)
     assert Turn("", []).as_message() == {"role": "assistant", "content": ""}  # no empty tool_calls list
