@@ -18,8 +18,8 @@ from agents import lease, permissions, sandbox, served, services, worker_disk, w
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
-from judges import merge, panel
-from judges.models import Review, Verdict
+from judges import merge, panel, testruns
+from judges.models import Review, Verdict, test_flags
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     command = task.effective_verify_command
     services.record_event(agent.pk, "verification", {"state": "started", "command": command}, activity="being verified")
     reasons: list[str] = []
-    verify = None
+    verify, tests = None, None
     # the pushed branch fetched here when workers have disks of their own; else the repository and worktree hold it
     local = worker_disk.verification_source(agent, commit_sha)
     try:
@@ -106,13 +106,17 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             reasons.append("the task has no verify command, so nothing was run")
         else:
             try:
-                verify = sandbox.run(checkout, command).as_dict()
+                verify, tests = testruns.run(checkout, command)
                 word = "passed" if verify["exit_code"] == 0 else f"failed with exit code {verify['exit_code']}"
                 reasons.append(f"`{command}` {word} at commit {commit_sha[:10]}")
             except sandbox.SandboxUnavailable as exc:
                 reasons.append(f"verification could not run: {exc}")
         checks = panel.criterion_checks(agent.task, checkout)
     evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks, repo_dir=local)
+    if verify and verify["exit_code"] == 0:  # a failing run is rejected anyway: the base is run only when it counts
+        changed = [row["path"] for row in diff_stat]
+        evidence.update(testruns.compare_with_base(agent, commit_sha, command, tests, local or task.repo.path, changed))
+        reasons += evidence["test_flags"]
     failed_checks = [c for c in evidence["criterion_checks"] if c.get("exit_code") != 0]
     for check in failed_checks:
         reasons.append(f"criterion check `{check['command']}` failed (exit {check.get('exit_code')})")
@@ -131,7 +135,9 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
         rule=task.judge_rule,
     )
     opinions = [panel.ask(verdict, judge, evidence, diff) for judge in judges]  # unsaved: saved with the verdict
-    recommendation = panel.aggregate(task.judge_rule, verify_passed, [o.recommendation for o in opinions])
+    recommendation = panel.aggregate(
+        task.judge_rule, verify_passed, [o.recommendation for o in opinions], flagged=bool(test_flags(evidence))
+    )
     if not judges:
         verdict.reasons.append("no judge panel configured: only the verify command was checked")
     for opinion in opinions:
@@ -159,7 +165,9 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
         )
     unanimous = (
-        task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions)
+        task.auto_approve
+        and recommendation == Verdict.Recommendation.APPROVE
+        and all(o.recommendation == "approve" for o in opinions)
     )
     if unanimous and worker_disk.merges_here():
         review_verdict(verdict, None, "approve", "auto-approved: verification passed and the panel was unanimous")

@@ -69,10 +69,12 @@ def run(
     timeout: float | None = None,
     output_cap: int | None = None,
     cancel: Callable[[], bool] | None = None,
+    env: dict[str, str] | None = None,
 ) -> CommandResult:
     """Run a shell command in the worktree's sandbox; output capped, every process killed at the end.
 
-    `cancel` is polled while it runs; when it answers True the command is killed (exit code 130)."""
+    `cancel` is polled while it runs; when it answers True the command is killed (exit code 130). `env` adds
+    variables to the command's otherwise empty environment (the host's own settings, such as a report path)."""
     ok, why = availability()
     if not ok:
         raise SandboxUnavailable(why)
@@ -85,4 +87,5 @@ def run(
         timeout or settings.SWARM_COMMAND_TIMEOUT,
         output_cap or settings.SWARM_OUTPUT_CAP,
         cancel=cancel,
+        env=env,
     )

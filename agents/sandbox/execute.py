@@ -107,7 +107,9 @@ def execute(
     cap: int,
     extra_env: dict[str, str] | None = None,
     cancel: Callable[[], bool] | None = None,
+    env: dict[str, str] | None = None,
 ) -> CommandResult:
+    """`extra_env` goes to the wrapper outside the sandbox (the self-test's canary); `env` to the command inside."""
     if as_root():
         acl.grant_worktree(worktree, SANDBOX_UID)
     cgroup = cgroups.Cgroup.create()
@@ -117,7 +119,7 @@ def execute(
     started = time.monotonic()
     data = DataFds()
     try:
-        argv = bwrap_argv(worktree, command, data)
+        argv = bwrap_argv(worktree, command, data, env)
         wrapper = ["/bin/sh", "-c", _JOIN, "sh", *cgroup.procs_files(), "--"]
         wrapper += [shutil.which("prlimit") or "prlimit", *rlimits, "--", *argv]
         proc = subprocess.Popen(
