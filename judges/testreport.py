@@ -77,7 +77,8 @@ def compare(before: dict[str, str], after: dict[str, str]) -> dict:
     failed before and pass now (a fix, or a test changed to pass), and tests that are new."""
     stopped = [
         {"test": test, "before": was, "after": after.get(test, "not run")}
-        for test, was in sorted(before.items())
+        # the failing ones first: a failing test that stops running is the telling one
+        for test, was in sorted(before.items(), key=lambda item: (item[1] not in FAILING, item[0]))
         if was in RAN and after.get(test) not in RAN
     ]
     now_passing = sorted(test for test, was in before.items() if was in FAILING and after.get(test) == "passed")
