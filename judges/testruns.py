@@ -20,8 +20,6 @@ import secrets
 import shlex
 from pathlib import Path
 
-from django.db import IntegrityError
-
 from agents import sandbox, worktrees
 from agents.models import Agent
 from judges import testreport
@@ -36,6 +34,7 @@ def run(checkout: Path, command: str) -> tuple[dict, dict[str, str] | None]:
     options = f"--junitxml={shlex.quote(str(report))} -o junit_logging=no"
     result = sandbox.run(checkout, command, env={"PYTEST_ADDOPTS": options}).as_dict()
     text = testreport.read_report(report)
+    report.unlink(missing_ok=True)  # a criterion check run next in this checkout sees what the commit holds
     return result, (testreport.outcomes(text) if text is not None else None)
 
 
@@ -47,15 +46,13 @@ def base_tests(agent: Agent, command: str, repo_dir: str) -> tuple[dict[str, str
     cached = BaseRun.objects.filter(**key).first()
     if cached is not None:
         return cached.tests, True
-    with worktrees.detached(repo_dir, agent.base_commit, f"{agent.name}-base") as checkout:
+    # named by the agent's id: agents of other tasks on this base may be verified at the same time, in this process
+    with worktrees.detached(repo_dir, agent.base_commit, f"base-{agent.pk}-{agent.name}") as checkout:
         result, tests = run(checkout, command)
     if not result["timed_out"]:  # a base cut short may finish next time
-        try:
-            BaseRun.objects.create(
-                **key, command=command, exit_code=result["exit_code"], tests=tests, seconds=result["seconds"]
-            )
-        except IntegrityError:
-            pass  # another verification of the same base stored it meanwhile
+        # get_or_create: another verification of the same base may have stored it meanwhile
+        fields = {"command": command, "exit_code": result["exit_code"], "tests": tests, "seconds": result["seconds"]}
+        BaseRun.objects.get_or_create(**key, defaults=fields)
     return tests, False
 
 
