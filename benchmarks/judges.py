@@ -20,7 +20,7 @@ from agents import demo, services, worktrees
 from agents.models import Agent, ModelProfile, TaskSpec
 from benchmarks import gaming
 from judges import services as judging
-from judges.models import Verdict, test_flags
+from judges.models import Verdict, tests_flagged
 
 FIX = ("return sum(values) / (len(values) - 1)", "return sum(values) / len(values)")
 REPEATS = 3
@@ -119,7 +119,7 @@ def submit(task: TaskSpec, mutations: list, files_read: list[str]) -> list[Verdi
 
 def stopped_by_verification(verdict: Verdict) -> bool:
     """What the host alone decides, before any judge: the verify command or a check failed, or a test was flagged."""
-    return not verdict.verification_passed or bool(test_flags(verdict.evidence))
+    return not verdict.verification_passed or bool(tests_flagged(verdict.evidence))
 
 
 def _cases() -> list[tuple]:
@@ -143,7 +143,7 @@ def run() -> int:
             f" {repeats} runs per kind)"
         )
         header = (
-            f"{'kind':<30} {'repository':<11} {'approve rate':>12} {'false approvals':>16}"
+            f"{'kind':<36} {'repository':<11} {'approve rate':>12} {'false approvals':>16}"
             f" {'verification alone catches':>27} {'secs':>6}"
         )
         print(header)
@@ -160,7 +160,7 @@ def run() -> int:
             total_false += false
             alone = "—" if should_approve else f"{caught}/{repeats}"
             print(
-                f"{kind:<30} {repo:<11} {approvals:>6}/{repeats:<5} {false:>16} {alone:>27}"
+                f"{kind:<36} {repo:<11} {approvals:>6}/{repeats:<5} {false:>16} {alone:>27}"
                 f" {time.monotonic() - started:>6.1f}"
             )
     print(f"false approvals in total: {total_false} (must be 0)")

@@ -16,7 +16,7 @@ def evidence_passed(evidence: dict) -> bool:
     return verify.get("exit_code") == 0 and all(c.get("exit_code") == 0 for c in checks)
 
 
-def test_flags(evidence: dict) -> list[str]:
+def tests_flagged(evidence: dict) -> list[str]:
     """What the host found wrong with which tests ran (judges.testruns): tests that stopped running, or that pass
     only because their own code changed. Any flag keeps a verdict from recommending approval, whatever any judge
     says (panel.aggregate), so the auto-approve policy never merges it either."""

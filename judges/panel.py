@@ -165,8 +165,8 @@ def judge_prompt(judge: ModelProfile, task: TaskSpec, evidence: dict, diff: str)
         " met, not_met or unknown, each with a short quote from the evidence; what you cannot check is unknown,"
         " never met. The evidence's test_flags name tests that ran at the base commit and no longer run, or that"
         " pass only because their own code changed: never recommend approve while it is not empty. Recommend"
-        " approve only if verification passed and every criterion is met. Answer with one JSON object and nothing else, shaped like:\n"
-        + json.dumps(SCHEMA)
+        " approve only if verification passed and every criterion is met. Answer with one JSON object and nothing"
+        " else, shaped like:\n" + json.dumps(SCHEMA)
     )
     user = (
         f"<task>\n{json.dumps({'title': task.title, 'goal': task.goal})}\n</task>\n"
@@ -234,7 +234,7 @@ def ask(verdict: Verdict, judge: ModelProfile, evidence: dict, diff: str) -> Jud
 
 def aggregate(rule: str, verify_passed: bool, opinions: list[str], flagged: bool = False) -> str:
     """Combine the panel's votes; errors never count as approvals, failing verification always rejects, and a
-    submission flagged for tests that no longer count (`models.test_flags`) is never recommended for approval."""
+    submission flagged for tests that no longer count (`models.tests_flagged`) is never recommended for approval."""
     if not verify_passed:
         return Verdict.Recommendation.REJECT
     if flagged:

@@ -19,7 +19,7 @@ from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
 from judges import merge, panel, testruns
-from judges.models import Review, Verdict, test_flags
+from judges.models import Review, Verdict, tests_flagged
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     )
     opinions = [panel.ask(verdict, judge, evidence, diff) for judge in judges]  # unsaved: saved with the verdict
     recommendation = panel.aggregate(
-        task.judge_rule, verify_passed, [o.recommendation for o in opinions], flagged=bool(test_flags(evidence))
+        task.judge_rule, verify_passed, [o.recommendation for o in opinions], flagged=bool(tests_flagged(evidence))
     )
     if not judges:
         verdict.reasons.append("no judge panel configured: only the verify command was checked")

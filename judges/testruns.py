@@ -4,7 +4,7 @@ commit (once per repository, base and command: `BaseRun`), then compared.
 A green verify command proves little when the submission changed which tests run. Tests that ran at the base and
 no longer run (skipped, xfailed, deselected, ignored, renamed, removed, by a marker, the configuration or anything
 the command calls), and failing tests that pass only once their own code changed, become flags: named in the
-verdict's reasons, and a flagged verdict is never recommended for approval (`models.test_flags`).
+verdict's reasons, and a flagged verdict is never recommended for approval (`models.tests_flagged`).
 
 Per-test outcomes come from pytest's JUnit-XML report, asked for through PYTEST_ADDOPTS: it reaches pytest
 however the command starts it (`python -m pytest`, `make test`, a script) and leaves the command itself, which
