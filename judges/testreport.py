@@ -112,7 +112,7 @@ def locate(test: str, changed: list[str]) -> tuple[str, list[str], str] | None:
     return None
 
 
-def test_code(source: str, classes: list[str], function: str) -> str | None:
+def code_of_test(source: str, classes: list[str], function: str) -> str | None:
     """The test function as the parser sees it (comments and layout do not count), its decorators included, with
     the module-level values and same-module fixtures it names: what would have to change to make it pass without
     touching the code under test. None: not found, or not Python."""
@@ -151,8 +151,8 @@ def changed_to_pass(tests: list[str], changed: list[str], source_at: Callable[[s
         if where is None:
             continue  # its file did not change: the code under test did
         path, classes, function = where
-        before = test_code(source_at("base", path) or "", classes, function)
-        after = test_code(source_at("head", path) or "", classes, function)
+        before = code_of_test(source_at("base", path) or "", classes, function)
+        after = code_of_test(source_at("head", path) or "", classes, function)
         if before != after:
             found.append(test)
     return found
