@@ -68,6 +68,8 @@ def agent_summary_json(a: Agent) -> dict:
         "simulated": a.profile.simulated,
         "status": a.status,
         "status_reason": a.status_reason,
+        "waiting_for": a.waiting_for,
+        "question": a.question,
         "activity": a.activity,
         "branch": a.branch,
         "usage": {

@@ -120,7 +120,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
     repo, _ = Repository.objects.get_or_create(
         team=team, name="mathutil", defaults={"path": str(repo_path), "verify_command": "python -m pytest -q"}
     )
-    for behaviour in ("diligent", "lazy", "quitter", "guesser", "looper", "sloppy"):
+    for behaviour in ("diligent", "lazy", "quitter", "guesser", "looper", "sloppy", "curious"):
         ModelProfile.objects.get_or_create(
             team=team, name=f"sim-{behaviour}", defaults={"model": f"sim/{behaviour}", "family": "simulator"}
         )

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+from pathlib import Path
 
 from django.db.models import F
 
@@ -93,6 +94,30 @@ def check_submit(agent: Agent) -> tuple[str, str]:
                     f"nothing changed since your last submission ({agent.submitted_commit[:10]}), which was rejected."
                     " Read the reviewer's reasons, fix the cause, run the verify command, then submit."
                 )
+        marked = conflict_markers(agent.worktree, agent.base_commit)
+        if marked:
+            raise ToolRefused(
+                f"{', '.join(marked)} still hold(s) git conflict markers (<<<<<<<, =======, >>>>>>>). Resolve every"
+                " conflict, remove the markers, run the verify command, then submit."
+            )
     except worktrees.GitError as exc:
         raise ToolRefused(f"not submitted: {exc}") from None
     return "submitted for verification; wait for the verdict", "submitted"
+
+
+CONFLICT_MARKER = re.compile(r"^(<<<<<<<|>>>>>>>)( |$)", re.M)
+
+
+def conflict_markers(worktree: str, base: str) -> list[str]:
+    """Files changed since `base` that still hold a pair of conflict marker lines."""
+    if not base:
+        return []
+    changed = worktrees.git(worktree, "diff", "--name-only", "--no-ext-diff", "--no-textconv", base).splitlines()
+    root, found = Path(worktree).resolve(), []
+    for path in changed[:2000]:
+        target = (root / path).resolve()
+        if root not in target.parents or not target.is_file() or target.stat().st_size > 2_000_000:
+            continue  # gone, a link out of the worktree, or too big to be a source file
+        if len(CONFLICT_MARKER.findall(target.read_text(errors="replace"))) >= 2:
+            found.append(path)
+    return found

@@ -7,6 +7,8 @@ applied by `send`, and told back by the API. One home for the rule; the pages an
   is superseded and audited (by the judges app, registered here with `register_withdrawal`), the agent runs again.
 - Paused or in error: delivered when it resumes; the sender may resume it with the message (not one paused with a
   budget used up: it would pause again at once; more budget resumes it).
+- Paused on its own question (`ask_person`): the message is the answer; sending it resumes the agent, and anyone who
+  may message may answer (the agent asked for exactly that).
 - Stopped: refused, unless the sender resumes it with the message (while its worktree is still there).
 - Accepted: refused; its work was merged.
 """
@@ -89,6 +91,8 @@ def _state(agent: Agent) -> tuple[str, str, set[str]]:
             "resumes, once a person grants more budget."
         )
         return when, note, set()
+    if agent.question:
+        return when, f"{name} asks: “{agent.question}” Your answer resumes it.", {Then.RESUME}
     if status in {Agent.Status.PAUSED, Agent.Status.ERROR}:
         why = "paused" if status == Agent.Status.PAUSED else "stopped on an error"
         reason = f" ({agent.status_reason})" if agent.status_reason else ""
@@ -107,7 +111,7 @@ def _state(agent: Agent) -> tuple[str, str, set[str]]:
 
 def _may(user, agent: Agent, then: str) -> bool:
     team = agent.task.team_id
-    if then == Then.RESUME:
+    if then == Then.RESUME and not agent.question:
         return permissions.can(user, team, "message") and permissions.can(user, team, "control")
     if then == Then.WITHDRAW:
         return permissions.can(user, team, "message") and permissions.can(user, team, "review")
@@ -119,10 +123,12 @@ def offer(agent: Agent, user) -> Offer:
     later = {When.AFTER_REVIEW: "when it resumes after a rejection", When.ON_RESUME: "when it resumes"}
     labels = {
         Then.QUEUE: f"Send it; {agent.name} reads it {later[when]}" if when in later else "Send",
-        Then.RESUME: f"Resume {agent.name} with this message",
+        Then.RESUME: f"Answer; {agent.name} continues" if agent.question else f"Resume {agent.name} with this message",
         Then.WITHDRAW: "Withdraw the submission and continue with this message",
     }
     allowed = ([Then.QUEUE] if when != When.REFUSED else []) + [t for t in (Then.RESUME, Then.WITHDRAW) if t in others]
+    if agent.question:
+        allowed.reverse()  # the answer first: what the agent waits for
     return Offer(when, note, [(t.value, labels[t]) for t in allowed if _may(user, agent, t)])
 
 
@@ -156,6 +162,8 @@ def send(
         raise _refuse(f"Your role may not {Then(then).label} here; only {roles} may.", 403)
     with transaction.atomic():
         agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
+        if not _may(author, agent, then):  # answered by someone else meanwhile: resuming is a control action again
+            raise _refuse(f"{agent.name} is now {agent.get_status_display()}. Nothing was sent; choose again.")
         when, note, others = _state(agent)
         if seen and seen != agent.status and _when(seen) != when:
             raise _refuse(f"{agent.name} is now {agent.get_status_display()}. {note} Nothing was sent; choose again.")
@@ -174,7 +182,8 @@ def send(
                 agent, f"submission withdrawn by {author.username}; back to work with their message", withdrawn=True
             )
         else:
-            services.resume(agent, f"resumed by {author.username} with a message", stopped_too=True)
+            why = "answered" if agent.question else "resumed"
+            services.resume(agent, f"{why} by {author.username} with a message", stopped_too=True)
         agent.refresh_from_db()
         message = services.inject_message(agent, text, author=author, client_msg_id=client_msg_id)
     return message, When.NEXT_STEP

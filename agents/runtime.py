@@ -339,7 +339,9 @@ def _cancelled(agent: Agent, token: int, conversation: list[dict], why: str) -> 
 def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dict:
     """The state a step ends the run in (paused, awaiting review), or {} when the agent goes on."""
     if state.paused:
-        return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": state.paused[:200]}
+        asked = state.paused.startswith(Agent.QUESTION_PAUSE)
+        activity = "waiting for a person's answer" if asked else state.paused[:200]
+        return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": activity}
     if submitted is not None:
         commit = worker_disk.commit(agent, f"{agent.name}: {submitted[:60] or 'submission'}")
         return {

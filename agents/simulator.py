@@ -11,7 +11,18 @@ import re
 
 from agents.prompts import INJECTED_PREFIX, NUDGE_MARK
 
-BEHAVIOURS = ("diligent", "lazy", "quitter", "guesser", "looper", "sloppy", "steady", "judge", "judge-lenient")
+BEHAVIOURS = (
+    "diligent",
+    "lazy",
+    "quitter",
+    "guesser",
+    "looper",
+    "sloppy",
+    "steady",
+    "curious",
+    "judge",
+    "judge-lenient",
+)
 
 # The demo repository's bug and its fix (see agents/demo.py): the diligent simulator carries the solution.
 DEMO_FIX = {
@@ -91,6 +102,9 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
     if behaviour == "steady":
         return steady(messages)
 
+    if behaviour == "curious":
+        return curious(messages, verify)
+
     if behaviour == "looper":
         return {"content": reply + "Let me look at the files again.", "tool_calls": [_call("list_files", path=".")]}
 
@@ -129,6 +143,41 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
         # after a rejection: check again, then submit again
         call = script[-3] if (done - len(script)) % 2 == 0 else script[-1]
     return {"content": reply + _thought(call), "tool_calls": [call]}
+
+
+QUESTION = "Should mean() divide by n (the plain average) or by n-1 (a sample estimate)? The spec does not say."
+
+
+def _answer(messages: list[dict]) -> str:
+    """The first person's message after the agent's question, without its sender mark; "" before one came."""
+    asked = False
+    for m in messages:
+        if m.get("role") == "assistant" and QUESTION in json.dumps(m.get("tool_calls") or []):
+            asked = True
+        elif asked and m.get("role") == "user" and (m.get("content") or "").startswith(INJECTED_PREFIX):
+            return m["content"].split("] ", 1)[-1].strip()
+    return ""
+
+
+def curious(messages: list[dict], verify: str) -> dict:
+    """`curious` reads the code, asks a person which denominator mean() should use, and does what the answer says:
+    keep n-1 when the answer names it, else divide by n."""
+    done = sum(1 for m in messages if m.get("role") == "tool")
+    reading = [_call("list_files", path="."), _call("read_file", path="mathutil.py")]
+    if done < len(reading):
+        return {"content": _thought(reading[done]), "tool_calls": [reading[done]]}
+    answer = _answer(messages)
+    if not answer:
+        call = _call("ask_person", question=QUESTION)
+        return {"content": "Before I change anything I need a decision from a person.", "tool_calls": [call]}
+    keep = "n-1" in answer.replace(" ", "").lower() or "sample" in answer.lower()
+    choice = "keep dividing by n-1" if keep else "divide by n"
+    rest = [_call("read_file", path="tests/test_mathutil.py"), _call("run_command", command=verify)]
+    if not keep:
+        rest += [_call("edit_file", **DEMO_FIX), _call("run_command", command=verify)]
+    rest.append(_call("submit", summary=f"As the answer said ({answer[:120]}), mean() should {choice}."))
+    call = rest[min(done - len(reading) - 1, len(rest) - 1)]
+    return {"content": f'You answered "{answer[:200]}", so I will {choice}. ' + _thought(call), "tool_calls": [call]}
 
 
 def steady(messages: list[dict]) -> dict:

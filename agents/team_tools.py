@@ -1,4 +1,5 @@
-"""The tools that reach beyond the agent's worktree: its teammates (message_agent) and the team's skills."""
+"""The tools that reach beyond the agent's worktree: its teammates (message_agent), its supervisors (ask_person) and
+the team's skills."""
 
 from __future__ import annotations
 
@@ -26,6 +27,24 @@ def message_agent(agent: Agent, args: dict) -> tuple[str, str]:
     if not sent:
         raise ToolRefused("every recipient has finished; nobody got the message")
     return f"message sent to {', '.join(sent)}", f"messaged {', '.join(sent)[:80]}"
+
+
+MAX_QUESTION = 2_000
+
+
+def ask_person(agent: Agent, args: dict) -> tuple[str, str, str]:
+    """A question for the agent's supervisors: recorded as an event, and the agent pauses on it (the step's ending).
+    Returns (result for the model, activity, the pause reason); a person's answer resumes it as an injected message."""
+    question = args.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ToolRefused("ask_person needs a `question` (one question a person can answer)")
+    question = services.clean_text(question.strip(), MAX_QUESTION)
+    services.record_event(agent.pk, "question", {"question": question})
+    result = (
+        "Your question went to your supervisors. You are paused until one of them answers; the answer arrives as a "
+        "message, and you continue from there."
+    )
+    return result, f"asking: {question[:180]}", f"{Agent.QUESTION_PAUSE}{' '.join(question.split())}"[:300]
 
 
 def load_skill(agent: Agent, args: dict) -> tuple[str, str]:

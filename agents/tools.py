@@ -103,6 +103,17 @@ TOOLS = [
     {
         "type": "function",
         "function": {
+            "name": "ask_person",
+            "description": (
+                "Ask your supervisors (people) one question you cannot settle from the spec, the code or the taste "
+                "guide. You pause until one answers; the answer comes to you as a message."
+            ),
+            "parameters": {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
             "name": "load_skill",
             "description": "Load the full text of one of the team's skills by name.",
             "parameters": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
@@ -142,6 +153,8 @@ def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState, cancel=None
             raise ToolRefused(call.error)
         if call.name == "message_agent":
             result_text, activity = team_tools.message_agent(agent, call.arguments)
+        elif call.name == "ask_person":
+            result_text, activity, state.paused = team_tools.ask_person(agent, call.arguments)
         elif call.name == "load_skill":
             result_text, activity = team_tools.load_skill(agent, call.arguments)
         elif call.name == "submit":

@@ -22,12 +22,7 @@ def merge(repo_path: str, target: str, commit: str, message: str) -> str:
     old = branch_head(repo_path, target)
     if _is_ancestor(repo_path, commit, old):
         raise MergeRefused(f"{target} already contains this work")
-    out = worktrees.git(
-        repo_path, "merge-tree", "--write-tree", "--name-only", "--no-messages", old, commit, check=False
-    )
-    lines = out.strip().splitlines()
-    tree = lines[0] if lines else ""
-    conflicts = lines[1:]
+    tree, conflicts = merge_tree(repo_path, old, commit)
     if conflicts or len(tree) < 40:
         raise MergeRefused("merge conflict in " + (", ".join(conflicts) or "the merge"))
     new = worktrees.git(repo_path, "commit-tree", tree, "-p", old, "-p", commit, "-m", message).strip()
@@ -36,6 +31,15 @@ def merge(repo_path: str, target: str, commit: str, message: str) -> str:
     if not any(p.endswith(".gitattributes") for p in changed):  # never let merged attributes pick filters to run
         _refresh_checkout(repo_path, target, old, new)
     return new
+
+
+def merge_tree(repo_path: str, ours: str, theirs: str) -> tuple[str, list[str]]:
+    """The merged tree of two commits (conflicted files hold git's markers) and the conflicting paths."""
+    out = worktrees.git(
+        repo_path, "merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs, check=False
+    )
+    lines = out.strip().splitlines()
+    return (lines[0] if lines else ""), lines[1:]
 
 
 def _is_ancestor(repo_path: str, commit: str, head: str) -> bool:

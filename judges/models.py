@@ -148,6 +148,7 @@ class EventKind(models.TextChoices):
     VERIFICATION = "verification"
     VERDICT = "verdict"
     MERGE_FAILED = "merge_failed"
+    BROUGHT_UP_TO_DATE = "brought_up_to_date"
     EXPORTED = "exported"
 
 

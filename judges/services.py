@@ -18,7 +18,7 @@ from agents import lease, permissions, sandbox, served, services, worker_disk, w
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
-from judges import merge, panel, testruns
+from judges import landing, merge, panel, testruns
 from judges.models import Review, Verdict, tests_flagged
 
 log = logging.getLogger(__name__)
@@ -235,6 +235,7 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     refusal = verdict.approval_refusal() or verdict.approval_refusal(head=_branch_head(agent))
     if refusal:
         _refuse(verdict, user, "approve", refusal)
+    _land_first(verdict, user, comment, line_comments)
     # D6: approval is a state transition: exactly one of two simultaneous clicks wins
     won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
         status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
@@ -267,8 +268,36 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
             f"approved by {who}; merged into {task.effective_target_branch} ({merged[:10]})",
             activity="work accepted and merged",
         )
+        landing.after_merge(task.repo_id, task.effective_target_branch)  # the pending work behind it catches up
     verdict.refresh_from_db()
     return verdict
+
+
+def _land_first(verdict: Verdict, user, comment: str, line_comments) -> None:
+    """The target moved since this work was verified: bring it up to date first (judges/landing.py). A clean result
+    is verified again and merged then, with this approval; a conflict goes back to the agent. Either way nothing is
+    merged now, and the person is told which."""
+    agent, target = verdict.agent, verdict.agent.task.effective_target_branch
+    try:
+        head = merge.branch_head(agent.task.repo.path, target)
+        done = landing.refresh(verdict, head, approved_by=user)
+    except worktrees.GitError as exc:
+        log.warning("could not bring agent %s up to date: %s", agent.pk, exc)
+        return  # the merge below says what git says
+    if done.outcome == "clean":
+        raise ServiceError(
+            f"Not merged yet: {target} moved since this was verified. {agent.name}'s work was brought up to date "
+            "with it and is being verified again; your approval stands, and it merges when that verification passes"
+            " and the panel does not recommend reject.",
+            409,
+        )
+    if done.outcome == "conflict":
+        _audit(verdict, user, "approve", comment, "conflict: sent back to the agent to resolve", line_comments)
+        raise ServiceError(
+            f"Not merged: {agent.name}'s work conflicts with {target} in {', '.join(done.conflicts)}. It was sent "
+            "back to the agent with the conflicting hunks; it resolves them and submits again.",
+            409,
+        )
 
 
 def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:

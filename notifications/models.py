@@ -12,6 +12,8 @@ from agents.models import Team, TeamQuerySet
 
 class Kind(models.TextChoices):
     NEEDS_PERSON = "needs_person", "an agent needs a person (paused by a loop, or an error)"
+    QUESTION = "question", "an agent asks its supervisors a question"
+    UNANSWERED = "unanswered", "a question is still unanswered (escalated to admins)"
     BUDGET = "budget", "an agent used up its budget"
     VERDICT = "verdict", "a verdict waits for a review"
     TASK_FINISHED = "task_finished", "a task finished (every agent accepted or stopped)"
@@ -20,6 +22,8 @@ class Kind(models.TextChoices):
 # Who is told of each kind: the members whose role may act on it (agents/permissions.py's actions).
 KIND_ACTION = {
     Kind.NEEDS_PERSON: "control",
+    Kind.QUESTION: "message",  # whoever may answer it
+    Kind.UNANSWERED: "manage_members",  # escalation: the team's admins, who can find someone to answer
     Kind.BUDGET: "control",
     Kind.VERDICT: "review",
     Kind.TASK_FINISHED: "view",

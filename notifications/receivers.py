@@ -7,7 +7,7 @@ from __future__ import annotations
 from agents import scheduling
 from agents.models import Agent
 from agents.signals import awaiting_decision, status_changed, sweeping
-from notifications import delivery
+from notifications import delivery, services
 
 STATUS_JOB, VERDICT_JOB = "notifications.status", "notifications.verdict"
 TOLD = {Agent.Status.PAUSED, Agent.Status.ERROR, *Agent.FINISHED}  # the statuses a person may hear of
@@ -24,6 +24,7 @@ def _on_verdict(sender, agent_id: int, verdict_id: int, recommendation: str = ""
 
 def _on_sweep(sender, **kwargs) -> None:
     delivery.send_due()
+    services.escalate_questions()
 
 
 scheduling.register_job(STATUS_JOB, "notifications.services.on_status", scheduling.HOUSEKEEPING)

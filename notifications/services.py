@@ -11,12 +11,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from agents import permissions, scheduling
 from agents.errors import InvalidForm
-from agents.models import Agent, Membership
+from agents.models import Agent, Event, Membership
 from notifications import webhooks
 from notifications.delivery import DELIVER_JOB
 from notifications.forms import PreferenceForm, WebhookForm
@@ -153,6 +154,9 @@ def on_status(agent_id: int, status: str, reason: str) -> Notice | None:
         if over:
             text = f"{agent.name} used up its {over} budget on “{task.title}”: grant more budget, or stop it."
             return notify(task.team_id, Kind.BUDGET, text, path, _agent_data(agent))
+        if agent.question:
+            text = f"{agent.name} asks on “{task.title}”: {agent.question}"
+            return notify(task.team_id, Kind.QUESTION, text, path, _agent_data(agent))
         text = f"{agent.name} is paused on “{task.title}” and needs a person: {reason or 'paused'}."
         return notify(task.team_id, Kind.NEEDS_PERSON, text, path, _agent_data(agent))
     if status == Agent.Status.ERROR:
@@ -165,6 +169,28 @@ def on_status(agent_id: int, status: str, reason: str) -> Notice | None:
         path = reverse("agents:task_detail", args=[task.pk])
         return notify(task.team_id, Kind.TASK_FINISHED, text, path, data, key=f"task_finished:{task.pk}")
     return None
+
+
+def escalate_questions() -> int:
+    """Questions nobody answered within SWARM_QUESTION_ESCALATE_MINUTES go to the team's admins, once per question
+    (the notice's key is the question's event). Returns how many were escalated now."""
+    minutes = settings.SWARM_QUESTION_ESCALATE_MINUTES
+    if not minutes:
+        return 0
+    asked = Event.objects.filter(agent_id=OuterRef("pk"), kind=Event.Kind.QUESTION).order_by("-seq")
+    waiting = (
+        Agent.objects.filter(status=Agent.Status.PAUSED, status_reason__startswith=Agent.QUESTION_PAUSE)
+        .annotate(asked_at=Subquery(asked.values("created_at")[:1]), asked_seq=Subquery(asked.values("seq")[:1]))
+        .filter(asked_at__lte=timezone.now() - timedelta(minutes=minutes))
+        .select_related("task")
+    )
+    escalated = 0
+    for agent in waiting[:200]:
+        text = f"Unanswered for {minutes:g} minutes: {agent.name} asks on “{agent.task.title}”: {agent.question}"
+        path = reverse("agents:agent_detail", args=[agent.pk])
+        key = f"unanswered:{agent.pk}:{agent.asked_seq}"
+        escalated += notify(agent.task.team_id, Kind.UNANSWERED, text, path, _agent_data(agent), key=key) is not None
+    return escalated
 
 
 def on_verdict(agent_id: int, verdict_id: int, recommendation: str) -> Notice | None:

@@ -240,6 +240,8 @@ for _host in SWARM_MODEL_HOSTS:
 SWARM_PUBLIC_URL = env_str("SWARM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")  # links in e-mails and webhooks
 SWARM_NOTIFY_DIGEST_SECONDS = env_float("SWARM_NOTIFY_DIGEST_SECONDS", 60)
 SWARM_NOTIFY_TRIES = env_int("SWARM_NOTIFY_TRIES", 6)
+# a question an agent asked (ask_person) still unanswered after this many minutes is escalated to the team's admins
+SWARM_QUESTION_ESCALATE_MINUTES = env_float("SWARM_QUESTION_ESCALATE_MINUTES", 30)
 SWARM_NOTIFY_BACKOFF = env_float("SWARM_NOTIFY_BACKOFF", 10.0)  # seconds before the first retry; doubles
 SWARM_NOTIFY_BACKOFF_MAX = env_float("SWARM_NOTIFY_BACKOFF_MAX", 600.0)
 SWARM_WEBHOOK_TIMEOUT = env_float("SWARM_WEBHOOK_TIMEOUT", 5.0)

@@ -62,6 +62,10 @@ SAMPLES: dict[str, tuple[dict, list[str]]] = {
     ),
     "compaction": ({"messages": 12}, ["older tool output was summarised to stay inside the model's context"]),
     "budget_granted": ({"by": "alice", "minutes": 15}, ["alice granted more budget (+15 min and half the tokens"]),
+    "question": (
+        {"question": "Divide by n or by n-1? <b>bold</b>"},
+        ['<span class="label warn">question for a person</span>', "Divide by n or by n-1? &lt;b&gt;bold&lt;/b&gt;"],
+    ),
     "cleanup": ({"by": "alice", "summary": "removed the worktree"}, ["clean-up</span> by alice: removed the worktree"]),
     "verification": (
         {"state": "started", "command": "python -m pytest -q"},
@@ -76,6 +80,10 @@ SAMPLES: dict[str, tuple[dict, list[str]]] = {
         ['merge failed</span> <span class="pre-wrap">CONFLICT (content): mathutil.py</span>'],
     ),
     "exported": ({"by": "bob", "verdict_id": 3}, ["exported</span> bob downloaded the work as a patch"]),
+    "brought_up_to_date": (
+        {"verdict_id": 3, "target": "main", "commit": "0123456789abcdef", "conflicts": ["mathutil.py"]},
+        ["conflict</span> main moved: merged into this branch as <code>0123456789</code>", "in mathutil.py"],
+    ),
 }
 GENERIC = '<pre>{\n  "'  # what the fallback shows: the payload as JSON
 
@@ -104,7 +112,7 @@ def test_each_kind_is_rendered_by_its_own_partial_with_its_key_text(kind):
 
 
 def test_the_judges_declare_their_own_kinds_and_render_them_from_their_templates():
-    assert set(EventKind.values) == {"verification", "verdict", "merge_failed", "exported"}
+    assert set(EventKind.values) == {"verification", "verdict", "merge_failed", "exported", "brought_up_to_date"}
     assert not set(EventKind.values) & set(Event.Kind.values)  # the agents app does not list them
     assert {value for value, _ in event_kinds()} == set(Event.Kind.values) | set(EventKind.values)
     assert all(event(kind, {}).template_name.startswith("judges/events/") for kind in EventKind.values)

@@ -166,6 +166,8 @@ def test_a_planted_hook_does_not_run_when_the_host_merges(demo, bob, tmp_path):
     # positive control: git run the ordinary way does run the planted hook
     subprocess.run(["git", "-C", task.repo.path, "commit", "--allow-empty", "-qm", "control"], check=True)
     assert marker.exists()
+    # main back where Ada started (else her work would first be brought up to date with the control commit)
+    subprocess.run(["git", "-C", task.repo.path, "reset", "-q", "--hard", "HEAD~1"], check=True)
     marker.unlink()
     verdict = Verdict.objects.get(agent=ada)
     Verdict.objects.filter(pk=verdict.pk).update(commit_sha=verdict.commit_sha)  # unchanged head
@@ -299,7 +301,7 @@ def test_auto_approve_merges_only_with_passing_verification_and_a_unanimous_pane
     assert Verdict.objects.get(agent=linus).status == "pending"
 
 
-def test_a_merge_conflict_leaves_everything_intact_and_says_so(demo, bob):
+def test_a_merge_conflict_changes_nothing_on_main_and_sends_the_hunks_back_to_the_agent(demo, bob):
     _, task = demo
     (ada,) = launch_and_run(task, [("Ada", "sim-diligent")])
     # someone changed the same line on main meanwhile
@@ -308,14 +310,15 @@ def test_a_merge_conflict_leaves_everything_intact_and_says_so(demo, bob):
     worktrees.commit_all(task.repo.path, "a competing change")
     before = _main(task)
     verdict = Verdict.objects.get(agent=ada)
-    with pytest.raises(services.ServiceError, match="merge conflict in mathutil.py"):
+    with pytest.raises(services.ServiceError, match="conflicts with main in mathutil.py. It was sent back"):
         judging.review_verdict(verdict, bob, "approve")
     verdict.refresh_from_db()
-    assert verdict.status == "pending" and "mathutil.py" in verdict.merge_error
+    assert verdict.status == "superseded"
     assert _main(task) == before
-    assert Review.objects.get(verdict=verdict).outcome.startswith("conflict")
+    assert Review.objects.get(verdict=verdict).outcome.startswith("conflict: sent back to the agent")
     ada.refresh_from_db()
-    assert ada.status == Agent.Status.AWAITING_REVIEW
+    assert ada.status == Agent.Status.RUNNING and "conflicts with main" in ada.status_reason
+    assert "max(1, len(values) - 1)" in ada.messages.get().text  # the hunk, both sides
 
 
 def test_a_verification_lost_with_its_worker_is_run_again_by_the_sweep_exactly_once(demo):

@@ -24,7 +24,13 @@ def minutes(seconds) -> str:
     return f"{(seconds or 0) / 60:.1f}"
 
 
-WAITING_LABELS = {"verdict": "verdict pending", "loop": "looping", "paused": "paused", "error": "error"}
+WAITING_LABELS = {
+    "verdict": "verdict pending",
+    "loop": "looping",
+    "question": "asks a question",
+    "paused": "paused",
+    "error": "error",
+}
 
 
 @register.filter
