@@ -86,8 +86,9 @@ class RepositoryAdmin(TeamObjectAdmin):
     form = RepositoryForm
     action = "manage_repos"
     fields = ["team", "name", "path", "verify_command"]
-    list_display = ["name", "team", "path", "default_branch", "verify_command"]
-    search_fields = ["name", "path"]
+    list_display = ["name", "team", "path", "url", "clone_status", "default_branch", "verify_command"]
+    list_filter = ["team", "clone_status"]
+    search_fields = ["name", "path", "url"]
 
     def save_model(self, request, obj, form, change):
         team_setup.save_repository(request.user, form)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
-from agents import messaging, receipts, scheduling, services, task_setup, team_setup
+from agents import cloning, messaging, receipts, scheduling, services, task_setup, team_setup
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -37,6 +37,12 @@ def repo_json(repo: Repository) -> dict:
         "path": repo.path,
         "default_branch": repo.default_branch,
         "verify_command": repo.verify_command,
+        "url": repo.url,
+        "credential": repo.credential,
+        "clone_status": repo.clone_status,
+        "clone_progress": repo.clone_progress,
+        "clone_detail": repo.clone_detail,
+        "fetched_at": repo.fetched_at.isoformat() if repo.fetched_at else None,
     }
 
 
@@ -174,8 +180,18 @@ def _form_data(data: dict, fields: tuple[str, ...]) -> dict:
 
 def repos_create(request, data: dict):
     team = request_team(request, data.get("team"))
-    repo = team_setup.create_repository(request.user, team, _form_data(data, ("name", "path", "verify_command")))
-    return repo_json(repo)
+    fields = _form_data(data, ("name", "path", "url", "credential", "verify_command"))
+    fields["source"] = "url" if fields["url"] else "path"
+    return repo_json(team_setup.create_repository(request.user, team, fields))
+
+
+def repo_detail(request, pk: int) -> dict:
+    return repo_json(owned(request, Repository.objects, pk, "repository"))
+
+
+def repo_fetch(request, pk: int) -> dict:
+    """Fetch a clone again (or clone a failed one again), in the background: the answer shows it queued."""
+    return repo_json(cloning.refresh(request.user, owned(request, Repository.objects, pk, "repository")))
 
 
 def models_list(request) -> dict:

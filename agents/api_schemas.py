@@ -10,7 +10,20 @@ MAX_INT = 2**31 - 1  # what a PositiveIntegerField holds on every database
 # ---------------------------------------------------------------- schemas of what the agents app answers
 
 HEALTH = obj(status=STRING, mode={"type": "string", "enum": ["embedded", "distributed"]})
-REPO = obj("Repository", id=INTEGER, name=STRING, path=STRING, default_branch=STRING, verify_command=STRING)
+REPO = obj(
+    "Repository",
+    id=INTEGER,
+    name=STRING,
+    path=STRING,
+    default_branch=STRING,
+    verify_command=STRING,
+    url={"type": "string", "description": "the clone URL (empty: a repository added by its path)"},
+    credential={"type": "string", "description": "the operator's credential it is cloned with, by name"},
+    clone_status={"type": "string", "enum": ["ready", "cloning", "fetching", "failed"]},
+    clone_progress={"type": ["integer", "null"], "description": "percent of git's current phase while cloning"},
+    clone_detail={"type": "string", "description": "git's phase, the error, or what the last fetch could not do"},
+    fetched_at=TIME,
+)
 PROFILE = obj(
     "ModelProfile",
     id=INTEGER,
@@ -110,10 +123,14 @@ LAUNCHED = obj(task=INTEGER, agents={"type": "array", "items": AGENT_SUMMARY})
 
 
 NEW_REPO = body(
-    ["name", "path"],
+    ["name"],
     team=TEAM_REF,
     name=text(100, 1),
-    path=text(500, 1, description="absolute path of a git repository on the server"),
+    path=text(500, 1, description="absolute path of a git repository on the server (or give url)"),
+    url=text(
+        300, 1, description="clone URL (https, ssh or git://) on a host the operator allows; cloned in the background"
+    ),
+    credential=text(50, description="with url: one of the operator's git credentials, by name"),
     verify_command=text(500),
 )
 NEW_PROFILE = body(

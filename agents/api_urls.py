@@ -20,11 +20,26 @@ ROUTES = [
         get=Operation(api.repos_list, "Your teams' repositories", listing("repos", schemas.REPO)),
         post=Operation(
             api.repos_create,
-            "Add a git repository that is on the server",
+            "Add a git repository that is on the server (path), or clone one in the background (url)",
             schemas.REPO,
             status=201,
             body=schemas.NEW_REPO,
             errors=(409,),
+            action="manage_repos",
+        ),
+    ),
+    Route(
+        "repos/<int:pk>", "api_repo", get=Operation(api.repo_detail, "A repository and its clone's state", schemas.REPO)
+    ),
+    Route(
+        "repos/<int:pk>/fetch",
+        "api_repo_fetch",
+        post=Operation(
+            api.repo_fetch,
+            "Fetch a cloned repository again, or retry a failed clone, in the background",
+            schemas.REPO,
+            status=202,
+            errors=(400, 409),
             action="manage_repos",
         ),
     ),

@@ -120,6 +120,8 @@ class TaskFieldsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.team = team
         self.fields["repo"].queryset = Repository.objects.in_team(team)
+        # a clone still on its way (or failed) may be written on, not launched on: the choice says so
+        self.fields["repo"].label_from_instance = lambda r: r.name if r.ready else f"{r.name} ({r.clone_status})"
         self.fields["taste_guides"].queryset = TasteGuide.objects.in_team(team)
         self.fields["skills"].queryset = Skill.objects.in_team(team)
         self.fields["goal"].required = True

@@ -77,7 +77,10 @@ class UnsafeTree(GitError):
 
 def git(cwd: str | Path, *args: str, check: bool = True, input: str | None = None, transport: Transport = ()) -> str:
     """Run host git in `cwd` under the rule above; returns stdout, GitError on failure when `check`. `transport`:
-    the one remote this call may reach (`served_by`, `local_transport`); without it git reaches none."""
+    the one remote this call may reach (`served_by`, `local_transport`); without it git reaches none. A repository
+    Swarm cloned from a URL is bare: it is named with --git-dir, never found."""
+    if is_clone(cwd) and not (args and args[0].startswith("--git-dir=")):
+        args = (f"--git-dir={cwd}", *args)
     proc = _run(cwd, args, input=input, transport=transport)
     if check and proc.returncode != 0:
         raise GitError((proc.stderr or proc.stdout).strip()[:2000])
@@ -89,6 +92,24 @@ def bare(
 ) -> str:
     """Host git in a bare repository Swarm made (`safe.bareRepository=explicit`: named with --git-dir, never found)."""
     return git(gitdir, f"--git-dir={gitdir}", *args, check=check, input=input, transport=transport)
+
+
+def clones_dir() -> Path:
+    """Where Swarm keeps the bare repositories it cloned from URLs (agents/remotes.py), `repo-<id>.git` each."""
+    return Path(settings.DATA_DIR) / "mirrors"
+
+
+def is_clone(path: str | Path) -> bool:
+    path = Path(path)
+    return path.suffix == ".git" and path.parent == clones_dir()
+
+
+def remote(gitdir: str | Path, *args: str, transport: Transport, env: dict[str, str]) -> tuple[list[str], dict]:
+    """(argv, env) of a git call in a bare repository Swarm made that reaches the one remote a person named (a clone or
+    fetch from a URL, agents/remotes.py): hardened like every call, `transport` and `env` (ssh's command) added."""
+    full = environment([*HARDENED, *transport])
+    full["GIT_CEILING_DIRECTORIES"] = str(Path(gitdir).parent)
+    return ["git", f"--git-dir={gitdir}", *args], {**full, **env}
 
 
 # Remote access, given per call as config (never written to a repository's config, never on a command line): the

@@ -97,11 +97,20 @@ def allowed_host(url: str, allowed: list[str], *, empty: str, refused: str) -> s
     host, port = normal_host(parts.hostname), port or DEFAULT_PORTS[parts.scheme]
     if normal_host(parsed.host) != host or (parsed.port or DEFAULT_PORTS[parsed.scheme]) != port:
         raise HostRefused("must be an http:// or https:// URL.")
+    return check_listed(host, port, DEFAULT_PORTS[parts.scheme], allowed, empty=empty, refused=refused)
+
+
+def check_listed(host: str, port: int, default_port: int, allowed: list[str], *, empty: str, refused: str) -> str:
+    """`host:port` if `allowed` lists it (`host` already through `normal_host`), else HostRefused as `allowed_host`."""
     where = f"{host}:{port}"
     if not allowed:
         raise HostRefused(empty)
-    for entry in allowed:
-        allowed_name, allowed_port = _entry(entry)
-        if allowed_name == host and (allowed_port == "*" or (allowed_port or DEFAULT_PORTS[parts.scheme]) == port):
-            return where
+    if any(listed(host, port, default_port, entry) for entry in allowed):
+        return where
     raise HostRefused(f"names {where}, which is not a host the operator allows for {refused}.")
+
+
+def listed(host: str, port: int, default_port: int, entry: str) -> bool:
+    """Whether one allowlist entry (`host`, `host:port`, `host:*`) covers `host` on `port`."""
+    allowed_name, allowed_port = _entry(entry)
+    return allowed_name == host and (allowed_port == "*" or (allowed_port or default_port) == port)

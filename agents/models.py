@@ -1,5 +1,6 @@
-"""The work and its inputs: repositories, specs, taste, skills, model profiles, agents, events, messages (teams and
-access to them live in models_teams, the agents' conversations in models_conversation; both are re-exported here)."""
+"""The work and its inputs: specs, taste, skills, model profiles, agents, events, messages (teams and access to them
+live in models_teams, repositories in models_repos, the agents' conversations in models_conversation; all are
+re-exported here)."""
 
 from __future__ import annotations
 
@@ -13,24 +14,8 @@ from django.utils import timezone
 # re-exported: the rest of Swarm imports every model of the app from here
 from agents.models_conversation import ConversationEntry  # noqa: F401
 from agents.models_events import Event, Message, event_kinds, register_event_kinds  # noqa: F401
+from agents.models_repos import Repository  # noqa: F401
 from agents.models_teams import ApiToken, Invite, Membership, Team, TeamQuerySet, team_id_of  # noqa: F401
-
-
-class Repository(models.Model):
-    TEAM_PATH = "team"
-    objects = TeamQuerySet.as_manager()
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="repositories")
-    name = models.CharField(max_length=100)
-    path = models.CharField(max_length=500)
-    default_branch = models.CharField(max_length=100, default="main")
-    verify_command = models.CharField(max_length=500, blank=True, default="")
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["team", "name"], name="repo_name_unique_in_team")]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class TasteGuide(models.Model):

@@ -175,6 +175,8 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     Every agent starts from the same commit, the head of the repository's default branch now."""
     if task.agents.exists():
         raise ServiceError("This task has already been launched.", 409)
+    if task.repo.not_ready_reason():  # a clone still on its way, or failed: no commit to start agents from
+        raise ServiceError(task.repo.not_ready_reason() + " Nothing was launched.", 409)
     roster = task.roster or []
     if not roster:
         raise ServiceError("Add at least one agent (name and model profile) before launching.")

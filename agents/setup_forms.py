@@ -11,7 +11,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MinValueValidator
 
-from agents import model_access, worktrees
+from agents import model_access, remotes, worktrees
 from agents.models import ModelProfile, Repository
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -79,44 +79,100 @@ class _TeamForm(forms.ModelForm):
         return team.pk if team else self.instance.team_id
 
     def _fix_on_edit(self, name: str, why: str) -> None:
-        if self.instance.pk:
+        if self.instance.pk and name in self.fields:
             self.fields[name].disabled = True
             self.fields[name].help_text = why
 
 
 class RepositoryForm(_TeamForm):
-    """A git repository already on the server, by its path; the default branch is read from it. The path stays fixed
-    once added (agents' worktrees are made from it): a repository elsewhere is another repository."""
+    """A git repository already on the server, by its path (the default branch is read from it), or one Swarm clones
+    from a URL in the background (agents/cloning.py; the default branch is the remote's HEAD), on a host the operator
+    allows and with one of the operator's credentials. Where it comes from stays fixed once added (agents' worktrees
+    are made from it): a repository elsewhere is another repository."""
+
+    SOURCES = [("path", "Server path"), ("url", "Remote repository")]
+    source = forms.ChoiceField(
+        label="Add from", choices=SOURCES, initial="path", widget=forms.RadioSelect, required=False
+    )
+    credential = forms.ChoiceField(label="Credential", required=False)
 
     class Meta:
         model = Repository
-        fields = ["name", "path", "verify_command"]
-        labels = {"path": "Path"}
+        fields = ["name", "source", "path", "url", "credential", "verify_command"]
+        labels = {"path": "Path", "url": "Clone URL"}
         help_texts = {
             "name": "How tasks name it, e.g. “inventory”.",
             "path": "Absolute path on the server of the repository's top-level directory, under a directory the"
             " operator allows (SWARM_REPO_ROOTS).",
+            "url": "https://, ssh://, user@host:path or git:// on a host the operator allows (SWARM_GIT_HOSTS); never"
+            " a password or token in it. Cloned in the background, progress on the Repositories page.",
+            "credential": "A deploy key or token the operator set up (SWARM_GIT_CREDENTIALS), by name; its secret is"
+            " never shown.",
             "verify_command": "Run in each agent's worktree to check a submission, e.g. “python -m pytest -q”;"
             " a task may set its own.",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        choices = remotes.credential_choices()
+        current = self.instance.credential
+        if current and current not in dict(choices):  # withdrawn by the operator since: shown, then refused
+            choices.append((current, f"{current} (no longer configured)"))
+        self.fields["credential"].choices = choices
+        self.fields["path"].required = False
+        if self.instance.pk:
+            self.fields["source"].initial = "url" if self.instance.url else "path"
+            self.fields["source"].disabled = True
         self._fix_on_edit("path", "Fixed once added: agents' worktrees are made from it.")
+        self._fix_on_edit("url", "Fixed once added: agents' worktrees are made from its clone.")
+
+    def by_url(self) -> bool:
+        if self.instance.pk:
+            return bool(self.instance.url)
+        source = self.data.get(self.add_prefix("source")) or ("url" if self.data.get(self.add_prefix("url")) else "")
+        return source == "url"
 
     def clean_path(self) -> str:
         if self.instance.pk:
             return self.instance.path
+        if self.by_url():
+            return ""
+        if not self.cleaned_data.get("path"):
+            raise forms.ValidationError("is required to add a repository on this server.")
         where = repo_location(self.cleaned_data["path"])
         self.instance.default_branch = repo_default_branch(where)
         return str(where)
 
+    def clean_url(self) -> str:
+        if self.instance.pk:
+            return self.instance.url
+        if not self.by_url():
+            return ""
+        if settings.SWARM_WORKER_DISK == "local":  # the clone job may run on a worker, whose disk the web never sees
+            raise forms.ValidationError(
+                "cannot be cloned by Swarm while workers keep disks of their own (SWARM_WORKER_DISK=local): clone it"
+                " on this server and add it by its path."
+            )
+        try:
+            self.remote = remotes.parse(self.cleaned_data.get("url", ""))
+        except remotes.Refused as refused:
+            raise forms.ValidationError(refused.message) from None
+        return self.remote.url
+
     def clean(self):
         cleaned = super().clean()
         path = cleaned.get("path")
-        if path and not self.instance.pk and self.team_id:
+        if path and not self.by_url() and not self.instance.pk and self.team_id:
             if Repository.objects.filter(path=path).exclude(team_id=self.team_id).exists():
                 self.add_error("path", "is a repository of another team; ask an admin to share it.")
+        if not self.by_url():
+            cleaned["credential"] = ""
+        elif cleaned.get("url") and cleaned.get("credential"):
+            try:  # a key or token goes only where the operator lends it
+                remote = getattr(self, "remote", None) or remotes.parse(cleaned["url"])
+                remotes.check_credential(cleaned["credential"], remote)
+            except remotes.Refused as refused:
+                self.add_error(refused.field, refused.message)
         return cleaned
 
 

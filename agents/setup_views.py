@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import team_setup
+from agents import cloning, team_setup
 from agents.errors import InvalidForm, ServiceError
 from agents.models import Agent, ModelProfile, Repository
 from agents.permissions import grants, owned_or_404
@@ -25,7 +25,8 @@ PROFILE_PAGE = ModelProfile.objects.select_related("team")
 
 
 def _form_page(request, template: str, form, obj, status: int = 200, **extra):
-    context = {"form": form, "object": obj, "team": obj.team, "roots": settings.SWARM_REPO_ROOTS, **extra}
+    roots, git_hosts = settings.SWARM_REPO_ROOTS, settings.SWARM_GIT_HOSTS
+    context = {"form": form, "object": obj, "team": obj.team, "roots": roots, "git_hosts": git_hosts, **extra}
     return render(request, template, context, status=status)
 
 
@@ -46,20 +47,53 @@ def _save(request, save, form, template: str, obj, done: str, back: str):
 # ---------------------------------------------------------------- repositories
 
 
+def _with_counts(repos):
+    return repos.annotate(
+        n_tasks=Count("tasks", distinct=True),
+        n_working=Count("tasks__agents", filter=~Q(tasks__agents__status__in=FINISHED)),
+    )
+
+
 @login_required
 @require_GET
 def repo_list(request):
     team = team_for(request, "view")
-    repos = (
-        Repository.objects.in_team(team)
-        .annotate(
-            n_tasks=Count("tasks", distinct=True),
-            n_working=Count("tasks__agents", filter=~Q(tasks__agents__status__in=FINISHED)),
-        )
-        .order_by("name", "id")
-    )
+    repos = _with_counts(Repository.objects.in_team(team)).order_by("name", "id")
     context = {"team": team, "repos": repos, "can": grants(request.user, team.pk), "roots": settings.SWARM_REPO_ROOTS}
     return render(request, "agents/repo_list.html", context)
+
+
+def _repo_row(request, pk: int, action: str):
+    repo = owned_or_404(request.user, REPO_PAGE, pk, action)
+    return render(
+        request,
+        "agents/partials/repo_row.html",
+        {"repo": _with_counts(REPO_PAGE.filter(pk=repo.pk)).get(), "can": grants(request.user, repo.team_id)},
+    )
+
+
+@login_required
+@require_GET
+def repo_row(request, pk: int):
+    """One repository's row: what the list polls while a clone or fetch runs (it stops polling once it is over)."""
+    return _repo_row(request, pk, "view")
+
+
+@login_required
+@require_POST
+def repo_fetch(request, pk: int):
+    """Fetch a clone again, or retry a failed clone; both in the background, shown live in the row."""
+    repo = owned_or_404(request.user, REPO_PAGE, pk, "manage_repos")
+    what = "Cloning" if repo.clone_status == Repository.CloneStatus.FAILED else "Fetching"
+    try:
+        repo = cloning.refresh(request.user, repo)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{what} “{repo.name}” in the background; its progress shows below.")
+    if request.htmx and not request.htmx.boosted:
+        return _repo_row(request, pk, "manage_repos")
+    return redirect("agents:repo_list")
 
 
 @login_required

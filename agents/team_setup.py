@@ -7,8 +7,11 @@ changes to the work itself (tasks, agents, events, messages).
 
 from __future__ import annotations
 
+import shutil
+
 from django.db import IntegrityError, transaction
 
+from agents import cloning, hostgit
 from agents.errors import InvalidForm, ServiceError
 from agents.models import Agent, ModelProfile, Repository, TaskSpec, Team
 from agents.permissions import require
@@ -17,8 +20,9 @@ from agents.setup_forms import ModelProfileForm, RepositoryForm
 FINISHED = (Agent.Status.ACCEPTED, Agent.Status.STOPPED)
 
 
-def _save_form(by, form, action: str, what: str):
-    """Check the role, validate, save in one transaction; a name the team already has is a 409 on the name field."""
+def _save_form(by, form, action: str, what: str, then=None):
+    """Check the role, validate, save in one transaction (with `then(saved)`, if given); a name the team already has
+    is a 409 on the name field."""
     if form.instance.team_id is None and not form.is_valid():  # Django's admin: the team is one of the form's fields
         raise InvalidForm(form)
     require(by, form.instance.team_id, action)
@@ -27,7 +31,10 @@ def _save_form(by, form, action: str, what: str):
     name = form.cleaned_data["name"]
     try:
         with transaction.atomic():
-            return form.save()
+            saved = form.save()
+            if then:
+                then(saved)
+            return saved
     except IntegrityError:
         message = f"Your team already has a {what} named “{name}”."
         form.add_error("name", message)
@@ -35,8 +42,10 @@ def _save_form(by, form, action: str, what: str):
 
 
 def save_repository(by, form: RepositoryForm) -> Repository:
-    """Add or change a repository as the form says (RepositoryForm's rules); team admins only."""
-    return _save_form(by, form, "manage_repos", "repository")
+    """Add or change a repository as the form says (RepositoryForm's rules); team admins only. One added by URL is
+    cloned in the background (agents/cloning.py)."""
+    adding = form.instance.pk is None
+    return _save_form(by, form, "manage_repos", "repository", lambda repo: adding and repo.url and cloning.added(repo))
 
 
 def save_model_profile(by, form: ModelProfileForm) -> ModelProfile:
@@ -46,7 +55,7 @@ def save_model_profile(by, form: ModelProfileForm) -> ModelProfile:
 
 
 def create_repository(by, team: Team, data) -> Repository:
-    """Register a git repository that is on the server."""
+    """Register a git repository that is on the server, or clone one from a URL."""
     return save_repository(by, RepositoryForm(data, instance=Repository(team=team)))
 
 
@@ -69,10 +78,15 @@ def _names(values, limit: int = 3) -> str:
 
 
 def delete_repository(by, repo: Repository) -> None:
-    """Forget a repository (nothing on the server is deleted); refused while any task is written on it."""
+    """Forget a repository (nothing on the server is deleted, except Swarm's own clone of one added by URL); refused
+    while any task is written on it, or while it is being cloned or fetched."""
     with transaction.atomic():
         require(by, repo.team_id, "manage_repos")
-        Repository.objects.select_for_update().filter(pk=repo.pk).first()  # a task written meanwhile waits
+        repo = (
+            Repository.objects.select_for_update().filter(pk=repo.pk).first() or repo
+        )  # a task written meanwhile waits
+        if repo.busy:
+            raise ServiceError(f"{repo.name} is being cloned or fetched: remove it once that is over.", 409)
         working = Agent.objects.filter(task__repo=repo).exclude(status__in=FINISHED).select_related("task")
         if working:
             raise ServiceError(
@@ -88,6 +102,8 @@ def delete_repository(by, repo: Repository) -> None:
                 409,
             )
         repo.delete()
+        if repo.url and hostgit.is_clone(repo.path):
+            transaction.on_commit(lambda: shutil.rmtree(repo.path, ignore_errors=True))
 
 
 def delete_model_profile(by, profile: ModelProfile) -> None:

@@ -24,10 +24,9 @@ from django.utils import timezone
 
 from agents import scheduling, services, worker_disk, worktrees
 from agents.models import Agent
-from agents.services import ServiceError
-from agents.signals import awaiting_decision, work_submitted
+from agents.signals import work_submitted
 from judges import merge
-from judges.models import Review, Verdict, tests_flagged
+from judges.models import Review, Verdict
 
 log = logging.getLogger(__name__)
 LAND_JOB = "judges.land"
@@ -175,32 +174,4 @@ def after_merge(repo_id: int, target: str) -> None:
     transaction.on_commit(lambda: scheduling.submit(LAND_JOB, repo_id, target))
 
 
-def _carry_approval(sender, agent_id: int, verdict_id: int, **kwargs) -> None:
-    """A re-verified commit's verdict: the approval given to the commit before it was brought up to date applies,
-    through the same rule as a click (verification passed, no reject recommendation), audited as that person's."""
-    verdict = Verdict.objects.select_related("agent").filter(pk=verdict_id, status=Verdict.Status.PENDING).first()
-    if verdict is None:
-        return
-    earlier = (
-        Review.objects.filter(verdict__agent_id=agent_id, decision="approve", outcome__startswith=LANDING)
-        .exclude(verdict_id=verdict_id)
-        .order_by("-id")
-        .first()
-    )
-    if earlier is None or earlier.verdict.decided_at is None or earlier.verdict.decided_at > verdict.created_at:
-        return
-    if Review.objects.filter(verdict__agent_id=agent_id, id__gt=earlier.id).exists():
-        return  # decided or carried already since
-    if set(tests_flagged(verdict.evidence)) - set(tests_flagged(earlier.verdict.evidence)):
-        return  # tests stopped counting since the person approved: they decide again, seeing it
-    from judges.services import review_verdict  # judges.services calls this module: imported when used
-
-    try:
-        comment = f"approved by {earlier.reviewer} on {earlier.commit_sha[:10]}, before it was brought up to date"
-        review_verdict(verdict, earlier.reviewer, "approve", comment)
-    except ServiceError as exc:
-        log.info("approval of agent %s not carried: %s", agent_id, exc)
-
-
 scheduling.register_job(LAND_JOB, "judges.landing.land_pending", scheduling.VERIFY)
-awaiting_decision.connect(_carry_approval, dispatch_uid="judges.carry_approval")

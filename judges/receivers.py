@@ -1,12 +1,15 @@
 """Judges listen to the runtime: a submission queues its verification (its own job on the "verify" queue, never in
-the agent's step slot), and sweeps queue again the verifications that were lost."""
+the agent's step slot), sweeps queue again the verifications that were lost, and an approval given to a commit that
+was then brought up to date with its target carries to the re-verified commit (judges/landing.py)."""
 
 import logging
 
 from agents import scheduling, services
 from agents.models import Agent
-from agents.signals import sweeping, work_submitted
+from agents.signals import awaiting_decision, sweeping, work_submitted
+from judges import landing
 from judges import services as judging
+from judges.models import Review, Verdict, tests_flagged
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,32 @@ def _on_sweep(sender, startup: bool = False, **kwargs) -> None:
         _queue(agent_id, commit, "(verification resumed after a crash)")
 
 
+def _carry_approval(sender, agent_id: int, verdict_id: int, **kwargs) -> None:
+    """A re-verified commit's verdict: the approval given to the commit before it was brought up to date applies,
+    through the same rule as a click (verification passed, no reject recommendation), audited as that person's."""
+    verdict = Verdict.objects.select_related("agent").filter(pk=verdict_id, status=Verdict.Status.PENDING).first()
+    if verdict is None:
+        return
+    earlier = (
+        Review.objects.filter(verdict__agent_id=agent_id, decision="approve", outcome__startswith=landing.LANDING)
+        .exclude(verdict_id=verdict_id)
+        .order_by("-id")
+        .first()
+    )
+    if earlier is None or earlier.verdict.decided_at is None or earlier.verdict.decided_at > verdict.created_at:
+        return
+    if Review.objects.filter(verdict__agent_id=agent_id, id__gt=earlier.id).exists():
+        return  # decided or carried already since
+    if set(tests_flagged(verdict.evidence)) - set(tests_flagged(earlier.verdict.evidence)):
+        return  # tests stopped counting since the person approved: they decide again, seeing it
+    try:
+        comment = f"approved by {earlier.reviewer} on {earlier.commit_sha[:10]}, before it was brought up to date"
+        judging.review_verdict(verdict, earlier.reviewer, "approve", comment)
+    except services.ServiceError as exc:
+        log.info("approval of agent %s not carried: %s", agent_id, exc)
+
+
 scheduling.register_job(VERIFY_JOB, "judges.receivers.verify", scheduling.VERIFY)
 work_submitted.connect(_on_submit, dispatch_uid="judges.verify_on_submit")
 sweeping.connect(_on_sweep, dispatch_uid="judges.resume_lost_verifications")
+awaiting_decision.connect(_carry_approval, dispatch_uid="judges.carry_approval")

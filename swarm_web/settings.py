@@ -16,7 +16,7 @@ from kombu import Queue
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-from swarm_web.env import env_bool, env_float, env_int, env_str  # noqa: E402
+from swarm_web.env import env_bool, env_float, env_git_credentials, env_hosts, env_int, env_str  # noqa: E402
 
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me-swarm-0000000000000000000000"
 
@@ -41,6 +41,14 @@ WORKTREES_DIR = DATA_DIR / "worktrees"
 SWARM_REPO_ROOTS = [Path(p.strip()) for p in env_str("SWARM_REPO_ROOTS", "").split(",") if p.strip()]
 if any(not root.is_absolute() for root in SWARM_REPO_ROOTS):
     raise ImproperlyConfigured("SWARM_REPO_ROOTS must list absolute paths, separated by commas")
+# Repositories added by clone URL (agents/remotes.py): the hosts a URL may name (agents/hosts.py rules; empty: no
+# clone at all), the credentials the operator lends them by name (the form shows the names, git gets the secret in its
+# environment), the known_hosts file for ssh, and each clone's or fetch's time and size limits.
+SWARM_GIT_HOSTS = env_hosts("SWARM_GIT_HOSTS")
+SWARM_GIT_CREDENTIALS = env_git_credentials("SWARM_GIT_CREDENTIALS")
+SWARM_GIT_KNOWN_HOSTS = env_str("SWARM_GIT_KNOWN_HOSTS", "")
+SWARM_CLONE_TIMEOUT = env_float("SWARM_CLONE_TIMEOUT", 1800.0)
+SWARM_CLONE_MAX_BYTES = env_int("SWARM_CLONE_MAX_BYTES", 2 * 1024**3)
 
 # Where workers keep agents' worktrees (README, Scale-out). "shared": every process sees the same SWARM_DATA_DIR (one
 # machine, or a shared mount). "local": each worker keeps its own clones and worktrees on its own disk; the web
@@ -217,7 +225,7 @@ SWARM_MODEL_KEY_ENVS = [
     ).split(",")
     if n.strip()
 ]
-SWARM_MODEL_HOSTS = [h.strip().lower() for h in env_str("SWARM_MODEL_HOSTS", "").split(",") if h.strip()]
+SWARM_MODEL_HOSTS = env_hosts("SWARM_MODEL_HOSTS")
 SWARM_MODEL_PROVIDERS = [
     p.strip()
     for p in env_str(
@@ -228,55 +236,9 @@ SWARM_MODEL_PROVIDERS = [
 for _name in SWARM_MODEL_KEY_ENVS:
     if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", _name):
         raise ImproperlyConfigured(f"SWARM_MODEL_KEY_ENVS lists environment variable names; {_name!r} is not one")
-for _host in SWARM_MODEL_HOSTS:
-    if not re.fullmatch(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:([0-9]{1,5}|\*))?", _host):
-        raise ImproperlyConfigured(f"SWARM_MODEL_HOSTS lists host, host:port or host:*; {_host!r} is not one")
 
-# Telling people (notifications/): when an agent needs a person, a verdict waits, a task finishes or a budget runs
-# out. Everything that happens to one recipient (a member's e-mail, a team's webhook) within the digest window after
-# a message goes out in the next one. Webhooks reach only the hosts the operator lists (agents/hosts.py rules, like
-# SWARM_MODEL_HOSTS; empty: no webhook at all) and never follow redirects; a failed delivery is tried again with
-# doubling delays (5xx, 429, timeouts, connection errors) up to SWARM_NOTIFY_TRIES times in all.
-SWARM_PUBLIC_URL = env_str("SWARM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")  # links in e-mails and webhooks
-SWARM_NOTIFY_DIGEST_SECONDS = env_float("SWARM_NOTIFY_DIGEST_SECONDS", 60)
-SWARM_NOTIFY_TRIES = env_int("SWARM_NOTIFY_TRIES", 6)
-# a question an agent asked (ask_person) still unanswered after this many minutes is escalated to the team's admins
-SWARM_QUESTION_ESCALATE_MINUTES = env_float("SWARM_QUESTION_ESCALATE_MINUTES", 30)
-SWARM_NOTIFY_BACKOFF = env_float("SWARM_NOTIFY_BACKOFF", 10.0)  # seconds before the first retry; doubles
-SWARM_NOTIFY_BACKOFF_MAX = env_float("SWARM_NOTIFY_BACKOFF_MAX", 600.0)
-SWARM_WEBHOOK_TIMEOUT = env_float("SWARM_WEBHOOK_TIMEOUT", 5.0)
-SWARM_WEBHOOK_HOSTS = [h.strip().lower() for h in env_str("SWARM_WEBHOOK_HOSTS", "").split(",") if h.strip()]
-for _host in SWARM_WEBHOOK_HOSTS:
-    if not re.fullmatch(r"(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:([0-9]{1,5}|\*))?", _host):
-        raise ImproperlyConfigured(f"SWARM_WEBHOOK_HOSTS lists host, host:port or host:*; {_host!r} is not one")
-if SWARM_NOTIFY_TRIES < 1 or SWARM_NOTIFY_DIGEST_SECONDS < 0:
-    raise ImproperlyConfigured("SWARM_NOTIFY_TRIES must be at least 1 and SWARM_NOTIFY_DIGEST_SECONDS not negative")
-# E-mail through Django's mailers (Django 6.1's MAILERS): printed on the console unless the operator names an SMTP
-# server. The environment keeps the familiar EMAIL_* names; only MAILERS and DEFAULT_FROM_EMAIL are Django settings.
-_email_host = env_str("EMAIL_HOST", "")
-_email_backend = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if _email_host else "django.core.mail.backends.console.EmailBackend",
-)
-_email_options: dict = {}
-if _email_backend == "django.core.mail.backends.smtp.EmailBackend":
-    if not _email_host:
-        raise ImproperlyConfigured("EMAIL_BACKEND is SMTP: set EMAIL_HOST to the mail server")
-    _email_options = {
-        "host": _email_host,
-        "use_tls": env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL", False)),
-        "use_ssl": env_bool("EMAIL_USE_SSL", False),
-        "timeout": env_int("EMAIL_TIMEOUT", 10),
-    }
-    if _email_options["use_tls"] and _email_options["use_ssl"]:
-        raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them")
-    if env_int("EMAIL_PORT", 0):
-        _email_options["port"] = env_int("EMAIL_PORT", 0)
-    if env_str("EMAIL_HOST_USER", ""):
-        _email_options["username"] = env_str("EMAIL_HOST_USER", "")
-        _email_options["password"] = env_str("EMAIL_HOST_PASSWORD", "")
-MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Swarm <swarm@localhost>")
+# Telling people and e-mail: swarm_web/settings_notify.py
+from swarm_web.settings_notify import *  # noqa: E402, F403
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # kombu's Redis transport with a worker that survives Redis going away (swarm_web/broker.py)

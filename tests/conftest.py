@@ -80,6 +80,13 @@ def alice_client(client, alice):
 
 
 @pytest.fixture
+def adele_client(client, adele):
+    # adele, the team's admin: adds repositories and model profiles
+    client.force_login(adele)
+    return client
+
+
+@pytest.fixture
 def bob_client(client, bob):
     client.force_login(bob)
     return client

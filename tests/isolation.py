@@ -60,6 +60,8 @@ ROLES = {
     ("agents:repo_edit", "get"): {A},
     ("agents:repo_edit", "post"): {A},
     ("agents:repo_delete", "post"): {A},
+    ("agents:repo_row", "get"): EVERYONE,
+    ("agents:repo_fetch", "post"): {A},
     ("agents:model_list", "get"): EVERYONE,
     ("agents:model_new", "get"): {A},
     ("agents:model_new", "post"): {A},
@@ -89,6 +91,7 @@ ROLES = {
     ("notifications:webhook_delete", "post"): {A},
     # the JSON API: reads for every member, writes by role
     ("api_repos", "post"): {A},
+    ("api_repo_fetch", "post"): {A},
     ("api_models", "post"): {A},
     ("api_tasks", "post"): {OP, A},
     ("api_task_launch", "post"): {OP, A},
@@ -97,7 +100,16 @@ ROLES = {
     ("api_verdict_reject", "post"): {R, A},
     ("api_verdicts_decide", "post"): {R, A},
 }
-API_READS = {"api_repos", "api_models", "api_tasks", "api_task", "api_agent", "api_agent_events", "api_verdicts"}
+API_READS = {
+    "api_repos",
+    "api_repo",
+    "api_models",
+    "api_tasks",
+    "api_task",
+    "api_agent",
+    "api_agent_events",
+    "api_verdicts",
+}
 
 # Every URL that names one object, by the kind of object its pk is. A new one must be added here.
 OBJECT_URLS = {
@@ -122,6 +134,8 @@ OBJECT_URLS = {
     "agents:member_remove": "membership",
     "agents:repo_edit": "repo",
     "agents:repo_delete": "repo",
+    "agents:repo_row": "repo",
+    "agents:repo_fetch": "repo",
     "agents:model_edit": "profile",
     "agents:model_delete": "profile",
     "notifications:webhook_delete": "webhook",
@@ -168,6 +182,7 @@ POST_ONLY = {
     "agents:member_remove",
     "judges:patch",
     "agents:repo_delete",
+    "agents:repo_fetch",
     "agents:model_delete",
     "agents:model_test",
     "notifications:webhook_delete",
@@ -187,6 +202,7 @@ GET_ONLY = {
     "agents:taste_list",
     "agents:team",
     "agents:repo_list",
+    "agents:repo_row",
     "agents:model_list",
 }
 
@@ -232,7 +248,9 @@ def snapshot() -> dict:
         "reviews": Review.objects.count(),
         "members": list(Membership.objects.order_by("pk").values_list("pk", "team_id", "user_id", "role")),
         "invites": list(Invite.objects.order_by("pk").values_list("pk", "role", "expires_at", "used_at")),
-        "repos": list(Repository.objects.order_by("pk").values_list("pk", "name", "path", "verify_command")),
+        "repos": list(
+            Repository.objects.order_by("pk").values_list("pk", "name", "path", "verify_command", "clone_status")
+        ),
         "profiles": list(
             ModelProfile.objects.order_by("pk").values_list("pk", "name", "model", "api_base", "api_key_env")
         ),

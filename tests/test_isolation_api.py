@@ -14,6 +14,8 @@ from tests.isolation import API_READS, EVERYONE, PERSONAS, ROLES, fill, snapshot
 # ---------------------------------------------------------------- the JSON API, from the same table
 
 API_OBJECTS = {
+    "api_repo": "repo",
+    "api_repo_fetch": "repo",
     "api_task": "task",
     "api_task_launch": "fresh_task",
     "api_agent": "agent",

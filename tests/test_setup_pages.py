@@ -16,13 +16,6 @@ from tests.openai_server import reply, status
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def adele_client(client, adele):
-    # adele, the team's admin: adds repositories and model profiles
-    client.force_login(adele)
-    return client
-
-
 def text(response) -> str:
     return unescape(re.sub(r"\s+", " ", response.content.decode()))
 
