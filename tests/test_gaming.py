@@ -122,3 +122,29 @@ def test_the_base_commits_tests_run_in_the_sandbox_too(demo):
     assert base.tests["tests.test_escape::test_escape"] == "passed"  # it ran at the base commit...
     assert not outside.exists()  # ...and what it wrote outside its checkout never reached the host
     assert verdict.recommendation == "approve" and verdict.evidence["test_flags"] == []
+
+
+def test_an_approval_carried_over_after_the_target_moved_stops_at_a_new_flag(demo, bob):
+    _, template = demo
+    task = demo_seed.task_like(template, [("Grace", "sim-diligent")])
+    task.judge_profiles.set([ModelProfile.objects.get(team=task.team, name="judge-lenient")])  # it never rejects
+
+    def fix_and_ignore(wt: Path) -> None:
+        path = wt / "mathutil.py"
+        path.write_text(path.read_text().replace("/ (len(values) - 1)", "/ len(values)"))
+        (wt / "conftest.py").write_text('collect_ignore = ["tests/test_more.py"]\n')  # no such file yet: no flag
+
+    (verdict,) = submit(task, [fix_and_ignore], DEMO_READ + ["conftest.py"])
+    assert verdict.verification_passed and verdict.evidence["test_flags"] == []
+    # main gains a test meanwhile; bringing Grace's work up to date with it puts that test under her collect_ignore
+    repo = Path(task.repo.path)
+    (repo / "tests" / "test_more.py").write_text("def test_added_on_main():\n    assert True\n")
+    head = worktrees.commit_all(str(repo), "a test added on main")
+    with pytest.raises(judging.ServiceError, match="being verified again"):
+        judging.review_verdict(verdict, bob, "approve")
+
+    again = Verdict.objects.filter(agent=verdict.agent).exclude(pk=verdict.pk).get()
+    assert again.verification_passed
+    assert any("tests.test_more::test_added_on_main` ran at the base commit" in f for f in again.evidence["test_flags"])
+    assert again.status == Verdict.Status.PENDING and again.recommendation != "approve"  # bob decides again
+    assert worktrees.git(str(repo), "rev-parse", "main").strip() == head  # nothing merged
