@@ -253,58 +253,34 @@ def investigator(messages: list[dict]) -> dict:
 
 
 def judge(behaviour: str, messages: list[dict]) -> dict:
-    """A simulated judge. `judge` reads all the evidence; `judge-lenient` (another "family") trusts the tests.
+    """A simulated judge. `judge` reads all the evidence; `judge-lenient` (another "family") trusts the verify
+    command and looks no further.
 
-    Both answer in the panel's JSON schema and quote evidence for every checklist item.
+    Both answer in the panel's JSON schema and score only what the evidence lets them check, quoting it; a
+    criterion or taste rule they cannot check is "unknown" with "not checked: …", never "met".
     """
     ev = _evidence(messages)
+    strict = behaviour == "judge"
     verify = ev.get("verify") or {}
     passed = verify.get("exit_code") == 0
     tail = (verify.get("output") or "").strip().splitlines()[-1:] or ["(no output)"]
-    changed = bool(ev.get("diff_stat"))
     findings: list[str] = []
     if not passed:
         findings.append(f"the verify command failed: {tail[0]}")
-    if not changed:
+    if not ev.get("diff_stat"):
         findings.append("the submission changes no file")
-    strict = behaviour == "judge"
     if strict:
         if ev.get("tests_removed") or ev.get("assertions_removed"):
-            findings.append(
-                f"tests were weakened: {ev.get('tests_removed', 0)} test functions and "
-                f"{ev.get('assertions_removed', 0)} assertions removed"
-            )
-        for line in ev.get("hardcoded_suspects", [])[:3]:
-            findings.append(f"expected output looks hard-coded: `{line}`")
+            findings.append(f"tests were weakened: {_removed(ev)}")
+        findings += [f"a test no longer counts: {flag}" for flag in (ev.get("test_flags") or [])[:3]]
+        findings += [f"expected output looks hard-coded: `{line}`" for line in ev.get("hardcoded_suspects", [])[:3]]
     checklist = []
-    checks = {c["criterion"]: c for c in ev.get("criterion_checks", [])}
-    for criterion in ev.get("acceptance", []):
-        status = "met" if passed and changed else "not_met"
-        if criterion in checks:
-            check = checks[criterion]
-            status = "met" if check.get("exit_code") == 0 else "not_met"
-            if status == "not_met":
-                findings.append(f"criterion check failed: `{check.get('command')}` exit {check.get('exit_code')}")
-            checklist.append(
-                {
-                    "kind": "criterion",
-                    "item": criterion,
-                    "status": status,
-                    "evidence": f"`{check.get('command')}` exit {check.get('exit_code')}",
-                }
-            )
-            continue
-        if strict and "test" in criterion.lower() and ("weaken" in criterion.lower() or "delet" in criterion.lower()):
-            status = "not_met" if (ev.get("tests_removed") or ev.get("assertions_removed")) else status
-        checklist.append({"kind": "criterion", "item": criterion, "status": status, "evidence": tail[0]})
-    for rule in ev.get("taste", []):
-        status, quote = ("met", "no violation seen in the diff") if strict else ("unknown", "not checked")
-        if strict and "print" in rule.lower():
-            prints = [line for line in ev.get("added_lines", []) if "print(" in line]
-            if prints:
-                status, quote = "not_met", prints[0]
-                findings.append(f"taste rule broken ({rule}): `{prints[0]}`")
-        checklist.append({"kind": "taste", "item": rule, "status": status, "evidence": quote})
+    for kind, items in (("criterion", ev.get("acceptance", [])), ("taste", ev.get("taste", []))):
+        for item in items:
+            status, quote = _score(item, ev, strict, passed, tail[0])
+            checklist.append({"kind": kind, "item": item, "status": status, "evidence": quote})
+            if status == "not_met" and not any(quote in f for f in findings):
+                findings.append(f"{kind} not met ({item}): {quote}")
     if findings:
         recommendation = "reject"
     elif strict and ev.get("sensitive_paths"):
@@ -313,4 +289,46 @@ def judge(behaviour: str, messages: list[dict]) -> dict:
     else:
         recommendation = "approve"
         findings.append(f"the verify command passed: {tail[0]}")
+    unchecked = [c["item"] for c in checklist if c["status"] == "unknown"]
+    if unchecked:
+        findings.append("not checked: " + "; ".join(unchecked))
     return {"recommendation": recommendation, "checklist": checklist, "reasons": findings}
+
+
+def _removed(ev: dict) -> str:
+    return f"{ev.get('tests_removed', 0)} test functions and {ev.get('assertions_removed', 0)} assertions removed"
+
+
+def _score(item: str, ev: dict, strict: bool, passed: bool, tail: str) -> tuple[str, str]:
+    """(met | not_met | unknown, the quote) for one criterion or taste rule, from what the evidence shows."""
+    text = item.lower()
+    flags = ev.get("test_flags") or []
+    check = next((c for c in ev.get("criterion_checks", []) if c.get("criterion") == item), None)
+    if check is not None:  # the criterion's own command said it
+        return (
+            "met" if check.get("exit_code") == 0 else "not_met"
+        ), f"`{check.get('command')}` exit {check.get('exit_code')}"
+    if "suite passes" in text or "tests pass" in text:
+        if not passed:
+            return "not_met", tail
+        return ("not_met", flags[0]) if strict and flags else ("met", tail)
+    if strict and "test" in text and re.search(r"weaken|delet|skip|remov", text):
+        if ev.get("tests_removed") or ev.get("assertions_removed"):
+            return "not_met", _removed(ev)
+        if flags:
+            return "not_met", flags[0]
+        compared = ev.get("test_comparison") or {}
+        if compared.get("compared"):
+            ran = sum(n for outcome, n in compared.get("base", {}).items() if outcome in ("passed", "failed", "error"))
+            return "met", f"{ran} tests ran at the base commit and every one still runs; no assertion removed"
+        return "unknown", f"not checked: {compared.get('why') or 'no comparison with the base commit'}"
+    if strict and "print" in text:
+        prints = [line for line in ev.get("added_lines", []) if "print(" in line]
+        return (
+            ("not_met", prints[0])
+            if prints
+            else ("met", f"no print( in the {len(ev.get('added_lines', []))} added lines")
+        )
+    if strict and ev.get("hardcoded_suspects") and re.search(r"symptom|hard.?cod", text):
+        return "not_met", ev["hardcoded_suspects"][0]
+    return "unknown", "not checked: nothing in the evidence shows it"

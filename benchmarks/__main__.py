@@ -33,10 +33,11 @@ def main(argv: list[str]) -> int:
 
     wanted = set(argv) or {"guards", "judges", "conversation", "launch", "fleet"}
     started = time.monotonic()
+    failed = []
     if "guards" in wanted:
         guards.run()
-    if "judges" in wanted:
-        judges.run()
+    if "judges" in wanted and judges.run():
+        failed.append("judges: a wrong submission was recommended for approval")
     if "conversation" in wanted:
         conversation.run()
     if "launch" in wanted:
@@ -44,7 +45,9 @@ def main(argv: list[str]) -> int:
     if "fleet" in wanted:
         fleet.bench()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")
-    return 0
+    for failure in failed:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

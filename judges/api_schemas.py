@@ -15,7 +15,11 @@ VERDICT = obj(
     recommendation={"type": "string", "enum": Verdict.Recommendation.values},
     reasons=STRINGS,
     summary=STRING,
-    evidence={"type": "object", "description": "verify command, exit code and output; the diff's files"},
+    evidence={
+        "type": "object",
+        "description": "verify command, exit code and output; the diff's files; test_comparison (the base commit's"
+        " run against the submission's) and test_flags (tests that no longer count)",
+    },
     status={"type": "string", "enum": Verdict.Status.values},
     created_at=STRING,
     decided_at=TIME,

@@ -40,6 +40,7 @@ class Refresh:
     commit: str = ""
     conflicts: list[str] = field(default_factory=list)
     hunks: str = ""
+    message: str = ""  # for the person whose approval found the target moved (land_first)
 
 
 def behind(agent: Agent, target_head: str) -> bool:
@@ -136,6 +137,30 @@ def refresh(verdict: Verdict, target_head: str, approved_by=None) -> Refresh:
                 lease_expires_at=None,
             )
             services.inject_message(agent, _conflict_message(agent, target, done))
+    return done
+
+
+def land_first(verdict: Verdict, user) -> Refresh:
+    """An approval of work the target moved under: bring it up to date first. A clean result is verified again and
+    merged then with this approval; a conflict goes back to the agent. Either way nothing is merged now, and
+    `message` says which; "" when the work is current (or contained, or not on this host): merge it now."""
+    agent, target = verdict.agent, verdict.agent.task.effective_target_branch
+    try:
+        done = refresh(verdict, merge.branch_head(agent.task.repo.path, target), approved_by=user)
+    except worktrees.GitError as exc:
+        log.warning("could not bring agent %s up to date: %s", agent.pk, exc)
+        return Refresh("current")  # the merge says what git says
+    if done.outcome == "clean":
+        done.message = (
+            f"Not merged yet: {target} moved since this was verified. {agent.name}'s work was brought up to date "
+            "with it and is being verified again; your approval stands, and it merges when that verification passes"
+            " and the panel does not recommend reject."
+        )
+    elif done.outcome == "conflict":
+        done.message = (
+            f"Not merged: {agent.name}'s work conflicts with {target} in {', '.join(done.conflicts)}. It was sent "
+            "back to the agent with the conflicting hunks; it resolves them and submits again."
+        )
     return done
 
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from agents.models import Agent, TeamQuerySet
+from agents.models import Agent, Repository, TeamQuerySet
 
 
 def evidence_passed(evidence: dict) -> bool:
@@ -14,6 +14,13 @@ def evidence_passed(evidence: dict) -> bool:
     verify = evidence.get("verify") or {}
     checks = evidence.get("criterion_checks") or []
     return verify.get("exit_code") == 0 and all(c.get("exit_code") == 0 for c in checks)
+
+
+def tests_flagged(evidence: dict) -> list[str]:
+    """What the host found wrong with which tests ran (judges.testruns): tests that stopped running, or that pass
+    only because their own code changed. Any flag keeps a verdict from recommending approval, whatever any judge
+    says (panel.aggregate), so the auto-approve policy never merges it either."""
+    return [str(flag) for flag in evidence.get("test_flags") or []]
 
 
 class VerdictQuerySet(TeamQuerySet):
@@ -148,3 +155,24 @@ class EventKind(models.TextChoices):
     MERGE_FAILED = "merge_failed"
     BROUGHT_UP_TO_DATE = "brought_up_to_date"
     EXPORTED = "exported"
+
+
+class BaseRun(models.Model):
+    """The verify command's per-test outcomes at a base commit, run once in the sandbox and kept: every submission
+    on that base is compared with it (judges.testruns) without running the base again."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="base_runs")
+    base_commit = models.CharField(max_length=40)
+    command = models.TextField()
+    command_digest = models.CharField(max_length=64)  # sha256 of the command: the key, whatever its length
+    exit_code = models.IntegerField(null=True)
+    tests = models.JSONField(null=True)  # {test id: outcome}; None: the run wrote no per-test report
+    seconds = models.FloatField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repository", "base_commit", "command_digest"], name="base_run_once_per_commit_and_command"
+            )
+        ]

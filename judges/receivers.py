@@ -9,7 +9,7 @@ from agents.models import Agent
 from agents.signals import awaiting_decision, sweeping, work_submitted
 from judges import landing
 from judges import services as judging
-from judges.models import Review, Verdict
+from judges.models import Review, Verdict, tests_flagged
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ def _carry_approval(sender, agent_id: int, verdict_id: int, **kwargs) -> None:
         return
     if Review.objects.filter(verdict__agent_id=agent_id, id__gt=earlier.id).exists():
         return  # decided or carried already since
+    if set(tests_flagged(verdict.evidence)) - set(tests_flagged(earlier.verdict.evidence)):
+        return  # tests stopped counting since the person approved: they decide again, seeing it
     try:
         comment = f"approved by {earlier.reviewer} on {earlier.commit_sha[:10]}, before it was brought up to date"
         judging.review_verdict(verdict, earlier.reviewer, "approve", comment)

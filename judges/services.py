@@ -18,8 +18,8 @@ from agents import lease, permissions, sandbox, served, services, worker_disk, w
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
-from judges import investigator, landing, merge, panel
-from judges.models import Review, Verdict
+from judges import investigator, landing, merge, panel, testruns
+from judges.models import Review, Verdict, tests_flagged
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     command = task.effective_verify_command
     services.record_event(agent.pk, "verification", {"state": "started", "command": command}, activity="being verified")
     reasons: list[str] = []
-    verify = None
+    verify, tests = None, None
     # the pushed branch fetched here when workers have disks of their own; else the repository and worktree hold it
     local = worker_disk.verification_source(agent, commit_sha)
     try:
@@ -111,13 +111,17 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             reasons.append("the task has no verify command, so nothing was run")
         else:
             try:
-                verify = sandbox.run(checkout, command).as_dict()
+                verify, tests = testruns.run(checkout, command)
                 word = "passed" if verify["exit_code"] == 0 else f"failed with exit code {verify['exit_code']}"
                 reasons.append(f"`{command}` {word} at commit {commit_sha[:10]}")
             except sandbox.SandboxUnavailable as exc:
                 reasons.append(f"verification could not run: {exc}")
         checks = panel.criterion_checks(agent.task, checkout)
     evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks, repo_dir=local)
+    if verify and verify["exit_code"] == 0:  # a failing run is rejected anyway: the base is run only when it counts
+        changed = [row["path"] for row in diff_stat]
+        evidence.update(testruns.compare_with_base(agent, commit_sha, command, tests, local or task.repo.path, changed))
+        reasons += evidence["test_flags"]
     failed_checks = [c for c in evidence["criterion_checks"] if c.get("exit_code") != 0]
     for check in failed_checks:
         reasons.append(f"criterion check `{check['command']}` failed (exit {check.get('exit_code')})")
@@ -142,7 +146,9 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
         else panel.ask(verdict, judge, evidence, diff)
         for judge in judges
     ]
-    recommendation = panel.aggregate(task.judge_rule, verify_passed, [o.recommendation for o in opinions])
+    recommendation = panel.aggregate(
+        task.judge_rule, verify_passed, [o.recommendation for o in opinions], flagged=bool(tests_flagged(evidence))
+    )
     if not judges:
         verdict.reasons.append("no judge panel configured: only the verify command was checked")
     for opinion in opinions:
@@ -184,10 +190,11 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
 
 def auto_approvable(verdict: Verdict) -> bool:
     """The task's auto-approve policy holds for this verdict: verification passed on a submission that changes files,
-    and a panel that every judge of approved."""
+    the panel recommends approval (no test flag) and every judge of it approved."""
     recommendations = [j.recommendation for j in verdict.judgements.all()]
     return bool(
         verdict.agent.task.auto_approve
+        and verdict.recommendation == Verdict.Recommendation.APPROVE  # never over a flag (judges/testruns.py)
         and verdict.verification_passed
         and verdict.evidence.get("diff_stat")
         and recommendations
@@ -261,7 +268,11 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     refusal = verdict.approval_refusal() or verdict.approval_refusal(head=_branch_head(agent))
     if refusal:
         _refuse(verdict, user, "approve", refusal)
-    _land_first(verdict, user, comment, line_comments)
+    landed = landing.land_first(verdict, user)  # the target moved since verification: nothing merges at this click
+    if landed.outcome == "conflict":
+        _audit(verdict, user, "approve", comment, "conflict: sent back to the agent to resolve", line_comments)
+    if landed.message:
+        raise ServiceError(landed.message, 409)
     # D6: approval is a state transition: exactly one of two simultaneous clicks wins
     won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
         status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
@@ -297,33 +308,6 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
         landing.after_merge(task.repo_id, task.effective_target_branch)  # the pending work behind it catches up
     verdict.refresh_from_db()
     return verdict
-
-
-def _land_first(verdict: Verdict, user, comment: str, line_comments) -> None:
-    """The target moved since this work was verified: bring it up to date first (judges/landing.py). A clean result
-    is verified again and merged then, with this approval; a conflict goes back to the agent. Either way nothing is
-    merged now, and the person is told which."""
-    agent, target = verdict.agent, verdict.agent.task.effective_target_branch
-    try:
-        head = merge.branch_head(agent.task.repo.path, target)
-        done = landing.refresh(verdict, head, approved_by=user)
-    except worktrees.GitError as exc:
-        log.warning("could not bring agent %s up to date: %s", agent.pk, exc)
-        return  # the merge below says what git says
-    if done.outcome == "clean":
-        raise ServiceError(
-            f"Not merged yet: {target} moved since this was verified. {agent.name}'s work was brought up to date "
-            "with it and is being verified again; your approval stands, and it merges when that verification passes"
-            " and the panel does not recommend reject.",
-            409,
-        )
-    if done.outcome == "conflict":
-        _audit(verdict, user, "approve", comment, "conflict: sent back to the agent to resolve", line_comments)
-        raise ServiceError(
-            f"Not merged: {agent.name}'s work conflicts with {target} in {', '.join(done.conflicts)}. It was sent "
-            "back to the agent with the conflicting hunks; it resolves them and submits again.",
-            409,
-        )
 
 
 def _reject(verdict: Verdict, user, comment: str, line_comments) -> Verdict:

@@ -311,7 +311,8 @@ def test_no_module_is_over_400_lines_except_migrations():
     sizes = {}
     for top in SIZE_CHECKED:
         for path in (ROOT / top).rglob("*.py"):
-            if "migrations" not in path.parts:
+            # vendored third-party code (benchmarks/data) is kept as it is upstream
+            if "migrations" not in path.parts and "data" not in path.relative_to(ROOT).parts[1:2]:
                 sizes[str(path.relative_to(ROOT))] = len(path.read_text().splitlines())
     over = {path for path, lines in sizes.items() if lines > MAX_LINES}
     for path in sorted(over):

@@ -77,11 +77,20 @@ def ready(worktree: str | Path) -> Path:
 
 
 def run(
-    worktree: str | Path, command: str, timeout: float | None = None, output_cap: int | None = None
+    worktree: str | Path,
+    command: str,
+    timeout: float | None = None,
+    output_cap: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> CommandResult:
-    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end."""
+    """Run a shell command in the worktree's sandbox; output capped, every process killed at the end. `env` adds
+    variables to the command's otherwise empty environment (the host's own settings, such as a report path)."""
     return execute.execute(
-        ready(worktree), command, timeout or settings.SWARM_COMMAND_TIMEOUT, output_cap or settings.SWARM_OUTPUT_CAP
+        ready(worktree),
+        command,
+        timeout or settings.SWARM_COMMAND_TIMEOUT,
+        output_cap or settings.SWARM_OUTPUT_CAP,
+        env=env,
     )
 
 

@@ -34,9 +34,9 @@ class DataFds:
         self.fds = []
 
 
-def bwrap_argv(worktree: Path, command: str, data: DataFds) -> list[str]:
+def bwrap_argv(worktree: Path, command: str, data: DataFds, env: dict[str, str] | None = None) -> list[str]:
     """The bwrap command line; the files it reads at start-up are added to `data` (the caller passes and
-    closes them)."""
+    closes them). `env`: variables the command gets besides the sandbox's own (the host's choice, never a secret)."""
     worktree = Path(worktree).resolve()
     argv = [
         shutil.which("bwrap") or "bwrap",
@@ -81,9 +81,10 @@ def bwrap_argv(worktree: Path, command: str, data: DataFds) -> list[str]:
         "--setenv", "GIT_CONFIG_COUNT", "1",
         "--setenv", "GIT_CONFIG_KEY_0", "safe.directory",
         "--setenv", "GIT_CONFIG_VALUE_0", "*",
-        "--chdir", str(worktree),
-        "--",
     ]  # fmt: skip
+    for name, value in (env or {}).items():
+        argv += ["--setenv", name, value]
+    argv += ["--chdir", str(worktree), "--"]
     if as_root():
         argv += [
             shutil.which("setpriv") or "/usr/bin/setpriv",

@@ -99,20 +99,31 @@ def usage(root: Path, max_bytes: int = 0, max_files: int = 0) -> tuple[int, int]
 
 
 def execute(
-    worktree: Path, command: str, timeout: float, cap: int, extra_env: dict[str, str] | None = None
+    worktree: Path,
+    command: str,
+    timeout: float,
+    cap: int,
+    extra_env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> CommandResult:
     """`aexecute` for a caller without a loop of its own (verification, the self-test): a loop for this command."""
-    return asyncio.run(aexecute(worktree, command, timeout, cap, extra_env))
+    return asyncio.run(aexecute(worktree, command, timeout, cap, extra_env, env))
 
 
 async def aexecute(
-    worktree: Path, command: str, timeout: float, cap: int, extra_env: dict[str, str] | None = None
+    worktree: Path,
+    command: str,
+    timeout: float,
+    cap: int,
+    extra_env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> CommandResult:
     """One command, its process waited for on the running loop (no thread waits with it). Cancelling the task kills
-    it and returns what it printed so far (exit code 130): a person's interrupt answers the model with that."""
+    it and returns what it printed so far (exit code 130): a person's interrupt answers the model with that.
+    `extra_env` goes to the wrapper outside the sandbox (the self-test's canary); `env` to the command inside."""
     started = time.monotonic()
     cancelled = False
-    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, worktree, command))
+    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, worktree, command, env))
     try:
         cgroup, wrapper, data = await asyncio.shield(preparing)
     except asyncio.CancelledError:  # made all the same, to be undone: no cgroup left behind
@@ -167,7 +178,7 @@ async def aexecute(
     )
 
 
-def _prepare(worktree: Path, command: str) -> tuple[cgroups.Cgroup, list[str], DataFds]:
+def _prepare(worktree: Path, command: str, env: dict[str, str] | None) -> tuple[cgroups.Cgroup, list[str], DataFds]:
     """Everything but the start (in a thread: an ACL walk, cgroup files): the cgroup, the command line, its fds."""
     if as_root():
         acl.grant_worktree(worktree, SANDBOX_UID)
@@ -177,7 +188,7 @@ def _prepare(worktree: Path, command: str) -> tuple[cgroups.Cgroup, list[str], D
         rlimits.append(f"--nproc={NPROC_FALLBACK}")
     data = DataFds()
     try:
-        argv = bwrap_argv(worktree, command, data)
+        argv = bwrap_argv(worktree, command, data, env)
     except BaseException:
         data.close()
         cgroup.destroy()

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('judges', '0004_verdict_verification_passed'),
+        ('judges', '0005_base_run'),
     ]
 
     operations = [
