@@ -1,7 +1,7 @@
-"""A team sets up a swarm in real headless Chromium, from the browser alone: a model profile on the local OpenAI-protocol
-server (its connection tested), a roster of 20 agents generated from two profiles and previewed, the launch, and the
-charts of the task page and of the dashboard drawing themselves as the agents work, then going quiet once they are
-stopped. Any console error, failed request or error status on any page fails the test (tests.browser.session).
+"""A team sets up a swarm in real headless Chromium, from the browser alone: its repository added by clone URL (a real
+`git daemon`, cloned in the background), a model profile on the local OpenAI-protocol server (its connection tested),
+a roster of 20 agents generated from two profiles and previewed, the launch, and the charts of the task page and of
+the dashboard drawing themselves as the agents work, then going quiet once they are stopped. Any console error, failed request or error status on any page fails the test (tests.browser.session).
 Screenshots land in test-artifacts/roster-*.png."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import re
 
 import pytest
 
+from agents.demo import DEMO_FILES
 from tests.browser import log_in, session, shot
+from tests.git_servers import GitDaemon, bare_repo
 from tests.live_server import ARTIFACTS
 from tests.openai_server import reply
 
@@ -27,7 +29,17 @@ def _calls(n: int) -> list[tuple[str, dict]]:
     return [("read_file", {"path": "./" * (1 + i // len(PATHS)) + PATHS[i % len(PATHS)]}) for i in range(n)]
 
 
-def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw(browser, live_app, server):
+@pytest.fixture
+def stats_server(tmp_path):
+    """The team's repository on a git server: a real `git daemon` on loopback serving the demo's files as "stats"."""
+    bare_repo(tmp_path, "stats", files=DEMO_FILES)
+    with GitDaemon(tmp_path) as daemon:
+        yield daemon
+
+
+def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw(
+    browser, live_app, server, stats_server
+):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=30_000)
@@ -37,6 +49,7 @@ def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw
         SWARM_MODEL_HOSTS=f"127.0.0.1:{port}",
         SWARM_MODEL_KEY_ENVS="SWARM_TEST_KEY",
         SWARM_TEST_KEY=KEY,
+        SWARM_GIT_HOSTS="127.0.0.1:*",
     )
     with session(browser, app, "roster") as (context, _):
         page = context.new_page()
@@ -44,9 +57,7 @@ def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw
         log_in(page, app.admin_password)
         _add_a_model_profile_and_test_it(page, server)
 
-        # ---- [clone URL] the repository, added by its clone URL, goes here (issue 10). Until then the task uses the
-        # demo's repository "mathutil"; the step should leave its name in `repo`.
-        repo = "mathutil"
+        repo = _add_a_repository_by_clone_url(page, stats_server)
 
         task_url = _write_a_task_with_a_generated_roster(page, repo)
         # the local-model agents read around for as long as the test runs (each call a new path, so none is taken
@@ -98,6 +109,24 @@ def _add_a_model_profile_and_test_it(page, server) -> None:
     expect(page.locator("#connection-answer")).to_have_text("Hello from the local model.")
     page.get_by_role("button", name="Add profile").click()
     expect(page.get_by_role("status")).to_have_text("Model profile “local-model” added.")
+
+
+def _add_a_repository_by_clone_url(page, daemon: GitDaemon) -> str:
+    """The admin adds the repository by its clone URL; the clone runs in the background and its row goes ready."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Repositories").click()
+    page.get_by_role("link", name="Add a repository").click()
+    page.locator("#id_name").fill("stats")
+    page.get_by_label("Remote repository").check()
+    page.locator("#id_url").fill(daemon.url("stats"))
+    page.locator("#id_verify_command").fill("python -m pytest -q")
+    page.locator("#repo-submit").click()
+    ready = page.locator('[data-repo-name="stats"][data-repo-status="ready"]')
+    expect(ready).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("row", name=re.compile("^stats"))).to_contain_text("trunk")  # the remote's default branch
+    shot(page, "roster", "00-repository-cloned")
+    return "stats"
 
 
 def _write_a_task_with_a_generated_roster(page, repo: str) -> str:
