@@ -371,7 +371,7 @@ def _end(
         return False
     if ending:
         services.record_event(agent.pk, "status", {"status": ending["status"], "reason": ending["status_reason"]})
-    transaction.on_commit(lambda: events.broadcast_state(agent.pk))  # header and card with this step counted
+    events.after_commit(agent.pk, [])  # header and card with this step counted, with its events: one message
     if submitted is not None:
         commit = ending["submitted_commit"]
         transaction.on_commit(

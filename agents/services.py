@@ -43,8 +43,10 @@ def clean_payload(value):
 
 
 def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) -> list[Event]:
-    """Append events to an agent's log with gapless seqs from its counter row; update fields on the row."""
+    """Append events to an agent's log with gapless seqs from its counter row; update fields on the row. The agent's
+    header goes out with the events only when fields changed (a message queued leaves it as it was)."""
     items = list(items)
+    changed = bool(fields)
     with transaction.atomic():
         agent = Agent.objects.select_for_update().get(pk=agent_id)
         seq = agent.next_seq
@@ -55,7 +57,7 @@ def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) ->
         Event.objects.bulk_create(events)
         fields["next_seq"] = seq + len(events)
         Agent.objects.filter(pk=agent_id).update(**fields)
-        after_commit(agent_id, [e.seq for e in events])  # with the transaction's other events, one message
+        after_commit(agent_id, [e.seq for e in events], state=changed)  # with the transaction's others, one message
         for event in events:
             if event.kind == Event.Kind.STATUS:
                 _announce_status(agent_id, event.payload)
