@@ -6,6 +6,10 @@ Each agent goes through the same service as a one-agent action (agents/services.
 
 from __future__ import annotations
 
+import logging
+import os
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,7 +17,7 @@ from itertools import batched
 
 from django.db import transaction
 
-from agents import services
+from agents import connections, services
 from agents.errors import ServiceError
 from agents.models import Agent
 from agents.permissions import require
@@ -70,6 +74,8 @@ ACTIONS: dict[str, Action] = {
 }
 BATCH = 50
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Outcome:
@@ -100,7 +106,47 @@ def act(user, team_id: int, action: str, agents: Iterable[Agent], text: str = ""
         with transaction.atomic():
             for agent in batch:
                 _one(outcome, spec, action, agent, user, text, client_id)
+            _after_the_answer()
     return outcome
+
+
+def _after_the_answer() -> None:
+    """Hand what the batch's transaction does once committed (each agent's broadcast, its next step, notices) to
+    this process's follow-up thread: the person's answer waits for the writes only. Broadcasting 50 agents one by
+    one takes several times as long as writing their messages; the log holds the events for any page that asks."""
+    connection = transaction.get_connection()
+    callbacks = [(func, robust) for _, func, robust in connection.run_on_commit]
+    connection.run_on_commit.clear()  # the batch's own (a savepoint rolled back took its own with it already)
+    if callbacks:
+        transaction.on_commit(lambda: _follow_up.put(callbacks))
+
+
+class _FollowUp:
+    """One thread per process that runs committed batches' callbacks in the order they were handed over."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[list[tuple[Callable, bool]]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.pid = 0
+
+    def put(self, callbacks: list[tuple[Callable, bool]]) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # the first in this process (or in a forked child)
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="swarm-bulk-follow-up", daemon=True).start()
+        self.queue.put(callbacks)
+
+    def _run(self) -> None:
+        while True:
+            for func, _robust in self.queue.get():
+                try:
+                    func()
+                except Exception:  # as a robust on-commit callback: the others still run
+                    log.exception("a bulk action's follow-up failed")
+            connections.done()
+
+
+_follow_up = _FollowUp()
 
 
 def _one(outcome: Outcome, spec: Action, action: str, agent: Agent, user, text: str, client_id: str) -> None:

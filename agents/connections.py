@@ -10,13 +10,17 @@ it is broken. Other databases keep Django's rule: their connections are a shared
 
 from __future__ import annotations
 
-from django.db import close_old_connections, connections
+from django.db import connections
 
 
 def done() -> None:
-    """A unit of work on a long-lived thread is over: tidy this thread's connections for the next one (one left in a
-    transaction or broken by an error is closed, as Django closes a request's)."""
+    """A unit of work on a long-lived thread is over: tidy this thread's connections for the next one. A SQLite
+    connection in autocommit, outside any transaction and with no error since, is kept as it is (nothing is asked of
+    it); any other is closed when Django would close a request's."""
     for connection in connections.all(initialized_only=True):
-        if connection.vendor == "sqlite":
-            connection.close_at = None  # no maximum age: kept unless unusable
-    close_old_connections()
+        if connection.vendor == "sqlite" and connection.connection is not None:
+            if connection.autocommit and not connection.in_atomic_block and not connection.errors_occurred:
+                continue
+            connection.close()
+        else:
+            connection.close_if_unusable_or_obsolete()

@@ -48,8 +48,8 @@ def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) ->
     items = list(items)
     changed = bool(fields)
     with transaction.atomic():
-        agent = Agent.objects.select_for_update().get(pk=agent_id)
-        seq = agent.next_seq
+        # the counter row, locked (PostgreSQL) for the seqs: only the column needed, not the whole agent
+        seq = Agent.objects.select_for_update().values_list("next_seq", flat=True).get(pk=agent_id)
         events = [
             Event(agent_id=agent_id, seq=seq + i, kind=kind, payload=clean_payload(payload))
             for i, (kind, payload) in enumerate(items)
