@@ -224,7 +224,8 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
         if submitted is None:  # (a submission is committed and pushed by _ending)
             worker_disk.checkpoint(agent, f"{agent.name}: {call.name}")  # pushed before the call is saved
         with transaction.atomic():
-            services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
+            # its header goes with the step's end (`_end`, in this transaction or right after the calls): one a step
+            services.record_event(agent.pk, "tool_call", payload, activity=activity[:200], header=False)
             conversation.append(
                 {"role": "tool", "tool_call_id": call.id, "content": services.clean_text(result_text, 20_000)}
             )

@@ -42,11 +42,14 @@ def clean_payload(value):
     return value
 
 
-def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) -> list[Event]:
+def append_events(
+    agent_id: int, items: Iterable[tuple[str, dict]], header: bool | None = None, **fields
+) -> list[Event]:
     """Append events to an agent's log with gapless seqs from its counter row; update fields on the row. The agent's
-    header goes out with the events only when fields changed (a message queued leaves it as it was)."""
+    header goes out with the events when `header` says, by default when fields changed (a message queued leaves it as
+    it was)."""
     items = list(items)
-    changed = bool(fields)
+    changed = bool(fields) if header is None else header
     with transaction.atomic():
         # the counter row, locked (PostgreSQL) for the seqs: only the column needed, not the whole agent
         seq = Agent.objects.select_for_update().values_list("next_seq", flat=True).get(pk=agent_id)
