@@ -108,7 +108,7 @@ def _send(group: str, message: dict) -> None:
     live_send.send(group, message)
 
 
-class _Committed:
+class Committed:
     """What one transaction changed, by agent: the events it appended and whether the agent's row changed as its
     header shows it. It is registered as an on-commit callback once per change (a savepoint rolled back takes only its
     own registrations with it); the first to run broadcasts them all, one message per agent, the others find nothing
@@ -131,9 +131,9 @@ def after_commit(agent_id: int, seqs: list[int], state: bool = True) -> None:
     """Broadcast these events once the transaction commits, together with the others it appends; with the agent's
     header and card when `state` (its row changed as they show it). Outside a transaction: now."""
     connection = transaction.get_connection()
-    batch = next((f for _, f, _ in connection.run_on_commit if isinstance(f, _Committed)), None)
+    batch = next((f for _, f, _ in connection.run_on_commit if isinstance(f, Committed)), None)
     if batch is None:
-        batch = _Committed()
+        batch = Committed()
     batch.seqs.setdefault(agent_id, []).extend(seqs)
     if state:
         batch.state.add(agent_id)
