@@ -6,6 +6,10 @@ Each agent goes through the same service as a one-agent action (agents/services.
 
 from __future__ import annotations
 
+import logging
+import os
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,7 +17,7 @@ from itertools import batched
 
 from django.db import transaction
 
-from agents import services
+from agents import connections, events, services
 from agents.errors import ServiceError
 from agents.models import Agent
 from agents.permissions import require
@@ -70,6 +74,8 @@ ACTIONS: dict[str, Action] = {
 }
 BATCH = 50
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Outcome:
@@ -77,6 +83,13 @@ class Outcome:
     done: int = 0
     skipped: Counter = field(default_factory=Counter)  # (singular, plural) -> how many
     errors: list[str] = field(default_factory=list)  # what a service refused, one line per agent
+    follow_ups: list[tuple[Callable, bool]] = field(default_factory=list)  # committed, not yet handed over
+
+    def release(self) -> None:
+        """Hand the committed batches' broadcasts to the follow-up thread."""
+        follow_ups, self.follow_ups = self.follow_ups, []
+        if follow_ups:
+            _follow_up.put(follow_ups)
 
     def __str__(self) -> str:
         parts = [f"{ACTIONS[self.action].done} {self.done}"]
@@ -87,8 +100,12 @@ class Outcome:
         return "; ".join(parts) + "."
 
 
-def act(user, team_id: int, action: str, agents: Iterable[Agent], text: str = "", client_id: str = "") -> Outcome:
-    """Do the action to each agent; the role check comes first and covers them all (they are one task's)."""
+def act(
+    user, team_id: int, action: str, agents: Iterable[Agent], text: str = "", client_id: str = "", hold: bool = False
+) -> Outcome:
+    """Do the action to each agent; the role check comes first and covers them all (they are one task's). The
+    broadcasts of what was written follow on a thread; with `hold` only once the caller says `outcome.release()` (a
+    view, when its answer is rendered: the two would share this process's CPU)."""
     spec = ACTIONS[action]
     require(user, team_id, spec.permission)
     if action == "message" and not text.strip():
@@ -96,11 +113,59 @@ def act(user, team_id: int, action: str, agents: Iterable[Agent], text: str = ""
     outcome = Outcome(action)
     # a few dozen agents per transaction: one commit for each batch rather than one per agent, yet never a long one
     # that would hold the agents' own steps back (a clean-up runs git: one agent per transaction)
-    for batch in batched(agents, 1 if action == "cleanup" else BATCH):
-        with transaction.atomic():
-            for agent in batch:
-                _one(outcome, spec, action, agent, user, text, client_id)
+    try:
+        for batch in batched(agents, 1 if action == "cleanup" else BATCH):
+            with transaction.atomic():
+                for agent in batch:
+                    _one(outcome, spec, action, agent, user, text, client_id)
+                _after_the_answer(outcome)
+    except BaseException:
+        outcome.release()  # the batches committed before the failure
+        raise
+    if not hold:
+        outcome.release()
     return outcome
+
+
+def _after_the_answer(outcome: Outcome) -> None:
+    """Keep the broadcasts the batch's transaction makes once committed for the follow-up thread: the person's answer
+    waits for the writes only. Broadcasting 50 agents one by one takes several times as long as writing their
+    messages, and the log holds the events for any page that asks meanwhile. The rest (the agents' next steps,
+    notices) still runs at the commit."""
+    connection = transaction.get_connection()
+    broadcasts = [entry for entry in connection.run_on_commit if isinstance(entry[1], events.Committed)]
+    if broadcasts:  # (a savepoint rolled back took its own with it already)
+        connection.run_on_commit[:] = [entry for entry in connection.run_on_commit if entry not in broadcasts]
+        callbacks = [(func, robust) for _, func, robust in broadcasts]
+        transaction.on_commit(lambda: outcome.follow_ups.extend(callbacks))
+
+
+class _FollowUp:
+    """One thread per process that runs committed batches' callbacks in the order they were handed over."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[list[tuple[Callable, bool]]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.pid = 0
+
+    def put(self, callbacks: list[tuple[Callable, bool]]) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # the first in this process (or in a forked child)
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="swarm-bulk-follow-up", daemon=True).start()
+        self.queue.put(callbacks)
+
+    def _run(self) -> None:
+        while True:
+            for func, _robust in self.queue.get():
+                try:
+                    func()
+                except Exception:  # as a robust on-commit callback: the others still run
+                    log.exception("a bulk action's follow-up failed")
+            connections.done()
+
+
+_follow_up = _FollowUp()
 
 
 def _one(outcome: Outcome, spec: Action, action: str, agent: Agent, user, text: str, client_id: str) -> None:

@@ -88,8 +88,11 @@ def render_header(agent: Agent, controls: bool = True) -> str:
 
 
 def _headers(agent: Agent) -> dict:
-    """The header twice: each socket forwards the one its watcher's role may use (viewers get no buttons)."""
-    return {"header": render_header(agent), "header_readonly": render_header(agent, controls=False)}
+    """The header for each kind of watcher: rendered once without buttons; those who may use them get the buttons
+    after it, which take the empty place the header keeps for them (by id)."""
+    readonly = render_header(agent, controls=False)
+    buttons = render_to_string("agents/partials/agent_controls.html", {"agent": agent, "controls": True})
+    return {"header": readonly + buttons, "header_readonly": readonly}
 
 
 def revoke_watchers(team_id: int, user_id: int) -> None:
@@ -105,41 +108,49 @@ def _send(group: str, message: dict) -> None:
     live_send.send(group, message)
 
 
-class _Committed:
-    """The events one transaction appended, by agent. It is registered as an on-commit callback once per append (a
-    savepoint rolled back takes only its own registrations with it); the first to run broadcasts them all, the others
-    find nothing left. Seqs of a rolled-back savepoint may remain: broadcasts read the log, which holds only what was
-    committed."""
+class Committed:
+    """What one transaction changed, by agent: the events it appended and whether the agent's row changed as its
+    header shows it. It is registered as an on-commit callback once per change (a savepoint rolled back takes only its
+    own registrations with it); the first to run broadcasts them all, one message per agent, the others find nothing
+    left. Seqs of a rolled-back savepoint may remain: broadcasts read the log, which holds only what was committed."""
 
     def __init__(self) -> None:
         self.seqs: dict[int, list[int]] = {}
+        self.state: set[int] = set()
 
     def __call__(self) -> None:
-        pending, self.seqs = self.seqs, {}
+        pending, state, self.seqs, self.state = self.seqs, self.state, {}, set()
         for agent_id, seqs in pending.items():
             try:
-                broadcast_events(agent_id, seqs)
+                broadcast_events(agent_id, seqs, header=agent_id in state)
             except Exception:  # the DB log is the truth: the events are there for replay
                 log.exception("broadcast of agent %s's events failed", agent_id)
 
 
-def after_commit(agent_id: int, seqs: list[int]) -> None:
-    """Broadcast these events once the transaction commits, together with the others it appends."""
+def after_commit(agent_id: int, seqs: list[int], state: bool = True) -> None:
+    """Broadcast these events once the transaction commits, together with the others it appends; with the agent's
+    header and card when `state` (its row changed as they show it). Outside a transaction: now."""
     connection = transaction.get_connection()
-    batch = next((f for _, f, _ in connection.run_on_commit if isinstance(f, _Committed)), None)
+    batch = next((f for _, f, _ in connection.run_on_commit if isinstance(f, Committed)), None)
     if batch is None:
-        batch = _Committed()
+        batch = Committed()
     batch.seqs.setdefault(agent_id, []).extend(seqs)
+    if state:
+        batch.state.add(agent_id)
     transaction.on_commit(batch)
 
 
-def broadcast_events(agent_id: int, seqs: list[int]) -> None:
-    """Push freshly committed events of one agent to its watchers, as one message; mark its card for the overview."""
+def broadcast_events(agent_id: int, seqs: list[int], header: bool = True) -> None:
+    """Push freshly committed events of one agent to its watchers, as one message (with its header when it changed);
+    mark its card for the overview."""
     agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
-    events = list(Event.objects.filter(agent_id=agent_id, seq__in=seqs).order_by("seq"))
+    events = list(Event.objects.filter(agent_id=agent_id, seq__in=seqs).order_by("seq")) if seqs else []
+    headers = _headers(agent) if header else {}
     if events:
         rendered = [[event.seq, render_event(event)] for event in events]
-        _send(agent_group(agent_id), {"type": "agent.events", "events": rendered, **_headers(agent)})
+        _send(agent_group(agent_id), {"type": "agent.events", "events": rendered, **headers})
+    elif headers:
+        _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": "", **headers})
     overview.mark(agent.task_id, agent_id)
 
 
@@ -157,10 +168,8 @@ def broadcast_streaming(agent_id: int, text: str) -> None:
 
 
 def broadcast_state(agent_id: int) -> None:
-    """The agent's header, read coverage and card as they are now (after a step's final write)."""
-    agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
-    _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": "", **_headers(agent)})
-    overview.mark(agent.task_id, agent_id)
+    """The agent's header, read coverage and card as they are now."""
+    broadcast_events(agent_id, [])
 
 
 def overview_frame(task_id: int, agent_ids: set[int]) -> str:

@@ -24,7 +24,7 @@ def task_act(request, pk: int):
     spec = bulk.ACTIONS.get(action)
     task = owned_or_404(request.user, TaskSpec.objects, pk, spec.permission if spec else "control")
     view = fleet.TableView.from_params(request.POST)
-    status, note, error = 200, "", ""
+    status, note, error, outcome = 200, "", "", None
     if spec is None:
         status, error = 400, "Choose what to do with the selected agents."
     elif request.POST.get("scope") == "filter":
@@ -46,10 +46,19 @@ def task_act(request, pk: int):
                 agents,
                 text=request.POST.get("text", "")[:20_000],
                 client_id=request.POST.get("client_id", "")[:64],
+                hold=True,
             )
             note = str(outcome)
         except ServiceError as exc:
             status, error = exc.status, exc.message
+    try:
+        return _answer(request, task, view, status, note, error)
+    finally:
+        if outcome is not None:
+            outcome.release()  # the agents' broadcasts once the answer is ready, not competing with it
+
+
+def _answer(request, task: TaskSpec, view: fleet.TableView, status: int, note: str, error: str):
     if request.htmx:
         context = {"task": task, "can": grants(request.user, task.team_id), "note": note, "error": error}
         context.update(fleet.table(task, view))

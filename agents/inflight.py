@@ -24,10 +24,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.db.models import Exists, OuterRef
 
-from agents import lease
+from agents import connections, lease
 from agents.models import Agent, Message
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def _closing(fn: Callable, *args):
     try:
         return fn(*args)
     finally:
-        close_old_connections()
+        connections.done()
 
 
 async def in_thread(fn: Callable, *args):

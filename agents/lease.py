@@ -21,8 +21,9 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
+
+from agents import connections
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def _beat() -> None:
         except Exception:
             log.exception("lease heartbeat failed")
         finally:
-            close_old_connections()
+            connections.done()
         if shutting_down.is_set():
             shutting_down.wait(interval())
 

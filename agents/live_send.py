@@ -28,7 +28,8 @@ from collections.abc import Callable
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+
+from agents import connections
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class Coalescer:
     """Which cards of which task changed since its last frame, and the thread that sends the frames.
 
     `flush(task_id, agent_ids)` renders and sends one task's frame; it runs on the coalescer's thread, which keeps its
-    own database connection as long as CONN_MAX_AGE lets a request keep one."""
+    own database connection (agents/connections.py)."""
 
     def __init__(self, flush: Callable[[int, set[int]], None]) -> None:
         self._flush = flush
@@ -192,6 +193,6 @@ class Coalescer:
                 except Exception:  # a page that reconnects gets every card; the next change sends them again
                     log.exception("overview frame of task %s failed", task_id)
             try:
-                close_old_connections()  # as a request does (CONN_MAX_AGE): by default none is held between frames
+                connections.done()
             except Exception:
                 log.exception("closing the overview's database connection failed")

@@ -193,7 +193,8 @@ def _record(agent: Agent, token: int, started: float, conversation, state, calls
     if submitted is None:  # (a submission is committed and pushed by _ending)
         worker_disk.checkpoint(agent, f"{agent.name}: {calls[0].name}")  # pushed before the call is saved
     with transaction.atomic():
-        services.record_event(agent.pk, "tool_call", payload, activity=activity[:200])
+        # its header goes with the step's end (`_end`, in this transaction or right after the calls): one a step
+        services.record_event(agent.pk, "tool_call", payload, activity=activity[:200], header=False)
         conversation.append(
             {"role": "tool", "tool_call_id": calls[0].id, "content": services.clean_text(result_text, 20_000)}
         )
@@ -381,7 +382,7 @@ def _end(
         return False
     if ending:
         services.record_event(agent.pk, "status", {"status": ending["status"], "reason": ending["status_reason"]})
-    transaction.on_commit(lambda: events.broadcast_state(agent.pk))  # header and card with this step counted
+    events.after_commit(agent.pk, [])  # header and card with this step counted, with its events: one message
     if submitted is not None:
         commit = ending["submitted_commit"]
         transaction.on_commit(

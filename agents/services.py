@@ -42,12 +42,17 @@ def clean_payload(value):
     return value
 
 
-def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) -> list[Event]:
-    """Append events to an agent's log with gapless seqs from its counter row; update fields on the row."""
+def append_events(
+    agent_id: int, items: Iterable[tuple[str, dict]], header: bool | None = None, **fields
+) -> list[Event]:
+    """Append events to an agent's log with gapless seqs from its counter row; update fields on the row. The agent's
+    header goes out with the events when `header` says, by default when fields changed (a message queued leaves it as
+    it was)."""
     items = list(items)
+    changed = bool(fields) if header is None else header
     with transaction.atomic():
-        agent = Agent.objects.select_for_update().get(pk=agent_id)
-        seq = agent.next_seq
+        # the counter row, locked (PostgreSQL) for the seqs: only the column needed, not the whole agent
+        seq = Agent.objects.select_for_update().values_list("next_seq", flat=True).get(pk=agent_id)
         events = [
             Event(agent_id=agent_id, seq=seq + i, kind=kind, payload=clean_payload(payload))
             for i, (kind, payload) in enumerate(items)
@@ -55,7 +60,7 @@ def append_events(agent_id: int, items: Iterable[tuple[str, dict]], **fields) ->
         Event.objects.bulk_create(events)
         fields["next_seq"] = seq + len(events)
         Agent.objects.filter(pk=agent_id).update(**fields)
-        after_commit(agent_id, [e.seq for e in events])  # with the transaction's other events, one message
+        after_commit(agent_id, [e.seq for e in events], state=changed)  # with the transaction's others, one message
         for event in events:
             if event.kind == Event.Kind.STATUS:
                 _announce_status(agent_id, event.payload)

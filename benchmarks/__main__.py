@@ -4,6 +4,7 @@ python -m benchmarks            # all
 python -m benchmarks guards     # one
 python -m benchmarks fleet      # the fleet benchmark alone (SWARM_BENCH_FLEET picks its cases, benchmarks/fleet.py)
 python -m benchmarks launch     # launching 300 and 1,000 agents (the app as a person runs it)
+python -m benchmarks bulk       # messaging 50 selected agents of 300 from the task page
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import conversation, fleet, guards, judges, launch
+    from benchmarks import bulk, conversation, fleet, guards, judges, launch
 
-    wanted = set(argv) or {"guards", "judges", "conversation", "launch", "fleet"}
+    wanted = set(argv) or {"guards", "judges", "conversation", "launch", "bulk", "fleet"}
     started = time.monotonic()
     failed = []
     if "guards" in wanted:
@@ -42,6 +43,8 @@ def main(argv: list[str]) -> int:
         conversation.run()
     if "launch" in wanted:
         launch.run()
+    if "bulk" in wanted:
+        bulk.run()
     if "fleet" in wanted:
         fleet.bench()
     print(f"\nbenchmarks finished in {time.monotonic() - started:.1f} s")

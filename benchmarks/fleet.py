@@ -281,7 +281,7 @@ def ratios(out: dict) -> dict:
 
 HEADER = (
     "mode        model  agents  lat  win |  calls/s  ideal share | wait p50   p99 | stale p99 | detail ms p50   p99"
-    " | lost dup | step CPU ms  bare      x | idle web MB bare    x | worker MB bare    x"
+    " | lost dup | step CPU ms  bare      x streamed     x | idle web MB bare    x | worker MB bare    x"
 )
 
 
@@ -299,7 +299,8 @@ def row(out: dict) -> str:
         f" {_f(out['wait_p50'], '.2f', 8)} {_f(out['wait_p99'], '.2f', 5)} | {_f(out['stale_p99'], '.2f', 9)} |"
         f" {_f(out['detail_p50'] and out['detail_p50'] * ms, '.0f', 13)} {_f(out['detail_p99'] and out['detail_p99'] * ms, '.0f', 5)} |"
         f" {out['lost']:>4} {out['duplicated']:>3} | {_f(r['step_cpu_ms'], '.1f', 11)} {bare['call_ms']:>5.1f}"
-        f" {_f(r['step_x'], '.1f', 5)}x | {out['idle_mb']['web']:>11.0f} {bare['daphne_mb']:>4.0f} {r['web_idle_x']:>4.1f}x |"
+        f" {_f(r['step_x'], '.1f', 5)}x {bare['streamed_ms']:>8.1f} {_f(r['step_x_streamed'], '.1f', 5)}x |"
+        f" {out['idle_mb']['web']:>11.0f} {bare['daphne_mb']:>4.0f} {r['web_idle_x']:>4.1f}x |"
         f" {_f(out['idle_mb'].get('worker'), '.0f', 9)} {_f(bare.get('celery_mb'), '.0f', 4)} {_f(r['worker_idle_x'], '.1f', 4)}{'x' if r['worker_idle_x'] else ' '}"
     )
 
@@ -326,6 +327,15 @@ def details(out: dict) -> list[str]:
         f"  bare litellm acompletion: {bare['call_ms']:.1f} ms CPU a call, {bare['streamed_ms']:.1f} ms streamed;"
         f" Swarm's step ({'streamed' if case['model'] == 'server' else 'simulated'}) is"
         f" {_f(r['step_x'], '.1f', 0)}x the plain call, {_f(r['step_x_streamed'], '.1f', 0)}x the streamed one"
+    )
+    lines.append(
+        "  like for like: "
+        + (
+            "the streamed call (Swarm streams real models' replies for the agent page's live text; with"
+            " SWARM_LLM_STREAM=0 it makes the plain call)"
+            if case["model"] == "server"
+            else "the plain call (the simulator never streams)"
+        )
     )
     return lines
 

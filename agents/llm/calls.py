@@ -26,6 +26,7 @@ from collections.abc import Callable
 import httpx
 import litellm
 from django.conf import settings
+from litellm import ModelResponse
 
 from agents import inflight, model_access
 from agents.llm import ratelimit
@@ -68,12 +69,20 @@ async def _hook(fn: Callable, *args) -> None:
 
 
 async def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | None):
-    chunks = []
     text, shown, last = "", "", 0.0
+    calls: dict[int, dict] = {}  # a tool call's pieces by its index
+    usage, finish, seen = None, None, False
     stream = await litellm.acompletion(stream=True, stream_options={"include_usage": True}, **kwargs)
     async for chunk in stream:
-        chunks.append(chunk)
-        delta = chunk.choices[0].delta.content if chunk.choices else None
+        seen = True
+        usage = getattr(chunk, "usage", None) or usage
+        if not chunk.choices:
+            continue
+        choice = chunk.choices[0]
+        finish = choice.finish_reason or finish
+        for piece in choice.delta.tool_calls or []:
+            _add_call_piece(calls, piece)
+        delta = choice.delta.content
         if delta:
             text += delta
             now = time.monotonic()
@@ -82,10 +91,34 @@ async def _stream(kwargs: dict, native: bool, on_text: Callable[[str], None] | N
                 await _hook(on_text, shown)
     if on_text and visible(text, native) != shown:
         await _hook(on_text, visible(text, native))
-    response = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"]) if chunks else None
-    if response is None:
+    if not seen:
         raise Malformed("the stream ended without a completion")
-    return response
+    return _assembled(kwargs["model"], text, calls, usage, finish)
+
+
+def _add_call_piece(calls: dict[int, dict], piece) -> None:
+    index = getattr(piece, "index", None) or 0
+    call = calls.setdefault(index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+    call["id"] = getattr(piece, "id", None) or call["id"]
+    function = getattr(piece, "function", None)
+    if function is not None:
+        call["function"]["name"] += getattr(function, "name", None) or ""
+        call["function"]["arguments"] += getattr(function, "arguments", None) or ""
+
+
+def _assembled(model: str, text: str, calls: dict[int, dict], usage, finish: str | None) -> ModelResponse:
+    """The streamed reply as one completion. Put together here rather than by litellm.stream_chunk_builder, which
+    costs a third of the call's CPU again (litellm already ran it once for its own logging)."""
+    message: dict = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = [calls[i] for i in sorted(calls)]
+    tokens = {
+        "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
+        "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
+    }
+    tokens["total_tokens"] = tokens["prompt_tokens"] + tokens["completion_tokens"]
+    choice = {"index": 0, "message": message, "finish_reason": finish or ("tool_calls" if calls else "stop")}
+    return ModelResponse(model=model, choices=[choice], usage=tokens)
 
 
 def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> tuple[dict, list[str]]:
@@ -244,11 +277,19 @@ def _cost(profile, response, tokens_in: int, tokens_out: int) -> float:
     prices = getattr(profile, "input_usd_per_mtok", None), getattr(profile, "output_usd_per_mtok", None)
     if prices != (None, None):
         return (tokens_in * float(prices[0] or 0) + tokens_out * float(prices[1] or 0)) / 1_000_000
+    model = model_name(profile)[0]
+    known = (model, len(litellm.model_cost))  # models registered since (register_models) are priced again
+    if known in _unpriced:
+        return 0.0
     try:
         # the profile's model string, not the reply's: a streamed reply no longer says which provider it came from
-        return float(litellm.completion_cost(completion_response=response, model=model_name(profile)[0]))
-    except Exception:  # unknown models have no price: count tokens, cost stays 0
+        return float(litellm.completion_cost(completion_response=response, model=model))
+    except Exception:  # unknown models have no price: count tokens, cost stays 0 (and litellm is not asked again)
+        _unpriced.add(known)
         return 0.0
+
+
+_unpriced: set[tuple[str, int]] = set()  # litellm knows no price for these (a local server's model, say)
 
 
 PROBE_PROMPT = "This is a connection test from Swarm. Answer with one short sentence."

@@ -17,9 +17,8 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import close_old_connections
 
-from agents import inflight, lease, scheduling
+from agents import connections, inflight, lease, scheduling
 from agents.scheduling import sweep
 from agents.scheduling.base import Scheduler
 
@@ -84,7 +83,7 @@ class EmbeddedScheduler(Scheduler):
         except Exception:
             log.exception("could not free this process's leases")
         finally:
-            close_old_connections()
+            connections.done()
 
     def _timer(self) -> None:
         while True:
@@ -112,13 +111,13 @@ class EmbeddedScheduler(Scheduler):
     def _run(self, agent_id: int, token: int) -> None:
         if lease.shutting_down.is_set():
             return
-        close_old_connections()
+        connections.done()
         try:
             scheduling.run(agent_id, token)  # also drops a schedule superseded by a kick from another process
         except Exception:
             log.exception("step of agent %s crashed", agent_id)
         finally:
-            close_old_connections()
+            connections.done()
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -151,13 +150,13 @@ class _JobThreads:
                 continue
             with self.scheduler.cond:
                 self.scheduler.busy += 1
-            close_old_connections()
+            connections.done()
             try:
                 scheduling.run_job(name, args)
             except Exception:
                 log.exception("job %s%r crashed", name, args)
             finally:
-                close_old_connections()
+                connections.done()
                 with self.scheduler.cond:
                     self.scheduler.busy -= 1
                     self.scheduler.cond.notify_all()
