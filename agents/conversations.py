@@ -9,10 +9,14 @@ the tool calls of its last model turn.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 
-from agents.llm import ToolCall
 from agents.models import Agent, ConversationEntry
+
+if TYPE_CHECKING:
+    from agents.llm import ToolCall  # agents.llm imports litellm: only a step needs it, not the web process's start
 
 
 class Conversation(list):
@@ -74,6 +78,8 @@ def save(agent_id: int, token: int, messages: list[dict], **fields) -> bool:
 def unfinished_turn(conversation: list[dict]) -> tuple[str, list[ToolCall]]:
     """The text and the unanswered tool calls of the last model turn: a command went in flight, or a crash cut that
     step short."""
+    from agents import llm
+
     for index in range(len(conversation) - 1, -1, -1):
         message = conversation[index]
         if message.get("role") != "assistant":
@@ -84,7 +90,7 @@ def unfinished_turn(conversation: list[dict]) -> tuple[str, list[ToolCall]]:
             if raw.get("id") in answered:
                 continue
             fn = raw.get("function") or {}
-            calls.append(ToolCall.from_json(raw.get("id", ""), fn.get("name", ""), fn.get("arguments") or "{}"))
+            calls.append(llm.ToolCall.from_json(raw.get("id", ""), fn.get("name", ""), fn.get("arguments") or "{}"))
         return message.get("content") or "", calls
     return "", []
 

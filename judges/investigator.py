@@ -16,7 +16,6 @@ from django.conf import settings
 
 from agents import sandbox, services, worktrees
 from agents.tool_errors import ToolRefused
-from agents.tools import TOOLS, execute
 from judges import panel
 from judges.models import Judgement, Verdict
 
@@ -37,7 +36,6 @@ VERDICT_TOOL = {
         },
     },
 }
-JUDGE_TOOLS = [t for t in TOOLS if t["function"]["name"] in READ_ONLY] + [VERDICT_TOOL]
 MAX_RESULT = 6_000  # of each tool result the judge reads; the record keeps 800 characters of it
 GUIDE = (
     "You judge as an investigator: you have a checkout of exactly the submitted commit and read-only tools"
@@ -50,7 +48,9 @@ GUIDE = (
 
 def investigate(verdict: Verdict, judge, evidence: dict, diff: str, source: str) -> Judgement:
     """Judge `verdict` with tools in a checkout of its commit made from `source` (the repository or a clone)."""
-    from agents import llm  # litellm: imported where a judge is asked
+    from agents import llm, tools  # litellm (through both): imported where a judge is asked, not at start-up
+
+    judge_tools = [t for t in tools.TOOLS if t["function"]["name"] in READ_ONLY] + [VERDICT_TOOL]
 
     started = time.monotonic()
     messages = panel.judge_prompt(judge, verdict.agent.task, evidence, diff)
@@ -61,7 +61,7 @@ def investigate(verdict: Verdict, judge, evidence: dict, diff: str, source: str)
     with worktrees.detached(source, verdict.commit_sha, f"judge-{judge.name}") as checkout:
         for _turn in range(settings.SWARM_JUDGE_AGENT_TURNS):
             try:
-                turn = llm.complete(judge, messages, JUDGE_TOOLS)
+                turn = llm.complete(judge, messages, judge_tools)
             except llm.ModelError as exc:
                 error = str(exc)
                 break
@@ -125,8 +125,10 @@ def _run(call, checkout: str) -> str:
         return f"REFUSED: {call.error}"
     if call.name not in READ_ONLY:
         return f"REFUSED: a judge has only {', '.join(sorted(READ_ONLY))} and give_verdict"
+    from agents import tools
+
     try:
-        return execute(checkout, call.name, call.arguments, files_read=set()).result
+        return tools.execute(checkout, call.name, call.arguments, files_read=set()).result
     except ToolRefused as exc:
         return f"REFUSED: {exc}"
     except sandbox.SandboxUnavailable as exc:
