@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from agents import bulk, charts, fleet
+from agents import bulk, charts, families, fleet
 from agents.errors import ServiceError
 from agents.events import attention_context
 from agents.models import Agent, Event, TaskSpec
@@ -82,6 +82,7 @@ def dashboard(request):
         "team": team,
         "chart_window": window,
         "charts": charts.for_events(events, window),
+        "families": families.family_stats(agents),
         **attention_context(agents),
     }
     return render(request, "agents/dashboard.html", context)

@@ -18,7 +18,7 @@ from agents import lease, permissions, sandbox, served, services, worker_disk, w
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
-from judges import landing, merge, panel
+from judges import bestof, landing, merge, panel
 from judges.models import Review, Verdict
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     # the verdict, its opinions and its event in one transaction: a verification cut short leaves no half verdict
     with transaction.atomic():
         Verdict.objects.filter(agent=agent, status=Verdict.Status.PENDING).update(status=Verdict.Status.SUPERSEDED)
+        if bestof.closed_by_winner(agent):  # another attempt of the task won while this one was being verified
+            verdict.status = Verdict.Status.SUPERSEDED
         verdict.save()
         for opinion in opinions:
             opinion.verdict = verdict
@@ -156,7 +158,9 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
                     {"judge": o.judge, "family": o.family, "recommendation": o.recommendation} for o in opinions
                 ],
             },
-            activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
+            activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person"
+            if verdict.status == Verdict.Status.PENDING
+            else "closed: another attempt was approved",
         )
     unanimous = (
         task.auto_approve and verify_passed and opinions and all(o.recommendation == "approve" for o in opinions)
@@ -224,14 +228,29 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     agent = verdict.agent
     task = agent.task
     # the rule the review buttons show (Verdict.approval_refusal), then with the branch head only git can tell
-    refusal = verdict.approval_refusal() or verdict.approval_refusal(head=_branch_head(agent))
+    refusal = (
+        verdict.approval_refusal()
+        or bestof.taken_by(task, verdict)
+        or verdict.approval_refusal(head=_branch_head(agent))
+    )
     if refusal:
         _refuse(verdict, user, "approve", refusal)
     _land_first(verdict, user, comment, line_comments)
-    # D6: approval is a state transition: exactly one of two simultaneous clicks wins
-    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
-        status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
-    )
+    # D6: approval is a state transition: exactly one of two simultaneous clicks wins (of a best-of-N task's
+    # attempts too: the task's row lock makes one approval wait for the other's claim)
+    with transaction.atomic():
+        if task.best_of_n:
+            bestof.lock_task(task.pk)
+        taken = bestof.taken_by(task, verdict)
+        won = (
+            0
+            if taken
+            else Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
+                status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
+            )
+        )
+    if taken:
+        _refuse(verdict, user, "approve", taken)
     if won != 1:
         _refuse(verdict, user, "approve", "This verdict was already decided.")
     who = user.username if user else "the auto-approve policy"
@@ -260,6 +279,8 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
             f"approved by {who}; merged into {task.effective_target_branch} ({merged[:10]})",
             activity="work accepted and merged",
         )
+        if task.best_of_n:  # first: the other attempts are closed, not brought up to date by the landing job
+            bestof.close_others(verdict, user, who)
         landing.after_merge(task.repo_id, task.effective_target_branch)  # the pending work behind it catches up
     verdict.refresh_from_db()
     return verdict

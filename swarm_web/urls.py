@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from judges.urls import task_patterns as judged_task_pages
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -10,6 +12,7 @@ urlpatterns = [
     path("api/", include("judges.api_urls")),  # verdicts: judges may import agents, not the reverse
     path("reviews/", include("judges.urls")),
     path("notifications/", include("notifications.urls")),
+    path("", include(judged_task_pages)),  # /tasks/<id>/compare/: best of N
     path("", include("agents.urls")),
 ]
 handler403 = "agents.views.permission_denied"
