@@ -10,7 +10,7 @@ from html import unescape
 import pytest
 
 from agents import services
-from agents.models import Agent, Event, ModelProfile
+from agents.models import Agent, Event, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Review, Verdict
 from tests import factories
@@ -55,6 +55,8 @@ def test_the_comparison_shows_both_attempts_and_approving_one_closes_the_other(b
         assert "mathutil.py" in text and "return sum(values) / len(values)" in text  # the diff
         assert "Approve" in column
     assert "sim-a" in html and "sim-b" in html
+    verdict_page = client.get(f"/reviews/verdicts/{grace_verdict.pk}/").content.decode()
+    assert f'href="/tasks/{task.pk}/compare/"' in verdict_page
 
     judging.review_verdict(ada_verdict, bob, "approve")
     ada.refresh_from_db(), grace.refresh_from_db(), grace_verdict.refresh_from_db()
@@ -137,3 +139,23 @@ def test_best_of_n_is_set_through_the_api_and_needs_two_agents(api, demo):
     made = api.post("/api/tasks", {**body, "agents": agents})
     assert made.status_code == 201, made.content
     assert made.json()["best_of_n"] is True
+
+
+def test_the_task_form_sets_best_of_n_and_refuses_it_with_one_agent(alice_client, demo):
+    _, template = demo
+    fields = {
+        "title": "Fix mean, best of two",
+        "repo": template.repo.pk,
+        "goal": template.goal,
+        "acceptance_text": "\n".join(template.acceptance),
+        "budget_minutes": 10,
+        "budget_tokens": 100_000,
+        "budget_usd": 1,
+        "best_of_n": "on",
+    }
+    alone = alice_client.post("/tasks/new/", {**fields, "roster_text": "Ada = sim-diligent"})
+    assert alone.status_code == 400 and "name at least two agents" in alone.content.decode()
+    made = alice_client.post("/tasks/new/", {**fields, "roster_text": "Ada = sim-diligent\nLinus = sim-lazy"})
+    assert made.status_code == 302
+    task = TaskSpec.objects.get(title="Fix mean, best of two")
+    assert task.best_of_n and len(task.roster) == 2
