@@ -159,3 +159,16 @@ def test_the_task_form_sets_best_of_n_and_refuses_it_with_one_agent(alice_client
     assert made.status_code == 302
     task = TaskSpec.objects.get(title="Fix mean, best of two")
     assert task.best_of_n and len(task.roster) == 2
+
+
+def test_a_verification_still_running_when_another_attempt_wins_leaves_no_pending_verdict(best_of_two, bob):
+    task, ada, grace = best_of_two
+    run_until_idle([ada, grace])
+    judging.review_verdict(_pending(ada), bob, "approve")
+    grace.refresh_from_db()
+    # the verification that had claimed Grace's submission before the approval ends now (its claim is its own)
+    late = judging._verify(grace.pk, grace.submitted_commit, "late")
+    assert late.status == Verdict.Status.SUPERSEDED
+    assert not Verdict.objects.filter(agent=grace, status=Verdict.Status.PENDING).exists()
+    grace.refresh_from_db()
+    assert grace.status == Agent.Status.STOPPED and grace.status_reason == CLOSED
