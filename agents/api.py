@@ -17,7 +17,7 @@ from agents.api_base import (
     owned,
     request_team,
 )
-from agents.forms import TaskFieldsForm, clean_acceptance, clean_roster
+from agents.forms import TaskFieldsForm, check_best_of, clean_acceptance, clean_roster
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 from agents.setup_forms import ModelProfileForm
 
@@ -133,6 +133,7 @@ def task_json(t: TaskSpec) -> dict:
         "verify_command": t.verify_command,
         "budget": {"minutes": t.budget_minutes, "tokens": t.budget_tokens, "usd": float(t.budget_usd)},
         "roster": [{"name": r["name"], "model": r["profile"]} for r in t.roster],
+        "best_of_n": t.best_of_n,
         "taste_guides": sorted(t.taste_guides.values_list("name", flat=True)),
         "skills": sorted(t.skills.values_list("name", flat=True)),
         "agents": [agent_summary_json(a) for a in agents],
@@ -246,6 +247,7 @@ def tasks_create(request, data: dict):
             "budget_usd": str(budget.get("usd", defaults["budget_usd"])),
             "taste_guides": _names_to_ids(TasteGuide, team, data.get("taste_guides", []), "taste_guides"),
             "skills": _names_to_ids(Skill, team, data.get("skills", []), "skills"),
+            "best_of_n": data.get("best_of_n", False),
         },
         team=team,
     )
@@ -262,6 +264,10 @@ def tasks_create(request, data: dict):
         form.instance.roster = clean_roster([(a["name"].strip(), a["model"].strip()) for a in data["agents"]], team)
     except ValidationError as exc:
         raise FieldError("agents", " ".join(exc.messages)) from None
+    try:
+        check_best_of(form.instance.best_of_n, form.instance.roster)
+    except ValidationError as exc:
+        raise FieldError("best_of_n", " ".join(exc.messages)) from None
     return task_json(task_setup.save_task(request.user, form))
 
 

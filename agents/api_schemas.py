@@ -92,6 +92,7 @@ TASK = obj(
     verify_command=STRING,
     budget=BUDGET,
     roster={"type": "array", "items": obj(name=STRING, model=STRING)},
+    best_of_n={"type": "boolean", "description": "every agent attempts the same spec; approving one closes the others"},
     taste_guides=STRINGS,
     skills=STRINGS,
     agents={"type": "array", "items": AGENT_SUMMARY},
@@ -175,6 +176,11 @@ NEW_TASK = body(
     ),
     taste_guides={"type": "array", "items": text(100), "description": "taste guide names"},
     skills={"type": "array", "items": text(100), "description": "skill names"},
+    best_of_n={
+        "type": "boolean",
+        "description": "every agent attempts the same spec (needs two agents or more): compare the attempts at"
+        " /tasks/<id>/compare/; approving one closes the others",
+    },
 )
 NEW_MESSAGE = body(
     ["text"],

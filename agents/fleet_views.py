@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import condition, require_GET, require_POST
 
-from agents import bulk, charts, fleet
+from agents import bulk, charts, families, fleet
 from agents.errors import ServiceError
 from agents.events import attention_context
 from agents.models import Agent, TaskSpec
@@ -76,7 +76,13 @@ def _answer(request, task: TaskSpec, view: fleet.TableView, status: int, note: s
 def dashboard(request):
     """The current team at a glance: who needs a person, and the trends of every task's agents."""
     team = team_for(request, "view")
-    context = {"team": team, **charts.team_charts(team), **attention_context(Agent.objects.in_team(team))}
+    agents = Agent.objects.in_team(team)
+    context = {
+        "team": team,
+        **charts.team_charts(team),
+        "families": families.family_stats(agents),
+        **attention_context(agents),
+    }
     return render(request, "agents/dashboard.html", context)
 
 

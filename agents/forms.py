@@ -100,6 +100,12 @@ def clean_roster(entries: list[tuple[str, str]], team, errors: list[str] | None 
     return roster
 
 
+def check_best_of(best_of_n: bool, roster: list[dict]) -> None:
+    """Best of N compares attempts: it needs at least two agents (shared by the task form and the API)."""
+    if best_of_n and len(roster) < 2:
+        raise forms.ValidationError("Best of N compares attempts: name at least two agents, ideally of two families.")
+
+
 class TaskFieldsForm(forms.ModelForm):
     """A task's own fields and their rules, shared by the page form and the JSON API (which send acceptance
     criteria and the roster differently: lines of text there, JSON lists here)."""
@@ -117,6 +123,7 @@ class TaskFieldsForm(forms.ModelForm):
             "budget_usd",
             "taste_guides",
             "skills",
+            "best_of_n",
         ]
         widgets = {
             "goal": forms.Textarea(attrs={"rows": 4}),
@@ -127,6 +134,8 @@ class TaskFieldsForm(forms.ModelForm):
         help_texts = {
             "verify_command": "Run in each agent's worktree to verify a submission, e.g. “python -m pytest -q”.",
             "budget_minutes": "Per agent.",
+            "best_of_n": "Every agent attempts the same spec; you compare the attempts side by side, and approving"
+            " one closes the others.",
         }
 
     def __init__(self, *args, team, **kwargs):
@@ -203,6 +212,11 @@ class TaskSpecForm(TaskFieldsForm):
         cleaned = super().clean()
         judges = cleaned.get("judge_profiles")
         roster = cleaned.get("roster_text")
+        if roster:
+            try:
+                check_best_of(cleaned.get("best_of_n", False), roster)
+            except forms.ValidationError as exc:
+                self.add_error("best_of_n", exc)
         if judges and roster:
             worker_families = set(
                 ModelProfile.objects.in_team(self.team)

@@ -112,6 +112,11 @@ class TaskSpec(models.Model):
         default=False, help_text="Skip the person when verification passes and the panel is unanimous."
     )
     target_branch = models.CharField(max_length=100, blank=True, default="", help_text="Defaults to the repository's.")
+    best_of_n = models.BooleanField(
+        "best of N",
+        default=False,
+        help_text="Every agent attempts the same spec; approving one attempt closes the others.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     launched_at = models.DateTimeField(null=True, blank=True)
@@ -153,6 +158,7 @@ class Agent(models.Model):
     ATTENTION = {Status.AWAITING_REVIEW, Status.PAUSED, Status.ERROR}
     LOOP_PAUSE = "looping: "  # how the runtime's loop guard starts its pause reason (agents/guards.py writes it)
     QUESTION_PAUSE = "asks: "  # how an agent's `ask_person` starts its pause reason; the question follows
+    CLOSED = "closed: "  # how a best-of-N attempt stopped by another's approval starts its reason (judges/bestof.py)
     FINISHED = {Status.ACCEPTED, Status.STOPPED}  # no more steps, messages or budget; the worktree may go
 
     task = models.ForeignKey(TaskSpec, on_delete=models.CASCADE, related_name="agents")

@@ -7,80 +7,29 @@ explicit auto-approve policy with a unanimous panel). Every decision, refused on
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from agents import lease, permissions, sandbox, served, services, worker_disk, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision
-from judges import investigator, landing, merge, panel, testruns
+from judges import bestof, investigator, landing, merge, panel, testruns
 from judges.models import Review, Verdict, tests_flagged
+from judges.verify_queue import claim_verification, lost_verifications, mark_queued, unmark_queued  # noqa: F401
 
 log = logging.getLogger(__name__)
 
 
 AUTO_APPROVED = "auto-approved: verification passed and the panel was unanimous"
-QUEUED = "queued"  # lease owner of a submission whose verification waits in its queue (no process holds it)
-
-
-def mark_queued(agent_id: int, commit_sha: str) -> bool:
-    """The submission's verification is queued: sweeps leave it alone for SWARM_VERIFY_WAIT_SECONDS (a verify
-    queue may be long), after which it counts as lost and is queued again (a duplicate is harmless: see claim)."""
-    now = timezone.now()
-    return (
-        Agent.objects.filter(pk=agent_id, status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit_sha)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=QUEUED))
-        # verified meanwhile (a sweep that saw it lost a moment before its verdict): its job would only leave the mark
-        .exclude(verdicts__commit_sha=commit_sha)
-        .update(lease_owner=QUEUED, lease_expires_at=now + timedelta(seconds=settings.SWARM_VERIFY_WAIT_SECONDS))
-        == 1
-    )
-
-
-def unmark_queued(agent_id: int) -> None:
-    """The job could not be queued (Redis unreachable): the next sweep queues it again."""
-    Agent.objects.filter(pk=agent_id, lease_owner=QUEUED).update(lease_expires_at=None)
-
-
-def _claim_verification(agent_id: int, commit_sha: str) -> bool:
-    """One verification per submission, even when a sweeper and the submitting worker both try."""
-    now = timezone.now()
-    return (
-        Agent.objects.filter(pk=agent_id, status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit_sha)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now) | Q(lease_owner=QUEUED))
-        .exclude(verdicts__commit_sha=commit_sha)
-        # the owner too: a sweep frees a dead holder's lease at once, and never a live one's
-        .update(lease_expires_at=now + timedelta(seconds=settings.SWARM_LEASE_SECONDS), lease_owner=lease.worker_id())
-        == 1
-    )
-
-
-def lost_verifications(include_queued: bool = False) -> list[tuple[int, str]]:
-    """Submissions whose verification died with a worker: awaiting review, no verdict, nobody on it. With
-    `include_queued` (a start-up sweep: an embedded queue died with its process), also those still marked queued."""
-    now = timezone.now()
-    nobody = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
-    if include_queued:
-        nobody |= Q(lease_owner=QUEUED)
-    return list(
-        Agent.objects.filter(status=Agent.Status.AWAITING_REVIEW)
-        .exclude(submitted_commit="")
-        .filter(nobody)
-        .exclude(verdicts__commit_sha=F("submitted_commit"))
-        .values_list("pk", "submitted_commit")
-    )
 
 
 def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict | None:
     """Run the verification on the submitted commit, gather evidence, ask the panel, recommend.
 
     Returns None when another worker is already verifying this submission."""
-    if not _claim_verification(agent_id, commit_sha):
+    if not claim_verification(agent_id, commit_sha):
         return None
     lease.keep_verifying(agent_id)  # a verification may outlast the lease (a loaded machine, a long verify command)
     try:
@@ -158,6 +107,8 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     # the verdict, its opinions and its event in one transaction: a verification cut short leaves no half verdict
     with transaction.atomic():
         Verdict.objects.filter(agent=agent, status=Verdict.Status.PENDING).update(status=Verdict.Status.SUPERSEDED)
+        if bestof.closed_by_winner(agent):  # another attempt of the task won while this one was being verified
+            verdict.status = Verdict.Status.SUPERSEDED
         verdict.save()
         for opinion in opinions:
             opinion.verdict = verdict
@@ -173,7 +124,9 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
                     {"judge": o.judge, "family": o.family, "recommendation": o.recommendation} for o in opinions
                 ],
             },
-            activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person",
+            activity=f"verdict: {verdict.get_recommendation_display()}, waiting for a person"
+            if verdict.status == Verdict.Status.PENDING
+            else "closed: another attempt was approved",
         )
     if verify_passed and auto_approvable(verdict):
         auto_approve(verdict)
@@ -265,7 +218,11 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     agent = verdict.agent
     task = agent.task
     # the rule the review buttons show (Verdict.approval_refusal), then with the branch head only git can tell
-    refusal = verdict.approval_refusal() or verdict.approval_refusal(head=_branch_head(agent))
+    refusal = (
+        verdict.approval_refusal()
+        or bestof.taken_by(task, verdict)
+        or verdict.approval_refusal(head=_branch_head(agent))
+    )
     if refusal:
         _refuse(verdict, user, "approve", refusal)
     landed = landing.land_first(verdict, user)  # the target moved since verification: nothing merges at this click
@@ -273,10 +230,21 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
         _audit(verdict, user, "approve", comment, "conflict: sent back to the agent to resolve", line_comments)
     if landed.message:
         raise ServiceError(landed.message, 409)
-    # D6: approval is a state transition: exactly one of two simultaneous clicks wins
-    won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
-        status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
-    )
+    # D6: approval is a state transition: exactly one of two simultaneous clicks wins (of a best-of-N task's
+    # attempts too: the task's row lock makes one approval wait for the other's claim)
+    with transaction.atomic():
+        if task.best_of_n:
+            bestof.lock_task(task.pk)
+        taken = bestof.taken_by(task, verdict)
+        won = (
+            0
+            if taken
+            else Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
+                status=Verdict.Status.MERGING, decided_at=timezone.now(), decided_by=user
+            )
+        )
+    if taken:
+        _refuse(verdict, user, "approve", taken)
     if won != 1:
         _refuse(verdict, user, "approve", "This verdict was already decided.")
     who = user.username if user else "the auto-approve policy"
@@ -305,6 +273,8 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
             f"approved by {who}; merged into {task.effective_target_branch} ({merged[:10]})",
             activity="work accepted and merged",
         )
+        if task.best_of_n:  # first: the other attempts are closed, not brought up to date by the landing job
+            bestof.close_others(verdict, user, who)
         landing.after_merge(task.repo_id, task.effective_target_branch)  # the pending work behind it catches up
     verdict.refresh_from_db()
     return verdict

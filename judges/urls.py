@@ -15,3 +15,9 @@ urlpatterns = [
     path("verdicts/<int:pk>/patch/", views.patch, name="patch"),
     path("verdicts/<int:pk>/<str:decision>/", views.decide, name="decide"),
 ]
+
+# pages of a task that judging draws (mounted at the site's root by swarm_web/urls.py, beside the task's own)
+task_patterns = (
+    [path("tasks/<int:pk>/compare/", views.compare, name="compare")],
+    "bestof",
+)

@@ -16,7 +16,7 @@ from agents.paging import page_of
 from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
 from agents.teams import current_team_id, team_for
-from judges import bulk, diffview, queries, services
+from judges import bestof, bulk, diffview, queries, services
 from judges.context_processors import reviews
 from judges.models import Verdict
 
@@ -113,10 +113,13 @@ def bulk_decide(request):
             messages.success(request, outcome.summary())
         else:
             messages.error(request, outcome.summary())
+    return redirect(_next(request, reverse("judges:queue")))
+
+
+def _next(request, default: str) -> str:
+    """Where a form asked to go back to (the page it is on), if that is this site; else `default`."""
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = reverse("judges:queue")
-    return redirect(target)
+    return target if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()) else default
 
 
 @login_required
@@ -207,6 +210,18 @@ def decide(request, pk: int, decision: str):
         return render(request, "judges/partials/verdict.html", context)
     if error:
         messages.error(request, error)
-        return redirect("judges:detail", pk=verdict.pk)
+        return redirect(_next(request, reverse("judges:detail", args=[verdict.pk])))
     messages.success(request, f"{decision.title()}d {verdict.agent.name}'s work.")
-    return redirect("judges:queue")
+    return redirect(_next(request, reverse("judges:queue")))
+
+
+@login_required
+@require_GET
+def compare(request, pk: int):
+    """A task's attempts side by side (best of N): figures, verdicts, checks and diffs; a reviewer approves one."""
+    task = owned_or_404(request.user, TaskSpec.objects.select_related("repo"), pk)
+    return render(
+        request,
+        "judges/compare.html",
+        {"task": task, "attempts": bestof.attempts(task), "can": grants(request.user, task.team_id)},
+    )

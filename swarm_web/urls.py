@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from judges import internal
+from judges.urls import task_patterns as judged_task_pages
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -14,6 +15,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     # workers with disks of their own ask the web process to merge (the worker credential, like internal/git/)
     path("internal/verdicts/<int:pk>/auto-approve", internal.auto_approve, name="auto_approve"),
+    path("", include(judged_task_pages)),  # /tasks/<id>/compare/: best of N
     path("", include("agents.urls")),
 ]
 handler403 = "agents.views.permission_denied"

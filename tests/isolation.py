@@ -85,6 +85,7 @@ ROLES = {
     ("judges:history", "get"): EVERYONE,
     ("judges:bulk_decide", "post"): {R, A},
     ("judges:detail", "get"): EVERYONE,
+    ("bestof:compare", "get"): EVERYONE,
     ("judges:comment_form", "get"): {R, A},
     ("judges:patch", "post"): {OP, R, A},
     ("judges:decide", "post"): {R, A},
@@ -131,6 +132,7 @@ OBJECT_URLS = {
     "agents:taste_edit": "guide",
     "agents:taste_delete": "guide",
     "judges:detail": "verdict",
+    "bestof:compare": "task",
     "judges:comment_form": "verdict",
     "judges:patch": "verdict",
     "judges:decide": "verdict",
@@ -197,6 +199,7 @@ POST_ONLY = {
 
 GET_ONLY = {
     "judges:detail",
+    "bestof:compare",
     "judges:comment_form",
     "judges:queue",
     "judges:queue_live",
