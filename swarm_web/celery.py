@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 
 @worker_init.connect
 def _load_the_step_before_the_pool_forks(**_kwargs) -> None:
-    # the step function (with litellm, seconds to import) loads once in the main process and is shared by every
-    # pool child, instead of each child importing it at its first step (a resumed fleet would wait for that)
+    # with agents to resume, the step function (with litellm, seconds to import) loads once in the main process and is
+    # shared by every pool child, instead of each child importing it at its first step (the fleet would wait for that);
+    # an idle worker stays small: each process loads it with its first step
     from agents import scheduling
 
-    scheduling.step_function()
+    if scheduling.work_waiting():
+        scheduling.step_function()
 
 
 @celeryd_after_setup.connect
