@@ -4,6 +4,7 @@ python -m benchmarks            # all
 python -m benchmarks guards     # one
 python -m benchmarks fleet      # the fleet benchmark alone (SWARM_BENCH_FLEET picks its cases, benchmarks/fleet.py)
 python -m benchmarks launch     # launching 300 and 1,000 agents (the app as a person runs it)
+python -m benchmarks sqlite     # a dozen threads writing to SQLite: Django's backend against Swarm's
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import conversation, fleet, guards, judges, launch
+    from benchmarks import conversation, fleet, guards, judges, launch, sqlite_writers
 
-    wanted = set(argv) or {"guards", "judges", "conversation", "launch", "fleet"}
+    wanted = set(argv) or {"guards", "judges", "conversation", "sqlite", "launch", "fleet"}
     started = time.monotonic()
     if "guards" in wanted:
         guards.run()
@@ -39,6 +40,8 @@ def main(argv: list[str]) -> int:
         judges.run()
     if "conversation" in wanted:
         conversation.run()
+    if "sqlite" in wanted:
+        sqlite_writers.run()
     if "launch" in wanted:
         launch.run()
     if "fleet" in wanted:

@@ -124,7 +124,8 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's, with this process's writers queued on a lock rather than on SQLite's polling busy handler
+            "ENGINE": "swarm_web.sqlite",
             "NAME": DATA_DIR / "swarm.sqlite3",
             # IMMEDIATE + WAL + a busy timeout: 0 "database is locked" under 8 writers (RELIABILITY 6).
             "OPTIONS": {
