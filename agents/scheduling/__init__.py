@@ -21,7 +21,7 @@ This package imports neither the runtime nor the services: the agents app regist
 path (`register_step`, in AppConfig.ready), and it is imported the first time a step runs; apps register their jobs
 the same way. The step function brings litellm (seconds to import, ~190 MB): a process that runs steps loads it
 before it serves when agents are running at its start (`work_waiting`), else in the background at the first sign of
-work (`warm_step`: a launch's preparation, a kick), so an idle process stays small.
+work (`warm_step`: a task written, a launch's preparation, a kick), so an idle process stays small.
 """
 
 from __future__ import annotations
@@ -128,6 +128,12 @@ def warm_step() -> None:
             return
         _warming = True
     threading.Thread(target=step_function, name="swarm-warm-step", daemon=True).start()
+
+
+def expect_steps() -> None:
+    """Steps are likely soon (a task was written): warm the step function if this process runs them."""
+    if backend_class().runs_steps_here:
+        warm_step()
 
 
 def work_waiting() -> bool:
