@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -63,8 +64,11 @@ if SWARM_WORKER_DISK == "local":
 if SWARM_WORKER_NAME and not re.fullmatch(r"[A-Za-z0-9_.@-]{1,80}", SWARM_WORKER_NAME):
     raise ImproperlyConfigured("SWARM_WORKER_NAME may hold letters, digits and _ . @ - (at most 80)")
 
+# daphne's app (for `manage.py runserver`) imports twisted at start-up, ~30 MB in every process: a Celery worker
+# serves no HTTP, so its processes go without it
+IN_CELERY_WORKER = Path(sys.argv[0]).name == "celery" and "worker" in sys.argv[1:]
 INSTALLED_APPS = [
-    "daphne",
+    *([] if IN_CELERY_WORKER else ["daphne"]),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
