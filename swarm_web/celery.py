@@ -23,13 +23,12 @@ log = logging.getLogger(__name__)
 
 @worker_init.connect
 def _load_the_step_before_the_pool_forks(**_kwargs) -> None:
-    # with agents to resume, the step function (with litellm, seconds to import) loads once in the main process and is
-    # shared by every pool child, instead of each child importing it at its first step (the fleet would wait for that);
-    # an idle worker stays small: each process loads it with its first step
+    # the step function (with litellm, seconds to import) loads once in the main process and is shared by every
+    # pool child, instead of each child importing it at its first step: even an idle worker loads it, since 4
+    # children importing it at once made a fleet's first steps wait over a minute on a busy 2-core machine
     from agents import scheduling
 
-    if scheduling.work_waiting():
-        scheduling.step_function()
+    scheduling.step_function()
 
 
 @celeryd_after_setup.connect

@@ -19,9 +19,10 @@ before any worktree exists, the first agents start within seconds and the queue 
 
 This package imports neither the runtime nor the services: the agents app registers its step function by dotted
 path (`register_step`, in AppConfig.ready), and it is imported the first time a step runs; apps register their jobs
-the same way. The step function brings litellm (seconds to import, ~190 MB): a process that runs steps loads it
+the same way. The step function brings litellm (seconds to import, ~190 MB): the embedded web process loads it
 before it serves when agents are running at its start (`work_waiting`), else in the background at the first sign of
-work (`warm_step`: a task written, a launch's preparation, a kick), so an idle process stays small.
+work (`warm_step`: a task written, a launch's preparation, a kick), so an idle server stays small. (A Celery worker
+loads it before its pool forks, for its children to share.)
 """
 
 from __future__ import annotations
