@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from agents import scheduling
 from agents.errors import InvalidForm, ServiceError
 from agents.forms import TaskFieldsForm, TasteGuideForm
 from agents.models import Agent, TaskSpec, TasteGuide
@@ -26,6 +27,7 @@ def save_task(by, form: TaskFieldsForm) -> TaskSpec:
         raise InvalidForm(form)
     if form.instance.pk is None:
         form.instance.created_by = by
+        scheduling.expect_steps()  # its launch is likely next: an idle process loads its step (litellm) meanwhile
     with transaction.atomic():  # the row and its taste guides, skills and judges, or none of them
         return form.save()
 

@@ -5,6 +5,7 @@ python -m benchmarks guards     # one
 python -m benchmarks fleet      # the fleet benchmark alone (SWARM_BENCH_FLEET picks its cases, benchmarks/fleet.py)
 python -m benchmarks launch     # launching 300 and 1,000 agents (the app as a person runs it)
 python -m benchmarks bulk       # messaging 50 selected agents of 300 from the task page
+python -m benchmarks sqlite     # a dozen threads writing to SQLite: Django's backend against Swarm's
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def _setup() -> None:
 
 def main(argv: list[str]) -> int:
     _setup()
-    from benchmarks import bulk, conversation, fleet, guards, judges, launch
+    from benchmarks import bulk, conversation, fleet, guards, judges, launch, sqlite_writers
 
-    wanted = set(argv) or {"guards", "judges", "conversation", "launch", "bulk", "fleet"}
+    wanted = set(argv) or {"guards", "judges", "conversation", "sqlite", "launch", "bulk", "fleet"}
     started = time.monotonic()
     failed = []
     if "guards" in wanted:
@@ -41,6 +42,8 @@ def main(argv: list[str]) -> int:
         failed.append("judges: a wrong submission was recommended for approval")
     if "conversation" in wanted:
         conversation.run()
+    if "sqlite" in wanted:
+        sqlite_writers.run()
     if "launch" in wanted:
         launch.run()
     if "bulk" in wanted:

@@ -147,7 +147,13 @@ async def _watch_run(live: LiveApp, case: Case, info: dict, task_id: int, sample
         watcher.task = asyncio.ensure_future(watcher.run(done))
     warmup = case.warmup if case.warmup is not None else case.latency + case.step_delay + 2
     grace = case.grace if case.grace is not None else case.latency + case.step_delay + 3
-    await asyncio.sleep(max(0.0, launched + out["launch_s"] + warmup - time.time()))
+    # the warm-up counts from the first answer a watcher sees (less one latency: the first call), not from the launch:
+    # an idle app loads its step (litellm) at the first launch, and its fleet is measured once it runs
+    deadline = time.time() + 300
+    while not any(w.shown for w in overview) and time.time() < deadline:
+        await asyncio.sleep(0.1)
+    first_call = max(launched + out["launch_s"], time.time() - case.latency)
+    await asyncio.sleep(max(0.0, first_call + warmup - time.time()))
     cpu_start, own_start, start = sampler.cpu(), time.process_time(), time.time()
     await asyncio.sleep(case.window)
     cpu_end, own_end, end = sampler.cpu(), time.process_time(), time.time()

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 @worker_init.connect
 def _load_the_step_before_the_pool_forks(**_kwargs) -> None:
     # the step function (with litellm, seconds to import) loads once in the main process and is shared by every
-    # pool child, instead of each child importing it at its first step (a resumed fleet would wait for that)
+    # pool child, instead of each child importing it at its first step: even an idle worker loads it, since 4
+    # children importing it at once made a fleet's first steps wait over a minute on a busy 2-core machine
     from agents import scheduling
 
     scheduling.step_function()

@@ -29,8 +29,9 @@ class EmbeddedStartup:
 
             from agents import scheduling
 
-            if scheduling.backend_class().runs_steps_here:
-                # litellm takes seconds to import: before listening, so resumed agents step at once
+            if scheduling.backend_class().runs_steps_here and scheduling.work_waiting():
+                # litellm takes seconds to import: before listening, so resumed agents step at once (an idle
+                # server loads it at its first launch or kick instead: agents/scheduling/__init__.py)
                 scheduling.step_function()
 
             from twisted.internet.threads import deferToThread

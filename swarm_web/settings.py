@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -71,8 +72,11 @@ if SWARM_WORKER_DISK == "local":
 if SWARM_WORKER_NAME and not re.fullmatch(r"[A-Za-z0-9_.@-]{1,80}", SWARM_WORKER_NAME):
     raise ImproperlyConfigured("SWARM_WORKER_NAME may hold letters, digits and _ . @ - (at most 80)")
 
+# daphne's app (for `manage.py runserver`) imports twisted at start-up, ~30 MB in every process: a Celery worker
+# serves no HTTP, so its processes go without it
+IN_CELERY_WORKER = Path(sys.argv[0]).name == "celery" and "worker" in sys.argv[1:]
 INSTALLED_APPS = [
-    "daphne",
+    *([] if IN_CELERY_WORKER else ["daphne"]),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -132,7 +136,8 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's, with this process's writers queued on a lock rather than on SQLite's polling busy handler
+            "ENGINE": "swarm_web.sqlite",
             "NAME": DATA_DIR / "swarm.sqlite3",
             # IMMEDIATE + WAL + a busy timeout: 0 "database is locked" under 8 writers (RELIABILITY 6).
             "OPTIONS": {

@@ -19,7 +19,10 @@ before any worktree exists, the first agents start within seconds and the queue 
 
 This package imports neither the runtime nor the services: the agents app registers its step function by dotted
 path (`register_step`, in AppConfig.ready), and it is imported the first time a step runs; apps register their jobs
-the same way.
+the same way. The step function brings litellm (seconds to import, ~190 MB): the embedded web process loads it
+before it serves when agents are running at its start (`work_waiting`), else in the background at the first sign of
+work (`warm_step`: a task written, a launch's preparation, a kick), so an idle server stays small. (A Celery worker
+loads it before its pool forks, for its children to share.)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import threading
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
 from django.utils.module_loading import import_string
 
 from agents.models import Agent
@@ -35,6 +39,7 @@ from agents.scheduling.base import Scheduler
 
 _step_path = ""
 _step = None
+_warming = False
 _backends: dict[str, Scheduler] = {}
 _lock = threading.Lock()
 
@@ -113,6 +118,31 @@ def step_function():
             raise ImproperlyConfigured("no step function is registered (the agents app registers it when ready)")
         _step = import_string(_step_path)
     return _step
+
+
+def warm_step() -> None:
+    """Load the step function (and litellm with it: seconds and ~190 MB) in the background, once: called at the first
+    sign of work in a process that runs steps, so an idle process stays small and its first step barely waits."""
+    global _warming
+    with _lock:
+        if _step is not None or _warming:
+            return
+        _warming = True
+    threading.Thread(target=step_function, name="swarm-warm-step", daemon=True).start()
+
+
+def expect_steps() -> None:
+    """Steps are likely soon (a task was written): warm the step function if this process runs them."""
+    if backend_class().runs_steps_here:
+        warm_step()
+
+
+def work_waiting() -> bool:
+    """Whether agents are running or preparing (at start-up: the process will have steps to run at once)."""
+    try:
+        return Agent.objects.filter(status__in=(Agent.Status.RUNNING, Agent.Status.PREPARING)).exists()
+    except DatabaseError:  # not migrated yet: nothing can be waiting
+        return False
 
 
 def backend_class() -> type[Scheduler]:

@@ -46,6 +46,8 @@ class EmbeddedScheduler(Scheduler):
     def submit(self, name: str, queue: str, args: tuple, delay: float = 0.0) -> None:
         if lease.shutting_down.is_set():
             return  # the next start's sweep finds the work undone
+        if name == scheduling.PREPARE_JOB:
+            scheduling.warm_step()  # a launch: its steps follow its worktrees
         if delay > 0:
             timer = threading.Timer(delay, self.submit, (name, queue, args))  # lost with the process: swept later
             timer.daemon = True
@@ -56,6 +58,7 @@ class EmbeddedScheduler(Scheduler):
     def schedule(self, agent_id: int, token: int, delay: float, holder: str = "") -> None:
         if lease.shutting_down.is_set():
             return  # the next start resumes it
+        scheduling.warm_step()
         with self.cond:
             # supersedes every earlier schedule of this agent, due sooner or later (two kicks racing in two threads
             # may arrive out of order: the higher token is the newer one)
@@ -66,8 +69,6 @@ class EmbeddedScheduler(Scheduler):
     def start(self) -> None:
         log.info("embedded scheduler starting: resuming running agents")
         sweep.start_sweeper()  # its first sweep is the start-up one: every running agent nobody holds
-        # litellm takes seconds to import: warm the step now rather than at the first launch
-        threading.Thread(target=scheduling.step_function, daemon=True).start()
 
     def stop(self, timeout: float) -> None:
         """Running steps hand their agents back (commands killed, model calls in flight cancelled, leases freed),
