@@ -197,6 +197,8 @@ def claim(agent_id: int) -> int | None:
 
     from agents.models import Agent
 
+    if shutting_down.is_set():
+        return None  # a stopping process takes no agent: a lease taken now could outlive it (the next start resumes it)
     now = timezone.now()
     with transaction.atomic():
         updated = (

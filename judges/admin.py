@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from agents.admin import ReadOnlyAdmin
-from judges.models import Judgement, Review, Verdict
+from judges.models import BaseRun, Judgement, Review, Verdict
 
 
 @admin.register(Verdict)
@@ -32,3 +32,13 @@ class ReviewAdmin(ReadOnlyAdmin):
     list_filter = ["decision"]
     search_fields = ["comment", "outcome", "reviewer__username", "verdict__agent__name"]
     list_select_related = ["verdict", "reviewer"]
+
+
+@admin.register(BaseRun)
+class BaseRunAdmin(ReadOnlyAdmin):
+    """The verify command's runs on base commits (judges/testruns.py): a cache, written only by verification."""
+
+    list_display = ["repository", "base_commit", "exit_code", "seconds", "created_at"]
+    list_filter = ["exit_code"]
+    search_fields = ["repository__name", "base_commit", "command"]
+    list_select_related = ["repository"]

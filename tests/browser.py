@@ -111,7 +111,8 @@ class Watch:
         self.expected.append((status, path))
 
     def tolerate(self, console_text: str) -> None:
-        """The test means console errors containing `console_text` to happen (e.g. it kills the server)."""
+        """The test means console errors (and failed requests) containing `console_text` to happen (e.g. it kills
+        the server)."""
         self.tolerated.append(console_text)
 
     def _is_expected(self, status: int, url: str) -> bool:
@@ -123,6 +124,12 @@ class Watch:
         page.on("pageerror", lambda exc: self.problems.append(f"uncaught exception on {page.url}: {exc}"))
         page.on("requestfailed", self._failed)
         page.on("response", self._response)
+
+    def server_down(self) -> None:
+        """The test stops the server on purpose: the page's sockets and polls (the nav counters) fail until it is
+        back, and htmx logs each failed request."""
+        for text in ("WebSocket connection to", "ERR_CONNECTION_REFUSED", "htmx:sendError", "htmx:afterRequest"):
+            self.tolerate(text)
 
     def _console(self, page, message) -> None:
         if message.type != "error":
@@ -139,7 +146,7 @@ class Watch:
     def _failed(self, request) -> None:
         failure = request.failure or ""
         # the browser cancelled it (the page went on to another one): nothing the app did wrong
-        if "ERR_ABORTED" not in failure:
+        if "ERR_ABORTED" not in failure and not any(text in failure for text in self.tolerated):
             self.problems.append(f"request failed: {request.method} {request.url}: {failure}")
 
     def _response(self, response) -> None:

@@ -56,7 +56,7 @@ def test_a_removed_watcher_is_not_reconnected_and_a_crashed_server_is(live_strea
     live = live_stream_app
     info = tool(live, "prepare", "leaver", "stayer")
     with (
-        session(browser, live, "live-leaver") as (leaving, _),
+        session(browser, live, "live-leaver") as (leaving, leaver_watch),
         session(browser, live, "live-stayer") as (staying, stayer_watch),
     ):
         leaver = _watch(leaving, live, info["users"]["leaver"]["cookie"], info["agent"])
@@ -70,7 +70,8 @@ def test_a_removed_watcher_is_not_reconnected_and_a_crashed_server_is(live_strea
         assert leaver.evaluate("window.__sockets") == 1  # never retried
 
         # the server is killed on purpose: the stayer's reconnection attempts fail until it is back
-        stayer_watch.tolerate("WebSocket connection to")
+        stayer_watch.server_down()
+        leaver_watch.server_down()  # its page stays open: its nav counters' poll fails while the server is down
         restart_daphne(live)  # control: a server that went away is reconnected to
         expect(stayer.locator("#transcript")).to_have_attribute("data-connected", "1", timeout=60_000)
         assert stayer.evaluate("window.__sockets") >= 2

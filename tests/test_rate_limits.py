@@ -20,7 +20,7 @@ from tests import factories
 from tests.openai_server import reply
 from tests.real_models import launch_one, messages_for, profile_for
 
-REDIS = "redis://127.0.0.1:6379/12"
+REDIS = "redis://127.0.0.1:6379/8"  # a database no other test flushes (test_live_replay flushes 11-13)
 ROOT = Path(__file__).resolve().parent.parent
 
 
