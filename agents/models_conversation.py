@@ -20,6 +20,7 @@ class ConversationEntry(models.Model):
     message = models.JSONField()
 
     class Meta:
+        verbose_name_plural = "conversation entries"
         constraints = [
             models.UniqueConstraint(fields=["agent", "position"], name="conversation_position_unique_per_agent")
         ]

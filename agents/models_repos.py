@@ -36,6 +36,7 @@ class Repository(models.Model):
     fetched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "repositories"
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="repo_name_unique_in_team")]
 
     def __str__(self) -> str:
