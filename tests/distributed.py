@@ -25,6 +25,7 @@ SLOW_STEP_DELAY = 3.0
 LEASE_SECONDS = 10  # well above the longest step here (the verify command in the sandbox), below the test's patience
 SWEEP_SECONDS = 1
 OVERDUE_SECONDS = 4
+VERIFY_WAIT_SECONDS = 20
 VISIBILITY_SECONDS = 15  # a killed worker's unacked step tasks come back after this (the sweep is often first)
 FINISH_WITHIN = 90  # seconds for the 8 demo agents to submit, crash recovery included
 VERDICT_WITHIN = 90  # seconds, after the last submission, for every verification to end in a verdict (sweep included;
@@ -67,6 +68,8 @@ def scale_out_env(database_url: str, redis_url: str) -> dict[str, str]:
         "SWARM_SWEEP_SECONDS": str(SWEEP_SECONDS),
         "SWARM_STEP_OVERDUE_SECONDS": str(OVERDUE_SECONDS),
         "SWARM_BROKER_VISIBILITY_SECONDS": str(VISIBILITY_SECONDS),
+        # a verification queued on a worker that died is queued again by a sweep after this (30 min by default)
+        "SWARM_VERIFY_WAIT_SECONDS": str(VERIFY_WAIT_SECONDS),
     }
 
 
