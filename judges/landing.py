@@ -44,8 +44,7 @@ class Refresh:
 
 
 def behind(agent: Agent, target_head: str) -> bool:
-    repo = agent.task.repo.path
-    return not worktrees.succeeds(repo, "merge-base", "--is-ancestor", target_head, agent.submitted_commit)
+    return not merge.is_ancestor(agent.task.repo.path, target_head, agent.submitted_commit)
 
 
 def bring_up_to_date(agent: Agent, target_head: str) -> Refresh:

@@ -20,7 +20,7 @@ def branch_head(repo_path: str, branch: str) -> str:
 def merge(repo_path: str, target: str, commit: str, message: str) -> str:
     """Merge `commit` into `target`; returns the new head. MergeRefused on conflicts, nothing changed."""
     old = branch_head(repo_path, target)
-    if _is_ancestor(repo_path, commit, old):
+    if is_ancestor(repo_path, commit, old):
         raise MergeRefused(f"{target} already contains this work")
     tree, conflicts = merge_tree(repo_path, old, commit)
     if conflicts or len(tree) < 40:
@@ -42,7 +42,7 @@ def merge_tree(repo_path: str, ours: str, theirs: str) -> tuple[str, list[str]]:
     return (lines[0] if lines else ""), lines[1:]
 
 
-def _is_ancestor(repo_path: str, commit: str, head: str) -> bool:
+def is_ancestor(repo_path: str, commit: str, head: str) -> bool:
     return worktrees.succeeds(repo_path, "merge-base", "--is-ancestor", commit, head)
 
 
