@@ -63,16 +63,16 @@ def test_a_queued_verification_is_left_alone_by_sweeps_until_a_restart_finds_its
 def test_a_verification_longer_than_its_lease_is_not_taken_for_lost_and_run_twice(demo):
     _, task = demo
     slow = task_like(task, [("Ada", "sim-lazy")])
-    slow.verify_command = "sleep 8"
+    slow.verify_command = "sleep 15"  # three leases long
     slow.save()
     (ada,) = services.launch_task(slow)
     commit = Agent.objects.get(pk=ada.pk).base_commit
     Agent.objects.filter(pk=ada.pk).update(status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit)
-    # another process verifies it, on a 2-second lease
+    # another process verifies it, on a 5-second lease (renewed every 1.7 s; 2 s was lost at load 20)
     holder = subprocess.Popen(
         [sys.executable, "-m", "tests.step_holder", connection.settings_dict["NAME"], str(ada.pk), "verify", commit],
         cwd=ROOT,
-        env={**os.environ, "SWARM_LEASE_SECONDS": "2"},
+        env={**os.environ, "SWARM_LEASE_SECONDS": "5"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
