@@ -17,7 +17,7 @@ title: Fix mean() from a file
 goal: mean([2, 4, 6]) should be 4.
 acceptance:
   - mean([2, 4, 6]) == 4
-  - "The whole test suite passes (check: `python -m pytest -q`)"
+  - "The whole test suite passes, check: `python -m pytest -q`"
 verify: python -m pytest -q
 taste: [House style]
 skills: [Small diff, Reproduce first]
