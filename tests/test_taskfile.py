@@ -101,3 +101,25 @@ def test_the_schema_is_published_without_a_token_and_docs_hold_the_same(client, 
         schema["properties"]
     )
     assert json.loads((ROOT / "docs" / "taskfile.schema.json").read_text()) == schema
+
+
+def test_the_tasks_page_imports_a_file_and_a_task_page_exports_it(adele_client, demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    page = adele_client.get("/")
+    assert b"Import task file" in page.content
+    upload = SimpleUploadedFile("fix-mean.yaml", FILE.encode(), content_type="application/yaml")
+    answer = adele_client.post("/tasks/import/", {"file": upload}, follow=True)
+    task = TaskSpec.objects.get(title="Fix mean() from a file")
+    assert answer.redirect_chain[-1][0] == f"/tasks/{task.pk}/"
+    assert "imported from fix-mean.yaml" in answer.content.decode()
+    assert f'href="/tasks/{task.pk}/export/"'.encode() in answer.content
+
+    exported = adele_client.get(f"/tasks/{task.pk}/export/")
+    assert exported["Content-Disposition"] == f'attachment; filename="task-{task.pk}.yaml"'
+    assert taskfile.parse(exported.content) == taskfile.export(task)
+
+    bad = SimpleUploadedFile("bad.yaml", FILE.replace("mathutil", "nowhere").encode())
+    refused = adele_client.post("/tasks/import/", {"file": bad}, follow=True)
+    assert "bad.yaml was not imported: repository is not a repository of your team" in refused.content.decode()
+    assert TaskSpec.objects.filter(title="Fix mean() from a file").count() == 1
