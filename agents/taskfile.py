@@ -41,6 +41,19 @@ WHERE = {
     "best_of_n": "policy.best_of_n",
     "target_branch": "policy.target_branch",
 }
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load's loader without anchors and aliases: a few lines of aliases can stand for billions of values (a
+    "billion laughs"), which the checks would then walk. A task file never needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(problem="uses an alias (*name)", problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+
 POLICY = {"judges": [], "rule": "unanimous", "auto_approve": False}  # what a file may hold without an admin
 
 
@@ -54,7 +67,7 @@ def parse(text: str | bytes) -> dict:
         except UnicodeDecodeError:
             raise FieldError("file", "is not UTF-8 text.") from None
     try:
-        data = yaml.safe_load(text)  # plain data only: no tags that build objects
+        data = yaml.load(text, Loader=_Loader)  # SafeLoader: plain data, no tags that build objects
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""

@@ -76,6 +76,11 @@ def test_a_file_is_refused_naming_its_field_and_nothing_is_stored(admin_api, api
         (FILE.replace("goal: mean", "goal: [mean") + "\n", "file", "not valid YAML"),
         ("- just\n- a list\n", "file", "mapping of fields"),
         ("!!python/object/apply:os.system ['true']\n", "file", "not valid YAML"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n",
+            "file",
+            "line 2",
+        ),
         (FILE.replace("version: 1", "version: 1\nplanner: {agents: 3}"), "planner", "null"),
         (FILE.replace("title: Fix mean() from a file", "title: 2024-01-01"), "title", "quote it"),
     ]
