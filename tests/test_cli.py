@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from tests.live_server import ROOT
 
 SWARM = ROOT / "bin" / "swarm"
+SWE = ROOT / "tests" / "data" / "swebench"
 pytestmark = pytest.mark.timeout(600)
 
 TASK_FILE = """\
@@ -48,8 +50,24 @@ def _task_id(output: str) -> int:
 
 
 def test_a_pipeline_runs_a_task_file_to_an_approved_verdict_and_a_rejected_one(live_app, tmp_path):
-    app = live_app(step_delay=0.3)
+    roots = tmp_path / "repos"
+    subprocess.run(["git", "clone", "-q", "-b", "master", str(SWE / "inflection.bundle"), str(roots / "inflection")])
+    app = live_app(step_delay=0.3, SWARM_REPO_ROOTS=str(roots))
     token = app.manage("api_token", "admin").strip()
+
+    # SWE-bench instances onto a repository the team added: one task each
+    added = urllib.request.Request(
+        f"{app.base_url}/api/repos",
+        data=json.dumps({"name": "inflection", "path": str(roots / "inflection")}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert urllib.request.urlopen(added).status == 201
+    instance = str(SWE / "jpvanhal__inflection-1969b3a.json")
+    imported = _swarm(
+        app, token, "swebench", "import", instance, "--roster", "2 x sim-diligent", "--judge", "judge-strict"
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "created: SWE-bench jpvanhal__inflection-1969b3a" in imported.stdout
 
     # the whole run in one command: created, launched, followed; auto-approved, so the exit code is 0
     done = _swarm(app, token, "run", _file(tmp_path, "Approved by the panel", True), "--wait", "--interval", "0.3")
