@@ -104,6 +104,8 @@ def test_a_pipeline_runs_a_task_file_to_an_approved_verdict_and_a_rejected_one(l
             waiting.kill()
     assert waiting.returncode == 1, out + err
     assert "rejected" in out.splitlines()[-1]
+    told = _swarm(app, token, "message", str(pending[0]["agent"]["id"]), "Keep the fix to mean() alone.")
+    assert told.returncode == 0 and told.stdout.startswith("message "), told.stdout + told.stderr
 
     # a file the server refuses: its sentence on stderr, exit 2, nothing made
     bad = tmp_path / "bad.yaml"
