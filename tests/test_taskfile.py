@@ -128,3 +128,12 @@ def test_the_tasks_page_imports_a_file_and_a_task_page_exports_it(adele_client, 
     refused = adele_client.post("/tasks/import/", {"file": bad}, follow=True)
     assert "bad.yaml was not imported: repository is not a repository of your team" in refused.content.decode()
     assert TaskSpec.objects.filter(title="Fix mean() from a file").count() == 1
+
+
+def test_the_readmes_example_task_file_imports(adele, demo):
+    team, _ = demo
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("## Task files", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    task = taskfile.save(adele, team, taskfile.parse(example))
+    assert [r["name"] for r in task.roster][:2] == ["Ada", "Grace"] and len(task.roster) == 6
+    assert task.acceptance[1].endswith("check: `python -m pytest -q`")
