@@ -54,9 +54,6 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-POLICY = {"judges": [], "rule": "unanimous", "auto_approve": False}  # what a file may hold without an admin
-
-
 def parse(text: str | bytes) -> dict:
     """A task file's text (YAML, of which JSON is a part) -> its checked structure; FieldError says what is wrong."""
     if len(text) > MAX_BYTES:
@@ -99,13 +96,7 @@ def form_for(user, team, data: dict, instance: TaskSpec | None = None) -> TaskSp
     """The task page's form filled from a checked task file, as if a person had typed it."""
     policy = grants(user, team.pk).set_policy
     if not policy:
-        for name, default in POLICY.items():
-            value = data.get("policy", {}).get(name) if name == "auto_approve" else data.get(name)
-            if value not in (None, default):
-                where = WHERE.get(name, "policy.auto_approve" if name == "auto_approve" else name)
-                raise FieldError(
-                    where, "is set by a team admin: leave it out, or ask an admin to import the file.", 403
-                )
+        _same_policy(team, data, instance)
     repo = Repository.objects.in_team(team).filter(name=data["repository"]).first()
     if repo is None:
         raise FieldError("repository", "is not a repository of your team; add it on the Repositories page first.")
@@ -132,6 +123,26 @@ def form_for(user, team, data: dict, instance: TaskSpec | None = None) -> TaskSp
         if on:
             fields[name] = "on"  # a checkbox: present when ticked
     return TaskSpecForm(fields, instance=instance, team=team, policy=policy)
+
+
+def _same_policy(team, data: dict, instance: TaskSpec | None) -> None:
+    """Without an admin's role the review policy stays as the task page would keep it (for a new task the team's
+    judge profiles, unanimous, no auto-approve): a file that says otherwise is refused, not silently overruled."""
+    shown = TaskSpecForm(team=team, instance=instance, policy=False).initial
+    judges = [getattr(p, "pk", p) for p in shown.get("judge_profiles") or []]
+    kept = {
+        "judges": sorted(ModelProfile.objects.filter(pk__in=judges).values_list("name", flat=True)),
+        "rule": shown.get("judge_rule") or "unanimous",
+        "policy.auto_approve": bool(shown.get("auto_approve")),
+    }
+    wanted = {
+        "judges": sorted(data["judges"]) if "judges" in data else kept["judges"],
+        "rule": data.get("rule", kept["rule"]),
+        "policy.auto_approve": data.get("policy", {}).get("auto_approve", kept["policy.auto_approve"]),
+    }
+    for where, value in kept.items():
+        if wanted[where] != value:
+            raise FieldError(where, "is set by a team admin: leave it out, or ask an admin to import the file.", 403)
 
 
 def _ids(model, team, names: list[str], where: str) -> list[int]:

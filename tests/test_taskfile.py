@@ -57,12 +57,13 @@ def test_a_task_file_makes_the_task_it_describes_and_its_export_makes_the_same_t
         assert taskfile.export(copy) == taskfile.export(task) == exported["taskfile"]
 
 
-def test_the_demo_task_round_trips_through_its_file(admin_api, adele, demo):
+def test_the_demo_task_round_trips_through_its_file_also_for_an_operator(adele, alice, demo):
     team, task = demo
     text = taskfile.dump(taskfile.export(task))
-    copy = taskfile.save(adele, team, taskfile.parse(text))
-    assert _fields(taskfile.export(copy)) == _fields(taskfile.export(task))
-    assert copy.roster == task.roster and copy.acceptance == task.acceptance
+    for who in (adele, alice):  # the demo's panel is the team's judges: an operator's import keeps it as it is
+        copy = taskfile.save(who, team, taskfile.parse(text))
+        assert _fields(taskfile.export(copy)) == _fields(taskfile.export(task))
+        assert copy.roster == task.roster and copy.acceptance == task.acceptance
 
 
 def test_a_file_is_refused_naming_its_field_and_nothing_is_stored(admin_api, api, demo):
@@ -91,7 +92,9 @@ def test_a_file_is_refused_naming_its_field_and_nothing_is_stored(admin_api, api
         assert words in refused.json()["error"], refused.json()
     # the panel and auto-approve are a team admin's to set; an operator is told, not silently overruled
     operator = api.post("/api/taskfiles", {"text": FILE})
-    assert operator.status_code == 403 and operator.json()["field"] == "judges", operator.json()
+    assert operator.status_code == 403 and operator.json()["field"] == "rule", operator.json()
+    auto = api.post("/api/taskfiles", {"text": FILE.replace("rule: majority", "rule: unanimous")})
+    assert auto.status_code == 403 and auto.json()["field"] == "policy.auto_approve", auto.json()
     too_big = admin_api.post("/api/taskfiles", {"text": FILE + "#" * (300 * 1024)})
     assert too_big.status_code in (400, 413)
     assert TaskSpec.objects.count() == before
