@@ -17,7 +17,11 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-deps: $(VENV)/.installed
+# `swarm`, the command line (swarm_cli/): bin/swarm runs it with this checkout's venv
+$(VENV)/bin/swarm: $(VENV)/.installed bin/swarm
+	ln -sfn "$(CURDIR)/bin/swarm" $@
+
+deps: $(VENV)/.installed $(VENV)/bin/swarm
 
 # bubblewrap is the agents' sandbox; without it Swarm refuses to run agent commands (and says so).
 sysdeps:

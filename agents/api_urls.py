@@ -3,7 +3,7 @@
 The URL patterns and the OpenAPI document are both made from it (judges/api_urls.py has the verdicts' table).
 """
 
-from agents import api
+from agents import api, api_taskfiles
 from agents import api_schemas as schemas
 from agents.api_base import Operation, Route, listing
 
@@ -107,6 +107,7 @@ ROUTES = [
             action="message",
         ),
     ),
+    *api_taskfiles.ROUTES,
 ]
 
 urlpatterns = [route.urlpattern() for route in ROUTES]

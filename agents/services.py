@@ -177,7 +177,8 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     """Create the task's named agents and answer: each is *preparing* until its branch and worktree exist, which the
     scheduling backend has made in the background (agents.preparation); each starts as soon as its own is ready.
 
-    Every agent starts from the same commit, the head of the repository's default branch now."""
+    Every agent starts from the same commit, the head of the branch its work is merged into (the task's target
+    branch, by default the repository's default branch) now."""
     if task.agents.exists():
         raise ServiceError("This task has already been launched.", 409)
     if task.repo.not_ready_reason():  # a clone still on its way, or failed: no commit to start agents from
@@ -190,10 +191,11 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     if missing:
         raise ServiceError(f"Unknown model profile(s): {', '.join(missing)}.")
     try:
-        base = worktrees.base_commit(task.repo)
+        base = worktrees.base_commit(task.repo, task.effective_target_branch)
     except worktrees.GitError as exc:
         raise ServiceError(
-            f"Could not read branch {task.repo.default_branch} of {task.repo.name}, nothing was launched: {exc}", 409
+            f"Could not read branch {task.effective_target_branch} of {task.repo.name}, nothing was launched: {exc}",
+            409,
         ) from None
     with transaction.atomic():
         claimed = TaskSpec.objects.filter(pk=task.pk, launched_at=None).update(launched_at=timezone.now())

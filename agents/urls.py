@@ -1,13 +1,15 @@
 from django.urls import path
 
-from agents import fleet_views, git_http, setup_views, team_views, views
+from agents import fleet_views, git_http, setup_views, taskfile_views, team_views, views
 
 app_name = "agents"
 
 urlpatterns = [
     path("", views.task_list, name="task_list"),
     path("tasks/new/", views.task_new, name="task_new"),
+    path("tasks/import/", taskfile_views.task_import, name="task_import"),
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:pk>/export/", taskfile_views.task_export, name="task_export"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task_edit"),
     path("tasks/<int:pk>/delete/", views.task_delete, name="task_delete"),
     path("tasks/<int:pk>/launch/", views.task_launch, name="task_launch"),

@@ -36,9 +36,10 @@ def location(task_id: int, agent_name: str) -> tuple[str, Path]:
     return f"swarm/{task_id}/{slug(agent_name)}", Path(settings.WORKTREES_DIR) / f"task-{task_id}" / slug(agent_name)
 
 
-def base_commit(repo) -> str:
-    """The commit a launch starts every agent from: the head of the repository's default branch."""
-    return git(repo.path, "rev-parse", "--verify", f"{repo.default_branch}^{{commit}}").strip()
+def base_commit(repo, branch: str = "") -> str:
+    """The commit a launch starts every agent from: the head of `branch` (the task's target branch), by default
+    the repository's default branch."""
+    return git(repo.path, "rev-parse", "--verify", f"{branch or repo.default_branch}^{{commit}}").strip()
 
 
 def create(repo, task_id: int, agent_name: str, base: str | None = None) -> tuple[str, Path, str]:

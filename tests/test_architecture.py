@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("agents", "judges", "notifications", "swarm_web")
-SIZE_CHECKED = (*APPS, "benchmarks", "tests")
+SIZE_CHECKED = (*APPS, "benchmarks", "tests", "swarm_cli")
 MAX_LINES = 400
 
 # agents must not import judges (judges may use agents). Pairs of (importing module, imported module).
@@ -356,3 +356,15 @@ def test_every_module_scopes_by_team_through_the_team_queryset():
     assert not found, "use Model.objects.for_user(user) or .in_team(team) instead of:\n" + "\n".join(
         f"  {name}: {lookup}=" for name, lookup in sorted(found)
     )
+
+
+def test_the_cli_talks_to_the_api_only_and_imports_nothing_of_the_server():
+    """swarm_cli runs wherever the venv's Python does, with a token: never Django, never the apps' code."""
+    server = ("django", "channels", "celery", "litellm", *APPS, "tests", "benchmarks")
+    found = set()
+    for path in sorted((ROOT / "swarm_cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            found |= {(path.name, n) for n in names if n.split(".")[0] in server}
+    assert not found, found
