@@ -93,6 +93,7 @@ TASK = obj(
     budget=BUDGET,
     roster={"type": "array", "items": obj(name=STRING, model=STRING)},
     best_of_n={"type": "boolean", "description": "every agent attempts the same spec; approving one closes the others"},
+    planner=obj(model=STRING, workers=STRINGS, max_workers=INTEGER, max_depth=INTEGER),
     taste_guides=STRINGS,
     skills=STRINGS,
     agents={"type": "array", "items": AGENT_SUMMARY},
@@ -155,7 +156,7 @@ NEW_PROFILE = body(
     investigates={"type": "boolean", "description": "as a judge: investigate with read-only tools in a checkout"},
 )
 NEW_TASK = body(
-    ["repo", "title", "goal", "acceptance", "agents"],
+    ["repo", "title", "goal", "acceptance"],
     team=TEAM_REF,
     repo={"type": ["string", "integer"], "description": "repository name or id"},
     title=text(200, 1),
@@ -181,6 +182,13 @@ NEW_TASK = body(
         "description": "every agent attempts the same spec (needs two agents or more): compare the attempts at"
         " /tasks/<id>/compare/; approving one closes the others",
     },
+    planner=body(
+        ["model", "workers"],
+        model=text(100, 1, description="the planner's model profile: launched instead of `agents`"),
+        workers={"type": "array", "items": text(100, 1), "description": "profiles the planner may give its workers"},
+        max_workers={"type": "integer", "description": "spawned agents in the task, 1 to 100 (default 4)"},
+        max_depth={"type": "integer", "description": "depth of the tree, 1 (workers only) to 3 (default 1)"},
+    ),
 )
 NEW_MESSAGE = body(
     ["text"],

@@ -1,0 +1,66 @@
+"""Writing a task with a planner, on the page and in the API: the planner's profile, the pool of worker profiles it
+may choose from, its limits; launching it starts one planner instead of a roster. Bad input gets a clear error."""
+
+from __future__ import annotations
+
+from agents import demo_planner
+from agents.models import Agent, TaskSpec
+
+SPEC = {"repo": "mathutil", "title": "Planned", "goal": "Fix it all.", "acceptance": ["The whole test suite passes"]}
+
+
+def test_the_api_writes_a_task_with_a_planner_and_launching_it_starts_only_the_planner(api, demo):
+    demo_planner.seed(demo[0])
+    planner = {"model": "sim-planner", "workers": ["sim-fixer", "sim-diligent"], "max_workers": 3, "max_depth": 2}
+    created = api.post("/api/tasks", {**SPEC, "planner": planner})
+    assert created.status_code == 201, created.json()
+    assert created.json()["planner"] == planner
+    task = TaskSpec.objects.get(pk=created.json()["id"])
+    assert task.planner == {"profile": "sim-planner", **{k: v for k, v in planner.items() if k != "model"}}
+    launched = api.post(f"/api/tasks/{task.pk}/launch")
+    assert launched.status_code == 201
+    (only,) = Agent.objects.filter(task=task)
+    assert (only.name, only.role, only.profile.name, only.parent) == ("Planner", "planner", "sim-planner", None)
+
+
+def test_the_api_refuses_a_planner_it_cannot_run_naming_the_field(api, demo):
+    bad = {"model": "sim-planner", "workers": ["nobody"]}
+    answer = api.post("/api/tasks", {**SPEC, "planner": bad})
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "planner: Not model profiles of your team: nobody, sim-planner.",
+        "field": "planner",
+    }
+    none = api.post("/api/tasks", SPEC)
+    assert none.status_code == 400 and none.json()["field"] == "agents"
+    deep = api.post(
+        "/api/tasks", {**SPEC, "planner": {"model": "sim-diligent", "workers": ["sim-lazy"], "max_depth": 9}}
+    )
+    assert deep.json() == {"error": "planner: The maximum depth is a whole number from 1 to 3.", "field": "planner"}
+    assert not TaskSpec.objects.filter(title="Planned").exists()
+
+
+def test_the_task_page_takes_a_planner_instead_of_agents(alice_client, demo):
+    demo_planner.seed(demo[0])
+    repo = demo[1].repo
+    form = {
+        "title": "Planned on the page",
+        "repo": repo.pk,
+        "goal": "Fix it all.",
+        "acceptance_text": "The whole test suite passes",
+        "budget_minutes": 30,
+        "budget_tokens": 200000,
+        "budget_usd": "5",
+        "roster_text": "",
+        "planner_profile": "sim-planner",
+        "planner_workers": ["sim-fixer"],
+        "planner_max_workers": 5,
+        "planner_max_depth": 1,
+    }
+    page = alice_client.post("/tasks/new/", form)
+    assert page.status_code == 302, page.content.decode()[:3000]
+    task = TaskSpec.objects.get(title="Planned on the page")
+    assert task.planner == {"profile": "sim-planner", "workers": ["sim-fixer"], "max_workers": 5, "max_depth": 1}
+    assert task.roster == []
+    neither = alice_client.post("/tasks/new/", {**form, "title": "Neither", "planner_profile": ""})
+    assert neither.status_code == 400 and "Name at least one agent, or choose a planner." in neither.content.decode()
