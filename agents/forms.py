@@ -155,7 +155,7 @@ class TaskFieldsForm(forms.ModelForm):
         }
         help_texts = {
             "verify_command": "Run in each agent's worktree to verify a submission, e.g. “python -m pytest -q”.",
-            "budget_minutes": "Per agent.",
+            "budget_minutes": "Per agent; with a planner, the planner's, shared down its tree.",
             "best_of_n": "Every agent attempts the same spec; you compare the attempts side by side, and approving"
             " one closes the others.",
         }

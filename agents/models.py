@@ -231,7 +231,13 @@ class Agent(models.Model):
 
     @property
     def needs_attention(self) -> bool:
-        return self.status in self.ATTENTION
+        return self.status in self.ATTENTION and not self.waiting_on_workers
+
+    @classmethod
+    def attention_q(cls) -> models.Q:
+        """Those that wait for a person (a planner paused on its own workers waits for nobody)."""
+        waiting_on_workers = models.Q(status=cls.Status.PAUSED, status_reason__startswith=cls.WAIT_PAUSE)
+        return models.Q(status__in=cls.ATTENTION) & ~waiting_on_workers
 
     @property
     def waiting_for(self) -> str:

@@ -273,3 +273,23 @@ def act_on_subtree(agent: Agent, action: str, by: str, text: str = "", author=No
     if not reached:
         raise ServiceError(f"nothing to {action} in {agent.name}'s subtree", 409)
     return reached
+
+
+@dataclass
+class Node:
+    agent: Agent
+    children: list[Node] = field(default_factory=list)
+
+    @property
+    def descendants(self) -> int:
+        return sum(1 + child.descendants for child in self.children)
+
+
+def tree(task: TaskSpec) -> list[Node]:
+    """The task's agents as a forest: each launched agent (the planner) with the agents it spawned below it."""
+    agents = list(task.agents.select_related("profile", "task").order_by("id"))
+    nodes = {a.pk: Node(a) for a in agents}
+    roots = []
+    for agent in agents:
+        (nodes[agent.parent_id].children if agent.parent_id in nodes else roots).append(nodes[agent.pk])
+    return roots

@@ -64,3 +64,28 @@ def test_the_task_page_takes_a_planner_instead_of_agents(alice_client, demo):
     assert task.roster == []
     neither = alice_client.post("/tasks/new/", {**form, "title": "Neither", "planner_profile": ""})
     assert neither.status_code == 400 and "Name at least one agent, or choose a planner." in neither.content.decode()
+
+
+def test_the_tree_page_shows_each_node_and_only_those_who_may_act_on_a_subtree_do(alice_client, alice, victor, demo):
+    from agents import guards, services, tools
+    from agents.llm import ToolCall
+
+    task = demo_planner.seed(demo[0])
+    (pat,) = services.launch_task(task)
+    pat.refresh_from_db()
+    spawn = {"name": "Ada", "profile": "sim-fixer", "subtask": "fix <b>stats</b>", "acceptance": ["it passes"]}
+    spawn["verify_command"] = "python -m pytest -q tests/test_stats.py"
+    tools.carry_out(pat, ToolCall("c1", "spawn_worker", spawn), guards.ToolState(pat))
+    ada = Agent.objects.get(task=task, name="Ada")
+    page = alice_client.get(f"/tasks/{task.pk}/tree/").content.decode()
+    assert 'data-name="Pat"' in page and 'data-name="Ada"' in page and "fix &lt;b&gt;stats&lt;/b&gt;" in page
+    assert page.index('data-name="Pat"') < page.index('data-name="Ada"')
+    # a viewer sees the tree and may not act on it
+    alice_client.force_login(victor)  # (one client: the test logs in as each in turn)
+    assert 'data-name="Ada"' in alice_client.get(f"/tasks/{task.pk}/tree/").content.decode()
+    assert alice_client.post(f"/tasks/{task.pk}/tree/stop/", {"agent": pat.pk}).status_code == 403
+    alice_client.force_login(alice)
+    # the operator messages the planner and everyone below it
+    sent = alice_client.post(f"/tasks/{task.pk}/tree/message/", {"agent": pat.pk, "text": "Small diffs, please."})
+    assert sent.status_code == 302
+    assert [m.text for m in ada.messages.all()] == ["Small diffs, please."] == [m.text for m in pat.messages.all()]
