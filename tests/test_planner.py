@@ -127,3 +127,35 @@ def test_a_person_pauses_messages_and_stops_a_whole_subtree(demo, alice):
     assert set(task.agents.values_list("status", flat=True)) == {"paused"}
     assert planner.act_on_subtree(pat, "stop", "alice") == 3
     assert set(task.agents.values_list("status", flat=True)) == {"stopped"}
+
+
+def test_a_planner_waiting_for_its_workers_waits_for_no_person_and_wakes_when_they_settle(demo):
+    from agents import fleet
+
+    task = _planner_task(demo)
+    (pat,) = services.launch_task(task)
+    pat.refresh_from_db()
+    _spawn(pat)
+    ada = Agent.objects.get(task=task, name="Ada")
+    services.set_status(pat.pk, Agent.Status.PAUSED, f"{Agent.WAIT_PAUSE}Ada")
+    pat.refresh_from_db()
+    assert pat.waiting_for == "workers" and not pat.needs_attention
+    assert fleet.attention_queue(task.agents.all()) == ([], 0)
+    services.stop(ada, "alice")  # Ada settles: Pat resumes, told how she stands
+    pat.refresh_from_db()
+    assert pat.status == Agent.Status.RUNNING and pat.status_reason == "its workers settled"
+    assert pat.messages.get().text == "The workers you waited for have settled: Ada: stopped (stopped by alice)."
+
+
+def test_a_sub_planner_spawns_within_the_depth_limit_and_its_workers_merge_into_its_branch(demo):
+    task = _planner_task(demo, max_depth=2, workers=["sim-fixer"])
+    (pat,) = services.launch_task(task)
+    pat.refresh_from_db()
+    assert _spawn(pat, name="Sub", profile="sim-planner", role="planner").startswith("spawned Sub (planner")
+    sub = Agent.objects.get(task=task, name="Sub")
+    assert "spawn_worker" in {t["function"]["name"] for t in tools.offered(sub)}
+    assert _spawn(sub, name="Deep").startswith("spawned Deep")
+    deep = Agent.objects.select_related("parent").get(task=task, name="Deep")
+    assert planner.depth(deep) == 2 and deep.merge_target == sub.branch
+    assert deep.allotted_tokens < sub.allotted_tokens  # carved from the sub-planner's, not the task's
+    assert "spawn_worker" not in {t["function"]["name"] for t in tools.offered(deep)}
