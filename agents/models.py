@@ -173,6 +173,7 @@ class Agent(models.Model):
     # a spawned agent's own spec: {"goal", "acceptance": [..], "verify_command"}; {} = the task's
     subtask = models.JSONField(default=dict, blank=True)
     handoff = models.TextField(blank=True, default="")  # written at submit: changed, verified, left, unsure
+    cycle = models.PositiveIntegerField(default=1)  # a planner's: each starts from a fresh context (judges/cycles.py)
     # the budget carved from the parent's at spawn (null: the task's budget)
     allotted_minutes = models.PositiveIntegerField(null=True, blank=True)
     allotted_tokens = models.PositiveBigIntegerField(null=True, blank=True)

@@ -85,10 +85,12 @@ def planner(messages: list[dict]) -> dict:
         if not failing:
             return _turn("Nothing fails.", _call("submit", summary="Nothing to fix: the verify command passes."))
         profile = re.search(r"Worker profiles you may choose from: ([\w-]+)", _system(messages))
+        cycle = re.search(r"This is your cycle (\d+)\.", _system(messages))
+        suffix = cycle.group(1) if cycle and cycle.group(1) != "1" else ""  # new names in a new cycle
         spawns = [
             _call(
                 "spawn_worker",
-                name=WORKER_NAMES[i % len(WORKER_NAMES)],
+                name=WORKER_NAMES[i % len(WORKER_NAMES)] + suffix,
                 profile=profile.group(1) if profile else "sim-fixer",
                 subtask=f"Make {path} pass: fix the defect its failing test shows in the code, and nothing else.",
                 acceptance=[f"`python -m pytest -q {path}` passes", "No test is weakened or deleted"],

@@ -15,7 +15,7 @@ from agents import lease, permissions, sandbox, served, services, worker_disk, w
 from agents.models import Agent
 from agents.services import ServiceError
 from agents.signals import awaiting_decision, work_submitted
-from judges import bestof, integration, investigator, landing, merge, panel, testruns
+from judges import bestof, cycles, integration, investigator, landing, merge, panel, testruns
 from judges.models import Review, Verdict, tests_flagged
 from judges.verify_queue import claim_verification, lost_verifications, mark_queued, unmark_queued  # noqa: F401
 
@@ -142,6 +142,9 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             if verdict.status == Verdict.Status.PENDING
             else "closed: another attempt was approved",
         )
+    if cycles.continue_in_new_cycle(verdict):  # a planner the judges send back: its next cycle, fresh
+        verdict.refresh_from_db()
+        return verdict
     if verify_passed and auto_approvable(verdict):
         auto_approve(verdict)
     if verdict.status == Verdict.Status.PENDING:  # a person decides: tell those who want to know (notifications)
