@@ -103,6 +103,11 @@ def agent_json(a: Agent) -> dict:
         },
         "files_read": a.files_read,
         "files_edited": a.files_edited,
+        "role": a.role,
+        "parent": {"id": a.parent_id, "name": a.parent.name} if a.parent_id else None,
+        "subtask": a.subtask or None,
+        "handoff": a.handoff,
+        "cycle": a.cycle,
         "created_at": _time(a.created_at),
         "started_at": _time(a.started_at),
         "finished_at": _time(a.finished_at),
@@ -297,7 +302,7 @@ def _task(request, pk: int) -> TaskSpec:
 
 
 def _agent(request, pk: int) -> Agent:
-    return owned(request, Agent.objects.select_related("task", "profile"), pk, "agent")
+    return owned(request, Agent.objects.select_related("task", "profile", "parent"), pk, "agent")
 
 
 def task_detail(request, pk: int) -> dict:

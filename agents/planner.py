@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from agents import scheduling, services, worktrees
+from agents import scheduling, served, services, worktrees
 from agents.errors import ServiceError
 from agents.models import Agent, ModelProfile, TaskSpec
 from agents.signals import awaiting_decision, status_changed
@@ -107,6 +107,8 @@ def spawn(parent: Agent, ask: Spawn) -> Agent:
         raise ServiceError("only a planner spawns workers")
     if parent.finished:
         raise ServiceError(f"{parent.name} has finished")
+    if served.enabled():
+        raise ServiceError("spawning needs the workers to share the web process's disk (not SWARM_WORKER_DISK=local)")
     task = parent.task
     pool, max_workers, max_depth = limits(task)
     _check(parent, ask, pool, max_depth)

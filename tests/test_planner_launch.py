@@ -66,7 +66,9 @@ def test_the_task_page_takes_a_planner_instead_of_agents(alice_client, demo):
     assert neither.status_code == 400 and "Name at least one agent, or choose a planner." in neither.content.decode()
 
 
-def test_the_tree_page_shows_each_node_and_only_those_who_may_act_on_a_subtree_do(alice_client, alice, victor, demo):
+def test_the_tree_page_shows_each_node_and_only_those_who_may_act_on_a_subtree_do(
+    alice_client, alice, victor, api, demo
+):
     from agents import guards, services, tools
     from agents.llm import ToolCall
 
@@ -86,6 +88,9 @@ def test_the_tree_page_shows_each_node_and_only_those_who_may_act_on_a_subtree_d
     assert alice_client.post(f"/tasks/{task.pk}/tree/stop/", {"agent": pat.pk}).status_code == 403
     alice_client.force_login(alice)
     # the operator messages the planner and everyone below it
+    shown = api.get(f"/api/agents/{ada.pk}").json()
+    assert shown["role"] == "worker" and shown["parent"] == {"id": pat.pk, "name": "Pat"}
+    assert shown["subtask"]["verify_command"] == "python -m pytest -q tests/test_stats.py"
     sent = alice_client.post(f"/tasks/{task.pk}/tree/message/", {"agent": pat.pk, "text": "Small diffs, please."})
     assert sent.status_code == 302
     assert [m.text for m in ada.messages.all()] == ["Small diffs, please."] == [m.text for m in pat.messages.all()]
