@@ -57,7 +57,11 @@ AGENT_SUMMARY = obj(
     simulated={"type": "boolean"},
     status=STRING,
     status_reason=STRING,
-    waiting_for={**STRING, "description": "why it waits for a person: verdict, budget, loop, question, paused, error"},
+    waiting_for={
+        **STRING,
+        "description": "why it waits: verdict, budget, loop, question, paused, error; workers (a planner waiting for"
+        " its workers: nobody needs to act)",
+    },
     question={**STRING, "description": "the question it asked its supervisors (ask_person) while it waits on it"},
     activity=STRING,
     branch=STRING,
