@@ -27,15 +27,22 @@ def after_merge(agent: Agent, before: str, merged: str) -> None:
     parent = agent.parent
     if parent is None:
         return
+    followed = True
     if before and parent.worktree:
         try:
             worktrees.git(parent.worktree, "read-tree", "-m", "-u", before, merged)
-        except worktrees.GitError as exc:
+        except worktrees.GitError as exc:  # it changed the same files meanwhile: it must not commit over the merge
             log.warning("planner %s: worktree not brought to %s: %s", parent.pk, merged[:10], exc)
+            followed = False
     if parent.finished:
         return
-    services.inject_message(
-        parent,
+    text = (
         f"{agent.name}'s work was approved and merged into your branch {parent.branch} ({merged[:10]}). "
-        f"Read its handoff with read_handoff(name='{agent.name}') before you go on.",
+        f"Read its handoff with read_handoff(name='{agent.name}') before you go on."
     )
+    if not followed:
+        text += (
+            " Your worktree could not follow the merge because you changed the same files meanwhile: do not"
+            " submit; ask a person (ask_person) to bring your worktree up to date with your branch."
+        )
+    services.inject_message(parent, text)
