@@ -17,7 +17,7 @@ from agents.api_base import (
     owned,
     request_team,
 )
-from agents.forms import TaskFieldsForm, check_best_of, clean_acceptance, clean_roster
+from agents.forms import TaskFieldsForm, check_best_of, clean_acceptance, clean_planner, clean_roster
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 from agents.setup_forms import ModelProfileForm
 
@@ -103,6 +103,11 @@ def agent_json(a: Agent) -> dict:
         },
         "files_read": a.files_read,
         "files_edited": a.files_edited,
+        "role": a.role,
+        "parent": {"id": a.parent_id, "name": a.parent.name} if a.parent_id else None,
+        "subtask": a.subtask or None,
+        "handoff": a.handoff,
+        "cycle": a.cycle,
         "created_at": _time(a.created_at),
         "started_at": _time(a.started_at),
         "finished_at": _time(a.finished_at),
@@ -120,6 +125,12 @@ def task_summary_json(t: TaskSpec, by_status: dict[str, int]) -> dict:
     }
 
 
+def _planner_json(conf: dict) -> dict | None:
+    if not conf:
+        return None
+    return {"model": conf.get("profile"), **{k: conf.get(k) for k in ("workers", "max_workers", "max_depth")}}
+
+
 def task_json(t: TaskSpec) -> dict:
     agents = list(t.agents.select_related("profile"))
     by_status: dict[str, int] = {}
@@ -134,6 +145,7 @@ def task_json(t: TaskSpec) -> dict:
         "budget": {"minutes": t.budget_minutes, "tokens": t.budget_tokens, "usd": float(t.budget_usd)},
         "roster": [{"name": r["name"], "model": r["profile"]} for r in t.roster],
         "best_of_n": t.best_of_n,
+        "planner": _planner_json(t.planner),
         "taste_guides": sorted(t.taste_guides.values_list("name", flat=True)),
         "skills": sorted(t.skills.values_list("name", flat=True)),
         "agents": [agent_summary_json(a) for a in agents],
@@ -260,8 +272,22 @@ def tasks_create(request, data: dict):
         form.instance.acceptance = clean_acceptance(data["acceptance"])
     except ValidationError as exc:
         raise FieldError("acceptance", " ".join(exc.messages)) from None
+    conf = data.get("planner") or {}
     try:
-        form.instance.roster = clean_roster([(a["name"].strip(), a["model"].strip()) for a in data["agents"]], team)
+        form.instance.planner = clean_planner(
+            conf.get("model", "").strip(),
+            conf.get("workers", []),
+            conf.get("max_workers", 4),
+            conf.get("max_depth", 1),
+            team,
+        )
+    except ValidationError as exc:
+        raise FieldError("planner", " ".join(exc.messages)) from None
+    if not form.instance.planner and not data.get("agents"):
+        raise FieldError("agents", "Name at least one agent, or give a planner.")
+    try:
+        agents = [(a["name"].strip(), a["model"].strip()) for a in data.get("agents", [])]
+        form.instance.roster = clean_roster(agents, team) if agents else []
     except ValidationError as exc:
         raise FieldError("agents", " ".join(exc.messages)) from None
     try:
@@ -276,7 +302,7 @@ def _task(request, pk: int) -> TaskSpec:
 
 
 def _agent(request, pk: int) -> Agent:
-    return owned(request, Agent.objects.select_related("task", "profile"), pk, "agent")
+    return owned(request, Agent.objects.select_related("task", "profile", "parent"), pk, "agent")
 
 
 def task_detail(request, pk: int) -> dict:

@@ -57,7 +57,11 @@ AGENT_SUMMARY = obj(
     simulated={"type": "boolean"},
     status=STRING,
     status_reason=STRING,
-    waiting_for={**STRING, "description": "why it waits for a person: verdict, budget, loop, question, paused, error"},
+    waiting_for={
+        **STRING,
+        "description": "why it waits: verdict, budget, loop, question, paused, error; workers (a planner waiting for"
+        " its workers: nobody needs to act)",
+    },
     question={**STRING, "description": "the question it asked its supervisors (ask_person) while it waits on it"},
     activity=STRING,
     branch=STRING,
@@ -70,6 +74,11 @@ AGENT = obj(
     budget=obj(**BUDGET["properties"], used=obj(time=NUMBER, tokens=NUMBER, cost=NUMBER)),
     files_read=STRINGS,
     files_edited=STRINGS,
+    role={**STRING, "description": "worker or planner"},
+    parent={"type": ["object", "null"], "description": "the planner that spawned it: {id, name}"},
+    subtask={"type": ["object", "null"], "description": "a spawned agent's own spec: goal, acceptance, verify_command"},
+    handoff={**STRING, "description": "written at submit: what changed, was verified, is left, is unsure"},
+    cycle={**INTEGER, "description": "a planner's cycle (each starts from a fresh context)"},
     created_at=STRING,
     started_at=TIME,
     finished_at=TIME,
@@ -93,6 +102,7 @@ TASK = obj(
     budget=BUDGET,
     roster={"type": "array", "items": obj(name=STRING, model=STRING)},
     best_of_n={"type": "boolean", "description": "every agent attempts the same spec; approving one closes the others"},
+    planner=obj(model=STRING, workers=STRINGS, max_workers=INTEGER, max_depth=INTEGER),
     taste_guides=STRINGS,
     skills=STRINGS,
     agents={"type": "array", "items": AGENT_SUMMARY},
@@ -155,7 +165,7 @@ NEW_PROFILE = body(
     investigates={"type": "boolean", "description": "as a judge: investigate with read-only tools in a checkout"},
 )
 NEW_TASK = body(
-    ["repo", "title", "goal", "acceptance", "agents"],
+    ["repo", "title", "goal", "acceptance"],
     team=TEAM_REF,
     repo={"type": ["string", "integer"], "description": "repository name or id"},
     title=text(200, 1),
@@ -181,6 +191,13 @@ NEW_TASK = body(
         "description": "every agent attempts the same spec (needs two agents or more): compare the attempts at"
         " /tasks/<id>/compare/; approving one closes the others",
     },
+    planner=body(
+        ["model", "workers"],
+        model=text(100, 1, description="the planner's model profile: launched instead of `agents`"),
+        workers={"type": "array", "items": text(100, 1), "description": "profiles the planner may give its workers"},
+        max_workers={"type": "integer", "description": "spawned agents in the task, 1 to 100 (default 4)"},
+        max_depth={"type": "integer", "description": "depth of the tree, 1 (workers only) to 3 (default 1)"},
+    ),
 )
 NEW_MESSAGE = body(
     ["text"],

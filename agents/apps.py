@@ -5,7 +5,7 @@ class AgentsConfig(AppConfig):
     name = "agents"
 
     def ready(self):
-        from agents import cloning, preparation, scheduling  # noqa: F401 (cloning, preparation: their sweep receivers)
+        from agents import cloning, planner, preparation, scheduling  # noqa: F401 (cloning, preparation, planner: receivers)
         from swarm_web import checks  # noqa: F401 (registers the deployment checks)
 
         # by dotted path: the runtime (and litellm, seconds to import) loads when the first step runs

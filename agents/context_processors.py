@@ -15,5 +15,5 @@ def team(request):
         "nav_memberships": memberships(user),
         "current_membership": membership,
         "can": Grants(membership.role),
-        "nav_attention": Agent.objects.in_team(membership.team_id).filter(status__in=Agent.ATTENTION).count(),
+        "nav_attention": Agent.objects.in_team(membership.team_id).filter(Agent.attention_q()).count(),
     }

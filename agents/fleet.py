@@ -97,7 +97,7 @@ class TableView:
     def apply(self, agents: QuerySet) -> QuerySet:
         """The agents this view's filters keep (any page)."""
         if self.status == ATTENTION:
-            agents = agents.filter(status__in=Agent.ATTENTION)
+            agents = agents.filter(Agent.attention_q())
         elif self.status:
             agents = agents.filter(status=self.status)
         if self.profile:
@@ -214,7 +214,7 @@ def attention_queue(agents: QuerySet, shown: int = ATTENTION_SHOWN) -> tuple[lis
         Event.objects.filter(agent_id=OuterRef("pk"), kind=Event.Kind.STATUS).order_by("-seq").values("created_at")[:1]
     )
     rows = list(
-        agents.filter(status__in=Agent.ATTENTION)
+        agents.filter(Agent.attention_q())
         .annotate(waiting_since=Subquery(since), waiting=Window(Count("id")))
         .select_related("task", "profile")
         .order_by(F("waiting_since").asc(nulls_first=True), "id")[:shown]

@@ -100,6 +100,28 @@ def clean_roster(entries: list[tuple[str, str]], team, errors: list[str] | None 
     return roster
 
 
+def clean_planner(profile: str, workers: list[str], max_workers, max_depth, team) -> dict:
+    """A planner for a task (shared by the task form and the API): its profile, the pool of worker profiles it may
+    choose from, and its limits -> TaskSpec.planner; {} when no planner profile is named (the roster launches)."""
+    if not profile:
+        return {}
+    profiles = set(ModelProfile.objects.in_team(team).values_list("name", flat=True))
+    unknown = sorted({profile, *workers} - profiles)
+    if unknown:
+        raise forms.ValidationError(f"Not model profiles of your team: {', '.join(unknown)}.")
+    if not workers:
+        raise forms.ValidationError("Choose at least one worker profile the planner may give its workers.")
+    for value, low, high, what in ((max_workers, 1, 100, "maximum workers"), (max_depth, 1, 3, "maximum depth")):
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise forms.ValidationError(f"The {what} is a whole number from {low} to {high}.")
+    return {
+        "profile": profile,
+        "workers": list(dict.fromkeys(workers)),
+        "max_workers": max_workers,
+        "max_depth": max_depth,
+    }
+
+
 def check_best_of(best_of_n: bool, roster: list[dict]) -> None:
     """Best of N compares attempts: it needs at least two agents (shared by the task form and the API)."""
     if best_of_n and len(roster) < 2:
@@ -133,7 +155,7 @@ class TaskFieldsForm(forms.ModelForm):
         }
         help_texts = {
             "verify_command": "Run in each agent's worktree to verify a submission, e.g. “python -m pytest -q”.",
-            "budget_minutes": "Per agent.",
+            "budget_minutes": "Per agent; with a planner, the planner's, shared down its tree.",
             "best_of_n": "Every agent attempts the same spec; you compare the attempts side by side, and approving"
             " one closes the others.",
         }
@@ -185,8 +207,28 @@ class TaskSpecForm(TaskFieldsForm):
         label="Agents",
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text="One agent per line: Name = model profile, e.g. “Ada = sim-diligent”. Names must be unique."
-        " Or generate them below.",
+        " Or generate them below. Not needed with a planner.",
         max_length=MAX_AGENTS * 150,  # a name of 40 characters, " = ", a profile's name of 100
+        required=False,
+    )
+    planner_profile = forms.ChoiceField(
+        label="Planner",
+        required=False,
+        help_text="Launch one planner instead of the agents above: it splits the work and spawns named workers.",
+    )
+    planner_workers = forms.MultipleChoiceField(
+        label="Worker profiles the planner may choose from", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    planner_max_workers = forms.IntegerField(
+        label="Maximum workers", min_value=1, max_value=100, initial=4, required=False
+    )
+    planner_max_depth = forms.IntegerField(
+        label="Maximum depth",
+        min_value=1,
+        max_value=3,
+        initial=1,
+        required=False,
+        help_text="1: workers only; 2: sub-planners too.",
     )
 
     POLICY_FIELDS = ("judge_profiles", "judge_rule", "auto_approve")
@@ -204,13 +246,35 @@ class TaskSpecForm(TaskFieldsForm):
             for name in self.POLICY_FIELDS:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = "Set by a team admin."
+        names = list(ModelProfile.objects.in_team(team).order_by("name").values_list("name", flat=True))
+        self.fields["planner_profile"].choices = [("", "— none: launch the agents above —"), *((n, n) for n in names)]
+        self.fields["planner_workers"].choices = [(n, n) for n in names]
         if self.instance.pk and not self.is_bound:
             self.initial["acceptance_text"] = "\n".join(self.instance.acceptance)
             self.initial["roster_text"] = "\n".join(f"{r['name']} = {r['profile']}" for r in self.instance.roster)
+            planner = self.instance.planner or {}
+            self.initial.update(
+                planner_profile=planner.get("profile", ""),
+                planner_workers=planner.get("workers", []),
+                planner_max_workers=planner.get("max_workers", 4),
+                planner_max_depth=planner.get("max_depth", 1),
+            )
 
     def clean(self):
         cleaned = super().clean()
         judges = cleaned.get("judge_profiles")
+        try:
+            cleaned["planner"] = clean_planner(
+                cleaned.get("planner_profile", ""),
+                cleaned.get("planner_workers", []),
+                cleaned.get("planner_max_workers") or 4,
+                cleaned.get("planner_max_depth") or 1,
+                self.team,
+            )
+        except forms.ValidationError as exc:
+            self.add_error("planner_workers", exc)
+        if not cleaned.get("roster_text") and not cleaned.get("planner") and "roster_text" not in self.errors:
+            self.add_error("roster_text", "Name at least one agent, or choose a planner.")
         roster = cleaned.get("roster_text")
         if roster:
             try:
@@ -236,11 +300,12 @@ class TaskSpecForm(TaskFieldsForm):
 
     def clean_roster_text(self):
         entries, errors = parse_roster(self.cleaned_data["roster_text"])
-        return clean_roster(entries, self.team, errors)
+        return clean_roster(entries, self.team, errors) if entries or errors else []
 
     def save(self, commit=True):
         self.instance.acceptance = self.cleaned_data["acceptance_text"]
         self.instance.roster = self.cleaned_data["roster_text"]
+        self.instance.planner = self.cleaned_data.get("planner") or {}
         return super().save(commit)
 
 

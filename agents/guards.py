@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.db.models import F
 
-from agents import llm, services, worktrees
+from agents import llm, planner, services, worktrees
 from agents.models import Agent
 from agents.prompts import NUDGE_MARK
 from agents.tool_errors import ToolRefused
@@ -23,7 +23,9 @@ LOOP_WINDOW = 10
 
 
 def over_budget(agent: Agent) -> str:
-    return agent.budget_used_up()  # the rule lives on the model: the header's grant button asks it too
+    """The rule lives on the model (the header's grant button asks it too); a planner's tree is held to the planner's
+    budget as well: no worker outspends the planner above it (agents/planner.py)."""
+    return agent.budget_used_up() or (planner.tree_used_up(agent) if agent.parent_id or agent.role == "planner" else "")
 
 
 def fingerprint(name: str, args, result: str) -> str:
@@ -39,6 +41,7 @@ class ToolState:
         self.refused_edits = 0
         self.loops = 0
         self.paused = ""
+        self.handoff = ""  # written with a submission
         self.agent = agent
 
     def take_counts(self) -> tuple[int, int]:

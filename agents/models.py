@@ -117,6 +117,9 @@ class TaskSpec(models.Model):
         default=False,
         help_text="Every agent attempts the same spec; approving one attempt closes the others.",
     )
+    # launched with a planner instead of the roster (agents/planner.py): {"profile": planner's profile, "workers":
+    # [profiles it may give its workers], "max_workers": n, "max_depth": n, "name": the planner's name}; {} = roster
+    planner = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     launched_at = models.DateTimeField(null=True, blank=True)
@@ -158,12 +161,23 @@ class Agent(models.Model):
     ATTENTION = {Status.AWAITING_REVIEW, Status.PAUSED, Status.ERROR}
     LOOP_PAUSE = "looping: "  # how the runtime's loop guard starts its pause reason (agents/guards.py writes it)
     QUESTION_PAUSE = "asks: "  # how an agent's `ask_person` starts its pause reason; the question follows
+    WAIT_PAUSE = "waits for: "  # how a planner's `wait_for` starts its pause reason; its workers' names follow
     CLOSED = "closed: "  # how a best-of-N attempt stopped by another's approval starts its reason (judges/bestof.py)
     FINISHED = {Status.ACCEPTED, Status.STOPPED}  # no more steps, messages or budget; the worktree may go
 
     task = models.ForeignKey(TaskSpec, on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=60)
-    role = models.CharField(max_length=40, default="worker")
+    role = models.CharField(max_length=40, default="worker")  # "worker" or "planner" (agents/planner.py)
+    # the planner that spawned it (null: launched from the task); its work merges into the parent's branch
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    # a spawned agent's own spec: {"goal", "acceptance": [..], "verify_command"}; {} = the task's
+    subtask = models.JSONField(default=dict, blank=True)
+    handoff = models.TextField(blank=True, default="")  # written at submit: changed, verified, left, unsure
+    cycle = models.PositiveIntegerField(default=1)  # a planner's: each starts from a fresh context (judges/cycles.py)
+    # the budget carved from the parent's at spawn (null: the task's budget)
+    allotted_minutes = models.PositiveIntegerField(null=True, blank=True)
+    allotted_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    allotted_usd = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     profile = models.ForeignKey(ModelProfile, on_delete=models.PROTECT, related_name="agents")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     status_reason = models.CharField(max_length=300, blank=True, default="")
@@ -218,7 +232,13 @@ class Agent(models.Model):
 
     @property
     def needs_attention(self) -> bool:
-        return self.status in self.ATTENTION
+        return self.status in self.ATTENTION and not self.waiting_on_workers
+
+    @classmethod
+    def attention_q(cls) -> models.Q:
+        """Those that wait for a person (a planner paused on its own workers waits for nobody)."""
+        waiting_on_workers = models.Q(status=cls.Status.PAUSED, status_reason__startswith=cls.WAIT_PAUSE)
+        return models.Q(status__in=cls.ATTENTION) & ~waiting_on_workers
 
     @property
     def waiting_for(self) -> str:
@@ -233,6 +253,8 @@ class Agent(models.Model):
             return "budget"
         if self.status_reason.startswith(self.QUESTION_PAUSE):
             return "question"
+        if self.status_reason.startswith(self.WAIT_PAUSE):
+            return "workers"
         return "loop" if self.status_reason.startswith(self.LOOP_PAUSE) else "paused"
 
     @property
@@ -284,15 +306,33 @@ class Agent(models.Model):
 
     @property
     def budget_minutes(self) -> int:
-        return self.task.budget_minutes + self.extra_minutes
+        base = self.task.budget_minutes if self.allotted_minutes is None else self.allotted_minutes
+        return base + self.extra_minutes
 
     @property
     def budget_tokens(self) -> int:
-        return self.task.budget_tokens + self.extra_tokens
+        return (self.task.budget_tokens if self.allotted_tokens is None else self.allotted_tokens) + self.extra_tokens
 
     @property
     def budget_usd(self):
-        return self.task.budget_usd + self.extra_usd
+        return (self.task.budget_usd if self.allotted_usd is None else self.allotted_usd) + self.extra_usd
+
+    @property
+    def verify_command(self) -> str:
+        return self.subtask.get("verify_command") or self.task.effective_verify_command
+
+    @property
+    def acceptance(self) -> list[str]:
+        return list(self.subtask.get("acceptance") or self.task.acceptance)
+
+    @property
+    def merge_target(self) -> str:
+        """Where its approved work merges: its planner's branch, else the task's target branch."""
+        return self.parent.branch if self.parent_id else self.task.effective_target_branch
+
+    @property
+    def waiting_on_workers(self) -> bool:
+        return self.status == self.Status.PAUSED and self.status_reason.startswith(self.WAIT_PAUSE)
 
     def budget_used_up(self) -> str:
         """The first budget (time, tokens, cost) used up, or "" while some of each is left."""

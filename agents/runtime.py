@@ -268,7 +268,7 @@ def _ask(agent: Agent, token: int, conversation: list[dict], started: float, the
     """Put the step's model call in flight (this thread is free at once); `_answered` ends the step when it is over."""
     conversation[:], compacted = llm.compact(conversation, llm.context_budget(agent.profile))
     messages = [{"role": "system", "content": system_prompt(agent)}, *conversation]
-    call = llm.acomplete(agent.profile, messages, tools.TOOLS, **_hooks(agent))
+    call = llm.acomplete(agent.profile, messages, tools.offered(agent), **_hooks(agent))
     return inflight.start(
         agent.pk,
         token,
@@ -350,6 +350,8 @@ def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dic
     if state.paused:
         asked = state.paused.startswith(Agent.QUESTION_PAUSE)  # ask_person: the question is the reason
         activity = "waiting for a person's answer" if asked else state.paused[:200]
+        if state.paused.startswith(Agent.WAIT_PAUSE):  # a planner's wait_for: its workers' settling resumes it
+            activity = f"waiting for {state.paused[len(Agent.WAIT_PAUSE) :]}"[:200]
         return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": activity}
     if submitted is not None:
         commit = worker_disk.commit(agent, f"{agent.name}: {submitted[:60] or 'submission'}")
@@ -357,6 +359,7 @@ def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dic
             "status": Agent.Status.AWAITING_REVIEW,
             "status_reason": "submitted: waiting for verification",
             "submitted_commit": commit,
+            "handoff": state.handoff,
             "activity": "awaiting verification",
         }
     return {}

@@ -184,6 +184,10 @@ def launch_task(task: TaskSpec) -> list[Agent]:
     if task.repo.not_ready_reason():  # a clone still on its way, or failed: no commit to start agents from
         raise ServiceError(task.repo.not_ready_reason() + " Nothing was launched.", 409)
     roster = task.roster or []
+    if task.planner:  # one planner instead of the roster: it spawns its workers (agents/planner.py)
+        roster = [
+            {"name": task.planner.get("name") or "Planner", "profile": task.planner.get("profile"), "role": "planner"}
+        ]
     if not roster:
         raise ServiceError("Add at least one agent (name and model profile) before launching.")
     profiles = {p.name: p for p in ModelProfile.objects.in_team(task.team_id)}
@@ -348,7 +352,7 @@ def clean_up(agent: Agent, by: str, delete_branch: bool = False) -> str:
         served.home(repo, agent.branch)  # workers with disks of their own: the branch comes into the repository
     except worktrees.GitError as exc:
         raise ServiceError(f"Clean-up failed, nothing was deleted: {exc}", 409) from None
-    if delete_branch and not worktrees.is_merged(repo.path, agent.branch, agent.task.effective_target_branch):
+    if delete_branch and not worktrees.is_merged(repo.path, agent.branch, agent.merge_target):
         if not agent.events.filter(kind="exported").exists():
             raise ServiceError(
                 f"{agent.branch} has work that is neither merged nor exported; export it as a patch first,"

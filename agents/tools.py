@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import guards, hostgit, lease, sandbox, search, services, team_tools, worktrees
+from agents import guards, hostgit, lease, planner_tools, sandbox, search, services, team_tools, worktrees
 from agents.llm import ToolCall
 from agents.models import Agent
 from agents.tool_errors import ToolRefused
@@ -125,13 +125,25 @@ TOOLS = [
         "type": "function",
         "function": {
             "name": "submit",
-            "description": "Submit your work for verification by judges and a person. You do not decide it is done.",
-            "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
+            "description": (
+                "Submit your work for verification by judges and a person. You do not decide it is done. End with a"
+                " written handoff: what changed, what was verified, what is left, what you are unsure of."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {"summary": {"type": "string"}, "handoff": {"type": "string"}},
+                "required": ["summary"],
+            },
         },
     },
 ]
 
 TOOL_NAMES = {t["function"]["name"] for t in TOOLS}
+
+
+def offered(agent: Agent) -> list[dict]:
+    """The tools a model is offered: a planner's (agents/planner_tools.py) on top of every worker's."""
+    return TOOLS + planner_tools.TOOLS if agent.role == "planner" else TOOLS
 
 
 @dataclass
@@ -159,9 +171,13 @@ def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState) -> tuple[st
             result_text, activity, state.paused = team_tools.ask_person(agent, call.arguments)
         elif call.name == "load_skill":
             result_text, activity = team_tools.load_skill(agent, call.arguments)
+        elif call.name in planner_tools.TOOL_NAMES:
+            result_text, activity, state.paused = planner_tools.carry_out(agent, call.name, call.arguments)
         elif call.name == "submit":
             result_text, activity = guards.check_submit(agent)
             submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
+            handoff = call.arguments.get("handoff")
+            state.handoff = services.clean_text(handoff if isinstance(handoff, str) and handoff.strip() else submitted)
         else:
             outcome = execute(agent.worktree, call.name, call.arguments, state.files_read)
             lease.check_stop(agent.pk)  # the process stops: the call is redone by the next holder

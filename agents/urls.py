@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import fleet_views, git_http, setup_views, taskfile_views, team_views, views
+from agents import fleet_views, git_http, setup_views, taskfile_views, team_views, tree_views, views
 
 app_name = "agents"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("tasks/<int:pk>/broadcast/", views.task_broadcast, name="task_broadcast"),
     path("tasks/<int:pk>/stop-all/", views.task_stop_all, name="task_stop_all"),
     path("tasks/<int:pk>/act/", fleet_views.task_act, name="task_act"),
+    path("tasks/<int:pk>/tree/", tree_views.task_tree, name="task_tree"),
+    path("tasks/<int:pk>/tree/<str:action>/", tree_views.tree_act, name="tree_act"),
     path("tasks/<int:pk>/charts/", fleet_views.task_charts, name="task_charts"),
     path("dashboard/", fleet_views.dashboard, name="dashboard"),
     path("dashboard/charts/", fleet_views.dashboard_charts, name="dashboard_charts"),

@@ -46,7 +46,7 @@ def render_markdown(text: str) -> str:
 
 
 TASK_PAGE = TaskSpec.objects.select_related("repo", "team")
-AGENT_PAGE = Agent.objects.select_related("task", "task__repo", "profile")
+AGENT_PAGE = Agent.objects.select_related("task", "task__repo", "profile", "parent")
 
 
 def permission_denied(request, exception=None):

@@ -57,7 +57,7 @@ def bring_up_to_date(agent: Agent, target_head: str) -> Refresh:
     tree, conflicts = merge.merge_tree(repo, target_head, commit)
     if not conflicts and tree == worktrees.git(repo, "rev-parse", f"{target_head}^{{tree}}").strip():
         return Refresh("contained", target_head)
-    target = agent.task.effective_target_branch
+    target = agent.merge_target
     title = f"Merge {target} into {agent.branch}" + (" (conflicts to resolve)" if conflicts else "")
     new = worktrees.git(repo, "commit-tree", tree, "-p", commit, "-p", target_head, "-m", title).strip()
     # the worktree first (its files and index follow the branch), then the branch, only if it is still the commit
@@ -96,7 +96,7 @@ def refresh(verdict: Verdict, target_head: str, approved_by=None) -> Refresh:
     done = bring_up_to_date(agent, target_head)
     if done.outcome not in {"clean", "conflict"}:
         return done
-    target = agent.task.effective_target_branch
+    target = agent.merge_target
     with transaction.atomic():
         won = Verdict.objects.filter(pk=verdict.pk, status=Verdict.Status.PENDING).update(
             status=Verdict.Status.SUPERSEDED, decided_at=timezone.now(), decided_by=approved_by
@@ -143,7 +143,7 @@ def land_first(verdict: Verdict, user) -> Refresh:
     """An approval of work the target moved under: bring it up to date first. A clean result is verified again and
     merged then with this approval; a conflict goes back to the agent. Either way nothing is merged now, and
     `message` says which; "" when the work is current (or contained, or not on this host): merge it now."""
-    agent, target = verdict.agent, verdict.agent.task.effective_target_branch
+    agent, target = verdict.agent, verdict.agent.merge_target
     try:
         done = refresh(verdict, merge.branch_head(agent.task.repo.path, target), approved_by=user)
     except worktrees.GitError as exc:
@@ -179,12 +179,12 @@ def land_pending(repo_id: int, target: str) -> int:
     moved = 0
     pending = (
         Verdict.objects.filter(status=Verdict.Status.PENDING, agent__task__repo_id=repo_id)
-        .select_related("agent", "agent__task", "agent__task__repo")
+        .select_related("agent", "agent__task", "agent__task__repo", "agent__parent")
         .order_by("created_at", "id")
     )
     for verdict in pending:
         agent = verdict.agent
-        if agent.task.effective_target_branch != target or agent.submitted_commit != verdict.commit_sha:
+        if agent.merge_target != target or agent.submitted_commit != verdict.commit_sha:
             continue
         try:
             head = merge.branch_head(agent.task.repo.path, target)

@@ -110,12 +110,13 @@ def _test_literals(worktree: str, base: str) -> set[str]:
 CHECK = re.compile(r"check:\s*`([^`]+)`\s*$")
 
 
-def criterion_checks(task: TaskSpec, checkout) -> list[dict]:
-    """Run each acceptance criterion's own check command (a criterion ending in check: `command`)."""
+def criterion_checks(agent: Agent, checkout) -> list[dict]:
+    """Run each acceptance criterion's own check command (a criterion ending in check: `command`); a spawned
+    worker's criteria are its subtask's."""
     from agents import sandbox
 
     results = []
-    for criterion in task.acceptance:
+    for criterion in agent.acceptance:
         found = CHECK.search(criterion)
         if not found:
             continue
@@ -143,7 +144,7 @@ def gather_evidence(
     changed = [row["path"] for row in diff_stat]
     return {
         "commit": commit_sha,
-        "acceptance": list(agent.task.acceptance),
+        "acceptance": agent.acceptance,
         "taste": [r for g in agent.task.taste_guides.all() for r in g.rules],
         "verify": verify,
         "diff_stat": diff_stat,

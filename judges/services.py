@@ -14,8 +14,8 @@ from django.utils import timezone
 from agents import lease, permissions, sandbox, served, services, worker_disk, worktrees
 from agents.models import Agent
 from agents.services import ServiceError
-from agents.signals import awaiting_decision
-from judges import bestof, investigator, landing, merge, panel, testruns
+from agents.signals import awaiting_decision, work_submitted
+from judges import bestof, cycles, integration, investigator, landing, merge, panel, testruns
 from judges.models import Review, Verdict, tests_flagged
 from judges.verify_queue import claim_verification, lost_verifications, mark_queued, unmark_queued  # noqa: F401
 
@@ -37,12 +37,26 @@ def verify_submission(agent_id: int, commit_sha: str, summary: str) -> Verdict |
     finally:
         lease.done_verifying(agent_id)
         Agent.objects.filter(pk=agent_id).update(lease_expires_at=None)
+        _verify_moved(agent_id, commit_sha, summary)
+
+
+def _verify_moved(agent_id: int, commit_sha: str, summary: str) -> None:
+    """Its auto-approval found the target moved (a sibling merged first) and brought the work up to date while this
+    verification held it: the new commit's verification is queued now that it is let go (mark_queued refused it)."""
+    moved = (
+        Agent.objects.filter(pk=agent_id, status=Agent.Status.AWAITING_REVIEW)
+        .exclude(submitted_commit=commit_sha)
+        .values_list("submitted_commit", flat=True)
+        .first()
+    )
+    if moved:
+        work_submitted.send(sender=Agent, agent_id=agent_id, commit_sha=moved, summary=summary)
 
 
 def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
     agent = Agent.objects.select_related("task", "task__repo", "profile").get(pk=agent_id)
     task = agent.task
-    command = task.effective_verify_command
+    command = agent.verify_command  # a spawned worker's own, else the task's
     services.record_event(agent.pk, "verification", {"state": "started", "command": command}, activity="being verified")
     reasons: list[str] = []
     verify, tests = None, None
@@ -65,7 +79,7 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
                 reasons.append(f"`{command}` {word} at commit {commit_sha[:10]}")
             except sandbox.SandboxUnavailable as exc:
                 reasons.append(f"verification could not run: {exc}")
-        checks = panel.criterion_checks(agent.task, checkout)
+        checks = panel.criterion_checks(agent, checkout)
     evidence = panel.gather_evidence(agent, commit_sha, verify, diff, diff_stat, checks, repo_dir=local)
     if verify and verify["exit_code"] == 0:  # a failing run is rejected anyway: the base is run only when it counts
         changed = [row["path"] for row in diff_stat]
@@ -128,6 +142,9 @@ def _verify(agent_id: int, commit_sha: str, summary: str) -> Verdict:
             if verdict.status == Verdict.Status.PENDING
             else "closed: another attempt was approved",
         )
+    if cycles.continue_in_new_cycle(verdict):  # a planner the judges send back: its next cycle, fresh
+        verdict.refresh_from_db()
+        return verdict
     if verify_passed and auto_approvable(verdict):
         auto_approve(verdict)
     if verdict.status == Verdict.Status.PENDING:  # a person decides: tell those who want to know (notifications)
@@ -160,7 +177,10 @@ def auto_approve(verdict: Verdict) -> None:
     its own, in the web process (judges/internal.py), which merges the branch the worker pushed to it. A web process
     that cannot be reached leaves the verdict to a person."""
     if worker_disk.merges_here():
-        review_verdict(verdict, None, "approve", AUTO_APPROVED)
+        try:
+            review_verdict(verdict, None, "approve", AUTO_APPROVED)
+        except ServiceError as exc:  # its target moved (a sibling merged first): it is verified again, or told
+            log.info("verdict %s not auto-approved now: %s", verdict.pk, exc.message)
     else:
         status, answer = worker_disk.post_to_web(f"/internal/verdicts/{verdict.pk}/auto-approve")
         if status != 200:
@@ -248,10 +268,12 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
     if won != 1:
         _refuse(verdict, user, "approve", "This verdict was already decided.")
     who = user.username if user else "the auto-approve policy"
+    target = agent.merge_target  # a spawned worker's planner's branch, else the task's target
     try:
+        before = integration.before_merge(agent)  # a planner's worktree: its own changes committed first
         merged = merge.merge(
             task.repo.path,
-            task.effective_target_branch,
+            target,
             verdict.commit_sha,
             f"Merge {agent.branch}: {agent.name}'s work on {task.title}\n\nApproved by {who}, verdict #{verdict.pk}.",
         )
@@ -270,12 +292,13 @@ def _approve(verdict: Verdict, user, comment: str, line_comments) -> Verdict:
         services.set_status(
             agent.pk,
             Agent.Status.ACCEPTED,
-            f"approved by {who}; merged into {task.effective_target_branch} ({merged[:10]})",
+            f"approved by {who}; merged into {target} ({merged[:10]})",
             activity="work accepted and merged",
         )
         if task.best_of_n:  # first: the other attempts are closed, not brought up to date by the landing job
             bestof.close_others(verdict, user, who)
-        landing.after_merge(task.repo_id, task.effective_target_branch)  # the pending work behind it catches up
+        integration.after_merge(agent, before, merged)  # its planner's worktree follows, and the planner is told
+        landing.after_merge(task.repo_id, target)  # the pending work behind it catches up
     verdict.refresh_from_db()
     return verdict
 

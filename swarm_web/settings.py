@@ -191,6 +191,7 @@ SWARM_STEP_DELAY = env_float("SWARM_STEP_DELAY", 0.8)  # seconds between simulat
 SWARM_MAX_PARALLEL_STEPS = env_int("SWARM_MAX_PARALLEL_STEPS", 8)
 SWARM_MAX_PARALLEL_VERIFICATIONS = env_int("SWARM_MAX_PARALLEL_VERIFICATIONS", 2)  # embedded: verify-queue threads
 SWARM_JUDGE_AGENT_TURNS = env_int("SWARM_JUDGE_AGENT_TURNS", 12)  # model calls an investigating judge may make
+SWARM_PLANNER_CYCLES = env_int("SWARM_PLANNER_CYCLES", 3)  # a planner's cycles at most (judges/cycles.py)
 # a queued verification that has not started after this long is queued again (its queue was lost)
 SWARM_VERIFY_WAIT_SECONDS = env_int("SWARM_VERIFY_WAIT_SECONDS", 1800)
 # model calls in flight at once in one process (a call waiting for its answer holds no step slot); past it, a step

@@ -15,7 +15,7 @@ import litellm
 from django.conf import settings
 from litellm import CustomLLM, ModelResponse
 
-from agents import simulator
+from agents import sim_planner, simulator
 
 
 class SimulatorProvider(CustomLLM):
@@ -32,13 +32,15 @@ class SimulatorProvider(CustomLLM):
 
 def _answer(model: str, messages: list[dict]) -> ModelResponse:
     behaviour = model.split("/", 1)[-1]
-    if behaviour not in simulator.BEHAVIOURS:
+    known = simulator.BEHAVIOURS + sim_planner.BEHAVIOURS
+    if behaviour not in known:
         raise litellm.BadRequestError(
-            message=f"unknown simulator behaviour {behaviour!r}; one of {', '.join(simulator.BEHAVIOURS)}",
+            message=f"unknown simulator behaviour {behaviour!r}; one of {', '.join(known)}",
             model=model,
             llm_provider="sim",
         )
-    turn = simulator.decide(behaviour, messages)
+    chosen = sim_planner if behaviour in sim_planner.BEHAVIOURS else simulator
+    turn = chosen.decide(behaviour, messages)
     step = sum(1 for m in messages if m.get("role") == "assistant")
     message = {"role": "assistant", "content": turn["content"]}
     if turn["tool_calls"]:

@@ -28,6 +28,7 @@ WAITING_LABELS = {
     "verdict": "verdict pending",
     "loop": "looping",
     "question": "asks a question",
+    "workers": "waits for its workers",
     "paused": "paused",
     "error": "error",
 }
