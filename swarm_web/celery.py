@@ -102,10 +102,13 @@ def _pool_child_hands_back_its_calls(**_kwargs) -> None:
     from django.conf import settings
 
     from agents import inflight, lease
+    from agents.scheduling import celery as celery_backend
 
     lease.begin_shutdown()
     if not inflight.drain(settings.SWARM_SHUTDOWN_SECONDS):
         log.warning("model calls still in flight at the end of the shutdown grace: their leases lapse")
+    if not celery_backend.wait_for_lanes(settings.SWARM_SHUTDOWN_SECONDS):
+        log.warning("a preparation lane still busy at the end of the shutdown grace: the sweep takes it up")
 
 
 @worker_shutting_down.connect
