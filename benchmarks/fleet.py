@@ -182,12 +182,14 @@ def run(case: Case, say=print) -> dict:
         server_pid, server_port = _server(case.latency, stack)
         say(f"fleet: bare plumbing (litellm against the same server, daphne{', celery' * (case.mode != 'embedded')})")
         bare = fleet_bare.bare_litellm(f"http://127.0.0.1:{server_port}/bare/v1", case.bare_calls)
-        bare["daphne_mb"] = fleet_bare.bare_daphne_rss(free_port())
+        daphne = fleet_bare.bare_daphne_memory(free_port())
+        bare["daphne_mb"], bare["daphne_pss_mb"] = daphne["rss"], daphne["pss"]
         env = {"SWARM_MODEL_HOSTS": f"127.0.0.1:{server_port}", "SWARM_SIM_LATENCY": str(case.latency)}
         if case.mode == "distributed":
             bare_redis = flush_redis_db(BARE_REDIS_DB)
             stack.callback(flush_redis_db, BARE_REDIS_DB)
-            bare["celery_mb"] = fleet_bare.bare_celery_rss(bare_redis, case.concurrency, data_dir / "bare-celery.log")
+            celery = fleet_bare.bare_celery_memory(bare_redis, case.concurrency, data_dir / "bare-celery.log")
+            bare["celery_mb"], bare["celery_pss_mb"] = celery["rss"], celery["pss"]
             env["REDIS_URL"] = flush_redis_db(REDIS_DB)
             stack.callback(flush_redis_db, REDIS_DB)
             env["DATABASE_URL"] = stack.enter_context(fresh_postgres_database("swarm_bench"))
@@ -197,7 +199,9 @@ def run(case: Case, say=print) -> dict:
         say(f"fleet: starting Swarm ({case.mode}), {case.agents} agents, {case.model} model at {case.latency:g} s")
         pids = _start(live, case.concurrency)
         time.sleep(fleet_bare.IDLE_SETTLE)
-        out["idle_mb"] = {name: fleet_bare.tree_rss(pid) for name, pid in pids.items()}
+        idle = {name: fleet_bare.tree_memory(pid) for name, pid in pids.items()}
+        out["idle_mb"] = {name: memory["rss"] for name, memory in idle.items()}
+        out["idle_pss_mb"] = {name: memory["pss"] for name, memory in idle.items()}
         info = _tool(live, "prepare", str(case.watchers))
         task_id = _task(live, info["token"], case, server_port)
         sampler = fleet_bare.Sampler({**pids, "model server": server_pid})
@@ -282,6 +286,8 @@ def ratios(out: dict) -> dict:
         "step_x_streamed": step_ms / bare["streamed_ms"] if step_ms else None,
         "web_idle_x": out["idle_mb"]["web"] / bare["daphne_mb"],
         "worker_idle_x": worker / bare["celery_mb"] if worker else None,
+        "web_idle_pss_x": out["idle_pss_mb"]["web"] / bare["daphne_pss_mb"],
+        "worker_idle_pss_x": out["idle_pss_mb"]["worker"] / bare["celery_pss_mb"] if worker else None,
     }
 
 
@@ -329,6 +335,17 @@ def details(out: dict) -> list[str]:
             memory += f" (idle {out['idle_mb'][name]:.0f} MB)"
         lines.append(f"  {name}: CPU {seconds:.1f} s in the window ({seconds / window:.0%} of a core){memory}")
     r, bare = out["ratios"], out["bare"]
+    pss = out["idle_pss_mb"]
+    lines.append(
+        f"  idle PSS (shared pages counted once): web {pss['web']:.0f} MB against bare daphne's"
+        f" {bare['daphne_pss_mb']:.0f} ({r['web_idle_pss_x']:.1f}x)"
+        + (
+            f"; worker {pss['worker']:.0f} MB against bare celery's {bare['celery_pss_mb']:.0f}"
+            f" ({r['worker_idle_pss_x']:.1f}x)"
+            if "worker" in pss
+            else ""
+        )
+    )
     lines.append(
         f"  bare litellm acompletion: {bare['call_ms']:.1f} ms CPU a call, {bare['streamed_ms']:.1f} ms streamed;"
         f" Swarm's step ({'streamed' if case['model'] == 'server' else 'simulated'}) is"
