@@ -153,7 +153,15 @@ async def _watch_run(live: LiveApp, case: Case, info: dict, task_id: int, sample
     while not any(w.shown for w in overview) and time.time() < deadline:
         await asyncio.sleep(0.1)
     first_call = max(launched + out["launch_s"], time.time() - case.latency)
-    await asyncio.sleep(max(0.0, first_call + warmup - time.time()))
+    # and from the last worktree made: agents still preparing are not running yet, and a fleet of hundreds takes a
+    # minute or more to prepare on a loaded machine (the window measured the launch instead of the fleet)
+    while time.time() < deadline + 600:
+        task = await asyncio.to_thread(_api, live, info["token"], "GET", f"tasks/{task_id}")
+        if not task["agents_by_status"].get("preparing"):
+            break
+        await asyncio.sleep(2)
+    out["prepared_s"] = time.time() - launched
+    await asyncio.sleep(max(0.0, max(first_call, time.time() - case.latency) + warmup - time.time()))
     cpu_start, own_start, start = sampler.cpu(), time.process_time(), time.time()
     await asyncio.sleep(case.window)
     cpu_end, own_end, end = sampler.cpu(), time.process_time(), time.time()
@@ -320,7 +328,8 @@ def row(out: dict) -> str:
 def details(out: dict) -> list[str]:
     case, window = out["case"], out["case"]["window"]
     lines = [
-        f"  launch answered in {out['launch_s']:.2f} s; first model call {_f(out['first_call_s'], '.2f', 0)} s after"
+        f"  launch answered in {out['launch_s']:.2f} s; every worktree made {out['prepared_s']:.1f} s after it;"
+        f" first model call {_f(out['first_call_s'], '.2f', 0)} s after"
         f" it, the last agent's first {_f(out['last_first_call_s'], '.2f', 0)} s; never called: {out['never_called']}",
         f"  calls started in the window: {out['calls']}; stale p50 {_f(out['stale_p50'], '.2f', 0)} s;"
         f" detail events timed {out['detail_events']}; overview frames {out['overview_frames']};"
