@@ -89,4 +89,7 @@ def wait_for_lanes(timeout: float) -> bool:
 
 @shared_task(name="agents.sweep")
 def sweep_lost_steps() -> int:
-    return sweep.resume_orphans()
+    try:
+        return sweep.resume_orphans()
+    finally:
+        connections.done()  # Celery's fixup leaves the task thread's connection alone (CELERY_DB_REUSE_MAX)
