@@ -10,5 +10,7 @@ class AgentsConfig(AppConfig):
 
         # by dotted path: the runtime (and litellm, seconds to import) loads when the first step runs
         scheduling.register_step("agents.runtime.start_step")
-        scheduling.register_job(scheduling.PREPARE_JOB, "agents.preparation.prepare_batch", scheduling.HOUSEKEEPING)
+        scheduling.register_job(
+            scheduling.PREPARE_JOB, "agents.preparation.prepare_batch", scheduling.HOUSEKEEPING, lane=True
+        )
         scheduling.register_job(cloning.JOB, "agents.cloning.run", scheduling.HOUSEKEEPING)

@@ -46,8 +46,13 @@ def render_card(agent: Agent) -> str:
 
 
 def task_totals(task) -> dict:
+    """What the task's agents used so far, and how many of them wait for a person (`waiting`)."""
     return task.agents.aggregate(
-        tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out"), cost=Sum("cost_usd"), steps=Sum("steps")
+        tokens_in=Sum("tokens_in"),
+        tokens_out=Sum("tokens_out"),
+        cost=Sum("cost_usd"),
+        steps=Sum("steps"),
+        waiting=Count("id", filter=Q(status__in=Agent.ATTENTION)),
     )
 
 
@@ -66,6 +71,9 @@ def render_preparation(task) -> str:
     return render_to_string("agents/partials/preparation.html", {"task": task, "progress": preparation(task)})
 
 
+NOBODY_WAITS = {"attention": [], "attention_total": 0, "attention_more": 0}
+
+
 def attention_context(agents) -> dict:
     """The attention strip's context for some agents (a task's, a team's): the oldest waiters and how many wait."""
     waiting, total = fleet.attention_queue(agents)
@@ -73,9 +81,12 @@ def attention_context(agents) -> dict:
 
 
 def render_attention(task) -> str:
-    """The task page's strip: who needs a person now, oldest wait first, and what the swarm has used so far."""
-    context = {**attention_context(task.agents.all()), "totals": task_totals(task), "task": task}
-    return render_to_string("agents/partials/attention.html", context)
+    """The task page's strip: who needs a person now, oldest wait first, and what the swarm has used so far. It goes
+    with every overview frame: the totals' query says whether anybody waits, and only then is the queue itself
+    asked for (its query, ordered by each wait's beginning, was a tenth of a busy worker's CPU)."""
+    totals = task_totals(task)
+    queue = attention_context(task.agents.all()) if totals["waiting"] else NOBODY_WAITS
+    return render_to_string("agents/partials/attention.html", {**queue, "totals": totals, "task": task})
 
 
 def render_header(agent: Agent, controls: bool = True) -> str:

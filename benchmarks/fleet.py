@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks import fleet_bare, fleet_watch
+from benchmarks.fleet_report import HEADER, details, ratios, row
 from tests.live_server import BIN, ROOT, LiveApp, flush_redis_db, free_port, fresh_postgres_database
 
 REDIS_DB, BARE_REDIS_DB = 13, 14
@@ -153,7 +154,15 @@ async def _watch_run(live: LiveApp, case: Case, info: dict, task_id: int, sample
     while not any(w.shown for w in overview) and time.time() < deadline:
         await asyncio.sleep(0.1)
     first_call = max(launched + out["launch_s"], time.time() - case.latency)
-    await asyncio.sleep(max(0.0, first_call + warmup - time.time()))
+    # and from the last worktree made: agents still preparing are not running yet, and a fleet of hundreds takes a
+    # minute or more to prepare on a loaded machine (the window measured the launch instead of the fleet)
+    while time.time() < deadline + 600:
+        task = await asyncio.to_thread(_api, live, info["token"], "GET", f"tasks/{task_id}")
+        if not task["agents_by_status"].get("preparing"):
+            break
+        await asyncio.sleep(2)
+    out["prepared_s"] = time.time() - launched
+    await asyncio.sleep(max(0.0, max(first_call, time.time() - case.latency) + warmup - time.time()))
     cpu_start, own_start, start = sampler.cpu(), time.process_time(), time.time()
     await asyncio.sleep(case.window)
     cpu_end, own_end, end = sampler.cpu(), time.process_time(), time.time()
@@ -182,12 +191,14 @@ def run(case: Case, say=print) -> dict:
         server_pid, server_port = _server(case.latency, stack)
         say(f"fleet: bare plumbing (litellm against the same server, daphne{', celery' * (case.mode != 'embedded')})")
         bare = fleet_bare.bare_litellm(f"http://127.0.0.1:{server_port}/bare/v1", case.bare_calls)
-        bare["daphne_mb"] = fleet_bare.bare_daphne_rss(free_port())
+        daphne = fleet_bare.bare_daphne_memory(free_port())
+        bare["daphne_mb"], bare["daphne_pss_mb"] = daphne["rss"], daphne["pss"]
         env = {"SWARM_MODEL_HOSTS": f"127.0.0.1:{server_port}", "SWARM_SIM_LATENCY": str(case.latency)}
         if case.mode == "distributed":
             bare_redis = flush_redis_db(BARE_REDIS_DB)
             stack.callback(flush_redis_db, BARE_REDIS_DB)
-            bare["celery_mb"] = fleet_bare.bare_celery_rss(bare_redis, case.concurrency, data_dir / "bare-celery.log")
+            celery = fleet_bare.bare_celery_memory(bare_redis, case.concurrency, data_dir / "bare-celery.log")
+            bare["celery_mb"], bare["celery_pss_mb"] = celery["rss"], celery["pss"]
             env["REDIS_URL"] = flush_redis_db(REDIS_DB)
             stack.callback(flush_redis_db, REDIS_DB)
             env["DATABASE_URL"] = stack.enter_context(fresh_postgres_database("swarm_bench"))
@@ -197,7 +208,9 @@ def run(case: Case, say=print) -> dict:
         say(f"fleet: starting Swarm ({case.mode}), {case.agents} agents, {case.model} model at {case.latency:g} s")
         pids = _start(live, case.concurrency)
         time.sleep(fleet_bare.IDLE_SETTLE)
-        out["idle_mb"] = {name: fleet_bare.tree_rss(pid) for name, pid in pids.items()}
+        idle = {name: fleet_bare.tree_memory(pid) for name, pid in pids.items()}
+        out["idle_mb"] = {name: memory["rss"] for name, memory in idle.items()}
+        out["idle_pss_mb"] = {name: memory["pss"] for name, memory in idle.items()}
         info = _tool(live, "prepare", str(case.watchers))
         task_id = _task(live, info["token"], case, server_port)
         sampler = fleet_bare.Sampler({**pids, "model server": server_pid})
@@ -266,94 +279,6 @@ def figures(case: Case, seen: dict, server_log: list) -> dict:
         "overview_frames": sum(w.frames for w in seen["overview"]),
         "reconnects": sum(max(0, w.connects - 1) for w in seen["overview"] + seen["details"]),
     }
-
-
-def ratios(out: dict) -> dict:
-    """Swarm's figures against the bare plumbing of the same run."""
-    window, bare = out["case"]["window"], out["bare"]
-    app_cpu = sum(seconds for name, seconds in out["cpu"].items() if name in out["idle_mb"])
-    calls = out["calls_per_s"] * window
-    step_ms = app_cpu / calls * 1000 if calls else None
-    worker = out["idle_mb"].get("worker")
-    return {
-        "app_cpu_s": app_cpu,
-        "step_cpu_ms": step_ms,
-        "step_x": step_ms / bare["call_ms"] if step_ms else None,
-        "step_x_streamed": step_ms / bare["streamed_ms"] if step_ms else None,
-        "web_idle_x": out["idle_mb"]["web"] / bare["daphne_mb"],
-        "worker_idle_x": worker / bare["celery_mb"] if worker else None,
-    }
-
-
-HEADER = (
-    "mode        model  agents  lat  win |  calls/s  ideal share | wait p50   p99 | stale p99 | detail ms p50   p99"
-    " | lost dup | step CPU ms  bare      x streamed     x | idle web MB bare    x | worker MB bare    x"
-)
-
-
-def _f(value, spec: str, width: int) -> str:
-    return f"{value:{spec}}".rjust(width) if value is not None else "-".rjust(width)
-
-
-def row(out: dict) -> str:
-    case, bare, r = out["case"], out["bare"], out["ratios"]
-    ms = 1000
-    share = out["calls_per_s"] / out["ideal_per_s"]
-    return (
-        f"{case['mode']:<11} {case['model']:<6} {case['agents']:>6} {case['latency']:>4g} {case['window']:>4g} |"
-        f" {out['calls_per_s']:>8.2f} {out['ideal_per_s']:>6.2f} {share:>5.0%} |"
-        f" {_f(out['wait_p50'], '.2f', 8)} {_f(out['wait_p99'], '.2f', 5)} | {_f(out['stale_p99'], '.2f', 9)} |"
-        f" {_f(out['detail_p50'] and out['detail_p50'] * ms, '.0f', 13)} {_f(out['detail_p99'] and out['detail_p99'] * ms, '.0f', 5)} |"
-        f" {out['lost']:>4} {out['duplicated']:>3} | {_f(r['step_cpu_ms'], '.1f', 11)} {bare['call_ms']:>5.1f}"
-        f" {_f(r['step_x'], '.1f', 5)}x {bare['streamed_ms']:>8.1f} {_f(r['step_x_streamed'], '.1f', 5)}x |"
-        f" {out['idle_mb']['web']:>11.0f} {bare['daphne_mb']:>4.0f} {r['web_idle_x']:>4.1f}x |"
-        f" {_f(out['idle_mb'].get('worker'), '.0f', 9)} {_f(bare.get('celery_mb'), '.0f', 4)} {_f(r['worker_idle_x'], '.1f', 4)}{'x' if r['worker_idle_x'] else ' '}"
-    )
-
-
-def details(out: dict) -> list[str]:
-    case, window = out["case"], out["case"]["window"]
-    lines = [
-        f"  launch answered in {out['launch_s']:.2f} s; first model call {_f(out['first_call_s'], '.2f', 0)} s after"
-        f" it, the last agent's first {_f(out['last_first_call_s'], '.2f', 0)} s; never called: {out['never_called']}",
-        f"  calls started in the window: {out['calls']}; stale p50 {_f(out['stale_p50'], '.2f', 0)} s;"
-        f" detail events timed {out['detail_events']}; overview frames {out['overview_frames']};"
-        f" reconnects {out['reconnects']}; machine load average {out['load_average']:.1f}",
-        f"  raw data: {out['raw']}",
-    ]
-    for name, seconds in out["cpu"].items():
-        memory = ""
-        if name in out["peak_mb"]:
-            memory = f", peak RSS {out['peak_mb'][name]:.0f} MB"
-        if name in out["idle_mb"]:
-            memory += f" (idle {out['idle_mb'][name]:.0f} MB)"
-        lines.append(f"  {name}: CPU {seconds:.1f} s in the window ({seconds / window:.0%} of a core){memory}")
-    r, bare = out["ratios"], out["bare"]
-    lines.append(
-        f"  bare litellm acompletion: {bare['call_ms']:.1f} ms CPU a call, {bare['streamed_ms']:.1f} ms streamed;"
-        f" Swarm's step ({'streamed' if case['model'] == 'server' else 'simulated'}) is"
-        f" {_f(r['step_x'], '.1f', 0)}x the plain call, {_f(r['step_x_streamed'], '.1f', 0)}x the streamed one"
-    )
-    lines.append(
-        "  like for like: "
-        + (
-            "the streamed call (Swarm streams real models' replies for the agent page's live text; with"
-            " SWARM_LLM_STREAM=0 it makes the plain call)"
-            if case["model"] == "server"
-            else "the plain call (the simulator never streams)"
-        )
-    )
-    return lines
-
-
-def report(out: dict, say=print, header: bool = True) -> None:
-    out["ratios"] = ratios(out)
-    if header:
-        say(HEADER)
-    say(row(out))
-    for line in details(out):
-        say(line)
-    say("fleet-json " + json.dumps(out, default=str))
 
 
 def cases_from_env() -> list[Case]:

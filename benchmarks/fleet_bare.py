@@ -43,6 +43,24 @@ def tree_rss(pid: int) -> float:
     return total / 2**20
 
 
+def tree_pss(pid: int) -> float:
+    """MB proportional set size over the process and its children: a page shared by k of them counts 1/k in each, so
+    a prefork pool's pages shared with its parent (copy-on-write) are counted once, which a sum of RSS counts in every
+    process. For a pool forked after a big import (Swarm's worker when it preloads litellm) RSS overstates the
+    memory the machine gives it; for processes sharing nothing the two agree."""
+    total = 0
+    for proc in _tree(pid):
+        try:
+            total += proc.memory_full_info().pss
+        except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
+            pass
+    return total / 2**20
+
+
+def tree_memory(pid: int) -> dict[str, float]:
+    return {"rss": tree_rss(pid), "pss": tree_pss(pid)}
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of the process, its live children and the children it has reaped."""
     total = 0.0
@@ -108,8 +126,8 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-def bare_daphne_rss(port: int) -> float:
-    """Idle RSS (MB) of daphne serving a Channels app with no Swarm code."""
+def bare_daphne_memory(port: int) -> dict[str, float]:
+    """Idle RSS and PSS (MB) of daphne serving a Channels app with no Swarm code."""
     argv = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "benchmarks.bare_asgi:application"]
     proc = subprocess.Popen(
         argv, cwd=ROOT, env=_bare_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -117,13 +135,14 @@ def bare_daphne_rss(port: int) -> float:
     try:
         _wait_port(proc, port)
         time.sleep(IDLE_SETTLE)
-        return tree_rss(proc.pid)
+        return tree_memory(proc.pid)
     finally:
         _stop(proc)
 
 
-def bare_celery_rss(redis_url: str, concurrency: int, log: Path) -> float:
-    """Idle RSS (MB, the pool's processes included) of a Celery worker started as `make worker` starts Swarm's."""
+def bare_celery_memory(redis_url: str, concurrency: int, log: Path) -> dict[str, float]:
+    """Idle RSS and PSS (MB, the pool's processes included) of a Celery worker started as `make worker` starts
+    Swarm's."""
     argv = [
         str(BIN / "celery"),
         "-A",
@@ -145,7 +164,7 @@ def bare_celery_rss(redis_url: str, concurrency: int, log: Path) -> float:
                 raise RuntimeError(f"bare celery did not start:\n{log.read_text(errors='replace')[-3000:]}")
             time.sleep(0.2)
         time.sleep(IDLE_SETTLE)
-        return tree_rss(proc.pid)
+        return tree_memory(proc.pid)
     finally:
         _stop(proc)
 

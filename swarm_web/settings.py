@@ -198,6 +198,8 @@ SWARM_VERIFY_WAIT_SECONDS = env_int("SWARM_VERIFY_WAIT_SECONDS", 1800)
 # is handed back for a moment
 SWARM_INFLIGHT_PER_PROCESS = env_int("SWARM_INFLIGHT_PER_PROCESS", 1000)
 SWARM_SIM_LATENCY = env_float("SWARM_SIM_LATENCY", 0.0)  # seconds a simulated model takes to answer
+# long-lived threads (steps, continuations, lanes, heartbeat) keep their database connection (agents/connections.py)
+SWARM_DB_KEEP_CONNECTIONS = env_bool("SWARM_DB_KEEP_CONNECTIONS", True)
 if SWARM_INFLIGHT_PER_PROCESS < 1 or SWARM_SIM_LATENCY < 0:
     raise ImproperlyConfigured("SWARM_INFLIGHT_PER_PROCESS must be at least 1, SWARM_SIM_LATENCY at least 0")
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
@@ -253,6 +255,9 @@ CELERY_BROKER_TRANSPORT = "swarm_web.broker:Transport" if REDIS_URL else None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes a pool child's connections around every task unless told to reuse them: the step
+# and job tasks end with agents.connections.done() instead, which keeps a healthy one (SWARM_DB_KEEP_CONNECTIONS)
+CELERY_DB_REUSE_MAX = 10**6 if SWARM_DB_KEEP_CONNECTIONS else None
 # Three queues (agents/scheduling): a plain `celery -A swarm_web worker` serves them all; `-Q verify` serves one
 CELERY_TASK_QUEUES = [Queue("steps"), Queue("verify"), Queue("housekeeping")]
 CELERY_TASK_DEFAULT_QUEUE = "steps"

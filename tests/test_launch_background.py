@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import transaction
 from django.utils import timezone
 
 from agents import events, lease, preparation, scheduling, services, worktrees
@@ -45,10 +46,11 @@ def queued(settings):
 
 
 def _run_queued_preparation(agent_ids: list[int]) -> None:
-    """What a Celery worker does with the queued `agents.prepare` job."""
-    from agents.scheduling.celery import job
+    """What a Celery worker does with the queued `agents.prepare` job: its lane thread makes the worktrees."""
+    from agents.scheduling.celery import job, wait_for_lanes
 
     job.run(scheduling.PREPARE_JOB, agent_ids)
+    assert wait_for_lanes(DEADLINE)
 
 
 def test_a_launch_answers_with_agents_preparing_and_each_runs_once_its_worktree_exists(api, alice_client, queued):
@@ -77,6 +79,25 @@ def test_a_launch_answers_with_agents_preparing_and_each_runs_once_its_worktree_
     _run_queued_preparation(ids[1:])
     assert set(Agent.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Agent.Status.RUNNING}
     assert not PROGRESS.search(alice_client.get(f"/tasks/{task_id}/").content.decode())  # nothing left to wait for
+
+
+def test_a_workers_preparation_job_hands_its_slot_back_before_the_worktrees_are_made(demo, queued):
+    """A launch's preparation is minutes of git: the Celery task returns at once and a lane thread of the worker
+    makes the worktrees, so the worker's few slots keep running the fleet's steps meanwhile."""
+    from agents.scheduling.celery import job, wait_for_lanes
+
+    _, template = demo
+    task = task_like(template, [("Ada", "sim-diligent"), ("Bea", "sim-diligent")])
+    ids = [a.pk for a in services.launch_task(task)]
+    with transaction.atomic():  # the agents' rows held: the lane cannot claim them until this ends
+        list(Agent.objects.select_for_update().filter(pk__in=ids))
+        started = time.monotonic()
+        job.run(scheduling.PREPARE_JOB, ids)
+        assert time.monotonic() - started < 5  # the task did not wait for the lane
+        assert set(Agent.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Agent.Status.PREPARING}
+    assert wait_for_lanes(DEADLINE)
+    for agent in Agent.objects.filter(pk__in=ids):
+        assert agent.status == Agent.Status.RUNNING and (Path(agent.worktree) / "mathutil.py").is_file()
 
 
 def test_embedded_agents_start_as_their_worktrees_appear_and_the_page_follows_the_progress(demo, alice, embedded):

@@ -53,6 +53,7 @@ def worker_queue(holder: str) -> str:
 
 
 _jobs: dict[str, tuple[str, str]] = {}  # job name -> (dotted path of its function, queue)
+_lane_jobs: set[str] = set()  # jobs that run on a lane thread of a worker process, holding no pool slot
 
 
 def register_step(path: str) -> None:
@@ -63,12 +64,24 @@ def register_step(path: str) -> None:
     _step_path, _step = path, None
 
 
-def register_job(name: str, path: str, queue: str) -> None:
+def register_job(name: str, path: str, queue: str, lane: bool = False) -> None:
     """A job other code may `submit` by name: its function (dotted path, imported when it first runs) and the queue
-    it runs on. Only registered names run: a message naming anything else is refused."""
+    it runs on. Only registered names run: a message naming anything else is refused.
+
+    `lane`: a long job (minutes of git) that a Celery worker runs on a lane thread of its own beside the pool, so it
+    holds none of the worker's few slots while it works (the message is acknowledged when the lane takes it: a job
+    lost with its process must be found undone by its owner's sweep)."""
     if queue not in QUEUES or queue == STEPS:
         raise ImproperlyConfigured(f"job {name!r}: queue must be one of {QUEUES[1:]}, not {queue!r}")
     _jobs[name] = (path, queue)
+    if lane:
+        _lane_jobs.add(name)
+    else:
+        _lane_jobs.discard(name)
+
+
+def in_lane(name: str) -> bool:
+    return name in _lane_jobs
 
 
 def job_queue(name: str) -> str:

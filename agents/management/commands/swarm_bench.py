@@ -3,7 +3,7 @@ data dir (and, distributed, their own PostgreSQL database and Redis database 13)
 
 from django.core.management.base import BaseCommand, CommandError
 
-from benchmarks import fleet
+from benchmarks import fleet, fleet_report
 from tests.live_server import Unavailable
 
 
@@ -43,6 +43,6 @@ class Command(BaseCommand):
         )
         say = lambda line: self.stdout.write(line)  # noqa: E731
         try:
-            fleet.report(fleet.run(case, say=say), say=say)
+            fleet_report.report(fleet.run(case, say=say), say=say)
         except Unavailable as exc:
             raise CommandError(str(exc)) from None
