@@ -8,6 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from agents import skill_library
+
 if TYPE_CHECKING:
     from agents.models import Agent
 
@@ -36,10 +38,11 @@ def system_prompt(agent: Agent) -> str:
     rules = [r for guide in task.taste_guides.all() for r in guide.rules]
     if rules:
         lines.append("Taste rules of this team:\n" + "\n".join(f"- {r}" for r in rules))
-    skills = list(task.skills.all())
+    skills = skill_library.task_versions(task)
     if skills:
         lines.append(
-            "Skills you can load with load_skill:\n" + "\n".join(f"- {s.name}: {s.description}" for s in skills)
+            "Skills of this task (load one's instructions with load_skill when it applies, and its files with"
+            " read_skill_file):\n" + "\n".join(f"- {v.skill.name}: {v.description}" for v in skills)
         )
     if teammates:
         lines.append("Your teammates (message them with message_agent): " + ", ".join(teammates))
