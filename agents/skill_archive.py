@@ -125,7 +125,28 @@ def import_archive(by, team: Team, data: bytes) -> list[str]:
     """Every skill of the zip into the team's library, all or none: a new skill for a new name, a new version when
     its content differs from the current one. Returns the names of the skills that got a version, sorted."""
     require(by, team.pk, "edit_taste")
-    drafts = read(data)
+    return _import(by, team, read(data))
+
+
+def import_folder(by, team: Team, files: dict[str, bytes]) -> list[str]:
+    """A folder's files by relative path (a browser's folder upload), holding one skill folder or many: as a zip."""
+    require(by, team.pk, "edit_taste")
+    if len(files) > MAX_ENTRIES:
+        raise FieldError("files", f"are {len(files):,}; at most {MAX_ENTRIES:,}")
+    if sum(len(c) for c in files.values()) > MAX_INFLATED:
+        raise FieldError("files", f"hold more than {MAX_INFLATED:,} bytes together")
+    entries = {}
+    for path, content in files.items():
+        if path.startswith(IGNORED) or path.rsplit("/", 1)[-1] == ".DS_Store":
+            continue
+        try:
+            entries[skill_format.check_path(path) if path != skill_format.SKILL_MD else path] = content
+        except skill_format.SkillInvalid as exc:
+            raise FieldError(exc.field, exc.reason) from None
+    return _import(by, team, _drafts(entries))
+
+
+def _import(by, team: Team, drafts: list[Draft]) -> list[str]:
     for draft in drafts:
         skill_library.check(draft)  # every one valid before anything is stored
     changed: set[str] = set()

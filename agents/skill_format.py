@@ -51,10 +51,10 @@ def check_name(name: object, folder: str | None = None) -> str:
         raise SkillInvalid("name", f"is {len(name)} characters long; at most {NAME_MAX}")
     if not NAME.fullmatch(name):
         raise SkillInvalid(
-            "name", f"{name!r} may hold only lowercase letters, digits and single hyphens, not at its start or end"
+            "name", f"may hold only lowercase letters, digits and single hyphens, not at its start or end ({name!r})"
         )
     if folder is not None and folder != name:
-        raise SkillInvalid("name", f"{name!r} must match the skill's folder name {folder!r}")
+        raise SkillInvalid("name", f"must match the skill's folder name {folder!r}, not {name!r}")
     return name
 
 

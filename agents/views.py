@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents import charts, fleet, messaging, receipts, roster, sandbox, services, task_setup
 from agents.events import DENSE_FROM, attention_context, preparation, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
-from agents.models import Agent, Skill, TaskSpec, TasteGuide
+from agents.models import Agent, TaskSpec, TasteGuide
 from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
 from agents.teams import current_team_id, team_for
@@ -295,8 +295,7 @@ def agent_control(request, pk: int, action: str):
 def taste_list(request):
     team_id = current_team_id(request)
     guides = TasteGuide.objects.in_team(team_id).order_by("name")
-    skills = Skill.objects.in_team(team_id).order_by("name")
-    return render(request, "agents/taste_list.html", {"guides": guides, "skills": skills})
+    return render(request, "agents/taste_list.html", {"guides": guides})
 
 
 @login_required
