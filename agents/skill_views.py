@@ -18,7 +18,7 @@ from agents.models import Skill
 from agents.permissions import owned_or_404
 from agents.skill_library import Draft
 from agents.teams import current_team_id, team_for
-from agents.views import render_markdown
+from agents.text import render_markdown
 
 NEW_SKILL = skill_format.compose(
     "my-skill", "What this skill does, and when an agent should use it.", "1. The first step.\n2. The next one."

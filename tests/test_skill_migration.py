@@ -21,14 +21,14 @@ def migrate(targets):
 
 
 @pytest.fixture
-def old_schema(transactional_db):
+def schema_before_skill_versions(transactional_db):
     apps = migrate(BEFORE)
     yield apps
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # the next test gets the current schema
 
 
-def test_each_skill_row_becomes_version_one_of_a_valid_skill_and_launched_tasks_pin_it(old_schema):
-    apps = old_schema
+def test_each_skill_row_becomes_version_one_of_a_valid_skill_and_launched_tasks_pin_it(schema_before_skill_versions):
+    apps = schema_before_skill_versions
     team = apps.get_model("agents", "Team").objects.create(name="Old team")
     repo = apps.get_model("agents", "Repository").objects.create(team=team, name="r", path="/nonexistent")
     OldSkill = apps.get_model("agents", "Skill")
