@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 INJECTED_PREFIX = "[Message from "  # a message from a person or a teammate: "[Message from <sender>] <text>"
 NUDGE_MARK = "[Swarm runtime]"  # starts what the runtime itself says: nudges, loop warnings
+SKILL_DRAFT_MARK = "[Swarm skill draft]"  # starts the request to draft a skill from an approved run (judges)
 
 
 def system_prompt(agent: Agent) -> str:

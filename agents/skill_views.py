@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import skill_archive, skill_format, skill_library
 from agents.errors import ServiceError
-from agents.models import Skill
+from agents.models import Agent, Skill
 from agents.permissions import owned_or_404
 from agents.skill_library import Draft
 from agents.teams import current_team_id, team_for
@@ -62,18 +62,33 @@ def skill_edit(request, pk: int | None = None):
         request.POST.get("skill_md", "") if request.method == "POST" else (skill.current.text if skill else NEW_SKILL)
     )
     error = None
+    sources = source_agents(team, request.POST.getlist("sources")[:20])
     if request.method == "POST":
         try:
+            draft = Draft(text, {}, sources=tuple(a.pk for a in sources))
             if skill is None:
-                version = skill_library.create_skill(request.user, team, Draft(text, {}))
+                version = skill_library.create_skill(request.user, team, draft)
             else:
-                version = skill_library.new_version(request.user, skill, Draft(text, {}), keep_files=True)
+                version = skill_library.new_version(request.user, skill, draft, keep_files=True)
             messages.success(request, f"Skill “{version.skill.name}” saved as version {version.number}.")
             return redirect(version.skill)
         except ServiceError as exc:
             error = exc.message
-    context = {"skill": skill, "text": text, "error": error}
+    context = {
+        "skill": skill,
+        "text": text,
+        "error": error,
+        "sources": [a.pk for a in sources],
+        "source_agents": sources,
+    }
     return render(request, "agents/skill_form.html", context, status=400 if error else 200)
+
+
+def source_agents(team, ids) -> list[Agent]:
+    """The approved runs of the team a draft names as its provenance (any other id is dropped)."""
+    wanted = [int(i) for i in ids if str(i).isdigit() and int(i) < 2**63]
+    found = Agent.objects.in_team(team).filter(pk__in=wanted, status=Agent.Status.ACCEPTED).select_related("task")
+    return list(found.order_by("pk"))
 
 
 @login_required
