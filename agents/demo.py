@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from agents import skill_format, skill_library, worktrees
+from agents import skill_format, skill_library, taste, worktrees
 from agents.models import Membership, ModelProfile, Repository, TaskSpec, TasteGuide, Team
 
 DEMO_FILES = {
@@ -143,7 +143,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
         name="judge-investigator",
         defaults={"model": "sim/investigator", "family": "sim-judge-c", "investigates": True},
     )
-    taste, _ = TasteGuide.objects.get_or_create(
+    taste_guide, _ = TasteGuide.objects.get_or_create(
         team=team,
         name="House style",
         defaults={
@@ -155,6 +155,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
             ]
         },
     )
+    taste.current(taste_guide)
     skills = [
         skill_library.seed(team, skill_library.Draft(skill_format.compose(n, d, b), files)) for n, d, b, files in SKILLS
     ]
@@ -173,7 +174,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
             budget_usd=2,
             roster=[{"name": n, "profile": p} for n, p in DEMO_AGENTS],
         )
-        task.taste_guides.add(taste)
+        task.taste_guides.add(taste_guide)
         task.skills.add(*skills)
         task.judge_profiles.add(*judges)
     return team, task

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from agents import skill_library
+from agents import skill_library, taste
 
 if TYPE_CHECKING:
     from agents.models import Agent
@@ -36,7 +36,7 @@ def system_prompt(agent: Agent) -> str:
         lines.append("Acceptance criteria:\n" + "\n".join(f"- {c}" for c in task.acceptance))
     if task.effective_verify_command:
         lines.append(f"Verify command: `{task.effective_verify_command}`")
-    rules = [r for guide in task.taste_guides.all() for r in guide.rules]
+    rules = taste.task_rules(task)
     if rules:
         lines.append("Taste rules of this team:\n" + "\n".join(f"- {r}" for r in rules))
     skills = skill_library.task_versions(task)

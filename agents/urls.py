@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agents import fleet_views, git_http, setup_views, skill_views, team_views, views
+from agents import fleet_views, git_http, setup_views, skill_views, taste_views, team_views, views
 
 app_name = "agents"
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("taste/new/", views.taste_edit, name="taste_new"),
     path("taste/<int:pk>/", views.taste_edit, name="taste_edit"),
     path("taste/<int:pk>/delete/", views.taste_delete, name="taste_delete"),
+    path("taste/<int:pk>/versions/", taste_views.taste_versions, name="taste_versions"),
     path("preview/", views.markdown_preview, name="preview"),
     path("skills/", skill_views.skill_list, name="skill_list"),
     path("skills/new/", skill_views.skill_edit, name="skill_new"),
