@@ -21,6 +21,7 @@ from agents.api_base import (
     Operation,
     Route,
     body,
+    int_query,
     listing,
     obj,
     owned,
@@ -194,11 +195,12 @@ def skill_new_version(request, data: dict, pk: int):
     return skill_json(skill)
 
 
-def skill_version(request, pk: int, number: int) -> dict:
+def skill_files(request, pk: int) -> dict:
     skill = _skill(request, pk)
-    version = skill.versions.filter(number=number).first()
+    number = int_query(request, "version", 0)
+    version = skill.versions.filter(number=number).first() if number else skill.current
     if version is None:
-        raise FieldError("number", f"is not a version of {skill.name}.", 404)
+        raise FieldError("version", f"is not a version of {skill.name}.")
     files = []
     for f in version.files.all():
         encoding, content = _encode(bytes(f.content))
@@ -279,8 +281,13 @@ ROUTES = [
         ),
     ),
     Route(
-        "skills/<int:pk>/versions/<int:number>",
-        "api_skill_version",
-        get=Operation(skill_version, "One version of a skill: its SKILL.md and its files' contents", VERSION_FULL),
+        "skills/<int:pk>/files",
+        "api_skill_files",
+        get=Operation(
+            skill_files,
+            "One version of a skill (the current one by default): its SKILL.md and its files' contents",
+            VERSION_FULL,
+            query={"version": {"type": "integer", "minimum": 1, "description": "the version's number"}},
+        ),
     ),
 ]

@@ -44,12 +44,15 @@ def test_a_skill_is_written_edited_read_and_refused_through_the_api(api):
     )
     assert edited.status_code == 201 and edited.json()["version"] == 2
     assert [v["number"] for v in edited.json()["versions"]] == [2, 1]
-    old = api.get(f"/api/skills/{skill['id']}/versions/1").json()
+    old = api.get(f"/api/skills/{skill['id']}/files", {"version": 1}).json()
     assert "Step one." in old["skill_md"] and "then two" not in old["skill_md"]
     assert {f["path"]: (f["encoding"], f["content"]) for f in old["files"]} == {
         "assets/blob.bin": ("base64", base64.b64encode(BLOB).decode()),
         "scripts/run.sh": ("utf-8", SCRIPT),
     }
+    assert "then two" in api.get(f"/api/skills/{skill['id']}/files").json()["skill_md"]  # the current by default
+    missing = api.get(f"/api/skills/{skill['id']}/files", {"version": 9})
+    assert missing.status_code == 400 and missing.json()["field"] == "version"
     listed = api.get("/api/skills").json()["skills"]
     assert [s["name"] for s in listed] == ["api-skill", "reproduce-first", "small-diff"]
 
