@@ -31,6 +31,7 @@ from agents.models import (
     SkillVersion,
     TaskSpec,
     TasteGuide,
+    TasteVersion,
     Team,
 )
 from agents.setup_forms import ModelProfileForm, RepositoryForm
@@ -117,6 +118,15 @@ class TasteGuideAdmin(TeamObjectAdmin):
     fields = ["team", "name", "rules_text"]
     list_display = ["name", "team", "updated_at"]
     search_fields = ["name"]
+
+
+@admin.register(TasteVersion)
+class TasteVersionAdmin(ReadOnlyAdmin):
+    """A save of a guide's rules (agents/taste.py makes them); tasks pin them at launch."""
+
+    list_display = ["guide", "number", "created_by", "created_at"]
+    list_filter = ["guide__team"]
+    search_fields = ["guide__name"]
 
 
 @admin.register(Skill)

@@ -108,3 +108,24 @@ def test_a_person_writes_edits_exports_deletes_and_imports_skills(browser, live_
         page.locator("#skills").get_by_role("link", name="lint-first").click()
         expect(page.locator("#skill-files")).to_contain_text("scripts/lint.sh")
         shot(page, "skills", "06-detail", full_page=True)
+
+
+def test_a_person_edits_a_taste_guide_and_reads_the_diff_between_its_versions(browser, live_app):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
+    app = live_app()
+    with session(browser, app, "taste") as (context, watch):
+        page = context.new_page()
+        log_in(page, app.admin_password)
+        page.get_by_role("link", name="Taste", exact=True).click()
+        page.locator("#taste-1").get_by_role("link", name="Edit").click()
+        rules = page.get_by_label("Rules")
+        rules.fill(rules.input_value().replace("Keep diffs small.", "Keep diffs under 50 lines.\nName tests well."))
+        page.get_by_role("button", name="Save taste guide").click()
+        page.locator("#taste-1").get_by_role("link", name="Versions").click()
+        v2 = page.locator("#taste-version-2")
+        expect(v2.locator("li.removed")).to_have_text("− Keep diffs small.")
+        expect(v2.locator("li.added")).to_have_text(["+ Keep diffs under 50 lines.", "+ Name tests well."])
+        expect(page.locator("#taste-version-1 li.added")).to_have_count(4)
+        shot(page, "taste", "01-versions", full_page=True)
