@@ -63,3 +63,26 @@ def test_the_task_and_team_pages_show_which_rules_fail_most(demo, alice_client):
         section = page.split('id="failing-rules"')[1].split("</section>")[0]
         assert section.index("Keep diffs small.") < section.index("No &lt;b&gt;print()&lt;/b&gt; debugging.")
         assert "<td>Keep diffs small.</td><td>2</td><td>" in section
+
+
+def test_a_judge_that_skips_a_taste_rule_is_asked_again_then_counts_as_an_error(demo, server, model_key):
+    import json
+
+    from tests.openai_server import reply
+    from tests.real_models import profile_for
+
+    _, task = demo
+    task.judge_profiles.set([profile_for(server, team=task.team)])
+    partial = {
+        "recommendation": "approve",
+        "checklist": [{"kind": "taste", "item": r, "status": "met", "evidence": "ok"} for r in RULES[:3]],
+        "reasons": ["looks fine"],
+    }
+    server.script(reply(json.dumps(partial)), reply(json.dumps(partial)))
+    (agent,) = launch_and_run(task, [("Ada", "sim-diligent")])
+    (judgement,) = Verdict.objects.get(agent=agent).judgements.all()
+    assert judgement.recommendation == "error"
+    assert "skips taste rules" in judgement.error and "“Keep diffs small.”" in judgement.error
+    retry = server.requests[1].body["messages"][-1]["content"]
+    assert "skips taste rules" in retry  # the judge was told what it skipped
+    assert Verdict.objects.get(agent=agent).recommendation != "approve"
