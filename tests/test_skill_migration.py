@@ -1,5 +1,6 @@
 """Upgrading a database whose skills are rows (name, description, body): each becomes a skill in the Agent Skills
-format at version 1, its name made valid and unique in its team, and launched tasks pin that version."""
+format at version 1, its name made valid and unique in its team, and launched tasks pin that version; likewise each
+taste guide's rules become its version 1."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from agents import skill_format, skill_library
-from agents.models import Skill, TaskSpec
+from agents import skill_format, skill_library, taste
+from agents.models import Skill, TaskSpec, TasteGuide
 
 BEFORE = [("agents", "0018_plural_names")]
 AFTER = [("agents", "0019_skill_versions")]
@@ -53,3 +54,19 @@ def test_each_skill_row_becomes_version_one_of_a_valid_skill_and_launched_tasks_
         "small-diff-2",
     ]
     assert TaskSpec.objects.get(pk=draft.pk).pinned_skills.count() == 0
+
+
+def test_each_taste_guide_becomes_its_version_one_and_launched_tasks_pin_it(schema_before_skill_versions):
+    apps = schema_before_skill_versions
+    team = apps.get_model("agents", "Team").objects.create(name="Old team")
+    repo = apps.get_model("agents", "Repository").objects.create(team=team, name="r", path="/nonexistent")
+    guide = apps.get_model("agents", "TasteGuide").objects.create(team=team, name="g", rules=["One.", "Two."])
+    OldTask = apps.get_model("agents", "TaskSpec")
+    launched = OldTask.objects.create(team=team, repo=repo, title="t", goal="g", launched_at="2026-01-01T00:00Z")
+    launched.taste_guides.add(guide)
+
+    migrate([("agents", "0020_taste_versions")])
+
+    assert [(v.number, v.rules) for v in TasteGuide.objects.get(pk=guide.pk).versions.all()] == [(1, ["One.", "Two."])]
+    assert taste.task_rules(TaskSpec.objects.get(pk=launched.pk)) == ["One.", "Two."]
+    assert TaskSpec.objects.get(pk=launched.pk).pinned_taste.count() == 1
