@@ -26,8 +26,12 @@ from agents.models import (
     ModelProfile,
     Repository,
     Skill,
+    SkillFile,
+    SkillUse,
+    SkillVersion,
     TaskSpec,
     TasteGuide,
+    TasteVersion,
     Team,
 )
 from agents.setup_forms import ModelProfileForm, RepositoryForm
@@ -116,12 +120,44 @@ class TasteGuideAdmin(TeamObjectAdmin):
     search_fields = ["name"]
 
 
+@admin.register(TasteVersion)
+class TasteVersionAdmin(ReadOnlyAdmin):
+    """A save of a guide's rules (agents/taste.py makes them); tasks pin them at launch."""
+
+    list_display = ["guide", "number", "created_by", "created_at"]
+    list_filter = ["guide__team"]
+    search_fields = ["guide__name"]
+
+
 @admin.register(Skill)
-class SkillAdmin(TeamObjectAdmin):
-    action = "edit_taste"
-    fields = ["team", "name", "description", "body"]
-    list_display = ["name", "team", "description"]
-    search_fields = ["name", "description", "body"]
+class SkillAdmin(ReadOnlyAdmin):
+    """Listed here; written on the skills pages (versions, files and archives go through agents/skill_library.py)."""
+
+    list_display = ["name", "team", "created_at"]
+    list_filter = ["team"]
+    search_fields = ["name", "versions__description"]
+
+
+@admin.register(SkillVersion)
+class SkillVersionAdmin(ReadOnlyAdmin):
+    list_display = ["skill", "number", "description", "created_by", "created_at"]
+    list_filter = ["skill__team"]
+    search_fields = ["skill__name", "description", "body"]
+    exclude = ["text"]  # the body and frontmatter show it
+
+
+@admin.register(SkillFile)
+class SkillFileAdmin(ReadOnlyAdmin):
+    list_display = ["version", "path", "size"]
+    search_fields = ["path", "version__skill__name"]
+    exclude = ["content"]
+
+
+@admin.register(SkillUse)
+class SkillUseAdmin(ReadOnlyAdmin):
+    list_display = ["version", "agent", "loaded_at"]
+    list_filter = ["agent__task__team"]
+    search_fields = ["version__skill__name", "agent__name"]
 
 
 @admin.register(Team)

@@ -6,6 +6,7 @@ The URL patterns and the OpenAPI document are both made from it (judges/api_urls
 from agents import api, api_taskfiles
 from agents import api_schemas as schemas
 from agents.api_base import Operation, Route, listing
+from agents.api_skills import ROUTES as SKILL_ROUTES
 
 ROUTES = [
     Route("health", "api_health", get=Operation(api.health, "Status and run mode", schemas.HEALTH, auth="none")),
@@ -110,4 +111,5 @@ ROUTES = [
     *api_taskfiles.ROUTES,
 ]
 
+ROUTES += SKILL_ROUTES
 urlpatterns = [route.urlpattern() for route in ROUTES]

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from agents import worktrees
-from agents.models import Membership, ModelProfile, Repository, Skill, TaskSpec, TasteGuide, Team
+from agents import skill_format, skill_library, taste, worktrees
+from agents.models import Membership, ModelProfile, Repository, TaskSpec, TasteGuide, Team
 
 DEMO_FILES = {
     "README.md": "# mathutil\n\nSmall numeric and text helpers used by the reporting scripts.\n",
@@ -83,18 +83,23 @@ DEMO_AGENTS = [
     ("Radia", "sim-diligent"),
 ]
 
-SKILLS = [
+SKILLS = [  # name, description, instructions, files
     (
-        "Reproduce first",
-        "Run the failing test before changing code.",
-        "1. Run the verify command and read the failure.\n2. Read every module the failure touches.\n"
+        "reproduce-first",
+        "Run the failing test before changing code. Use at the start of any bug fix.",
+        "1. Run the verify command and read the failure (or run `sh /skills/reproduce-first/scripts/first_failure.sh`"
+        " in your sandbox: the first failure, in short).\n2. Read every module the failure touches.\n"
         "3. Write down the cause in one sentence before editing.",
+        {
+            "scripts/first_failure.sh": b"#!/bin/sh\n# the first failing test, in short\npython -m pytest -x -q 2>&1 | tail -n 30\n"
+        },
     ),
     (
-        "Small diff",
-        "Make the smallest change that fixes the cause.",
+        "small-diff",
+        "Make the smallest change that fixes the cause. Use when editing code to fix a bug.",
         "1. Change only the lines that cause the failure.\n2. Do not reformat untouched code.\n"
         "3. Re-run the whole suite, not only the failing test.",
+        {},
     ),
 ]
 
@@ -138,7 +143,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
         name="judge-investigator",
         defaults={"model": "sim/investigator", "family": "sim-judge-c", "investigates": True},
     )
-    taste, _ = TasteGuide.objects.get_or_create(
+    taste_guide, _ = TasteGuide.objects.get_or_create(
         team=team,
         name="House style",
         defaults={
@@ -150,8 +155,9 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
             ]
         },
     )
+    taste.current(taste_guide)
     skills = [
-        Skill.objects.get_or_create(team=team, name=n, defaults={"description": d, "body": b})[0] for n, d, b in SKILLS
+        skill_library.seed(team, skill_library.Draft(skill_format.compose(n, d, b), files)) for n, d, b, files in SKILLS
     ]
     task = TaskSpec.objects.in_team(team).filter(title="Fix mean() in mathutil").first()
     if task is None:
@@ -168,7 +174,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
             budget_usd=2,
             roster=[{"name": n, "profile": p} for n, p in DEMO_AGENTS],
         )
-        task.taste_guides.add(taste)
+        task.taste_guides.add(taste_guide)
         task.skills.add(*skills)
         task.judge_profiles.add(*judges)
     return team, task

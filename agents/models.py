@@ -15,6 +15,7 @@ from django.utils import timezone
 from agents.models_conversation import ConversationEntry  # noqa: F401
 from agents.models_events import Event, Message, event_kinds, register_event_kinds  # noqa: F401
 from agents.models_repos import Repository  # noqa: F401
+from agents.models_skills import Skill, SkillFile, SkillUse, SkillVersion  # noqa: F401
 from agents.models_teams import ApiToken, Invite, Membership, Team, TeamQuerySet, team_id_of  # noqa: F401
 
 
@@ -34,19 +35,25 @@ class TasteGuide(models.Model):
         return reverse("agents:taste_edit", args=[self.pk])
 
 
-class Skill(models.Model):
-    """A reusable prompt sequence an agent may load by name."""
+class TasteVersion(models.Model):
+    """The rules of a taste guide as one save left them: saving changed rules makes a new version; a task pins the
+    versions of its guides at launch, and its agents and judges read those (agents/taste.py)."""
 
-    TEAM_PATH = "team"
+    TEAM_PATH = "guide__team"
     objects = TeamQuerySet.as_manager()
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="skills")
-    name = models.CharField(max_length=100)
-    description = models.CharField(max_length=300)
-    body = models.TextField()
+    guide = models.ForeignKey(TasteGuide, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    rules = models.JSONField(default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["guide_id", "-number"]
+        constraints = [models.UniqueConstraint(fields=["guide", "number"], name="taste_version_number_unique")]
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.guide.name} v{self.number}"
 
 
 PRICE = {"max_digits": 10, "decimal_places": 4, "null": True, "blank": True}
@@ -102,6 +109,9 @@ class TaskSpec(models.Model):
     budget_usd = models.DecimalField(max_digits=8, decimal_places=2, default=5)
     taste_guides = models.ManyToManyField(TasteGuide, blank=True, related_name="tasks")
     skills = models.ManyToManyField(Skill, blank=True, related_name="tasks")
+    # the versions of its skills it launched with: what its agents are offered and load (agents/skill_library.py)
+    pinned_skills = models.ManyToManyField(SkillVersion, blank=True, related_name="pinned_by")
+    pinned_taste = models.ManyToManyField(TasteVersion, blank=True, related_name="pinned_by")
     roster = models.JSONField(default=list)  # [{"name": "Ada", "profile": "sim-diligent"}]
     # verification: the judge panel, how its votes combine, and where approved work is merged
     judge_profiles = models.ManyToManyField(ModelProfile, blank=True, related_name="judging_tasks")

@@ -44,6 +44,7 @@ class Event(models.Model):
         BUDGET_GRANTED = "budget_granted"
         CLEANUP = "cleanup"
         QUESTION = "question"
+        SKILL_LOADED = "skill_loaded"
 
     agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()

@@ -29,7 +29,7 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "launch": (OPERATORS, "launch tasks"),
     "message": (OPERATORS, "message agents"),
     "control": (OPERATORS, "resume, stop, grant budget to or clean up agents"),
-    "edit_taste": (OPERATORS, "write or delete taste guides"),
+    "edit_taste": (OPERATORS, "write or delete taste guides and skills"),
     "export": (OPERATORS | REVIEWERS, "export patches"),
     "review": (REVIEWERS, "approve, reject or comment on work"),
     "set_policy": (ADMINS, "choose the judge panel or the auto-approve policy"),

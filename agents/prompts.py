@@ -8,11 +8,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from agents import skill_library, taste
+
 if TYPE_CHECKING:
     from agents.models import Agent
 
 INJECTED_PREFIX = "[Message from "  # a message from a person or a teammate: "[Message from <sender>] <text>"
 NUDGE_MARK = "[Swarm runtime]"  # starts what the runtime itself says: nudges, loop warnings
+SKILL_DRAFT_MARK = "[Swarm skill draft]"  # starts the request to draft a skill from an approved run (judges)
 
 
 def system_prompt(agent: Agent) -> str:
@@ -37,13 +40,14 @@ def system_prompt(agent: Agent) -> str:
         lines.append(f"Verify command: `{agent.verify_command}`")
     if agent.role == "planner":
         lines.append(planner_text(agent))
-    rules = [r for guide in task.taste_guides.all() for r in guide.rules]
+    rules = taste.task_rules(task)
     if rules:
         lines.append("Taste rules of this team:\n" + "\n".join(f"- {r}" for r in rules))
-    skills = list(task.skills.all())
+    skills = skill_library.task_versions(task)
     if skills:
         lines.append(
-            "Skills you can load with load_skill:\n" + "\n".join(f"- {s.name}: {s.description}" for s in skills)
+            "Skills of this task (load one's instructions with load_skill when it applies, and its files with"
+            " read_skill_file):\n" + "\n".join(f"- {v.skill.name}: {v.description}" for v in skills)
         )
     if teammates:
         lines.append("Your teammates (message them with message_agent): " + ", ".join(teammates))

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents import scheduling, served, worktrees
+from agents import scheduling, served, skill_library, taste, worktrees
 from agents.errors import ServiceError
 from agents.events import after_commit
 from agents.models import Agent, Event, Message, ModelProfile, TaskSpec
@@ -205,6 +205,8 @@ def launch_task(task: TaskSpec) -> list[Agent]:
         claimed = TaskSpec.objects.filter(pk=task.pk, launched_at=None).update(launched_at=timezone.now())
         if claimed != 1:
             raise ServiceError("This task has already been launched.", 409)
+        skill_library.pin(task)  # its agents work with these versions, whatever edits come later
+        taste.pin(task)
         now = timezone.now()
         agents = Agent.objects.bulk_create(
             Agent(

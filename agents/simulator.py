@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from agents.prompts import INJECTED_PREFIX, NUDGE_MARK
+from agents.prompts import INJECTED_PREFIX, NUDGE_MARK, SKILL_DRAFT_MARK
 
 BEHAVIOURS = (
     "diligent",
@@ -92,6 +92,9 @@ def decide(behaviour: str, messages: list[dict]) -> dict:
     if injected:
         quoted = injected[-1].split("] ", 1)[-1][:200]
         reply = f'{name} here: I read your message ("{quoted}") and I am taking it into account. '
+
+    if messages and SKILL_DRAFT_MARK in str(messages[0].get("content") or ""):
+        return {"content": skill_draft(messages), "tool_calls": []}
 
     if behaviour == "investigator":
         return investigator(messages)
@@ -332,3 +335,25 @@ def _score(item: str, ev: dict, strict: bool, passed: bool, tail: str) -> tuple[
     if strict and ev.get("hardcoded_suspects") and re.search(r"symptom|hard.?cod", text):
         return "not_met", ev["hardcoded_suspects"][0]
     return "unknown", "not checked: nothing in the evidence shows it"
+
+
+def skill_draft(messages: list[dict]) -> str:
+    """A SKILL.md made, deterministically, from the run's facts the request carries (judges/skill_draft.py)."""
+    from agents.skill_format import compose
+
+    try:
+        facts = json.loads(messages[-1].get("content") or "{}")
+    except ValueError:
+        facts = {}
+    name = re.sub(r"[^a-z0-9]+", "-", str(facts.get("task", "")).lower()).strip("-")[:48].strip("-") or "approved-run"
+    bullets = lambda items, fmt="{}": "\n".join(f"- {fmt.format(i)}" for i in items) or "- (none recorded)"  # noqa: E731
+    body = (
+        f"Learned from an approved run of “{facts.get('task', '')}”.\n\n"
+        f"## Read first\n{bullets(facts.get('read_first', []), '`{}`')}\n\n"
+        f"## Verify\n{bullets(facts.get('verified_with', []) or [facts.get('verify_command', '')], '`{}`')}\n\n"
+        f"## What the judges praised\n{bullets(facts.get('judges_praised', []))}\n\n"
+        f"## What the reviewer said\n> {facts.get('reviewer_said') or '(no comment)'}"
+    )
+    return compose(
+        f"{name}-way", f"How the approved run of {facts.get('task', 'a task')} worked. Use on similar tasks.", body
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from agents import scheduling
+from agents import scheduling, taste
 from agents.errors import InvalidForm, ServiceError
 from agents.forms import TaskFieldsForm, TasteGuideForm
 from agents.models import Agent, TaskSpec, TasteGuide
@@ -33,12 +33,15 @@ def save_task(by, form: TaskFieldsForm) -> TaskSpec:
 
 
 def save_taste_guide(by, form: TasteGuideForm) -> TasteGuide:
-    """Write a new taste guide or change one (its instance names the team); operators and admins only."""
+    """Write a new taste guide or change one (its instance names the team), as a new version when its rules changed;
+    operators and admins only."""
     require(by, form.instance.team_id, "edit_taste")
     if not form.is_valid():
         raise InvalidForm(form)
     with transaction.atomic():
-        return form.save()
+        guide = form.save()
+        taste.current(guide, by)  # changed rules make a new version; launched tasks keep the one they pinned
+        return guide
 
 
 def delete_task(by, task: TaskSpec) -> str:

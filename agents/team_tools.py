@@ -3,8 +3,8 @@ the team's skills."""
 
 from __future__ import annotations
 
-from agents import services
-from agents.models import Agent, Skill
+from agents import services, skill_library
+from agents.models import Agent
 from agents.tool_errors import ToolRefused
 
 
@@ -47,10 +47,39 @@ def ask_person(agent: Agent, args: dict) -> tuple[str, str, str]:
     return result, f"asking: {question[:180]}", f"{Agent.QUESTION_PAUSE}{' '.join(question.split())}"[:300]
 
 
+MAX_SKILL_FILE_TEXT = 100_000
+
+
 def load_skill(agent: Agent, args: dict) -> tuple[str, str]:
-    name = args.get("name")
-    skill = Skill.objects.in_team(agent.task.team_id).filter(name__iexact=str(name or "").strip()).first()
-    if skill is None:
-        names = ", ".join(agent.task.skills.values_list("name", flat=True))
-        raise ToolRefused(f"no skill named {name!r}; available: {names or 'none'}")
-    return f"# Skill: {skill.name}\n{skill.body}", f"loaded skill {skill.name}"
+    """The body of one of the task's skills, in the version the task pinned; recorded as an event and a use."""
+    version = skill_library.version_for(agent, args.get("name"))
+    name = version.skill.name
+    files = list(version.files.values_list("path", flat=True))
+    if skill_library.record_use(agent, version):
+        services.record_event(agent.pk, "skill_loaded", {"skill": name, "version": version.number, "files": files})
+    text = f"# Skill: {name} (version {version.number})\n{version.body}"
+    if files:
+        text += (
+            f"\n\nIts files (read one with read_skill_file; they are also at {skill_library.SANDBOX_ROOT}/{name}/ in"
+            " your sandbox, read-only, so its scripts run there):\n" + "\n".join(f"- {p}" for p in files)
+        )
+    return text, f"loaded skill {name}"
+
+
+def read_skill_file(agent: Agent, args: dict) -> tuple[str, str]:
+    """One file of one of the task's skills (a reference, a script), as text."""
+    version = skill_library.version_for(agent, args.get("name"))
+    path = str(args.get("path") or "").strip().lstrip("./") if isinstance(args.get("path"), str) else ""
+    found = version.files.filter(path=path).first()
+    if found is None:
+        paths = ", ".join(version.files.values_list("path", flat=True)) or "none"
+        raise ToolRefused(f"skill {version.skill.name} has no file {path[:200]!r}; its files: {paths}")
+    text = found.text()
+    if text is None:
+        where = f"{skill_library.SANDBOX_ROOT}/{version.skill.name}/{found.path}"
+        return (
+            f"{found.path} is a binary file of {found.size} bytes; it is at {where} in your sandbox.",
+            "read skill file",
+        )
+    cut = "\n… [cut]" if len(text) > MAX_SKILL_FILE_TEXT else ""
+    return text[:MAX_SKILL_FILE_TEXT] + cut, f"read {version.skill.name}/{found.path}"[:120]

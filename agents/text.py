@@ -1,8 +1,12 @@
-"""Untrusted text made storable: the one rule every input path (API, forms, model replies) applies."""
+"""Untrusted text made storable: the one rule every input path (API, forms, model replies) applies; and Markdown
+rendered for a page, sanitised (goals, criteria, skills, previews)."""
 
 from __future__ import annotations
 
 import re
+
+import markdown as md
+import nh3
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -17,3 +21,29 @@ def clean_chars(value):
     if isinstance(value, list | tuple):
         return [clean_chars(v) for v in value]
     return value
+
+
+# Markdown preview: only harmless tags; no images (an exfiltration channel), no attributes that act.
+PREVIEW_TAGS = {
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "a",
+    "br",
+    "hr",
+}
+
+
+def render_markdown(text: str) -> str:
+    html = md.markdown(text or "", extensions=["fenced_code"])
+    return nh3.clean(html, tags=PREVIEW_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"})

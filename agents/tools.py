@@ -11,7 +11,18 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import guards, hostgit, lease, planner_tools, sandbox, search, services, team_tools, worktrees
+from agents import (
+    guards,
+    hostgit,
+    lease,
+    planner_tools,
+    sandbox,
+    search,
+    services,
+    skill_library,
+    team_tools,
+    worktrees,
+)
 from agents.llm import ToolCall
 from agents.models import Agent
 from agents.tool_errors import ToolRefused
@@ -117,8 +128,20 @@ TOOLS = [
         "type": "function",
         "function": {
             "name": "load_skill",
-            "description": "Load the full text of one of the team's skills by name.",
+            "description": "Load the instructions of one of this task's skills (listed in your prompt) by name.",
             "parameters": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "read_skill_file",
+            "description": "Read one file of one of this task's skills (a reference or a script), by its path.",
+            "parameters": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "path": {"type": "string"}},
+                "required": ["name", "path"],
+            },
         },
     },
     {
@@ -173,6 +196,8 @@ def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState) -> tuple[st
             result_text, activity = team_tools.load_skill(agent, call.arguments)
         elif call.name in planner_tools.TOOL_NAMES:
             result_text, activity, state.paused = planner_tools.carry_out(agent, call.name, call.arguments)
+        elif call.name == "read_skill_file":
+            result_text, activity = team_tools.read_skill_file(agent, call.arguments)
         elif call.name == "submit":
             result_text, activity = guards.check_submit(agent)
             submitted = call.arguments.get("summary") if isinstance(call.arguments.get("summary"), str) else ""
@@ -203,7 +228,7 @@ def command_in_flight(agent: Agent, call: ToolCall) -> Coroutine | None:
         sandbox.ready(agent.worktree)
     except sandbox.SandboxUnavailable:
         return None
-    return sandbox.arun(agent.worktree, command)
+    return sandbox.arun(agent.worktree, command, skill_library.sandbox_files(agent.task))
 
 
 def command_carried(

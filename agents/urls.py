@@ -1,6 +1,16 @@
 from django.urls import path
 
-from agents import fleet_views, git_http, setup_views, taskfile_views, team_views, tree_views, views
+from agents import (
+    fleet_views,
+    git_http,
+    setup_views,
+    skill_views,
+    taskfile_views,
+    taste_views,
+    team_views,
+    tree_views,
+    views,
+)
 
 app_name = "agents"
 
@@ -28,7 +38,17 @@ urlpatterns = [
     path("taste/new/", views.taste_edit, name="taste_new"),
     path("taste/<int:pk>/", views.taste_edit, name="taste_edit"),
     path("taste/<int:pk>/delete/", views.taste_delete, name="taste_delete"),
+    path("taste/<int:pk>/versions/", taste_views.taste_versions, name="taste_versions"),
     path("preview/", views.markdown_preview, name="preview"),
+    path("skills/", skill_views.skill_list, name="skill_list"),
+    path("skills/new/", skill_views.skill_edit, name="skill_new"),
+    path("skills/preview/", skill_views.skill_preview, name="skill_preview"),
+    path("skills/import/", skill_views.skill_import, name="skill_import"),
+    path("skills/export/", skill_views.skill_export, name="skill_export_all"),
+    path("skills/<int:pk>/", skill_views.skill_detail, name="skill_detail"),
+    path("skills/<int:pk>/edit/", skill_views.skill_edit, name="skill_edit"),
+    path("skills/<int:pk>/export/", skill_views.skill_export, name="skill_export"),
+    path("skills/<int:pk>/delete/", skill_views.skill_delete, name="skill_delete"),
     path("tasks/roster/generate/", views.roster_generate, name="roster_generate"),
     path("tasks/roster/preview/", views.roster_preview, name="roster_preview"),
     path("repos/", setup_views.repo_list, name="repo_list"),

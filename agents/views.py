@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import uuid
 
-import markdown as md
-import nh3
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
@@ -14,36 +12,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from agents import charts, fleet, messaging, receipts, roster, sandbox, services, task_setup
 from agents.events import DENSE_FROM, attention_context, preparation, task_totals
 from agents.forms import MessageForm, TaskSpecForm, TasteGuideForm
-from agents.models import Agent, Skill, TaskSpec, TasteGuide
+from agents.models import Agent, TaskSpec, TasteGuide
 from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
 from agents.teams import current_team_id, team_for
-
-# Markdown preview: only harmless tags; no images (an exfiltration channel), no attributes that act.
-PREVIEW_TAGS = {
-    "p",
-    "ul",
-    "ol",
-    "li",
-    "strong",
-    "em",
-    "code",
-    "pre",
-    "blockquote",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "a",
-    "br",
-    "hr",
-}
-
-
-def render_markdown(text: str) -> str:
-    html = md.markdown(text or "", extensions=["fenced_code"])
-    return nh3.clean(html, tags=PREVIEW_TAGS, attributes={"a": {"href"}}, url_schemes={"http", "https"})
-
+from agents.text import render_markdown
 
 TASK_PAGE = TaskSpec.objects.select_related("repo", "team")
 AGENT_PAGE = Agent.objects.select_related("task", "task__repo", "profile", "parent")
@@ -295,8 +268,7 @@ def agent_control(request, pk: int, action: str):
 def taste_list(request):
     team_id = current_team_id(request)
     guides = TasteGuide.objects.in_team(team_id).order_by("name")
-    skills = Skill.objects.in_team(team_id).order_by("name")
-    return render(request, "agents/taste_list.html", {"guides": guides, "skills": skills})
+    return render(request, "agents/taste_list.html", {"guides": guides})
 
 
 @login_required

@@ -68,7 +68,7 @@ def investigate(verdict: Verdict, judge, evidence: dict, diff: str, source: str)
             used["tokens"] += turn.tokens_in + turn.tokens_out
             used["cost"] += turn.cost_usd
             messages.append(turn.as_message())
-            opinion, error = _answer(turn, messages, checked, str(checkout))
+            opinion, error = _answer(turn, messages, checked, str(checkout), evidence.get("taste"))
             if opinion is not None:
                 break
         else:
@@ -94,18 +94,20 @@ def investigate(verdict: Verdict, judge, evidence: dict, diff: str, source: str)
     return Judgement(**common, **services.clean_payload(opinion))
 
 
-def _answer(turn, messages: list[dict], checked: list[dict], checkout: str) -> tuple[dict | None, str]:
+def _answer(
+    turn, messages: list[dict], checked: list[dict], checkout: str, taste: list[str] | None = None
+) -> tuple[dict | None, str]:
     """Carry out one turn's calls; (the opinion, "") once it gave one, else (None, what was wrong so far)."""
     if not turn.tool_calls:  # a plain answer: the panel's JSON, as a plain judge gives it
         try:
-            return panel.parse_opinion(turn.content or ""), ""
+            return panel.parse_opinion(turn.content or "", taste), ""
         except (ValueError, json.JSONDecodeError) as exc:
             messages.append({"role": "user", "content": f"Call a tool, or give_verdict. ({exc})"})
             return None, f"malformed verdict: {exc}"
     for call in turn.tool_calls:
         if call.name == "give_verdict":
             try:
-                return panel.parse_opinion(json.dumps(call.arguments)), ""
+                return panel.parse_opinion(json.dumps(call.arguments), taste), ""
             except ValueError as exc:
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": f"REFUSED: {exc}"})
                 continue

@@ -14,6 +14,7 @@ urlpatterns = [
     path("verdicts/<int:pk>/comment-form/", views.comment_form, name="comment_form"),
     path("verdicts/<int:pk>/patch/", views.patch, name="patch"),
     path("verdicts/<int:pk>/<str:decision>/", views.decide, name="decide"),
+    path("agents/<int:pk>/save-as-skill/", views.save_as_skill, name="save_as_skill"),
 ]
 
 # pages of a task that judging draws (mounted at the site's root by swarm_web/urls.py, beside the task's own)

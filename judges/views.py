@@ -11,12 +11,12 @@ from django.views.decorators.http import condition, require_GET, require_POST
 
 from agents.context_processors import team as agent_counts
 from agents.errors import FieldError
-from agents.models import Membership, TaskSpec
+from agents.models import Agent, Membership, TaskSpec
 from agents.paging import page_of
 from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
 from agents.teams import current_team_id, team_for
-from judges import bestof, bulk, diffview, queries, services
+from judges import bestof, bulk, diffview, queries, services, skill_draft
 from judges.context_processors import reviews
 from judges.models import Verdict
 
@@ -225,3 +225,17 @@ def compare(request, pk: int):
         "judges/compare.html",
         {"task": task, "attempts": bestof.attempts(task), "can": grants(request.user, task.team_id)},
     )
+
+
+@login_required
+@require_POST
+def save_as_skill(request, pk: int):
+    """ "Save as skill" on an approved run: the skill form, filled with a model's draft and the run as provenance."""
+    agent = owned_or_404(request.user, Agent.objects.select_related("task", "profile"), pk, "edit_taste")
+    try:
+        text = skill_draft.draft(request.user, agent)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(agent)
+    context = {"skill": None, "text": text, "error": None, "sources": [agent.pk], "source_agents": [agent]}
+    return render(request, "agents/skill_form.html", context)

@@ -48,7 +48,7 @@ def small_task(api: Api, roster: list[tuple[str, str]], title: str = "Fix mean()
             "agents": [{"name": n, "model": m} for n, m in roster],
             "budget": {"minutes": 20, "tokens": 100_000, "usd": 1.5},
             "taste_guides": ["House style"],
-            "skills": ["Small diff"],
+            "skills": ["small-diff"],
         },
     )
     assert response.status_code == 201, response.json()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from agents import inflight, scheduling, services, teams, worktrees
-from agents.models import Agent, Membership, ModelProfile, Repository, TaskSpec, TasteGuide
+from agents.models import Agent, Membership, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 from judges.models import Verdict
 from notifications.models import Webhook
 from tests import factories
@@ -185,6 +185,7 @@ def alices_things(demo, alice, bob, victor, adele):
         "fresh_task": fresh.pk,
         "agent": agents[0].pk,
         "guide": TasteGuide.objects.get(team=team).pk,
+        "skill": Skill.objects.in_team(team).get(name="small-diff").pk,
         "verdict": verdict.pk,
         "invite": invite.pk,
         "membership": Membership.objects.get(user=spare).pk,

@@ -19,7 +19,7 @@ def test_an_operator_writes_and_launches_a_task_whose_agents_run_to_review(api, 
     assert task.roster == [{"name": "Ada", "profile": "sim-diligent"}, {"name": "Linus", "profile": "sim-lazy"}]
     assert (task.budget_minutes, task.budget_tokens, str(task.budget_usd)) == (20, 100_000, "1.50")
     assert [g.name for g in task.taste_guides.all()] == created["taste_guides"] == ["House style"]
-    assert [s.name for s in task.skills.all()] == created["skills"] == ["Small diff"]
+    assert [s.name for s in task.skills.all()] == created["skills"] == ["small-diff"]
     assert created["repo"]["name"] == "mathutil"
     assert created["agents"] == [] and created["launched_at"] is None
 

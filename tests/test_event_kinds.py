@@ -66,6 +66,10 @@ SAMPLES: dict[str, tuple[dict, list[str]]] = {
         {"question": "Divide by n or by n-1? <b>bold</b>"},
         ['<span class="label warn">question for a person</span>', "Divide by n or by n-1? &lt;b&gt;bold&lt;/b&gt;"],
     ),
+    "skill_loaded": (
+        {"skill": "small-diff", "version": 2, "files": ["references/<x>.md"]},
+        ["loaded <strong>small-diff</strong> (version 2), with 1 file: references/&lt;x&gt;.md"],
+    ),
     "cleanup": ({"by": "alice", "summary": "removed the worktree"}, ["clean-up</span> by alice: removed the worktree"]),
     "verification": (
         {"state": "started", "command": "python -m pytest -q"},

@@ -12,6 +12,7 @@ from django.test import Client
 from agents.models import (
     Membership,
     Message,
+    Skill,
     TaskSpec,
     TasteGuide,
 )
@@ -136,6 +137,9 @@ def test_every_role_the_table_allows_gets_through(alices_things):
             if name == "agents:taste_delete":  # the first one deletes it: each gets a guide of its own
                 guide = TasteGuide.objects.create(team=TaskSpec.objects.get(pk=alices_things["task"]).team, name="g")
                 path = fill("taste/<int:pk>/delete/", guide.pk)
+            if name == "agents:skill_delete":  # likewise a skill of its own
+                team = TaskSpec.objects.get(pk=alices_things["task"]).team
+                path = fill("skills/<int:pk>/delete/", Skill.objects.create(team=team, name=f"s-{role}").pk)
             response = getattr(clients[role], method)(path, BODIES.get(name, {}) if method == "post" else None)
             assert response.status_code in {200, 201, 302, 400}, (
                 f"{role}: {method.upper()} {path} answered {response.status_code}"

@@ -24,6 +24,9 @@ API_OBJECTS = {
     "api_agent_messages": "agent",
     "api_verdict_approve": "verdict",
     "api_verdict_reject": "verdict",
+    "api_skill": "skill",
+    "api_skill_versions": "skill",
+    "api_skill_files": "skill",
 }
 API_BODIES = {
     "api_repos": {"name": "pwned", "path": "/nonexistent"},
@@ -43,6 +46,9 @@ API_BODIES = {
     "api_verdict_approve": {"comment": "lgtm"},
     "api_verdict_reject": {"comment": "no"},
     "api_verdicts_decide": {"ids": [1, 2, 3], "decision": "reject", "comment": "no"},
+    "api_skills": {"skill_md": "---\nname: pwned\ndescription: pwned\n---\n\npwned\n"},
+    "api_skill_versions": {"skill_md": "---\nname: small-diff\ndescription: pwned\n---\n\npwned\n"},
+    "api_skills_import": {"zip_base64": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
 }
 
 
@@ -64,6 +70,7 @@ def api_requests(things: dict) -> list[tuple[str, str, str, dict | None]]:
                 assert name in API_OBJECTS, f"{route} names an object: add it to API_OBJECTS"
             path = fill(route, things[API_OBJECTS[name]]) if name in API_OBJECTS else "/" + route
             requests.append((name, method, path, API_BODIES.get(name) if method == "post" else None))
+    requests.sort(key=lambda r: r[1] == "delete")  # deletions last: the positive control's other calls need the object
     return requests
 
 
@@ -71,6 +78,8 @@ def api_call(client: Client, token: str | None, method: str, path: str, body: di
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if method == "get":
         return client.get(path, headers=headers)
+    if method != "post":
+        return client.generic(method.upper(), path, headers=headers)
     return client.post(path, json.dumps(body or {}), content_type="application/json", headers=headers)
 
 

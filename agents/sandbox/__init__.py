@@ -94,9 +94,10 @@ def run(
     )
 
 
-async def arun(worktree: str | Path, command: str) -> CommandResult:
+async def arun(worktree: str | Path, command: str, files: dict[str, bytes] | None = None) -> CommandResult:
     """`run` as a coroutine, for the running loop (agents/inflight.py): the command holds no thread while it runs,
-    and cancelling it kills it (its result then says so, exit code 130). The caller checked `ready` already."""
+    and cancelling it kills it (its result then says so, exit code 130). The caller checked `ready` already.
+    `files`: read-only files the command sees at those absolute paths (the task's skills)."""
     return await execute.aexecute(
-        Path(worktree).resolve(), command, settings.SWARM_COMMAND_TIMEOUT, settings.SWARM_OUTPUT_CAP
+        Path(worktree).resolve(), command, settings.SWARM_COMMAND_TIMEOUT, settings.SWARM_OUTPUT_CAP, files=files
     )

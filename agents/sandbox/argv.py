@@ -34,9 +34,17 @@ class DataFds:
         self.fds = []
 
 
-def bwrap_argv(worktree: Path, command: str, data: DataFds, env: dict[str, str] | None = None) -> list[str]:
+def bwrap_argv(
+    worktree: Path,
+    command: str,
+    data: DataFds,
+    env: dict[str, str] | None = None,
+    files: dict[str, bytes] | None = None,
+) -> list[str]:
     """The bwrap command line; the files it reads at start-up are added to `data` (the caller passes and
-    closes them). `env`: variables the command gets besides the sandbox's own (the host's choice, never a secret)."""
+    closes them). `env`: variables the command gets besides the sandbox's own (the host's choice, never a secret).
+    `files`: read-only files at absolute paths outside the worktree (a task's skills at /skills/<name>/...), the
+    executable ones those under a scripts/ folder."""
     worktree = Path(worktree).resolve()
     argv = [
         shutil.which("bwrap") or "bwrap",
@@ -66,6 +74,8 @@ def bwrap_argv(worktree: Path, command: str, data: DataFds, env: dict[str, str] 
         # the pointer file (or a repository's own .git directory) read-only: a rewritten `gitdir:` would point
         # the host's git at a config the agent wrote
         mounts.bind(str(dotgit))
+    for dest, content in sorted((files or {}).items()):
+        mounts.data(dest, content, perms="0755" if "/scripts/" in dest else "0644")
     view = gitview.git_view(worktree)
     if view is not None:
         view.mount(mounts)

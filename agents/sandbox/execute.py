@@ -117,13 +117,14 @@ async def aexecute(
     cap: int,
     extra_env: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
+    files: dict[str, bytes] | None = None,
 ) -> CommandResult:
     """One command, its process waited for on the running loop (no thread waits with it). Cancelling the task kills
     it and returns what it printed so far (exit code 130): a person's interrupt answers the model with that.
     `extra_env` goes to the wrapper outside the sandbox (the self-test's canary); `env` to the command inside."""
     started = time.monotonic()
     cancelled = False
-    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, worktree, command, env))
+    preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, worktree, command, env, files))
     try:
         cgroup, wrapper, data = await asyncio.shield(preparing)
     except asyncio.CancelledError:  # made all the same, to be undone: no cgroup left behind
@@ -178,7 +179,9 @@ async def aexecute(
     )
 
 
-def _prepare(worktree: Path, command: str, env: dict[str, str] | None) -> tuple[cgroups.Cgroup, list[str], DataFds]:
+def _prepare(
+    worktree: Path, command: str, env: dict[str, str] | None, files: dict[str, bytes] | None = None
+) -> tuple[cgroups.Cgroup, list[str], DataFds]:
     """Everything but the start (in a thread: an ACL walk, cgroup files): the cgroup, the command line, its fds."""
     if as_root():
         acl.grant_worktree(worktree, SANDBOX_UID)
@@ -188,7 +191,7 @@ def _prepare(worktree: Path, command: str, env: dict[str, str] | None) -> tuple[
         rlimits.append(f"--nproc={NPROC_FALLBACK}")
     data = DataFds()
     try:
-        argv = bwrap_argv(worktree, command, data, env)
+        argv = bwrap_argv(worktree, command, data, env, files)
     except BaseException:
         data.close()
         cgroup.destroy()

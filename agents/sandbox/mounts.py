@@ -82,10 +82,10 @@ class Mounts:
         self.argv += ["--tmpfs", dest]
         self.mounts[dest] = "tmpfs"
 
-    def data(self, dest: str, content: str | bytes) -> None:
+    def data(self, dest: str, content: str | bytes, perms: str = "0644") -> None:
         self._parents(dest)
         raw = content.encode() if isinstance(content, str) else content
-        self.argv += ["--perms", "0644", "--ro-bind-data", str(self.data_fd(raw)), dest]
+        self.argv += ["--perms", perms, "--ro-bind-data", str(self.data_fd(raw)), dest]
         self.mounts[dest] = "bind"
 
     def dir(self, dest: str) -> None:

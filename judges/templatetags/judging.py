@@ -56,3 +56,11 @@ def judging_totals(judgements) -> dict:
         "cost": sum(j.cost_usd for j in rows),
         "seconds": sum(j.seconds for j in rows),
     }
+
+
+@register.simple_tag
+def failing_rules(team_id: int, task_id: int | None = None) -> list[dict]:
+    """The taste rules judges found not met most often, on a task or across the team (judges/taste_stats.py)."""
+    from judges.taste_stats import failing_rules as ranked
+
+    return ranked(team_id, task_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from judges.panel import SENSITIVE, _diff_facts, _looks_hard_coded, aggregate, parse_opinion
@@ -134,3 +136,13 @@ def test_paths_that_change_how_code_is_built_or_tested_are_sensitive(path):
 @pytest.mark.parametrize("path", ["stats.py", "docs/requirements.md", "src/makefile_parser.py"])
 def test_ordinary_source_files_are_not_sensitive(path):
     assert not SENSITIVE.search(path)
+
+
+def test_an_opinion_that_skips_a_taste_rule_is_incomplete():
+    rules = ["Keep diffs small.", "No print() debugging left in code."]
+    one = [{"kind": "taste", "item": "keep  diffs small.", "status": "met", "evidence": "3 lines"}]
+    text = '{"recommendation": "approve", "checklist": %s, "reasons": ["ok"]}'
+    with pytest.raises(ValueError, match="skips taste rules .*“No print\\(\\) debugging left in code.”"):
+        parse_opinion(text % json.dumps(one), rules)
+    both = [*one, {"kind": "taste", "item": rules[1], "status": "not_met", "evidence": "print(x)"}]
+    assert parse_opinion(text % json.dumps(both), rules)["checklist"] == both
