@@ -104,6 +104,21 @@ ROLES = {
     ("api_verdict_approve", "post"): {R, A},
     ("api_verdict_reject", "post"): {R, A},
     ("api_verdicts_decide", "post"): {R, A},
+    ("api_task", "patch"): {OP, A},
+    ("api_task", "delete"): {OP, A},
+    ("api_task_panel", "patch"): {A},
+    ("api_task_broadcast", "post"): {OP, A},
+    ("api_task_stop", "post"): {OP, A},
+    ("api_task_act", "post"): {OP, A},
+    ("api_agent_stop", "post"): {OP, A},
+    ("api_agent_pause", "post"): {OP, A},
+    ("api_agent_resume", "post"): {OP, A},
+    ("api_agent_grant", "post"): {OP, A},
+    ("api_agent_cleanup", "post"): {OP, A},
+    ("api_taste", "post"): {OP, A},
+    ("api_taste_guide", "patch"): {OP, A},
+    ("api_taste_guide", "delete"): {OP, A},
+    ("api_verdict_patch", "post"): {OP, R, A},
 }
 API_READS = {
     "api_repos",
@@ -114,6 +129,14 @@ API_READS = {
     "api_agent",
     "api_agent_events",
     "api_verdicts",
+    "api_task_panel",
+    "api_taste",
+    "api_taste_guide",
+    "api_verdict",
+    "api_verdict_opinions",
+    "api_verdict_audit",
+    "api_verdict_diff",
+    "api_search",
 }
 
 # Every URL that names one object, by the kind of object its pk is. A new one must be added here.

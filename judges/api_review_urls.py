@@ -1,0 +1,96 @@
+"""The route table of the review pages' other reads and the patch export (judges/api_review.py): URLs under
+/api/ with their shapes; swarm_web/urls.py includes it beside judges/api_urls.py."""
+
+from __future__ import annotations
+
+from agents.api_base import INTEGER, NUMBER, STRING, STRINGS, Operation, Route, obj
+from agents.api_lists import PAGE_QUERY, page_schema
+from judges import api_review as review
+from judges.api_schemas import VERDICT
+
+OPINION = obj(
+    "Opinion",
+    id=INTEGER,
+    judge={**STRING, "description": "the judge's model profile"},
+    model=STRING,
+    family=STRING,
+    recommendation={**STRING, "description": "approve, reject, needs_person or error"},
+    checklist={"type": "array", "items": {"type": "object"}, "description": "[{kind, item, status, evidence}]"},
+    reasons=STRINGS,
+    error=STRING,
+    checked={"type": "array", "items": {"type": "object"}, "description": "an investigating judge's tool calls"},
+    tokens=INTEGER,
+    cost_usd=NUMBER,
+    seconds=NUMBER,
+    created_at=STRING,
+)
+REVIEW = obj(
+    "AuditRow",
+    id=INTEGER,
+    reviewer={"type": ["string", "null"]},
+    decision={**STRING, "description": "approve, reject or withdraw"},
+    comment=STRING,
+    line_comments={"type": "array", "items": {"type": "object"}, "description": "[{path, line, text}] on the diff"},
+    commit_sha=STRING,
+    outcome={**STRING, "description": "done, merged <sha>, refused: …, conflict: …"},
+    created_at=STRING,
+)
+VERDICT_DETAIL = obj(
+    "VerdictDetail",
+    **VERDICT["properties"],
+    rule=STRING,
+    merged_commit=STRING,
+    merge_error=STRING,
+    opinions={"type": "array", "items": OPINION},
+    reviews={"type": "array", "items": REVIEW},
+)
+DIFF_FILE = obj("DiffFile", path=STRING, added=INTEGER, removed=INTEGER, text=STRING)
+PATCH = obj(verdict=INTEGER, filename=STRING, patch={**STRING, "description": "git format-patch text"})
+
+ROUTES = [
+    Route(
+        "verdicts/<int:pk>",
+        "api_verdict",
+        get=Operation(review.verdict_detail, "A verdict with its judges' opinions and its audit trail", VERDICT_DETAIL),
+    ),
+    Route(
+        "verdicts/<int:pk>/opinions",
+        "api_verdict_opinions",
+        get=Operation(
+            review.verdict_opinions, "Each judge's opinion", page_schema("opinions", OPINION), query=PAGE_QUERY
+        ),
+    ),
+    Route(
+        "verdicts/<int:pk>/audit",
+        "api_verdict_audit",
+        get=Operation(
+            review.verdict_audit,
+            "The audit trail: every decision taken or attempted on the verdict, refusals included",
+            page_schema("reviews", REVIEW),
+            query=PAGE_QUERY,
+        ),
+    ),
+    Route(
+        "verdicts/<int:pk>/diff",
+        "api_verdict_diff",
+        get=Operation(
+            review.verdict_diff,
+            "The submitted diff, a page of files at a time",
+            page_schema("files", DIFF_FILE, verdict=INTEGER, commit_sha=STRING),
+            query=PAGE_QUERY,
+        ),
+    ),
+    Route(
+        "verdicts/<int:pk>/patch",
+        "api_verdict_patch",
+        post=Operation(
+            review.verdict_patch,
+            "Export the submitted work as a patch (recorded: a branch is deleted at clean-up only once exported)",
+            PATCH,
+            errors=(409,),
+            action="export",
+        ),
+    ),
+]
+
+urlpatterns = [route.urlpattern() for route in ROUTES]
