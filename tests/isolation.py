@@ -79,6 +79,8 @@ ROLES = {
     ("agents:invite_revoke", "post"): {A},
     ("agents:member_role", "post"): {A},
     ("agents:member_remove", "post"): {A},
+    ("agents:token_create", "post"): EVERYONE,  # a person's own tokens: the scope never widens the role
+    ("agents:token_revoke", "post"): EVERYONE,
     ("judges:queue", "get"): EVERYONE,
     ("judges:queue_live", "get"): EVERYONE,
     ("judges:nav_counts", "get"): EVERYONE,
@@ -218,6 +220,8 @@ POST_ONLY = {
     "agents:model_delete",
     "agents:model_test",
     "notifications:webhook_delete",
+    "agents:token_create",
+    "agents:token_revoke",
 }
 
 GET_ONLY = {
