@@ -143,4 +143,5 @@ def test_the_team_page_makes_a_token_shows_it_once_and_revokes_it(alice_client, 
     token = ApiToken.objects.get(user=alice, name="deploy bot")
     assert alice_client.post("/team/tokens/revoke/", {"token": token.pk}).status_code == 302
     assert not ApiToken.objects.filter(pk=token.pk).exists()
-    assert "deploy bot" not in alice_client.get("/team/").content.decode()
+    after = alice_client.get("/team/").content.decode()
+    assert "The API token “deploy bot” no longer works." in after and 'id="token-' not in after
