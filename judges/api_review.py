@@ -7,9 +7,12 @@ the routes and shapes.
 
 from __future__ import annotations
 
-from agents.api_base import owned
-from agents.api_lists import paged
-from judges import services
+from django.urls import reverse
+
+from agents.api_base import FieldError, int_query, owned
+from agents.api_lists import MAX_PER_PAGE, paged
+from agents.models import Agent
+from judges import run_search, services
 from judges.api import _verdicts, verdict_json
 from judges.models import Judgement, Review, Verdict
 
@@ -107,4 +110,44 @@ def verdict_patch(request, pk: int) -> dict:
         "verdict": verdict.pk,
         "filename": f"{verdict.agent.branch.replace('/', '-')}.patch",
         "patch": text,
+    }
+
+
+def hit_json(hit: run_search.Hit) -> dict:
+    agent = hit.agent
+    url = (
+        reverse("judges:detail", args=[hit.id])
+        if hit.kind == "verdict"
+        else reverse("agents:agent_detail", args=[agent.pk])
+    )
+    return {
+        "kind": hit.kind,
+        "id": hit.id,
+        "agent": {
+            "id": agent.pk,
+            "name": agent.name,
+            "model": agent.profile.name,
+            "family": agent.profile.family,
+            "status": agent.status,
+        },
+        "task": {"id": agent.task_id, "title": agent.task.title},
+        "snippet": hit.snippet,
+        "marks": [list(m) for m in hit.marks],
+        "url": url,
+    }
+
+
+def search_runs(request) -> dict:
+    """Past runs of the caller's teams by the words of their transcripts, messages and verdicts."""
+    filters = run_search.filters_from(request.GET)
+    number, per_page = int_query(request, "page", 1), int_query(request, "per_page", 20)
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise FieldError("per_page", f"must be between 1 and {MAX_PER_PAGE}.")
+    found = run_search.search(Agent.objects.for_user(request.user), request.GET.get("q", ""), filters, number, per_page)
+    return {
+        "hits": [hit_json(h) for h in found.hits],
+        "page": found.page,
+        "pages": found.pages,
+        "total": found.total,
+        "per_page": found.per_page,
     }

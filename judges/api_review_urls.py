@@ -6,6 +6,7 @@ from __future__ import annotations
 from agents.api_base import INTEGER, NUMBER, STRING, STRINGS, Operation, Route, obj
 from agents.api_lists import PAGE_QUERY, page_schema
 from judges import api_review as review
+from judges import run_search
 from judges.api_schemas import VERDICT
 
 OPINION = obj(
@@ -45,9 +46,47 @@ VERDICT_DETAIL = obj(
     reviews={"type": "array", "items": REVIEW},
 )
 DIFF_FILE = obj("DiffFile", path=STRING, added=INTEGER, removed=INTEGER, text=STRING)
+HIT = obj(
+    "SearchHit",
+    kind={"type": "string", "enum": list(run_search.KINDS)},
+    id={**INTEGER, "description": "the transcript entry's, message's or verdict's id"},
+    agent=obj(id=INTEGER, name=STRING, model=STRING, family=STRING, status=STRING),
+    task=obj(id=INTEGER, title=STRING),
+    snippet={**STRING, "description": "the text around the match, as it was written"},
+    marks={
+        "type": "array",
+        "items": {"type": "array", "items": INTEGER, "minItems": 2, "maxItems": 2},
+        "description": "[start, end) of each match in the snippet",
+    },
+    url={**STRING, "description": "the page to open: the agent's, or the verdict's"},
+)
+SEARCH_QUERY = {
+    "q": {
+        "type": "string",
+        "maxLength": run_search.MAX_QUERY,
+        "description": 'words (all of them), "a phrase", prefix*, a OR b, -word',
+    },
+    "task": {"type": "integer", "minimum": 1, "description": "a task's id"},
+    "agent": {"type": "string", "description": "part of the agent's name, any case"},
+    "model": {"type": "string", "description": "the model profile's name"},
+    "family": {"type": "string", "description": "the model family"},
+    "outcome": {"type": "string", "enum": list(run_search.OUTCOMES)},
+    "kind": {"type": "string", "enum": list(run_search.KINDS)},
+    **PAGE_QUERY,
+}
 PATCH = obj(verdict=INTEGER, filename=STRING, patch={**STRING, "description": "git format-patch text"})
 
 ROUTES = [
+    Route(
+        "search",
+        "api_search",
+        get=Operation(
+            review.search_runs,
+            "Search past runs: the transcripts, messages and verdicts of your teams' agents, best match first",
+            page_schema("hits", HIT),
+            query=SEARCH_QUERY,
+        ),
+    ),
     Route(
         "verdicts/<int:pk>",
         "api_verdict",
