@@ -22,6 +22,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found
 
 from agents import permissions, services
 from agents.api_check import MAX_ID, check
@@ -75,6 +76,13 @@ def error(message: str, status: int, **extra) -> JsonResponse:
     if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="swarm"'
     return response
+
+
+def not_found(request, exception=None):
+    """The site's 404: JSON under /api/ (a URL that matches no route, like /api/tasks/-1), the page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error("There is no such API URL; /api/openapi.json lists them.", 404)
+    return page_not_found(request, exception)
 
 
 def dispatch(route: Route, request, **kwargs) -> JsonResponse:

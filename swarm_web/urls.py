@@ -21,3 +21,4 @@ urlpatterns = [
     path("", include("agents.urls")),
 ]
 handler403 = "agents.views.permission_denied"
+handler404 = "agents.api_base.not_found"  # JSON under /api/
