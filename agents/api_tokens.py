@@ -6,23 +6,8 @@ The rules are agents/tokens.py's, shared with the team page.
 from __future__ import annotations
 
 from agents import tokens
-from agents.api_base import INTEGER, STRING, body, obj, text
 from agents.api_lists import paged
 from agents.models import ApiToken
-
-SCOPE = {
-    "type": "string",
-    "enum": ApiToken.Scope.values,
-    "description": "read: GET only; operate: write, launch, stop, message, grant; review: approve and reject;"
-    " admin: all, team setup included. Never more than the user's role in a team allows.",
-}
-TOKEN = obj("ApiToken", id=INTEGER, name=STRING, scope=SCOPE, created_at=STRING)
-NEW_TOKEN = body(["name", "scope"], name=text(100, 1, description="what it is for, e.g. nightly CI"), scope=SCOPE)
-ISSUED = obj(
-    "IssuedApiToken",
-    **TOKEN["properties"],
-    token={"type": "string", "description": "the token itself: shown in this answer only, stored hashed"},
-)
 
 
 def token_json(t: ApiToken) -> dict:

@@ -3,78 +3,10 @@
 
 from __future__ import annotations
 
-from agents.api_base import INTEGER, NUMBER, STRING, STRINGS, Operation, Route, obj
+from agents.api_base import INTEGER, STRING, Operation, Route
 from agents.api_lists import PAGE_QUERY, page_schema
 from judges import api_review as review
-from judges import run_search
-from judges.api_schemas import VERDICT
-
-OPINION = obj(
-    "Opinion",
-    id=INTEGER,
-    judge={**STRING, "description": "the judge's model profile"},
-    model=STRING,
-    family=STRING,
-    recommendation={**STRING, "description": "approve, reject, needs_person or error"},
-    checklist={"type": "array", "items": {"type": "object"}, "description": "[{kind, item, status, evidence}]"},
-    reasons=STRINGS,
-    error=STRING,
-    checked={"type": "array", "items": {"type": "object"}, "description": "an investigating judge's tool calls"},
-    tokens=INTEGER,
-    cost_usd=NUMBER,
-    seconds=NUMBER,
-    created_at=STRING,
-)
-REVIEW = obj(
-    "AuditRow",
-    id=INTEGER,
-    reviewer={"type": ["string", "null"]},
-    decision={**STRING, "description": "approve, reject or withdraw"},
-    comment=STRING,
-    line_comments={"type": "array", "items": {"type": "object"}, "description": "[{path, line, text}] on the diff"},
-    commit_sha=STRING,
-    outcome={**STRING, "description": "done, merged <sha>, refused: …, conflict: …"},
-    created_at=STRING,
-)
-VERDICT_DETAIL = obj(
-    "VerdictDetail",
-    **VERDICT["properties"],
-    rule=STRING,
-    merged_commit=STRING,
-    merge_error=STRING,
-    opinions={"type": "array", "items": OPINION},
-    reviews={"type": "array", "items": REVIEW},
-)
-DIFF_FILE = obj("DiffFile", path=STRING, added=INTEGER, removed=INTEGER, text=STRING)
-HIT = obj(
-    "SearchHit",
-    kind={"type": "string", "enum": list(run_search.KINDS)},
-    id={**INTEGER, "description": "the transcript entry's, message's or verdict's id"},
-    agent=obj(id=INTEGER, name=STRING, model=STRING, family=STRING, status=STRING),
-    task=obj(id=INTEGER, title=STRING),
-    snippet={**STRING, "description": "the text around the match, as it was written"},
-    marks={
-        "type": "array",
-        "items": {"type": "array", "items": INTEGER, "minItems": 2, "maxItems": 2},
-        "description": "[start, end) of each match in the snippet",
-    },
-    url={**STRING, "description": "the page to open: the agent's, or the verdict's"},
-)
-SEARCH_QUERY = {
-    "q": {
-        "type": "string",
-        "maxLength": run_search.MAX_QUERY,
-        "description": 'words (all of them), "a phrase", prefix*, a OR b, -word',
-    },
-    "task": {"type": "integer", "minimum": 1, "description": "a task's id"},
-    "agent": {"type": "string", "description": "part of the agent's name, any case"},
-    "model": {"type": "string", "description": "the model profile's name"},
-    "family": {"type": "string", "description": "the model family"},
-    "outcome": {"type": "string", "enum": list(run_search.OUTCOMES)},
-    "kind": {"type": "string", "enum": list(run_search.KINDS)},
-    **PAGE_QUERY,
-}
-PATCH = obj(verdict=INTEGER, filename=STRING, patch={**STRING, "description": "git format-patch text"})
+from judges import api_review_schemas as shapes
 
 ROUTES = [
     Route(
@@ -83,20 +15,22 @@ ROUTES = [
         get=Operation(
             review.search_runs,
             "Search past runs: the transcripts, messages and verdicts of your teams' agents, best match first",
-            page_schema("hits", HIT),
-            query=SEARCH_QUERY,
+            page_schema("hits", shapes.HIT),
+            query=shapes.SEARCH_QUERY,
         ),
     ),
     Route(
         "verdicts/<int:pk>",
         "api_verdict",
-        get=Operation(review.verdict_detail, "A verdict with its judges' opinions and its audit trail", VERDICT_DETAIL),
+        get=Operation(
+            review.verdict_detail, "A verdict with its judges' opinions and its audit trail", shapes.VERDICT_DETAIL
+        ),
     ),
     Route(
         "verdicts/<int:pk>/opinions",
         "api_verdict_opinions",
         get=Operation(
-            review.verdict_opinions, "Each judge's opinion", page_schema("opinions", OPINION), query=PAGE_QUERY
+            review.verdict_opinions, "Each judge's opinion", page_schema("opinions", shapes.OPINION), query=PAGE_QUERY
         ),
     ),
     Route(
@@ -105,7 +39,7 @@ ROUTES = [
         get=Operation(
             review.verdict_audit,
             "The audit trail: every decision taken or attempted on the verdict, refusals included",
-            page_schema("reviews", REVIEW),
+            page_schema("reviews", shapes.REVIEW),
             query=PAGE_QUERY,
         ),
     ),
@@ -115,7 +49,7 @@ ROUTES = [
         get=Operation(
             review.verdict_diff,
             "The submitted diff, a page of files at a time",
-            page_schema("files", DIFF_FILE, verdict=INTEGER, commit_sha=STRING),
+            page_schema("files", shapes.DIFF_FILE, verdict=INTEGER, commit_sha=STRING),
             query=PAGE_QUERY,
         ),
     ),
@@ -125,7 +59,7 @@ ROUTES = [
         post=Operation(
             review.verdict_patch,
             "Export the submitted work as a patch (recorded: a branch is deleted at clean-up only once exported)",
-            PATCH,
+            shapes.PATCH,
             errors=(409,),
             action="export",
         ),
