@@ -1,5 +1,6 @@
 """Replaying a finished run in real headless Chromium: the agent page shows its events again one by one at the
-speed chosen (1x, 4x, 16x), from the event log already on the page, and "show all" puts every event back."""
+speed chosen (1x, 4x, 16x), from the event log already on the page, and "show all" puts every event back; the
+run is then found by its words on the search page, whose results change as you type."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def test_a_finished_run_is_replayed_at_the_chosen_speed(live_app, browser):
 
     expect.set_options(timeout=60_000)
     app = live_app(step_delay=0.3)
-    with session(browser, app, "replay") as (context, _):
+    with session(browser, app, "replay") as (context, watch):
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         log_in(page, app.admin_password)
@@ -53,3 +54,15 @@ def test_a_finished_run_is_replayed_at_the_chosen_speed(live_app, browser):
         expect(status).to_have_text("Showing every event.")
         expect(page.locator("#transcript li.event[hidden]")).to_have_count(0)
         assert events.count() == total
+
+        # the same run is found by its words on the search page, the match marked, as you type
+        page.get_by_role("link", name="Search", exact=True).click()
+        page.get_by_label("Words").fill("finished")
+        hit = page.locator(".search-hit", has_text="Lee").first
+        expect(hit.locator("mark")).to_have_text(re.compile("finished", re.I))
+        watch.expect(400, "/reviews/search/")  # a malformed query is a 400 that says why
+        page.get_by_label("Words").fill('"unclosed')
+        expect(page.get_by_role("alert")).to_contain_text("Q has a quote that is not closed")
+        page.get_by_label("Words").fill("finished")
+        expect(hit).to_be_visible()
+        shot(page, "replay", "02-search")
