@@ -200,10 +200,11 @@ class InviteAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ReadOnlyAdmin):
-    """Made by `manage.py api_token`; deleting one here revokes it."""
+    """Made by `manage.py api_token`, the team page or the API; deleting one here revokes it."""
 
-    list_display = ["user", "created_at"]
-    search_fields = ["user__username"]
+    list_display = ["user", "name", "scope", "created_at"]
+    list_filter = ["scope"]
+    search_fields = ["user__username", "name"]
     exclude = ["digest"]
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -17,11 +17,12 @@ from agents.api_base import (
     owned,
     request_team,
 )
+from agents.api_lists import paged
 from agents.forms import TaskFieldsForm, check_best_of, clean_acceptance, clean_planner, clean_roster
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 from agents.setup_forms import ModelProfileForm
 
-PAGE = 500  # tasks or events per answer; `next_after` pages through events
+PAGE = 500  # events per answer; `next_after` pages through them
 
 # ---------------------------------------------------------------- how objects look in answers
 
@@ -183,8 +184,7 @@ def openapi(request) -> dict:
 
 
 def repos_list(request) -> dict:
-    repos = Repository.objects.for_user(request.user).order_by("name", "id")
-    return {"repos": [repo_json(r) for r in repos]}
+    return paged(request, Repository.objects.for_user(request.user).order_by("name", "id"), "repos", repo_json)
 
 
 def _form_data(data: dict, fields: tuple[str, ...]) -> dict:
@@ -209,8 +209,7 @@ def repo_fetch(request, pk: int) -> dict:
 
 
 def models_list(request) -> dict:
-    profiles = ModelProfile.objects.for_user(request.user).order_by("name", "id")
-    return {"models": [profile_json(p) for p in profiles]}
+    return paged(request, ModelProfile.objects.for_user(request.user).order_by("name", "id"), "models", profile_json)
 
 
 def models_create(request, data: dict):
@@ -220,12 +219,14 @@ def models_create(request, data: dict):
 
 
 def tasks_list(request) -> dict:
-    tasks = list(TaskSpec.objects.for_user(request.user).select_related("repo").order_by("-created_at")[:PAGE])
+    tasks = TaskSpec.objects.for_user(request.user).select_related("repo").order_by("-created_at", "-id")
+    answer = paged(request, tasks, "tasks", lambda t: t)
     by_status: dict[int, dict[str, int]] = {}
-    rows = Agent.objects.filter(task__in=tasks).values("task_id", "status").annotate(n=Count("id"))
+    rows = Agent.objects.filter(task__in=answer["tasks"]).values("task_id", "status").annotate(n=Count("id"))
     for row in rows:
         by_status.setdefault(row["task_id"], {})[row["status"]] = row["n"]
-    return {"tasks": [task_summary_json(t, by_status.get(t.pk, {})) for t in tasks]}
+    answer["tasks"] = [task_summary_json(t, by_status.get(t.pk, {})) for t in answer["tasks"]]
+    return answer
 
 
 _FORM_FIELDS = {"budget_minutes": "budget.minutes", "budget_tokens": "budget.tokens", "budget_usd": "budget.usd"}
@@ -241,60 +242,71 @@ def _names_to_ids(model, team, names: list[str], where: str) -> list[int]:
 
 def tasks_create(request, data: dict):
     team = request_team(request, data.get("team"))
-    ref = data["repo"]
-    repo = Repository.objects.in_team(team).filter(Q(name=ref) if isinstance(ref, str) else Q(pk=ref)).first()
-    if repo is None:
-        raise FieldError("repo", f"is not a repository of your team ({ref!s}); add it with POST /api/repos.")
-    defaults = {f.name: f.default for f in TaskSpec._meta.get_fields() if f.name.startswith("budget_")}
+    return task_json(task_setup.save_task(request.user, task_form(team, data)))
+
+
+def task_form(team, data: dict, task: TaskSpec | None = None) -> TaskFieldsForm:
+    """The task form a JSON body makes, checked (a FieldError names the first field at fault): a new task's, or
+    a change to `task`, whose current values stand for the fields the body leaves out."""
+    if "repo" in data:
+        ref = data["repo"]
+        repo = Repository.objects.in_team(team).filter(Q(name=ref) if isinstance(ref, str) else Q(pk=ref)).first()
+        if repo is None:
+            raise FieldError("repo", f"is not a repository of your team ({ref!s}); add it with POST /api/repos.")
+    else:
+        repo = task.repo
+    if task is None:
+        now = {f.name: f.default for f in TaskSpec._meta.get_fields() if f.name.startswith("budget_")}
+        now.update(context="", verify_command="", taste_guides=[], skills=[], best_of_n=False)
+    else:
+        now = {f: getattr(task, f) for f in ("title", "goal", "context", "verify_command", "best_of_n")}
+        now.update({f: getattr(task, f) for f in ("budget_minutes", "budget_tokens", "budget_usd")})
+        now["taste_guides"] = list(task.taste_guides.values_list("pk", flat=True))
+        now["skills"] = list(task.skills.values_list("pk", flat=True))
     budget = data.get("budget", {})
-    form = TaskFieldsForm(
-        {
-            "title": data["title"],
-            "repo": repo.pk,
-            "goal": data["goal"],
-            "context": data.get("context", ""),
-            "verify_command": data.get("verify_command", ""),
-            "budget_minutes": budget.get("minutes", defaults["budget_minutes"]),
-            "budget_tokens": budget.get("tokens", defaults["budget_tokens"]),
-            "budget_usd": str(budget.get("usd", defaults["budget_usd"])),
-            "taste_guides": _names_to_ids(TasteGuide, team, data.get("taste_guides", []), "taste_guides"),
-            "skills": _names_to_ids(Skill, team, data.get("skills", []), "skills"),
-            "best_of_n": data.get("best_of_n", False),
-        },
-        team=team,
-    )
+    fields = {"repo": repo.pk}
+    for name in ("title", "goal", "context", "verify_command", "best_of_n"):
+        fields[name] = data[name] if name in data else now[name]
+    for name in ("minutes", "tokens", "usd"):
+        fields[f"budget_{name}"] = str(budget[name] if name in budget else now[f"budget_{name}"])
+    for name, model in (("taste_guides", TasteGuide), ("skills", Skill)):
+        fields[name] = _names_to_ids(model, team, data[name], name) if name in data else now[name]
+    form = TaskFieldsForm(fields, instance=task, team=team)
     if not form.is_valid():
         problems = [(_FORM_FIELDS.get(f, f), " ".join(msgs)) for f, msgs in form.errors.items()]
         error = FieldError(*problems[0])
         error.message = "; ".join(f"{f}: {m}" for f, m in problems)  # every problem at once, the first named
         raise error
     try:
-        form.instance.acceptance = clean_acceptance(data["acceptance"])
+        form.instance.acceptance = clean_acceptance(data["acceptance"] if "acceptance" in data else task.acceptance)
     except ValidationError as exc:
         raise FieldError("acceptance", " ".join(exc.messages)) from None
-    conf = data.get("planner") or {}
-    try:
-        form.instance.planner = clean_planner(
-            conf.get("model", "").strip(),
-            conf.get("workers", []),
-            conf.get("max_workers", 4),
-            conf.get("max_depth", 1),
-            team,
-        )
-    except ValidationError as exc:
-        raise FieldError("planner", " ".join(exc.messages)) from None
-    if not form.instance.planner and not data.get("agents"):
+    if "planner" in data:  # else a new task has none and a change keeps the task's
+        conf = data.get("planner") or {}
+        try:
+            form.instance.planner = clean_planner(
+                conf.get("model", "").strip(),
+                conf.get("workers", []),
+                conf.get("max_workers", 4),
+                conf.get("max_depth", 1),
+                team,
+            )
+        except ValidationError as exc:
+            raise FieldError("planner", " ".join(exc.messages)) from None
+    entries = [(a["name"].strip(), a["model"].strip()) for a in data["agents"]] if "agents" in data else None
+    if entries is None:
+        entries = [(r["name"], r["profile"]) for r in task.roster] if task is not None else []
+    if not form.instance.planner and not entries:
         raise FieldError("agents", "Name at least one agent, or give a planner.")
     try:
-        agents = [(a["name"].strip(), a["model"].strip()) for a in data.get("agents", [])]
-        form.instance.roster = clean_roster(agents, team) if agents else []
+        form.instance.roster = clean_roster(entries, team) if entries else []
     except ValidationError as exc:
         raise FieldError("agents", " ".join(exc.messages)) from None
     try:
         check_best_of(form.instance.best_of_n, form.instance.roster)
     except ValidationError as exc:
         raise FieldError("best_of_n", " ".join(exc.messages)) from None
-    return task_json(task_setup.save_task(request.user, form))
+    return form
 
 
 def _task(request, pk: int) -> TaskSpec:

@@ -22,12 +22,13 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found
 
 from agents import permissions, services
+from agents.api_check import MAX_ID, check
 from agents.errors import FieldError, ServiceError
 from agents.models import ApiToken, Team, team_id_of
 
-MAX_ID = 2**63 - 1
 # what a failed token attempt is recorded as: the address is what counts (no account is named)
 TOKEN_CREDENTIALS = {"username": "(api token)"}
 TOKEN_HINT = "make one with `python manage.py api_token USERNAME` and send `Authorization: Bearer <token>`"
@@ -47,6 +48,7 @@ class Operation:
     errors: tuple[int, ...] = ()  # statuses besides the ones every operation of its kind can answer
     auth: str = "team"  # "none", "token" (any valid token) or "team" (a token of a team member)
     action: str = "view"  # what agents/permissions.py must allow the caller in the object's team
+    scope: str = ""  # the token scope it needs when that is not the action's (permissions.SCOPES), e.g. "admin"
 
 
 class Route:
@@ -76,6 +78,13 @@ def error(message: str, status: int, **extra) -> JsonResponse:
     return response
 
 
+def not_found(request, exception=None):
+    """The site's 404: JSON under /api/ (a URL that matches no route, like /api/tasks/-1), the page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error("There is no such API URL; /api/openapi.json lists them.", 404)
+    return page_not_found(request, exception)
+
+
 def dispatch(route: Route, request, **kwargs) -> JsonResponse:
     op = route.operations.get(request.method)
     if op is None:
@@ -87,6 +96,7 @@ def dispatch(route: Route, request, **kwargs) -> JsonResponse:
         if op.auth != "none":
             # the token only: a session cookie never authenticates the API (no CSRF protection here)
             request.user = authenticate(request)
+            check_scope(request, op)
             request.team_ids = permissions.team_ids(request.user)
             request.action = op.action
             if op.auth == "team" and not request.team_ids:
@@ -119,7 +129,20 @@ def authenticate(request):
     if token is None or not token.user.is_active:
         user_login_failed.send(sender=__name__, credentials=TOKEN_CREDENTIALS, request=request)
         raise ServiceError(f"This API token is not valid; {TOKEN_HINT}.", 401)
+    token.user.token_scope, token.user.token_id = token.scope, token.pk  # every role check heeds the scope too
     return token.user
+
+
+def check_scope(request, op: Operation) -> None:
+    """A read token only reads; any other needs a scope that allows the operation's action (403 saying which)."""
+    scope = request.user.token_scope
+    if scope == "read" and request.method != "GET":
+        raise ServiceError("This API token's scope is read: it may only read (GET); use a token of another scope.", 403)
+    if op.scope and scope != op.scope:
+        raise ServiceError(f"This API token's scope is {scope}; this needs a token of scope {op.scope}.", 403)
+    refusal = permissions.scope_refusal(request.user, op.action) if op.auth == "team" and not op.scope else ""
+    if refusal:
+        raise ServiceError(refusal, 403)
 
 
 def read_json(request, required: bool = True) -> dict:
@@ -149,73 +172,6 @@ def read_json(request, required: bool = True) -> dict:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-# ---------------------------------------------------------------- request checking (a small JSON-schema subset)
-
-_KIND_NAMES = {
-    "string": "a string",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "an object",
-    "null": "null",
-}
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    return {float: "number", str: "string", list: "array", dict: "object"}[type(value)]
-
-
-def check(value, schema: dict, where: str = "") -> None:
-    """Check types, required fields, lengths and enums; the first problem raises a FieldError naming where it is.
-
-    Values are never echoed back: a field may hold a secret pasted by mistake.
-    """
-    kinds = schema.get("type", [])
-    kinds = [kinds] if isinstance(kinds, str) else kinds
-    kind = _kind(value)
-    if kinds and kind not in kinds and not (kind == "integer" and "number" in kinds):
-        expected = " or ".join(_KIND_NAMES[k] for k in kinds)
-        raise FieldError(where or "The body", f"must be {expected}, not {_KIND_NAMES[kind]}.")
-    if "enum" in schema and value not in schema["enum"]:
-        raise FieldError(where, f"must be one of: {', '.join(map(str, schema['enum']))}.")
-    if kind == "string":
-        if len(value.strip()) < schema.get("minLength", 0):
-            raise FieldError(where, "must not be empty.")
-        if len(value) > schema.get("maxLength", len(value)):
-            raise FieldError(where, f"is longer than {schema['maxLength']:,} characters.")
-    if kind in {"integer", "number"}:
-        if value < schema.get("minimum", value):
-            raise FieldError(where, f"must be at least {schema['minimum']}.")
-        top = min(MAX_ID, schema.get("maximum", MAX_ID))
-        if value > top or value < -MAX_ID:
-            raise FieldError(where, f"is out of range (at most {top:,}).")
-    if kind == "array":
-        if len(value) > schema.get("maxItems", len(value)):
-            raise FieldError(where, f"has more than {schema['maxItems']:,} items.")
-        for i, item in enumerate(value):
-            check(item, schema.get("items", {}), f"{where}[{i}]")
-    if kind == "object":
-        props = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                raise FieldError(_join(where, name), "is required.")
-        for name, item in value.items():
-            if name not in props:
-                raise FieldError(_join(where, name), f"is not a field here (fields: {', '.join(props)}).")
-            check(item, props[name], _join(where, name))
-
-
-def _join(where: str, name: str) -> str:
-    return f"{where}.{name}" if where else name
 
 
 def int_query(request, name: str, default: int) -> int:
@@ -274,7 +230,7 @@ _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERRORS = {
     400: "The body or a parameter is malformed; `field` names it.",
     401: "Missing or invalid API token.",
-    403: "The token's user is in no team, or their role there does not allow this (the answer names the roles).",
+    403: "The token's scope, or its user's role in the team, does not allow this (the answer says which would).",
     404: "No such object in your teams.",
     405: "Wrong method.",
     409: "Conflicts with the object's current state.",
@@ -310,7 +266,7 @@ def build_openapi() -> dict:
         item = paths.setdefault("/" + _CONVERTER.sub(r"{\2}", route_path), {})
         for method, op in route.operations.items():
             statuses = set(op.errors) | {405}
-            statuses |= {401, 403, 429} if op.auth == "team" else {401, 429} if op.auth == "token" else set()
+            statuses |= {401, 403, 429} if op.auth in ("team", "token") else set()
             statuses |= {404} if params else set()
             statuses |= {400, 413} if op.body is not None else set()
             statuses |= {400} if op.query else set()
@@ -326,8 +282,12 @@ def build_openapi() -> dict:
                 "responses": responses,
                 "security": [] if op.auth == "none" else [{"bearer": []}],
             }
+            scopes = [op.scope] if op.scope else [s for s in permissions.SCOPES if op.action in permissions.SCOPES[s]]
+            scopes = [s for s in scopes if s != "read"] if method != "GET" else scopes
             if op.auth == "team":
-                operation["description"] = f"Roles allowed in the team: {roles}."
+                operation["description"] = f"Roles allowed in the team: {roles}. Token scopes: {', '.join(scopes)}."
+            elif op.auth == "token":
+                operation["description"] = f"Token scopes: {', '.join(scopes)}."
             if op.body is not None:
                 operation["requestBody"] = {"required": bool(op.body.get("required")), "content": _json(op.body)}
             item[method.lower()] = operation
@@ -359,7 +319,7 @@ ERROR = {
     "required": ["error"],
 }
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
-STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+STRING, INTEGER, NUMBER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
 TIME = {"type": ["string", "null"], "description": "ISO 8601, or null when it has not happened"}
 STRINGS = {"type": "array", "items": STRING}
 

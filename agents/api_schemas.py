@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.api_base import INTEGER, NUMBER, STRING, STRINGS, TEAM_REF, TIME, body, obj, text
+from agents.api_base import BOOLEAN, INTEGER, NUMBER, STRING, STRINGS, TEAM_REF, TIME, body, obj, text
 from agents.models import Message
 
 MAX_INT = 2**31 - 1  # what a PositiveIntegerField holds on every database
@@ -102,7 +102,11 @@ TASK = obj(
     budget=BUDGET,
     roster={"type": "array", "items": obj(name=STRING, model=STRING)},
     best_of_n={"type": "boolean", "description": "every agent attempts the same spec; approving one closes the others"},
-    planner=obj(model=STRING, workers=STRINGS, max_workers=INTEGER, max_depth=INTEGER),
+    planner={
+        **obj(model=STRING, workers=STRINGS, max_workers=INTEGER, max_depth=INTEGER),
+        "type": ["object", "null"],
+        "description": "the planner launched instead of a roster; null: none",
+    },
     taste_guides=STRINGS,
     skills=STRINGS,
     agents={"type": "array", "items": AGENT_SUMMARY},
@@ -212,3 +216,5 @@ NEW_MESSAGE = body(
         " it (needs a role that may message and review). A refusal names the field `then` and says why (409).",
     },
 )
+TASK_CHANGE = body([], **{k: v for k, v in NEW_TASK["properties"].items() if k != "team"})
+DELETED = obj(id=INTEGER, title=STRING, deleted=BOOLEAN)

@@ -259,7 +259,11 @@ ROUTES = [
         "skills/export",
         "api_skills_export",
         get=Operation(
-            skills_export, "A zip of your skills (one, or all), with their history", ARCHIVE, query=EXPORT_QUERY
+            skills_export,
+            "A zip of your skills (one, or all), with their history",
+            ARCHIVE,
+            query=EXPORT_QUERY,
+            errors=(404,),
         ),
     ),
     Route(

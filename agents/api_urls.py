@@ -3,9 +3,10 @@
 The URL patterns and the OpenAPI document are both made from it (judges/api_urls.py has the verdicts' table).
 """
 
-from agents import api, api_taskfiles
+from agents import api, api_actions, api_taskfiles
 from agents import api_schemas as schemas
-from agents.api_base import Operation, Route, listing
+from agents.api_base import Operation, Route
+from agents.api_lists import PAGE_QUERY, page_schema
 from agents.api_skills import ROUTES as SKILL_ROUTES
 
 ROUTES = [
@@ -18,7 +19,7 @@ ROUTES = [
     Route(
         "repos",
         "api_repos",
-        get=Operation(api.repos_list, "Your teams' repositories", listing("repos", schemas.REPO)),
+        get=Operation(api.repos_list, "Your teams' repositories", page_schema("repos", schemas.REPO), query=PAGE_QUERY),
         post=Operation(
             api.repos_create,
             "Add a git repository that is on the server (path), or clone one in the background (url)",
@@ -47,7 +48,9 @@ ROUTES = [
     Route(
         "models",
         "api_models",
-        get=Operation(api.models_list, "Your teams' model profiles", listing("models", schemas.PROFILE)),
+        get=Operation(
+            api.models_list, "Your teams' model profiles", page_schema("models", schemas.PROFILE), query=PAGE_QUERY
+        ),
         post=Operation(
             api.models_create,
             "Add a model profile (the key stays in the named environment variable)",
@@ -61,7 +64,12 @@ ROUTES = [
     Route(
         "tasks",
         "api_tasks",
-        get=Operation(api.tasks_list, "Your teams' tasks, newest first", listing("tasks", schemas.TASK_SUMMARY)),
+        get=Operation(
+            api.tasks_list,
+            "Your teams' tasks, newest first",
+            page_schema("tasks", schemas.TASK_SUMMARY),
+            query=PAGE_QUERY,
+        ),
         post=Operation(
             api.tasks_create,
             "Write a task spec with its roster",
@@ -71,7 +79,25 @@ ROUTES = [
             action="edit_task",
         ),
     ),
-    Route("tasks/<int:pk>", "api_task", get=Operation(api.task_detail, "A task with its agents", schemas.TASK)),
+    Route(
+        "tasks/<int:pk>",
+        "api_task",
+        get=Operation(api.task_detail, "A task with its agents", schemas.TASK),
+        patch=Operation(
+            api_actions.task_update,
+            "Change a task: the fields sent replace the task's, the others stay (the task form's rules)",
+            schemas.TASK,
+            body=schemas.TASK_CHANGE,
+            action="edit_task",
+        ),
+        delete=Operation(
+            api_actions.task_delete,
+            "Delete a task with its agents (their branches stay); refused while agents work or verdicts refer to it",
+            schemas.DELETED,
+            errors=(409,),
+            action="edit_task",
+        ),
+    ),
     Route(
         "tasks/<int:pk>/launch",
         "api_task_launch",

@@ -128,6 +128,24 @@ def check_best_of(best_of_n: bool, roster: list[dict]) -> None:
         raise forms.ValidationError("Best of N compares attempts: name at least two agents, ideally of two families.")
 
 
+def panel_refusal(judges, roster: list[dict], team) -> str:
+    """Why a judge panel does not suit the roster ("" when it does): one judge at least of another model family
+    than the workers' (shared by the task form and the API's panel settings)."""
+    if not judges:
+        return ""
+    worker_families = set(
+        ModelProfile.objects.in_team(team)
+        .filter(name__in=[r["profile"] for r in roster])
+        .values_list("family", flat=True)
+    )
+    if all(j.family in worker_families for j in judges):
+        return (
+            "Pick at least one judge of another model family than the workers' "
+            f"({', '.join(sorted(worker_families))}): one family tends to make the same mistakes twice."
+        )
+    return ""
+
+
 class TaskFieldsForm(forms.ModelForm):
     """A task's own fields and their rules, shared by the page form and the JSON API (which send acceptance
     criteria and the roster differently: lines of text there, JSON lists here)."""
@@ -281,18 +299,9 @@ class TaskSpecForm(TaskFieldsForm):
                 check_best_of(cleaned.get("best_of_n", False), roster)
             except forms.ValidationError as exc:
                 self.add_error("best_of_n", exc)
-        if judges and roster:
-            worker_families = set(
-                ModelProfile.objects.in_team(self.team)
-                .filter(name__in=[r["profile"] for r in roster])
-                .values_list("family", flat=True)
-            )
-            if all(j.family in worker_families for j in judges):
-                self.add_error(
-                    "judge_profiles",
-                    "Pick at least one judge of another model family than the workers' "
-                    f"({', '.join(sorted(worker_families))}): one family tends to make the same mistakes twice.",
-                )
+        refusal = panel_refusal(judges, roster, self.team) if roster else ""
+        if refusal:
+            self.add_error("judge_profiles", refusal)
         return cleaned
 
     def clean_acceptance_text(self):

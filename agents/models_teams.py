@@ -88,18 +88,34 @@ class Invite(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token for the JSON API; only its SHA-256 is stored."""
+    """A named bearer token for the JSON API, with a scope that bounds what it may do on top of its user's roles
+    (agents/token_scopes.py); only its SHA-256 is stored, the raw token is shown once."""
+
+    class Scope(models.TextChoices):
+        READ = "read", "read"
+        OPERATE = "operate", "operate"
+        REVIEW = "review", "review"
+        ADMIN = "admin", "admin"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     digest = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=100, blank=True, default="")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.ADMIN)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
 
     @staticmethod
     def hash(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user) -> str:
+    def issue(cls, user, name: str = "", scope: str = Scope.ADMIN) -> str:
+        return cls.create(user, name, scope)[1]
+
+    @classmethod
+    def create(cls, user, name: str = "", scope: str = Scope.ADMIN) -> tuple[ApiToken, str]:
+        """The new token's row and its raw value (the caller shows it once; it is not kept)."""
         raw = "swm_" + secrets.token_urlsafe(32)
-        cls.objects.create(user=user, digest=cls.hash(raw))
-        return raw
+        return cls.objects.create(user=user, digest=cls.hash(raw), name=name, scope=scope), raw

@@ -40,6 +40,25 @@ ACTIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
+# What an API token's scope lets it do, on top of (never beyond) what its user's role allows. A session (the pages)
+# has no scope; a token of scope read may only read, whatever its user's role.
+SCOPES: dict[str, frozenset[str]] = {
+    "read": frozenset({"view"}),
+    "operate": frozenset({"view", "edit_task", "launch", "message", "control", "edit_taste", "export"}),
+    "review": frozenset({"view", "review", "export"}),
+    "admin": frozenset(ACTIONS),
+}
+
+
+def scope_refusal(user, action: str) -> str:
+    """Why the API token the user came with may not do the action ("" when it may, or when there is no token)."""
+    scope = getattr(user, "token_scope", None)
+    if scope is None or action in SCOPES[scope]:
+        return ""
+    needed = " or ".join(s for s in SCOPES if action in SCOPES[s])
+    return f"This API token's scope is {scope}, which may not {ACTIONS[action][1]}; use a token of scope {needed}."
+
+
 class Forbidden(ServiceError):
     """A member's role does not allow the action: 403, with the roles that would."""
 
@@ -64,7 +83,11 @@ def can(user, team_id: int, action: str) -> bool:
 
 
 def require(user, team_id: int, action: str) -> str:
-    """Refuse with a 403 unless the user's role in the team allows the action; returns the role."""
+    """Refuse with a 403 unless the user's role in the team allows the action, and their API token's scope when
+    they came with one; returns the role."""
+    refusal = scope_refusal(user, action)
+    if refusal:
+        raise Forbidden(refusal)
     role = role_of(user, team_id)
     if not role_may(role, action):
         roles, what = ACTIONS[action]

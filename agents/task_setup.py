@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from agents import scheduling, taste
-from agents.errors import InvalidForm, ServiceError
-from agents.forms import TaskFieldsForm, TasteGuideForm
-from agents.models import Agent, TaskSpec, TasteGuide
+from agents.errors import FieldError, InvalidForm, ServiceError
+from agents.forms import TaskFieldsForm, TasteGuideForm, panel_refusal
+from agents.models import Agent, ModelProfile, TaskSpec, TasteGuide
 from agents.permissions import require
 
 
@@ -42,6 +42,28 @@ def save_taste_guide(by, form: TasteGuideForm) -> TasteGuide:
         guide = form.save()
         taste.current(guide, by)  # changed rules make a new version; launched tasks keep the one they pinned
         return guide
+
+
+def save_panel(by, task: TaskSpec, judges: list[str], rule: str, auto_approve: bool) -> TaskSpec:
+    """The task's judge panel (model profiles by name; none: the team's judge profiles), how its votes combine, and
+    auto-approval: the policy fields of the task form, which only admins may set."""
+    require(by, task.team_id, "set_policy")
+    rules = [r for r, _ in TaskSpec._meta.get_field("judge_rule").choices]
+    if rule not in rules:
+        raise FieldError("rule", f"must be one of: {', '.join(rules)}.")
+    profiles = list(ModelProfile.objects.in_team(task.team_id).filter(name__in=judges))
+    missing = sorted(set(judges) - {p.name for p in profiles})
+    if missing:
+        raise FieldError("judges", f"has names your team does not have: {', '.join(missing)}.")
+    refusal = panel_refusal(profiles, task.roster, task.team_id)
+    if refusal:
+        raise FieldError("judges", refusal)
+    with transaction.atomic():
+        task = TaskSpec.objects.select_for_update().get(pk=task.pk)
+        task.judge_rule, task.auto_approve = rule, auto_approve
+        task.save(update_fields=["judge_rule", "auto_approve"])
+        task.judge_profiles.set(profiles)
+    return task
 
 
 def delete_task(by, task: TaskSpec) -> str:

@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from agents import teams
+from agents import teams, tokens
 from agents.errors import InvalidForm, ServiceError
-from agents.models import Invite, Membership
+from agents.models import ApiToken, Invite, Membership
 from agents.permissions import grants, owned_or_404
 from agents.teams import team_for
 
@@ -30,6 +30,8 @@ def _page(request, status: int = 200, **extra):
         "invites": [i for i in invites if i.usable],
         "roles": Membership.Role.choices,
         "can": grants(request.user, team.pk),
+        "tokens": tokens.mine(request.user),
+        "scopes": ApiToken.Scope.choices,
         **extra,
     }
     return render(request, "agents/team.html", context, status=status)
@@ -88,6 +90,30 @@ def invite_revoke(request, pk: int):
     teams.revoke_invite(request.user, invite.team_id, invite.pk)
     messages.success(request, "The invitation link no longer works.")
     return redirect("agents:team")
+
+
+@login_required
+@require_POST
+def token_create(request):
+    """A named, scoped API token of the signed-in person's; shown on this answer only (stored hashed)."""
+    try:
+        token, raw = tokens.create_token(request.user, request.POST.get("name", ""), request.POST.get("scope", ""))
+    except ServiceError as exc:
+        return _page(request, status=exc.status, token_error=exc.message[:1].upper() + exc.message[1:])
+    return _page(request, status=201, new_token=raw, new_token_row=token)
+
+
+@login_required
+@require_POST
+def token_revoke(request):
+    """Revoke one of the signed-in person's own tokens (the id is in the form: a token is a person's, not a team's)."""
+    raw = request.POST.get("token", "")
+    try:
+        token = tokens.revoke_token(request.user, int(raw) if raw.isdigit() and len(raw) < 19 else 0)
+        messages.success(request, f"The API token “{token.name}” no longer works.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect(reverse("agents:team") + "#tokens")
 
 
 @login_required

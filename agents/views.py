@@ -192,6 +192,7 @@ def agent_detail(request, pk: int):
             "offer": messaging.offer(agent, request.user),
             "can": can,
             "controls": can.control,
+            "replay_speeds": (1, 4, 16),
         },
     )
 

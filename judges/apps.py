@@ -12,3 +12,9 @@ class JudgesConfig(AppConfig):
 
         register_event_kinds(self.label, EventKind)
         register_withdrawal("judges.services.withdraw_submission")  # "withdraw and continue" on a message
+        from django.db.models.signals import post_migrate
+
+        from judges import search_index
+
+        # SQLite: run search's FTS5 triggers, made again if a migration rebuilt one of their tables
+        post_migrate.connect(search_index.after_migrate, sender=self, dispatch_uid="judges.search_index")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from judges import views
+from judges import search_views, views
 
 app_name = "judges"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("counts/", views.nav_counts, name="nav_counts"),
     path("decide/", views.bulk_decide, name="bulk_decide"),
     path("history/", views.history, name="history"),
+    path("search/", search_views.search, name="search"),
     path("verdicts/<int:pk>/", views.verdict_detail, name="detail"),
     path("verdicts/<int:pk>/comment-form/", views.comment_form, name="comment_form"),
     path("verdicts/<int:pk>/patch/", views.patch, name="patch"),

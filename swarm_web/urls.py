@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("agents.api_urls")),
     path("api/", include("judges.api_urls")),  # verdicts: judges may import agents, not the reverse
+    path("api/", include("agents.api_actions_urls")),  # tasks' and agents' controls, taste guides, tokens
+    path("api/", include("judges.api_review_urls")),  # a verdict's opinions, audit, diff and patch
     path("reviews/", include("judges.urls")),
     path("notifications/", include("notifications.urls")),
     # workers with disks of their own ask the web process to merge (the worker credential, like internal/git/)
@@ -19,3 +21,4 @@ urlpatterns = [
     path("", include("agents.urls")),
 ]
 handler403 = "agents.views.permission_denied"
+handler404 = "agents.api_base.not_found"  # JSON under /api/

@@ -32,6 +32,12 @@ class Api:
         payload = raw if raw is not None else json.dumps(data if data is not None else {})
         return self.client.post(path, payload, content_type="application/json", headers=self.headers)
 
+    def patch(self, path: str, data: dict):
+        return self.client.patch(path, json.dumps(data), content_type="application/json", headers=self.headers)
+
+    def delete(self, path: str):
+        return self.client.delete(path, headers=self.headers)
+
     def request(self, method: str, path: str):
         return self.client.generic(method, path, headers=self.headers)
 

@@ -95,10 +95,13 @@ ROLES = {
     ("agents:invite_revoke", "post"): {A},
     ("agents:member_role", "post"): {A},
     ("agents:member_remove", "post"): {A},
+    ("agents:token_create", "post"): EVERYONE,  # a person's own tokens: the scope never widens the role
+    ("agents:token_revoke", "post"): EVERYONE,
     ("judges:queue", "get"): EVERYONE,
     ("judges:queue_live", "get"): EVERYONE,
     ("judges:nav_counts", "get"): EVERYONE,
     ("judges:history", "get"): EVERYONE,
+    ("judges:search", "get"): EVERYONE,
     ("judges:bulk_decide", "post"): {R, A},
     ("judges:detail", "get"): EVERYONE,
     ("bestof:compare", "get"): EVERYONE,
@@ -126,6 +129,21 @@ ROLES = {
     ("api_verdict_approve", "post"): {R, A},
     ("api_verdict_reject", "post"): {R, A},
     ("api_verdicts_decide", "post"): {R, A},
+    ("api_task", "patch"): {OP, A},
+    ("api_task", "delete"): {OP, A},
+    ("api_task_panel", "patch"): {A},
+    ("api_task_broadcast", "post"): {OP, A},
+    ("api_task_stop", "post"): {OP, A},
+    ("api_task_act", "post"): {OP, A},
+    ("api_agent_stop", "post"): {OP, A},
+    ("api_agent_pause", "post"): {OP, A},
+    ("api_agent_resume", "post"): {OP, A},
+    ("api_agent_grant", "post"): {OP, A},
+    ("api_agent_cleanup", "post"): {OP, A},
+    ("api_taste", "post"): {OP, A},
+    ("api_taste_guide", "patch"): {OP, A},
+    ("api_taste_guide", "delete"): {OP, A},
+    ("api_verdict_patch", "post"): {OP, R, A},
 }
 API_READS = {
     "api_repos",
@@ -141,6 +159,14 @@ API_READS = {
     "api_skills_export",
     "api_skill",
     "api_skill_files",
+    "api_task_panel",
+    "api_taste",
+    "api_taste_guide",
+    "api_verdict",
+    "api_verdict_opinions",
+    "api_verdict_audit",
+    "api_verdict_diff",
+    "api_search",
 }
 
 # Every URL that names one object, by the kind of object its pk is. A new one must be added here.
@@ -236,6 +262,8 @@ POST_ONLY = {
     "agents:model_delete",
     "agents:model_test",
     "notifications:webhook_delete",
+    "agents:token_create",
+    "agents:token_revoke",
 }
 
 GET_ONLY = {
@@ -246,6 +274,7 @@ GET_ONLY = {
     "judges:queue_live",
     "judges:nav_counts",
     "judges:history",
+    "judges:search",
     "agents:task_list",
     "agents:task_detail",
     "agents:task_export",

@@ -71,10 +71,10 @@ def test_a_3mb_body_gets_413_and_writes_nothing(api, demo):
 
 def test_a_wrong_method_gets_405_with_the_allowed_ones(api, demo):
     _, task = demo
-    response = api.request("DELETE", f"/api/tasks/{task.pk}")
+    response = api.request("PUT", f"/api/tasks/{task.pk}")
     assert response.status_code == 405
-    assert response["Allow"] == "GET"
-    assert "use GET" in response.json()["error"]
+    assert response["Allow"] == "GET, PATCH, DELETE"
+    assert "use GET, PATCH, DELETE" in response.json()["error"]
     assert api.get(f"/api/tasks/{task.pk}/launch").status_code == 405
     assert TaskSpec.objects.filter(pk=task.pk).exists()
 

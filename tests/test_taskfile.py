@@ -20,7 +20,7 @@ acceptance:
   - "The whole test suite passes, check: `python -m pytest -q`"
 verify: python -m pytest -q
 taste: [House style]
-skills: [Small diff, Reproduce first]
+skills: [small-diff, reproduce-first]
 roster:
   - Ada = sim-diligent
   - {name: Grace, profile: sim-lazy}
