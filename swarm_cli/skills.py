@@ -27,7 +27,8 @@ def skills_list(client: Client, args) -> int:
         return 0
     for s in skills:
         description = " ".join(s["description"].split())
-        print(f"{s['name']:<32} v{s['version']:<4} {s['uses']:>5} uses  {description[:80]}")
+        description = description if len(description) <= 80 else description[:79] + "…"
+        print(f"{s['name']:<32} v{s['version']:<4} {s['uses']:>5} uses  {description}")
     print(_count(len(skills)))
     return 0
 
