@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from swarm_cli import outcome
+from swarm_cli import outcome, skills
 from swarm_cli.client import ApiError, Client
 
 MAX_FILE = 4 << 20
@@ -195,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("--roster", action="append", help='an agent line, e.g. "2 x sim-diligent" (repeatable)')
     imp.add_argument("--judge", action="append", help="a judge profile (repeatable)")
     imp.set_defaults(handler=swebench_import)
+    skills.add_parser(sub)
     return top
 
 

@@ -1,6 +1,7 @@
 """The `swarm` command as a CI job runs it: the real executable (bin/swarm, which `make deps` links into .venv/bin),
 as a subprocess, against the app started as a person starts it, with the simulator. A task file goes to an approved
-verdict (exit 0); a person's rejection ends the wait with 1, a wait cut short with 3, a refused file with 2."""
+verdict (exit 0); a person's rejection ends the wait with 1, a wait cut short with 3, a refused file with 2. The skill
+library goes out as a zip, is deleted and comes back the same."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import subprocess
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -34,9 +36,20 @@ policy: {{auto_approve: {auto}}}
 """
 
 
-def _swarm(app, token: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _swarm(app, token: str, *args: str, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "SWARM_URL": app.base_url, "SWARM_TOKEN": token}
-    return subprocess.run([str(SWARM), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([str(SWARM), *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def _api(app, token: str, method: str, path: str, data: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        f"{app.base_url}/api/{path}",
+        data=json.dumps(data).encode() if data is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        return json.loads(answer.read())
 
 
 def _file(tmp_path: Path, title: str, auto: bool) -> str:
@@ -54,14 +67,10 @@ def test_a_pipeline_runs_a_task_file_to_an_approved_verdict_and_a_rejected_one(l
     subprocess.run(["git", "clone", "-q", "-b", "master", str(SWE / "inflection.bundle"), str(roots / "inflection")])
     app = live_app(step_delay=0.3, SWARM_REPO_ROOTS=str(roots))
     token = app.manage("api_token", "admin").strip()
+    _skills_round_trip(app, token, tmp_path / "skills")
 
     # SWE-bench instances onto a repository the team added: one task each
-    added = urllib.request.Request(
-        f"{app.base_url}/api/repos",
-        data=json.dumps({"name": "inflection", "path": str(roots / "inflection")}).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    assert urllib.request.urlopen(added).status == 201
+    _api(app, token, "POST", "repos", {"name": "inflection", "path": str(roots / "inflection")})
     instance = str(SWE / "jpvanhal__inflection-1969b3a.json")
     imported = _swarm(
         app, token, "swebench", "import", instance, "--roster", "2 x sim-diligent", "--judge", "judge-strict"
@@ -114,3 +123,58 @@ def test_a_pipeline_runs_a_task_file_to_an_approved_verdict_and_a_rejected_one(l
     assert refused.returncode == 2
     assert "repository is not a repository of your team" in refused.stderr and "(repository)" in refused.stderr
     assert token not in refused.stderr + refused.stdout
+
+
+SKILL_MD = """\
+---
+name: check-types
+description: Run the type checker before submitting; use it when a change touches a signature.
+---
+# Check types
+Run `sh scripts/check.sh` and read every error before you submit.{more}
+"""
+
+
+def _skills_round_trip(app, token: str, where: Path) -> None:
+    """A folder in, a second version, the whole library out, deleted, back in: the same library; then refusals."""
+    folder = where / "check-types"
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "assets").mkdir()
+    (folder / "scripts" / "check.sh").write_text("python -m mypy .\n")
+    (folder / "assets" / "table.bin").write_bytes(bytes(range(256)))
+    for more in ("", "\nThen fix the first error only."):
+        (folder / "SKILL.md").write_text(SKILL_MD.format(more=more))
+        made = _swarm(app, token, "skills", "import", str(folder))
+        assert made.returncode == 0 and "imported 1 skill: check-types" in made.stdout, made.stdout + made.stderr
+    before = _swarm(app, token, "skills", "list")
+    assert before.returncode == 0 and "check-types" in before.stdout and " v2 " in before.stdout, before.stderr
+    assert "3 skills" in before.stdout  # the demo's two and this one
+
+    exported = _swarm(app, token, "skills", "export", "-o", str(where / "all.zip"))
+    assert exported.returncode == 0 and "3 skills" in exported.stdout, exported.stderr
+    first = (where / "all.zip").read_bytes()
+    for skill in _api(app, token, "GET", "skills")["skills"]:
+        _api(app, token, "DELETE", f"skills/{skill['id']}")
+    assert _swarm(app, token, "skills", "list").stdout.strip() == "0 skills"
+    back = _swarm(app, token, "skills", "import", str(where / "all.zip"))
+    assert back.returncode == 0 and "imported 3 skills" in back.stdout, back.stdout + back.stderr
+    assert _swarm(app, token, "skills", "list").stdout == before.stdout
+    # names, every version and every file (bytes too) as they were: the export of the library is the same zip
+    again = _swarm(app, token, "skills", "export", "-o", str(where / "again.zip"))
+    assert again.returncode == 0 and (where / "again.zip").read_bytes() == first
+    one = _swarm(app, token, "skills", "export", "check-types", cwd=where)
+    assert one.returncode == 0 and "wrote check-types.zip" in one.stdout and "1 skill)" in one.stdout, one.stderr
+    with zipfile.ZipFile(where / "check-types.zip") as zf:
+        assert zf.read("check-types/assets/table.bin") == bytes(range(256))
+        assert "Then fix the first error only." in zf.read("check-types/SKILL.md").decode()
+
+    # refusals: the server's sentence and field on stderr, exit 2, nothing stored
+    with zipfile.ZipFile(where / "bad.zip", "w") as zf:
+        zf.writestr("Bad_Name/SKILL.md", SKILL_MD.format(more="").replace("check-types", "Bad_Name"))
+    refused = _swarm(app, token, "skills", "import", str(where / "bad.zip"))
+    assert refused.returncode == 2 and refused.stderr.startswith("swarm: name "), refused.stderr
+    assert "lowercase" in refused.stderr and "(name)" in refused.stderr
+    (folder / "scripts" / "linked.sh").symlink_to("/etc/passwd")
+    linked = _swarm(app, token, "skills", "import", str(folder))
+    assert linked.returncode == 2 and "scripts/linked.sh is a symbolic link" in linked.stderr
+    assert _swarm(app, token, "skills", "list").stdout == before.stdout
