@@ -6,7 +6,7 @@ maximum workers, maximum depth) refuse a spawn with a clear tool error. Real git
 
 from __future__ import annotations
 
-from agents import demo_planner, guards, planner, sandbox, services, tools, worktrees
+from agents import demo_planner, events, guards, planner, sandbox, services, tools, worktrees
 from agents.llm import ToolCall
 from agents.models import Agent, Event, TaskSpec
 from judges.models import Verdict
@@ -159,3 +159,20 @@ def test_a_sub_planner_spawns_within_the_depth_limit_and_its_workers_merge_into_
     assert planner.depth(deep) == 2 and deep.merge_target == sub.branch
     assert deep.allotted_tokens < sub.allotted_tokens  # carved from the sub-planner's, not the task's
     assert "spawn_worker" not in {t["function"]["name"] for t in tools.offered(deep)}
+
+
+def _card(html: str, agent: Agent) -> str:
+    return html.split(f'id="agent-{agent.pk}-card"', 1)[1].split("</article>", 1)[0]
+
+
+def test_the_task_pages_cards_name_the_planner_and_who_spawned_each_worker(demo, alice_client):
+    task = _planner_task(demo)
+    (pat,) = services.launch_task(task)
+    pat.refresh_from_db()
+    _spawn(pat)
+    ada = Agent.objects.get(task=task, name="Ada")
+    page = alice_client.get(f"/tasks/{task.pk}/").content.decode()
+    frame = events.overview_frame(task.pk, {pat.pk, ada.pk})  # what an open page gets live
+    for html in (page, frame):
+        assert "role-planner" in _card(html, pat) and "spawned by" not in _card(html, pat)
+        assert "spawned by Pat" in _card(html, ada) and "role-planner" not in _card(html, ada)
