@@ -176,3 +176,21 @@ def test_the_task_pages_cards_name_the_planner_and_who_spawned_each_worker(demo,
     for html in (page, frame):
         assert "role-planner" in _card(html, pat) and "spawned by" not in _card(html, pat)
         assert "spawned by Pat" in _card(html, ada) and "role-planner" not in _card(html, ada)
+
+
+def test_with_depth_to_spare_the_simulated_planner_gives_part_of_a_large_defect_set_to_a_sub_planner(demo):
+    task = _planner_task(demo, max_depth=2)
+    (pat,) = services.launch_task(task)
+    _drive(task, rounds=160)
+
+    pat.refresh_from_db()
+    ada, sub = pat.children.order_by("name")
+    assert (ada.name, ada.role, sub.name, sub.role) == ("Ada", "worker", "Sub", "planner")
+    deep = list(sub.children.order_by("name"))
+    assert [(w.name, w.role) for w in deep] == [("Grace", "worker"), ("Linus", "worker")]
+    assert sorted(f for w in [ada, *deep] for f in w.files_edited) == ["money.py", "names.py", "stats.py"]
+    for worker in deep:  # the sub-planner's workers merged into its branch, and its branch into Pat's
+        assert worker.status == Agent.Status.ACCEPTED and f"merged into {sub.branch}" in worker.status_reason
+    assert sub.status == Agent.Status.ACCEPTED and f"merged into {pat.branch}" in sub.status_reason
+    assert pat.status == Agent.Status.ACCEPTED, pat.status_reason
+    assert _main_passes(task)
