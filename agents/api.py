@@ -18,7 +18,14 @@ from agents.api_base import (
     request_team,
 )
 from agents.api_lists import paged
-from agents.forms import TaskFieldsForm, check_best_of, clean_acceptance, clean_planner, clean_roster
+from agents.forms import (
+    TaskFieldsForm,
+    check_best_of,
+    clean_acceptance,
+    clean_planner,
+    clean_roster,
+    planner_json,
+)
 from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 from agents.setup_forms import ModelProfileForm
 
@@ -126,12 +133,6 @@ def task_summary_json(t: TaskSpec, by_status: dict[str, int]) -> dict:
     }
 
 
-def _planner_json(conf: dict) -> dict | None:
-    if not conf:
-        return None
-    return {"model": conf.get("profile"), **{k: conf.get(k) for k in ("workers", "max_workers", "max_depth")}}
-
-
 def task_json(t: TaskSpec) -> dict:
     agents = list(t.agents.select_related("profile"))
     by_status: dict[str, int] = {}
@@ -146,7 +147,7 @@ def task_json(t: TaskSpec) -> dict:
         "budget": {"minutes": t.budget_minutes, "tokens": t.budget_tokens, "usd": float(t.budget_usd)},
         "roster": [{"name": r["name"], "model": r["profile"]} for r in t.roster],
         "best_of_n": t.best_of_n,
-        "planner": _planner_json(t.planner),
+        "planner": planner_json(t.planner),
         "taste_guides": sorted(t.taste_guides.values_list("name", flat=True)),
         "skills": sorted(t.skills.values_list("name", flat=True)),
         "agents": [agent_summary_json(a) for a in agents],

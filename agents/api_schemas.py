@@ -168,6 +168,19 @@ NEW_PROFILE = body(
     },
     investigates={"type": "boolean", "description": "as a judge: investigate with read-only tools in a checkout"},
 )
+# a planner launched instead of a roster (the API's task body and the task file's `planner`; rules: clean_planner)
+PLANNER = body(
+    ["model", "workers"],
+    model=text(100, 1, description="the planner's model profile: launched instead of the agents"),
+    workers={
+        "type": "array",
+        "items": text(100, 1),
+        "maxItems": 200,
+        "description": "profiles the planner may give its workers",
+    },
+    max_workers={"type": "integer", "description": "spawned agents in the task, 1 to 100 (default 4)"},
+    max_depth={"type": "integer", "description": "depth of the tree, 1 (workers only) to 3 (default 1)"},
+)
 NEW_TASK = body(
     ["repo", "title", "goal", "acceptance"],
     team=TEAM_REF,
@@ -195,13 +208,7 @@ NEW_TASK = body(
         "description": "every agent attempts the same spec (needs two agents or more): compare the attempts at"
         " /tasks/<id>/compare/; approving one closes the others",
     },
-    planner=body(
-        ["model", "workers"],
-        model=text(100, 1, description="the planner's model profile: launched instead of `agents`"),
-        workers={"type": "array", "items": text(100, 1), "description": "profiles the planner may give its workers"},
-        max_workers={"type": "integer", "description": "spawned agents in the task, 1 to 100 (default 4)"},
-        max_depth={"type": "integer", "description": "depth of the tree, 1 (workers only) to 3 (default 1)"},
-    ),
+    planner=PLANNER,
 )
 NEW_MESSAGE = body(
     ["text"],

@@ -217,7 +217,7 @@ class TaskConsumer(_Watcher):
         task = TaskSpec.objects.filter(pk=task_id).first()
         if task is None:
             return None
-        agents = task.agents.select_related("task", "profile")
+        agents = task.agents.select_related("task", "profile", "parent")
         if rows is not None:
             agents = agents.filter(pk__in=rows)
         cards = "".join(events.render_card(a) for a in agents)

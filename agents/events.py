@@ -188,7 +188,7 @@ def overview_frame(task_id: int, agent_ids: set[int]) -> str:
     task = TaskSpec.objects.filter(pk=task_id).first()
     if task is None:
         return ""  # deleted meanwhile
-    agents = list(Agent.objects.filter(task_id=task_id, pk__in=agent_ids).select_related("profile"))
+    agents = list(Agent.objects.filter(task_id=task_id, pk__in=agent_ids).select_related("profile", "parent"))
     for agent in agents:
         agent.task = task  # one task row (and its roster) for every card, not one per card
     return "".join(render_card(a) for a in agents) + render_attention(task)

@@ -122,6 +122,13 @@ def clean_planner(profile: str, workers: list[str], max_workers, max_depth, team
     }
 
 
+def planner_json(conf: dict) -> dict | None:
+    """TaskSpec.planner as the API and task files write it (the inverse of clean_planner); None: no planner."""
+    if not conf:
+        return None
+    return {"model": conf.get("profile"), **{k: conf.get(k) for k in ("workers", "max_workers", "max_depth")}}
+
+
 def check_best_of(best_of_n: bool, roster: list[dict]) -> None:
     """Best of N compares attempts: it needs at least two agents (shared by the task form and the API)."""
     if best_of_n and len(roster) < 2:

@@ -84,6 +84,7 @@ def planner_text(agent: Agent) -> str:
             "Approved work of your workers is merged into your own branch, and you are told; integrate it (fix what"
             " their combination breaks), run the task's verify command, and submit your branch with a handoff.",
             f"Worker profiles you may choose from: {', '.join(pool) or 'none'}.",
+            f"Your own profile, which a sub-planner (role 'planner') gets: {agent.profile.name}.",
             f"This is your cycle {agent.cycle}.",
             f"Limits: at most {max_workers} spawned agents in the task; tree depth at most {max_depth} (you are at"
             f" depth {planner.depth(agent)}). Left to give your workers: {left['minutes']} minutes,"

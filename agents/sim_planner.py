@@ -2,7 +2,8 @@
 provider dispatches here; agents/simulator.py holds the other behaviours).
 
 `planner` reads the repository, runs the verify command, spawns one worker per failing test file (a subtask whose
-verify command runs only that file), waits for them, reads each handoff, runs the whole suite on its branch (where
+verify command runs only that file; with three or more and depth to spare, one worker and a sub-planner for the rest,
+which does the same one level down), waits for them, reads each handoff, runs the whole suite on its branch (where
 their approved work was merged) and submits with a handoff. `fixer` fixes exactly the defect of its subtask's test
 file (DEFECTS: the planner demo's, agents/demo_planner.py) and submits with a written handoff.
 """
@@ -38,8 +39,15 @@ DEFECTS = {
     },
 }
 
+SUB_PLANNER_FROM = 3  # failing test files from which a planner that may go two levels deeper spawns a sub-planner
 WORKER_NAMES = ("Ada", "Grace", "Linus", "Barbara", "Ken", "Radia", "Edsger", "Frances")
 FAILED = re.compile(r"^FAILED (tests/[\w/]+\.py)::", re.M)
+
+
+def _worker_name(path: str, i: int) -> str:
+    """A name per test file, the same whichever planner of the tree spawns its worker (names are unique in a task)."""
+    known = sorted(DEFECTS)
+    return WORKER_NAMES[(known.index(path) if path in known else len(known) + i) % len(WORKER_NAMES)]
 
 
 def _call(tool: str, **args) -> dict:
@@ -90,7 +98,7 @@ def planner(messages: list[dict]) -> dict:
         spawns = [
             _call(
                 "spawn_worker",
-                name=WORKER_NAMES[i % len(WORKER_NAMES)] + suffix,
+                name=_worker_name(path, i) + suffix,
                 profile=profile.group(1) if profile else "sim-fixer",
                 subtask=f"Make {path} pass: fix the defect its failing test shows in the code, and nothing else.",
                 acceptance=[f"`python -m pytest -q {path}` passes", "No test is weakened or deleted"],
@@ -98,6 +106,22 @@ def planner(messages: list[dict]) -> dict:
             )
             for i, path in enumerate(failing)
         ]
+        own = re.search(r"Your own profile, which a sub-planner \(role 'planner'\) gets: ([\w-]+)\.", _system(messages))
+        depths = re.search(r"tree depth at most (\d+) \(you are at depth (\d+)\)", _system(messages))
+        if own and depths and len(failing) >= SUB_PLANNER_FROM and int(depths[1]) - int(depths[2]) >= 2:
+            # a large defect set: one worker here, the rest to one sub-planner (whose workers are a level deeper)
+            rest = " ".join(failing[1:])
+            spawns[1:] = [
+                _call(
+                    "spawn_worker",
+                    name="Sub" + suffix,
+                    role="planner",
+                    profile=own[1],
+                    subtask=f"Make {rest} pass: split it among workers of your own, one per failing test file.",
+                    acceptance=[f"`python -m pytest -q {rest}` passes", "No test is weakened or deleted"],
+                    verify_command=f"python -m pytest -q {rest}",
+                )
+            ]
         plan = "; ".join(f"{c['arguments']['name']}: {c['arguments']['verify_command']}" for c in spawns)
         return _turn(f"Plan: one independent defect per failing test file. {plan}", *spawns)
     spawned = [a["name"] for n, a, r in history if n == "spawn_worker" and r.startswith("spawned")]

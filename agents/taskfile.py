@@ -19,7 +19,7 @@ from agents import roster as roster_generator
 from agents import task_setup, worktrees
 from agents.api_base import check
 from agents.errors import FieldError
-from agents.forms import TaskSpecForm
+from agents.forms import TaskSpecForm, planner_json
 from agents.models import ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 from agents.permissions import grants
 from agents.taskfile_schema import MAX_BYTES, SCHEMA, VERSION
@@ -40,6 +40,10 @@ WHERE = {
     "auto_approve": "policy.auto_approve",
     "best_of_n": "policy.best_of_n",
     "target_branch": "policy.target_branch",
+    "planner_profile": "planner.model",
+    "planner_workers": "planner.workers",
+    "planner_max_workers": "planner.max_workers",
+    "planner_max_depth": "planner.max_depth",
 }
 
 
@@ -100,7 +104,7 @@ def form_for(user, team, data: dict, instance: TaskSpec | None = None) -> TaskSp
     repo = Repository.objects.in_team(team).filter(name=data["repository"]).first()
     if repo is None:
         raise FieldError("repository", "is not a repository of your team; add it on the Repositories page first.")
-    budgets, rules = data.get("budgets", {}), data.get("policy", {})
+    budgets, rules, planner = data.get("budgets", {}), data.get("policy", {}), data.get("planner") or {}
     defaults = {f.name: f.default for f in TaskSpec._meta.get_fields() if f.name.startswith("budget_")}
     fields = {
         "title": data["title"],
@@ -118,6 +122,10 @@ def form_for(user, team, data: dict, instance: TaskSpec | None = None) -> TaskSp
         "target_branch": rules.get("target_branch", ""),
         "acceptance_text": "\n".join(c.replace("\n", " ") for c in data["acceptance"]),
         "roster_text": roster_lines(data.get("roster", []), team),
+        "planner_profile": planner.get("model", ""),
+        "planner_workers": planner.get("workers", []),
+        "planner_max_workers": planner.get("max_workers", 4),
+        "planner_max_depth": planner.get("max_depth", 1),
     }
     for name, on in (("auto_approve", rules.get("auto_approve")), ("best_of_n", rules.get("best_of_n"))):
         if on:
@@ -199,7 +207,7 @@ def export(task: TaskSpec) -> dict:
         "taste": sorted(task.taste_guides.values_list("name", flat=True)),
         "skills": sorted(task.skills.values_list("name", flat=True)),
         "roster": [{"name": r["name"], "profile": r["profile"]} for r in task.roster],
-        "planner": None,
+        "planner": planner_json(task.planner),
         "judges": sorted(task.judge_profiles.values_list("name", flat=True)),
         "rule": task.judge_rule,
         "budgets": {"minutes": task.budget_minutes, "tokens": task.budget_tokens, "usd": float(task.budget_usd)},

@@ -7,6 +7,7 @@ The structure only (types, names, lengths); what a task may hold is TaskSpecForm
 from __future__ import annotations
 
 from agents.api_base import TEAM_REF, body, text
+from agents.api_schemas import PLANNER
 from agents.forms import MAX_AGENTS
 
 VERSION = 1
@@ -44,8 +45,10 @@ SCHEMA = {
         skills={**NAMES, "description": "skill names"},
         roster={"type": "array", "items": ROSTER_ENTRY, "maxItems": MAX_AGENTS},
         planner={
-            "type": "null",
-            "description": "reserved for a planner that writes the roster; not available yet, so it must be null",
+            **PLANNER,
+            "type": ["object", "null"],
+            "description": "a planner launched instead of the roster: it splits the work and spawns named workers"
+            " with profiles from `workers`; null or left out: the roster launches",
         },
         judges={**NAMES, "description": "judge model profile names; empty: the team's judge profiles"},
         rule={"type": "string", "enum": ["unanimous", "majority"], "description": "how the judges' votes combine"},

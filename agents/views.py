@@ -115,7 +115,7 @@ def task_detail(request, pk: int):
         if request.htmx and not request.htmx.boosted:
             return render(request, "agents/partials/agent_table.html", context)
     else:
-        context = {"agents": list(task.agents.select_related("task", "profile"))}
+        context = {"agents": list(task.agents.select_related("task", "profile", "parent"))}
     sandbox_ok, sandbox_note = sandbox.availability()
     return render(
         request,
@@ -143,7 +143,8 @@ def task_launch(request, pk: int):
     task = owned_or_404(request.user, TASK_PAGE, pk, "launch")
     try:
         agents = services.launch_task(task)
-        messages.success(request, f"Launched {len(agents)} agents.")
+        launched = "the planner" if task.planner else f"{len(agents)} agent{'s' if len(agents) != 1 else ''}"
+        messages.success(request, f"Launched {launched}.")
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect(task)

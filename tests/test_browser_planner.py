@@ -26,6 +26,22 @@ def test_the_tree_shows_a_planner_and_its_workers_live_to_the_merge(live_app, br
         page.get_by_role("link", name="Fix the shop helpers (planner)").click()
         expect(page.locator("#launch")).to_have_text("Launch the planner")
         page.locator("#launch").click()
+        expect(page.locator(".flash")).to_have_text("Launched the planner.")
+        # the task page shows the workers the planner spawns after it was loaded, live (no reload: the marker set
+        # on this window would be gone)
+        expect(page.locator("#swarm .card")).not_to_have_count(0)
+        page.evaluate("window.notReloaded = true")
+        assert page.locator("#swarm .card").count() < 4, "the workers were spawned before the page loaded"
+        expect(page.locator("#swarm .card")).to_have_count(4)
+        for name in ("Ada", "Grace", "Linus"):  # each worker's card, added live, says who spawned it
+            expect(page.locator("#swarm .card", has_text=name).locator(".spawned")).to_have_text("spawned by Pat")
+        expect(
+            page.locator("#swarm .card", has=page.get_by_role("link", name="Pat", exact=True)).locator(
+                ".badge.role-planner"
+            )
+        ).to_have_text("planner")
+        assert page.evaluate("window.notReloaded") is True
+        shot(page, "planner", "00-task-page-workers", full_page=True)
         page.locator("#tree-link").click()
         expect(page).to_have_url(re.compile(r"/tree/$"))
         pat = page.locator("#tree li.tree-node[data-name='Pat']")

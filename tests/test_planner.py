@@ -6,7 +6,7 @@ maximum workers, maximum depth) refuse a spawn with a clear tool error. Real git
 
 from __future__ import annotations
 
-from agents import demo_planner, guards, planner, sandbox, services, tools, worktrees
+from agents import demo_planner, events, guards, planner, sandbox, services, tools, worktrees
 from agents.llm import ToolCall
 from agents.models import Agent, Event, TaskSpec
 from judges.models import Verdict
@@ -159,3 +159,38 @@ def test_a_sub_planner_spawns_within_the_depth_limit_and_its_workers_merge_into_
     assert planner.depth(deep) == 2 and deep.merge_target == sub.branch
     assert deep.allotted_tokens < sub.allotted_tokens  # carved from the sub-planner's, not the task's
     assert "spawn_worker" not in {t["function"]["name"] for t in tools.offered(deep)}
+
+
+def _card(html: str, agent: Agent) -> str:
+    return html.split(f'id="agent-{agent.pk}-card"', 1)[1].split("</article>", 1)[0]
+
+
+def test_the_task_pages_cards_name_the_planner_and_who_spawned_each_worker(demo, alice_client):
+    task = _planner_task(demo)
+    (pat,) = services.launch_task(task)
+    pat.refresh_from_db()
+    _spawn(pat)
+    ada = Agent.objects.get(task=task, name="Ada")
+    page = alice_client.get(f"/tasks/{task.pk}/").content.decode()
+    frame = events.overview_frame(task.pk, {pat.pk, ada.pk})  # what an open page gets live
+    for html in (page, frame):
+        assert "role-planner" in _card(html, pat) and "spawned by" not in _card(html, pat)
+        assert "spawned by Pat" in _card(html, ada) and "role-planner" not in _card(html, ada)
+
+
+def test_with_depth_to_spare_the_simulated_planner_gives_part_of_a_large_defect_set_to_a_sub_planner(demo):
+    task = _planner_task(demo, max_depth=2)
+    (pat,) = services.launch_task(task)
+    _drive(task, rounds=160)
+
+    pat.refresh_from_db()
+    ada, sub = pat.children.order_by("name")
+    assert (ada.name, ada.role, sub.name, sub.role) == ("Ada", "worker", "Sub", "planner")
+    deep = list(sub.children.order_by("name"))
+    assert [(w.name, w.role) for w in deep] == [("Grace", "worker"), ("Linus", "worker")]
+    assert sorted(f for w in [ada, *deep] for f in w.files_edited) == ["money.py", "names.py", "stats.py"]
+    for worker in deep:  # the sub-planner's workers merged into its branch, and its branch into Pat's
+        assert worker.status == Agent.Status.ACCEPTED and f"merged into {sub.branch}" in worker.status_reason
+    assert sub.status == Agent.Status.ACCEPTED and f"merged into {pat.branch}" in sub.status_reason
+    assert pat.status == Agent.Status.ACCEPTED, pat.status_reason
+    assert _main_passes(task)

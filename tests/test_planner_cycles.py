@@ -38,7 +38,8 @@ def test_a_rejected_planner_starts_a_fresh_cycle_from_its_handoff_and_finishes(d
     first_read = conversations.load(pat.pk)[0]["content"]
     assert first_read.startswith("[Message from Swarm] Cycle 2 of at most 2: you start from a fresh context.")
     assert "Left: Linus not merged yet." in first_read and "failed" in first_read
-    # it spawned a worker for what was left, under a new name, and its second submission merged into main
-    assert Agent.objects.get(task=task, name="Ada2").status == Agent.Status.ACCEPTED
+    # it spawned a worker for what was left, under a new name (its file's name and the cycle), and its second
+    # submission merged into main
+    assert Agent.objects.get(task=task, name="Linus2").status == Agent.Status.ACCEPTED
     assert pat.status == Agent.Status.ACCEPTED, pat.status_reason
     assert Verdict.objects.filter(agent=pat, status=Verdict.Status.APPROVED).count() == 1

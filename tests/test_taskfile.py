@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agents import taskfile
+from agents import demo_planner, taskfile
 from agents.models import TaskSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,26 @@ def test_the_demo_task_round_trips_through_its_file_also_for_an_operator(adele, 
         assert copy.roster == task.roster and copy.acceptance == task.acceptance
 
 
+def test_a_planner_task_round_trips_through_its_file(adele, admin_api, demo):
+    team, _ = demo
+    task = demo_planner.seed(team)  # the shop: a planner (sim-planner) instead of a roster
+    data = taskfile.export(task)
+    assert data["roster"] == [] and data["planner"] == {
+        "model": "sim-planner",
+        "workers": ["sim-fixer"],
+        "max_workers": 4,
+        "max_depth": 1,
+    }
+    for fmt in ("yaml", "json"):
+        copy = taskfile.save(adele, team, taskfile.parse(taskfile.dump(data, fmt)))
+        assert copy.pk != task.pk and taskfile.export(copy) == data
+        assert copy.planner == {k: v for k, v in task.planner.items() if k != "name"}  # the name is the demo's own
+    # the API says the same of the imported task as of the seeded one
+    made = admin_api.post("/api/taskfiles", {"text": taskfile.dump(data, "json")})
+    assert made.status_code == 201, made.json()
+    assert admin_api.get(f"/api/tasks/{made.json()['id']}").json()["planner"] == data["planner"]
+
+
 def test_a_file_is_refused_naming_its_field_and_nothing_is_stored(admin_api, api, demo):
     before = TaskSpec.objects.count()
     cases = [
@@ -82,7 +102,13 @@ def test_a_file_is_refused_naming_its_field_and_nothing_is_stored(admin_api, api
             "file",
             "line 2",
         ),
-        (FILE.replace("version: 1", "version: 1\nplanner: {agents: 3}"), "planner", "null"),
+        (FILE + "planner: {model: sim-diligent}\n", "planner.workers", "is required"),
+        (FILE + "planner: {model: sim-diligent, workers: [sim-lazy], agents: 3}\n", "planner.agents", "not a field"),
+        (FILE + "planner: {model: sim-diligent, workers: []}\n", "planner.workers", "at least one worker profile"),
+        (FILE + "planner: {model: gpt-9, workers: [sim-lazy]}\n", "planner.model", "gpt-9"),
+        (FILE + "planner: {model: sim-diligent, workers: [gpt-9]}\n", "planner.workers", "gpt-9"),
+        (FILE + "planner: {model: sim-diligent, workers: [sim-lazy], max_depth: 7}\n", "planner.max_depth", "3"),
+        (FILE + "planner: {model: sim-diligent, workers: [sim-lazy], max_workers: 0}\n", "planner.max_workers", "1"),
         (FILE.replace("title: Fix mean() from a file", "title: 2024-01-01"), "title", "quote it"),
     ]
     for text, field, words in cases:
