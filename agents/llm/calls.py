@@ -145,10 +145,24 @@ def _request(profile, messages: list[dict], tools: list[dict], native: bool) -> 
             kwargs["api_key"] = "none"  # local OpenAI-compatible servers often take no key; the client needs one
         if profile.api_base:
             kwargs["api_base"] = profile.api_base
+        kwargs.update(_prices_for_litellm(profile, model))
     if tools and native:
         kwargs["tools"] = tools
     kwargs["messages"] = messages if native or not tools else as_text_protocol(messages, tools)
     return kwargs, secrets
+
+
+def _prices_for_litellm(profile, model: str) -> dict:
+    """Per-token prices handed to litellm with the call. litellm prices every reply for its own logging (which Swarm
+    never reads: `_cost` prices the turn), several times per streamed call; for a model missing from its price map
+    that search costs about a third of the call's CPU. Given prices it only multiplies: the profile's own, or 0
+    for a model litellm was found not to know. A model litellm prices keeps its price."""
+    prices = getattr(profile, "input_usd_per_mtok", None), getattr(profile, "output_usd_per_mtok", None)
+    if prices == (None, None):
+        if (model, len(litellm.model_cost)) not in _unpriced:
+            return {}
+        prices = (0, 0)
+    return {"input_cost_per_token": float(prices[0] or 0) / 1e6, "output_cost_per_token": float(prices[1] or 0) / 1e6}
 
 
 def complete(
