@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/", include("judges.api_urls")),  # verdicts: judges may import agents, not the reverse
     path("api/", include("agents.api_actions_urls")),  # tasks' and agents' controls, taste guides, tokens
     path("api/", include("judges.api_review_urls")),  # a verdict's opinions, audit, diff and patch
+    path("api/", include("agents.api_setup")),  # repositories' and profiles' changes, members, invitations
+    path("api/", include("notifications.api")),  # preferences, webhooks and their delivery log
     path("reviews/", include("judges.urls")),
     path("notifications/", include("notifications.urls")),
     # workers with disks of their own ask the web process to merge (the worker credential, like internal/git/)

@@ -144,6 +144,19 @@ ROLES = {
     ("api_taste_guide", "patch"): {OP, A},
     ("api_taste_guide", "delete"): {OP, A},
     ("api_verdict_patch", "post"): {OP, R, A},
+    ("api_repo", "patch"): {A},
+    ("api_repo", "delete"): {A},
+    ("api_model", "patch"): {A},
+    ("api_model", "delete"): {A},
+    ("api_model_test", "post"): {A},
+    ("api_member", "patch"): {A},
+    ("api_member", "delete"): {A},
+    ("api_invites", "post"): {A},
+    ("api_invite", "delete"): {A},
+    ("api_webhooks", "get"): {A},  # a team's webhooks and their log are its admins' only, as on the page
+    ("api_webhooks", "post"): {A},
+    ("api_webhook", "delete"): {A},
+    ("api_webhook_deliveries", "get"): {A},
 }
 API_READS = {
     "api_repos",
@@ -167,6 +180,9 @@ API_READS = {
     "api_verdict_audit",
     "api_verdict_diff",
     "api_search",
+    "api_model",
+    "api_members",
+    "api_invites",
 }
 
 # Every URL that names one object, by the kind of object its pk is. A new one must be added here.
