@@ -157,6 +157,9 @@ ROLES = {
     ("api_webhooks", "post"): {A},
     ("api_webhook", "delete"): {A},
     ("api_webhook_deliveries", "get"): {A},
+    ("api_roster_generate", "post"): {OP, A},
+    ("api_roster_preview", "post"): {OP, A},
+    ("api_agent_skill_draft", "post"): {OP, A},
 }
 API_READS = {
     "api_repos",

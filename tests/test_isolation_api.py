@@ -47,6 +47,7 @@ API_OBJECTS = {
     "api_member": "membership",
     "api_invite": "invite",
     "api_webhook": "webhook",
+    "api_agent_skill_draft": "agent",
 }
 API_BODIES = {
     "api_repos": {"name": "pwned", "path": "/nonexistent"},
@@ -81,6 +82,8 @@ API_BODIES = {
     ("api_member", "patch"): {"role": "admin"},
     "api_invites": {"role": "admin"},
     "api_webhooks": {"name": "pwned", "url": "http://127.0.0.1:9/steal", "kinds": ["verdict"]},
+    "api_roster_generate": {"rows": [{"count": 2, "model": "sim-lazy"}], "names": ["Eve", "Mallet"]},
+    "api_roster_preview": {"lines": "Eve = sim-lazy"},
 }
 
 
