@@ -56,6 +56,10 @@ def test_an_approved_run_is_drafted_as_a_skill_and_published_with_its_provenance
     version = Skill.objects.get(name=parsed.name).current
     assert version.sources == [ada.pk] and "Edited." in version.body
 
+    unapproved = api.post("/api/skills", {"skill_md": text.replace(parsed.name, "other-skill"), "sources": [linus.pk]})
+    assert unapproved.status_code == 400 and unapproved.json()["field"] == "sources"
+    assert not Skill.objects.filter(name="other-skill").exists()
+
     refused = api.post(f"/api/agents/{linus.pk}/skill-draft")
     assert refused.status_code == 409 and "only an approved run is saved as a skill" in refused.json()["error"]
     reviewer = Api(client, scoped_token("bob", "review"))
