@@ -236,6 +236,7 @@ _ERRORS = {
     409: "Conflicts with the object's current state.",
     413: "The body is too large.",
     429: "Too many failed logins or tokens from this address; wait for the cool-off.",
+    502: "The model this needed could not answer; nothing was stored.",
 }
 
 

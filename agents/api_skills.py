@@ -95,7 +95,19 @@ NEW_FILE = body(
     encoding={"type": "string", "enum": ["utf-8", "base64"], "description": "utf-8 (default) or base64"},
 )
 FILES = {"type": "array", "items": NEW_FILE, "maxItems": MAX_FILES}
-NEW_SKILL = body(["skill_md"], team=TEAM_REF, skill_md=text(MAX_SKILL_MD, 1), files=FILES)
+NEW_SKILL = body(
+    ["skill_md"],
+    team=TEAM_REF,
+    skill_md=text(MAX_SKILL_MD, 1),
+    files=FILES,
+    sources={
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "maxItems": 20,
+        "description": "provenance: your team's approved runs (agent ids) it was drafted from (POST"
+        " /api/agents/{pk}/skill-draft)",
+    },
+)
 NEW_VERSION = body(
     ["skill_md"],
     skill_md=text(MAX_SKILL_MD, 1),
@@ -176,7 +188,11 @@ def skills_list(request) -> dict:
 
 def skills_create(request, data: dict):
     team = request_team(request, data.get("team"))
-    version = skill_library.create_skill(request.user, team, Draft(data["skill_md"], _files(data)))
+    sources = skill_library.source_agents(team, data.get("sources", []))
+    if len(sources) != len(set(data.get("sources", []))):
+        raise FieldError("sources", "names agents that are not approved runs of your team.")
+    draft = Draft(data["skill_md"], _files(data), sources=tuple(a.pk for a in sources))
+    version = skill_library.create_skill(request.user, team, draft)
     return skill_json(version.skill)
 
 

@@ -31,9 +31,6 @@ ROUTES = [
         ),
     ),
     Route(
-        "repos/<int:pk>", "api_repo", get=Operation(api.repo_detail, "A repository and its clone's state", schemas.REPO)
-    ),
-    Route(
         "repos/<int:pk>/fetch",
         "api_repo_fetch",
         post=Operation(

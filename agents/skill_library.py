@@ -30,6 +30,13 @@ class Draft:
     history: bool = False  # an earlier version, from an export's history
 
 
+def source_agents(team, ids) -> list[Agent]:
+    """The approved runs of the team a draft names as its provenance (any other id is dropped)."""
+    wanted = [int(i) for i in ids if str(i).isdigit() and int(i) < 2**63]
+    found = Agent.objects.in_team(team).filter(pk__in=wanted, status=Agent.Status.ACCEPTED).select_related("task")
+    return list(found.order_by("pk"))
+
+
 def invalid(exc: skill_format.SkillInvalid, where: str = "") -> FieldError:
     """The format's refusal as the API's: "<field> <reason>" (and the folder it is in, for an archive)."""
     return FieldError(exc.field, f"{exc.reason} (in {where})" if where else exc.reason)

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import skill_archive, skill_format, skill_library
 from agents.errors import ServiceError
-from agents.models import Agent, Skill
+from agents.models import Skill
 from agents.permissions import owned_or_404
-from agents.skill_library import Draft
+from agents.skill_library import Draft, source_agents
 from agents.teams import current_team_id, team_for
 from agents.text import render_markdown
 
@@ -82,13 +82,6 @@ def skill_edit(request, pk: int | None = None):
         "source_agents": sources,
     }
     return render(request, "agents/skill_form.html", context, status=400 if error else 200)
-
-
-def source_agents(team, ids) -> list[Agent]:
-    """The approved runs of the team a draft names as its provenance (any other id is dropped)."""
-    wanted = [int(i) for i in ids if str(i).isdigit() and int(i) < 2**63]
-    found = Agent.objects.in_team(team).filter(pk__in=wanted, status=Agent.Status.ACCEPTED).select_related("task")
-    return list(found.order_by("pk"))
 
 
 @login_required

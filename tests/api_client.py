@@ -18,6 +18,13 @@ def issue_token(username: str) -> str:
     return out.getvalue().strip()
 
 
+def scoped_token(username: str, scope: str, name: str = "") -> str:
+    """A named token of the given scope, from the management command's output."""
+    out = StringIO()
+    call_command("api_token", username, "--scope", scope, "--name", name or f"{username} {scope}", stdout=out)
+    return out.getvalue().strip()
+
+
 class Api:
     """The test client speaking JSON with a bearer token."""
 

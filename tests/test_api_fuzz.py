@@ -32,7 +32,19 @@ CHECKS = [
     checks.response_schema_conformance,
 ]
 # which real object a path's {pk} names, by the path's start
-REAL = {"/api/tasks/": "task", "/api/agents/": "agent", "/api/verdicts/": "verdict", "/api/repos/": "repo"}
+REAL = {
+    "/api/tasks/": "task",
+    "/api/agents/": "agent",
+    "/api/verdicts/": "verdict",
+    "/api/repos/": "repo",
+    "/api/models/": "profile",
+    "/api/members/": "membership",
+    "/api/invites/": "invite",
+    "/api/webhooks/": "webhook",
+}
+# "Test connection" calls the provider a generated body names, over the network: tested with a local server instead
+# (tests/test_api_setup.py)
+NOT_FUZZED = {"/api/models/{pk}/test"}
 
 
 @pytest.mark.timeout(600)
@@ -72,6 +84,8 @@ def test_the_api_answers_generated_requests_as_its_schema_says(alices_things):
     for result in schema.get_all_operations():
         operation = result.ok()
         path = operation.path
+        if path in NOT_FUZZED:
+            continue
         kind = next((k for prefix, k in REAL.items() if path.startswith(prefix)), None)
         if path.startswith("/api/taste/"):
             kind = "guide"

