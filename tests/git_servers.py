@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.live_server import kill_group
 from tests.waiting import wait_until
 
 GIT_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1"}
@@ -48,7 +49,10 @@ class GitDaemon:
     def __enter__(self) -> GitDaemon:
         argv = ["git", "daemon", "--export-all", "--reuseaddr", "--informative-errors", f"--base-path={self.base}"]
         argv += ["--listen=127.0.0.1", f"--port={self.port}", str(self.base)]
-        self.proc = subprocess.Popen(argv, env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # a session of its own: `git daemon` runs git-daemon as a child, which outlived a kill of the parent alone
+        self.proc = subprocess.Popen(
+            argv, env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         wait_until(self._listening, "git daemon listening", timeout=10)
         return self
 
@@ -63,8 +67,7 @@ class GitDaemon:
         return f"git://127.0.0.1:{self.port}/{name}.git"
 
     def __exit__(self, *exc) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
+        kill_group(self.proc)
 
 
 class SmartHttp:
