@@ -102,15 +102,16 @@ class Grants:
     """What one role may do, for templates: `{% if can.launch %}`. Built from the same table as `require`."""
 
     role: str | None
+    scope: str | None = None  # the API token's, when the user came with one: it narrows the role
 
     def __getattr__(self, action: str) -> bool:
         if action.startswith("_") or action not in ACTIONS:
             raise AttributeError(action)
-        return role_may(self.role, action)
+        return role_may(self.role, action) and (self.scope is None or action in SCOPES[self.scope])
 
 
 def grants(user, team_id: int) -> Grants:
-    return Grants(role_of(user, team_id))
+    return Grants(role_of(user, team_id), getattr(user, "token_scope", None))
 
 
 def team_ids(user) -> list[int]:

@@ -119,7 +119,12 @@ def spawn(parent: Agent, ask: Spawn) -> Agent:
         if spawned >= max_workers:
             raise ServiceError(f"the task's limit of {max_workers} spawned agents is reached ({spawned} spawned)")
         budget = _carve(parent, ask.budget, max_workers - spawned)
-        profile = ModelProfile.objects.in_team(task.team_id).get(name=ask.profile)
+        profile = ModelProfile.objects.in_team(task.team_id).filter(name=ask.profile).first()
+        if profile is None:  # deleted since the task was written
+            raise ServiceError(f"model profile {ask.profile} no longer exists; choose one of {', '.join(pool)}")
+        clash = [a.name for a in task.agents.only("name") if worktrees.slug(a.name) == worktrees.slug(ask.name)]
+        if clash:  # the branch and worktree are named by the slug: two agents would share them
+            raise ServiceError(f"an agent named {clash[0]} exists in this task already; choose another name")
         try:
             with transaction.atomic():
                 child = Agent.objects.create(

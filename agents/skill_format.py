@@ -15,6 +15,8 @@ from pathlib import PurePosixPath
 
 import yaml
 
+from agents.text import clean_chars
+
 MAX_SKILL_MD = 100_000  # characters of SKILL.md
 MAX_FRONTMATTER = 16_000  # characters of its YAML
 MAX_FILE = 1_000_000  # bytes of one file besides SKILL.md
@@ -79,6 +81,8 @@ def split(text: str) -> tuple[str, str]:
         raise SkillInvalid(SKILL_MD, "is empty; it starts with YAML frontmatter between --- lines")
     if len(text) > MAX_SKILL_MD:
         raise SkillInvalid(SKILL_MD, f"is {len(text)} characters long; at most {MAX_SKILL_MD}")
+    if clean_chars(text) != text:
+        raise SkillInvalid(SKILL_MD, "holds a character no database can store (NUL or a lone surrogate)")
     lines = text.lstrip("\ufeff").replace("\r\n", "\n").split("\n")
     if lines[0].strip() != FRONT:
         raise SkillInvalid(SKILL_MD, "must start with a --- line opening the YAML frontmatter")
@@ -99,6 +103,8 @@ def parse(text: str, folder: str | None = None) -> ParsedSkill:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 2})" if where is not None else ""
         raise SkillInvalid(SKILL_MD, f"its frontmatter is not valid YAML{at}") from None
+    except RecursionError:
+        raise SkillInvalid(SKILL_MD, "its frontmatter nests too deeply") from None
     if not isinstance(front, dict):
         raise SkillInvalid(SKILL_MD, "its frontmatter must be a mapping of fields (name: …, description: …)")
     unknown = sorted(str(k) for k in front if k not in FIELDS)

@@ -62,8 +62,12 @@ def _instance(record, i: int) -> dict:
     for name in ("instance_id", "repo", "base_commit", "problem_statement", "FAIL_TO_PASS"):
         if not isinstance(record.get(name), str | list) or not record[name]:
             raise FieldError(f"{where}.{name}", "is required.")
-    if not isinstance(record["instance_id"], str) or not INSTANCE_ID.match(record["instance_id"]):
-        raise FieldError(f"{where}.instance_id", "must be letters, digits, '.', '_' or '-' (at most 91).")
+    ident = record["instance_id"]
+    if not isinstance(ident, str) or not INSTANCE_ID.match(ident) or ".." in ident or ident.endswith((".", ".lock")):
+        # it names the branch swe/<instance_id>: git refuses "..", a trailing "." and ".lock"
+        raise FieldError(
+            f"{where}.instance_id", "must be letters, digits, '.', '_' or '-' (at most 91; no '..', no .lock end)."
+        )
     if not isinstance(record["base_commit"], str) or not SHA.match(record["base_commit"]):
         raise FieldError(f"{where}.base_commit", "must be a commit's hexadecimal id.")
     test_patch = record.get("test_patch") or ""

@@ -69,7 +69,8 @@ def load_skill(agent: Agent, args: dict) -> tuple[str, str]:
 def read_skill_file(agent: Agent, args: dict) -> tuple[str, str]:
     """One file of one of the task's skills (a reference, a script), as text."""
     version = skill_library.version_for(agent, args.get("name"))
-    path = str(args.get("path") or "").strip().lstrip("./") if isinstance(args.get("path"), str) else ""
+    path = args.get("path").strip() if isinstance(args.get("path"), str) else ""
+    path = path.removeprefix("/skills/" + version.skill.name + "/").removeprefix("./")
     found = version.files.filter(path=path).first()
     if found is None:
         paths = ", ".join(version.files.values_list("path", flat=True)) or "none"

@@ -15,7 +15,12 @@ ENDED = {"accepted", "stopped", "error"}  # statuses in which it does nothing mo
 def decide(task: dict, verdicts: list[dict]) -> int | None:
     """The task's outcome now, or None while it may still change without anyone acting:
     approved once any verdict is approved; rejected when every agent's latest verdict was rejected and none is
-    pending; failed when every agent ended (accepted, stopped, error) without an approved verdict."""
+    pending; failed when every agent ended (accepted, stopped, error) without an approved verdict.
+    Only the agents whose work lands on the task's target count: a planner's, not the workers it spawned (their
+    approved work goes into the planner's branch)."""
+    top = {a["id"] for a in task["agents"] if not a.get("parent")}
+    task = {**task, "agents": [a for a in task["agents"] if a["id"] in top]}
+    verdicts = [v for v in verdicts if v["agent"]["id"] in top]
     if any(v["status"] == "approved" for v in verdicts):
         return APPROVED
     if any(v["status"] == "pending" for v in verdicts):
@@ -50,7 +55,11 @@ def wait(client, task_id: int, timeout: float, interval: float = 1.0, out=sys.st
     shown: dict[int, str] = {}
     while True:
         task = client.get(f"tasks/{task_id}")
-        verdicts = client.get("verdicts", status="all", task=task_id, per_page=200)["verdicts"]
+        verdicts, page, pages = [], 1, 1
+        while page <= pages:  # every page: an approval may be on a later one
+            answer = client.get("verdicts", status="all", task=task_id, per_page=200, page=page)
+            verdicts += answer["verdicts"]
+            page, pages = page + 1, answer.get("pages", 1)
         for agent in task["agents"]:
             text = line(agent)
             if shown.get(agent["id"]) != text:

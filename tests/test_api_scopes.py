@@ -145,3 +145,17 @@ def test_the_team_page_makes_a_token_shows_it_once_and_revokes_it(alice_client, 
     assert not ApiToken.objects.filter(pk=token.pk).exists()
     after = alice_client.get("/team/").content.decode()
     assert "The API token “deploy bot” no longer works." in after and 'id="token-' not in after
+
+
+def test_an_admins_operate_token_cannot_set_the_review_policy_through_a_task_file(client, adele, demo):
+    operator = Api(client, _token("adele", "operate"))  # the team's admin, but the token only operates
+    text = (
+        "repository: mathutil\ntitle: Auto\ngoal: Fix mean().\nacceptance: [mean works]\n"
+        "roster: [Ada = sim-diligent]\npolicy: {auto_approve: true}\n"
+    )
+    refused = operator.post("/api/taskfiles", {"text": text})
+    assert refused.status_code == 403, refused.json()
+    assert refused.json()["field"] == "policy.auto_approve"
+    assert not type(demo[1]).objects.filter(title="Auto").exists()
+    admin = Api(client, _token("adele", "admin"))
+    assert admin.post("/api/taskfiles", {"text": text}).status_code == 201

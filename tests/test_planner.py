@@ -89,6 +89,9 @@ def test_a_spawn_beyond_the_planners_budget_workers_or_depth_is_refused_with_a_c
     assert _spawn(pat, name="Sub", role="planner").startswith("REFUSED: spawn_worker: the task's maximum depth is 1")
     assert _spawn(pat, tokens=1000).startswith("spawned Ada")
     assert "a worker at depth 2 is not allowed" in _spawn_from(Agent.objects.get(name="Ada", task=task))
+    # a name that differs only in case would share Ada's (or the planner's own) branch and worktree
+    assert _spawn(pat, name="ada").startswith("REFUSED: spawn_worker: an agent named Ada exists in this task")
+    assert _spawn(pat, name="pat").startswith("REFUSED: spawn_worker: an agent named Pat exists in this task")
     assert _spawn(pat, name="Grace").startswith("spawned Grace")
     assert _spawn(pat, name="Linus").startswith("REFUSED: spawn_worker: the task's limit of 2 spawned agents")
     assert pat.children.count() == 2 and Agent.objects.get(name="Ada", task=task).allotted_tokens == 1000

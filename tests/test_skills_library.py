@@ -47,6 +47,8 @@ def library(team) -> dict:
         ("no frontmatter at all\n", "SKILL.md", "must start with a --- line"),
         ("---\nname: [unclosed\n---\nbody\n", "SKILL.md", "is not valid YAML"),
         (md("ok", body=""), "SKILL.md", "has no instructions"),
+        ("---\nname: " + "[" * 3000 + "\n---\nbody\n", "SKILL.md", "nests too deeply"),
+        (md("ok", body="a NUL \x00 in the body"), "SKILL.md", "no database can store"),
     ],
 )
 def test_an_invalid_skill_is_refused_naming_the_field_and_the_reason(demo, alice, text, field, reason):
