@@ -22,17 +22,15 @@ from agents.api_base import (
     Route,
     body,
     int_query,
-    listing,
     obj,
     owned,
     request_team,
     text,
 )
+from agents.api_lists import PAGE_QUERY, page_schema, paged
 from agents.models import Skill, SkillVersion
 from agents.skill_format import MAX_FILES, MAX_SKILL_MD
 from agents.skill_library import Draft
-
-PAGE = 500
 
 # ---------------------------------------------------------------- shapes
 
@@ -169,21 +167,21 @@ def _skill(request, pk: int) -> Skill:
 
 
 def skills_list(request) -> dict:
-    skills = list(Skill.objects.for_user(request.user).prefetch_related("versions").order_by("name", "id")[:PAGE])
-    uses = skill_library.use_counts(skills)
-    return {
-        "skills": [
-            {
-                "id": s.pk,
-                "name": s.name,
-                "description": s.current.description,
-                "version": s.current.number,
-                "uses": uses.get(s.pk, 0),
-            }  # fmt: skip
-            for s in skills
-            if s.current is not None
-        ]
-    }
+    """A page of the skills that have a version, by name, with how often each was used."""
+    rows = Skill.objects.for_user(request.user).filter(versions__isnull=False).distinct()
+    answer = paged(request, rows.prefetch_related("versions").order_by("name", "id"), "skills", lambda s: s)
+    uses = skill_library.use_counts(answer["skills"])
+    answer["skills"] = [
+        {
+            "id": s.pk,
+            "name": s.name,
+            "description": s.current.description,
+            "version": s.current.number,
+            "uses": uses.get(s.pk, 0),
+        }  # fmt: skip
+        for s in answer["skills"]
+    ]
+    return answer
 
 
 def skills_create(request, data: dict):
@@ -248,7 +246,9 @@ ROUTES = [
     Route(
         "skills",
         "api_skills",
-        get=Operation(skills_list, "Your teams' skills, by name", listing("skills", SKILL_SUMMARY)),
+        get=Operation(
+            skills_list, "Your teams' skills, by name", page_schema("skills", SKILL_SUMMARY), query=PAGE_QUERY
+        ),
         post=Operation(
             skills_create,
             "Write a new skill in the Agent Skills format: its SKILL.md and files (version 1)",

@@ -21,7 +21,11 @@ MAX_ZIP = 20_000_000
 
 
 def skills_list(client: Client, args) -> int:
-    skills = client.get("skills")["skills"]
+    skills, page, pages = [], 1, 1
+    while page <= pages:  # every page, as many as the library has
+        answer = client.get("skills", page=page, per_page=200)
+        skills += answer["skills"]
+        page, pages = page + 1, answer.get("pages", 1)
     if args.json:
         print(json.dumps(skills, indent=2, ensure_ascii=False))
         return 0

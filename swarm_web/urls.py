@@ -16,7 +16,10 @@ urlpatterns = [
     path("api/", include("agents.api_setup")),  # repositories' and profiles' changes, members, invitations
     path("api/", include("notifications.api")),  # preferences, webhooks and their delivery log
     path("api/", include("agents.api_roster")),  # the task form's roster generator and preview
-    path("api/", include("judges.api_drafts")),  # "Save as skill": a draft from an approved run
+    path("api/", include("judges.api_drafts")),
+    path(
+        "api/", include("agents.api_tree_taste")
+    ),  # the planner's tree and its subtree actions, taste versions  # "Save as skill": a draft from an approved run
     path("reviews/", include("judges.urls")),
     path("notifications/", include("notifications.urls")),
     # workers with disks of their own ask the web process to merge (the worker credential, like internal/git/)

@@ -55,6 +55,9 @@ def test_a_skill_is_written_edited_read_and_refused_through_the_api(api):
     assert missing.status_code == 400 and missing.json()["field"] == "version"
     listed = api.get("/api/skills").json()["skills"]
     assert [s["name"] for s in listed] == ["api-skill", "reproduce-first", "small-diff"]
+    paged = api.get("/api/skills", {"per_page": 2, "page": 2}).json()  # a page at a time, like every list
+    assert (paged["page"], paged["pages"], paged["total"], paged["per_page"]) == (2, 2, 3, 2)
+    assert [s["name"] for s in paged["skills"]] == ["small-diff"]
 
 
 def test_export_delete_import_through_the_api_gives_the_same_library(api, mallory_api):
