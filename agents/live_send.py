@@ -11,9 +11,7 @@ gets them in the order they were handed over. The in-memory layer only reaches s
 Overview. A watcher of a task needs every card as it is now, not every change: `Coalescer.mark(task, agent)` notes
 that a card changed; a thread of this process sends each task's changed cards as one frame, at once when the task was
 quiet, then at most once every `SWARM_OVERVIEW_INTERVAL` seconds. A frame is rendered after the changes it follows
-were committed, so the last frame after a burst shows every card's latest state. Where the channel layer is shared
-(Redis: a prefork worker's children, workers on other machines), the processes share the frames too
-(agents/overview_claim.py): one of them renders a task's frame per interval, with every process's changed cards.
+were committed, so the last frame after a burst shows every card's latest state.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from collections.abc import Callable
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
-from agents import connections, overview_claim
+from agents import connections
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +143,8 @@ class Coalescer:
     `flush(task_id, agent_ids)` renders and sends one task's frame; it runs on the coalescer's thread, which keeps its
     own database connection (agents/connections.py)."""
 
-    def __init__(self, flush: Callable[[int, set[int]], None], shared: Callable[[], bool] | None = None) -> None:
+    def __init__(self, flush: Callable[[int, set[int]], None]) -> None:
         self._flush = flush
-        self._shared = shared or _layer_is_shared
-        self._parked: dict[int, float] = {}  # task -> when to ask again for changes another process holds the frame of
         self._cond = threading.Condition()
         self._dirty: dict[int, set[int]] = {}
         self._sent: dict[int, float] = {}  # task -> when its last frame was rendered (monotonic)
@@ -167,34 +163,24 @@ class Coalescer:
         """Wait until some task with changes may have its next frame; take those tasks' changes."""
         with self._cond:
             while True:
-                if not self._dirty and not self._parked:
+                if not self._dirty:
                     self._cond.wait()
                     continue
                 interval = settings.SWARM_OVERVIEW_INTERVAL
                 now = time.monotonic()
                 for task_id in [t for t, at in self._sent.items() if now - at >= interval and t not in self._dirty]:
                     del self._sent[task_id]  # quiet for a whole interval: its next change goes out at once
-                for task_id in [t for t, at in self._parked.items() if at <= now]:
-                    del self._parked[task_id]
-                    self._dirty.setdefault(task_id, set())  # ask again: its changes wait in Redis
                 ready = [t for t in self._dirty if now - self._sent.get(t, -interval) >= interval]
                 if ready:
                     return {t: self._dirty.pop(t) for t in ready}
-                due = [self._sent[t] + interval for t in self._dirty] + list(self._parked.values())
-                self._cond.wait(max(0.0, min(due) - now) if due else None)
+                self._cond.wait(min(self._sent[t] for t in self._dirty) + interval - now)
 
     def flush_pending(self) -> None:
         """Send every pending frame now, on the caller's thread (a process about to exit)."""
         with self._cond:
             batch, self._dirty = self._dirty, {}
-            for task_id in self._parked:
-                batch.setdefault(task_id, set())
-            self._parked = {}
         for task_id, agent_ids in batch.items():
-            if self._shared():
-                agent_ids, _ = overview_claim.claim(task_id, agent_ids, force=True)
-            if agent_ids:
-                self._flush(task_id, agent_ids)
+            self._flush(task_id, agent_ids)
 
     def _run(self) -> None:
         while True:
@@ -203,23 +189,10 @@ class Coalescer:
                 with self._cond:
                     self._sent[task_id] = time.monotonic()
                 try:
-                    if self._shared():
-                        agent_ids, wait = overview_claim.claim(task_id, agent_ids)
-                        if wait is not None:  # another process renders this interval's frame: ask again after it
-                            with self._cond:
-                                self._parked[task_id] = time.monotonic() + wait
-                            continue
-                    if agent_ids:
-                        self._flush(task_id, agent_ids)
+                    self._flush(task_id, agent_ids)
                 except Exception:  # a page that reconnects gets every card; the next change sends them again
                     log.exception("overview frame of task %s failed", task_id)
             try:
                 connections.done()
             except Exception:
                 log.exception("closing the overview's database connection failed")
-
-
-def _layer_is_shared() -> bool:
-    """Whether other processes send to the same watchers (a Redis channel layer), so they share the overview's frames."""
-    layer = get_channel_layer()
-    return layer is not None and not isinstance(layer, InMemoryChannelLayer) and bool(settings.REDIS_URL)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import re
-import threading
 import time
 
 import pytest
@@ -23,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 
 from agents import demo as demo_seed
-from agents import events, live_send, services
+from agents import events, services
 from agents.models import Agent, ModelProfile
 from swarm_web.asgi import application
 from tests.sockets import TIMEOUT, headers_for, open_agent_socket
@@ -168,32 +166,3 @@ def test_events_of_a_rolled_back_savepoint_are_never_shown_the_rest_of_the_trans
     assert [m["seq"] for m in received] == [2, 3]
     html = "".join(m["html"] for m in received)
     assert html.index("kept before") < html.index("kept after") and "rolled back" not in html
-
-
-def test_processes_sharing_the_watchers_render_one_frame_of_a_task_per_interval_with_all_their_cards(settings):
-    """Four prefork children (here four coalescers, each with its own thread) marking cards of one task: the watchers
-    get one frame per interval, not one per process, and every card's last change reaches a frame."""
-    settings.REDIS_URL = "redis://127.0.0.1:6379/8"  # a database no other test flushes (tests/test_rate_limits.py)
-    interval = settings.SWARM_OVERVIEW_INTERVAL
-    frames: list[tuple[float, set[int]]] = []
-    lock = threading.Lock()
-
-    def flush(task_id: int, agent_ids: set[int]) -> None:
-        with lock:
-            frames.append((time.monotonic(), set(agent_ids)))
-
-    children = [live_send.Coalescer(flush, shared=lambda: True) for _ in range(4)]
-    task_id = 10**9 + os.getpid()  # no other test's task
-    last_mark: dict[int, float] = {}
-    started = time.monotonic()
-    for n in range(60):  # 3 s of busy agents: each child marks its own cards
-        for index, child in enumerate(children):
-            agent_id = 1 + index * 10 + n % 10
-            child.mark(task_id, agent_id)
-            last_mark[agent_id] = time.monotonic()
-        time.sleep(0.05)
-    time.sleep(3 * interval + 0.5)  # until every parked change went out
-    seconds = frames[-1][0] - started
-    assert len(frames) <= math.ceil(seconds / interval) + 2, (len(frames), seconds)
-    for agent_id, marked in last_mark.items():
-        assert any(at >= marked and agent_id in ids for at, ids in frames), agent_id
