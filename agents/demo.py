@@ -117,6 +117,14 @@ def create_demo_repo(path: Path) -> None:
     worktrees.git(path, "commit", "-q", "-m", "mathutil: first version")
 
 
+HOUSE_STYLE = [
+    "Fix causes, not symptoms.",
+    "Never weaken or delete a test to make it pass.",
+    "No print() debugging left in code.",
+    "Keep diffs small.",
+]
+
+
 @transaction.atomic
 def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
     team, _ = Team.objects.get_or_create(name=team_name)
@@ -146,14 +154,7 @@ def seed(team_name: str = "Demo team") -> tuple[Team, TaskSpec]:
     taste_guide, _ = TasteGuide.objects.get_or_create(
         team=team,
         name="House style",
-        defaults={
-            "rules": [
-                "Fix causes, not symptoms.",
-                "Never weaken or delete a test to make it pass.",
-                "No print() debugging left in code.",
-                "Keep diffs small.",
-            ]
-        },
+        defaults={"rules": HOUSE_STYLE},
     )
     taste.current(taste_guide)
     skills = [

@@ -8,8 +8,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from agents import skill_library, taste
-
 if TYPE_CHECKING:
     from agents.models import Agent
 
@@ -19,6 +17,10 @@ SKILL_DRAFT_MARK = "[Swarm skill draft]"  # starts the request to draft a skill 
 
 
 def system_prompt(agent: Agent) -> str:
+    # imported here: the simulator (and the benchmark's model server, without Django set up) imports this module's
+    # constants, and these two import the models
+    from agents import skill_library, taste
+
     task = agent.task
     left_min = max(0.0, agent.budget_minutes - agent.elapsed_seconds / 60)
     tokens_left = max(0, agent.budget_tokens - agent.tokens)

@@ -176,7 +176,7 @@ def fuzz_every_route(rng: random.Random, budget: int) -> tuple[int, int, list[st
     notes: list[str] = []
     statuses: Counter[int] = Counter()
     logging.getLogger("django.request").setLevel(logging.CRITICAL)  # 4xx lines by the thousand say nothing
-    per_route = max(1, budget // max(1, len(routes)))
+    per_route = max(1, -(-budget // max(1, len(routes))))  # rounded up: at least `budget` inputs however many routes
     for route in routes:
         for _ in range(per_route):
             client.force_login(user)

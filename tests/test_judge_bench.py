@@ -11,12 +11,22 @@ import sys
 
 import pytest
 
+from agents.demo import HOUSE_STYLE
 from tests.live_server import ROOT
 from tests.openai_server import OpenAIServer, reply
 
 pytestmark = [pytest.mark.own_sqlite, pytest.mark.timeout(600)]
 
-APPROVE = json.dumps({"recommendation": "approve", "checklist": [], "reasons": ["looks right"]})
+# approves everything, scoring every taste rule of the bench's tasks as met (a judge that skips one is not heard)
+APPROVE = json.dumps(
+    {
+        "recommendation": "approve",
+        "checklist": [
+            {"kind": "taste", "item": rule, "status": "met", "evidence": "looks fine"} for rule in HOUSE_STYLE
+        ],
+        "reasons": ["looks right"],
+    }
+)
 
 
 def row(out: str, table: str, kind: str) -> list[str]:
