@@ -54,15 +54,3 @@ def test_a_finished_run_is_replayed_at_the_chosen_speed(live_app, browser):
         expect(status).to_have_text("Showing every event.")
         expect(page.locator("#transcript li.event[hidden]")).to_have_count(0)
         assert events.count() >= total  # none lost by the replay (a live event may join late)
-
-        # the same run is found by its words on the search page, the match marked, as you type
-        page.get_by_role("link", name="Search", exact=True).click()
-        page.get_by_label("Words").fill("finished")
-        hit = page.locator(".search-hit", has_text="Lee").first
-        expect(hit.locator("mark")).to_have_text(re.compile("finished", re.I))
-        watch.expect(400, "/reviews/search/")  # a malformed query is a 400 that says why
-        page.get_by_label("Words").fill('"unclosed')
-        expect(page.get_by_role("alert")).to_contain_text("Q has a quote that is not closed")
-        page.get_by_label("Words").fill("finished")
-        expect(hit).to_be_visible()
-        shot(page, "replay", "02-search")
