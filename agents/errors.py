@@ -38,3 +38,11 @@ class InvalidForm(FieldError):
             self.message = "; ".join(f"{field}: {error}" for field, error in problems)
         self.message = message or self.message
         self.form = form
+
+
+def refuse_while_working(agents, what: str, advice: str, use: str = "are working with it") -> None:
+    """A 409 naming the tasks whose agents (a queryset of Agent) still work with `what`, if any."""
+    titles = sorted(set(agents.exclude(status__in=agents.model.FINISHED).values_list("task__title", flat=True)))
+    if titles:
+        names = ", ".join(f"“{t}”" for t in titles)
+        raise ServiceError(f"{what} is in use by {names}, whose agents {use}. {advice}", 409)

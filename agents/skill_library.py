@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, Q
 
 from agents import skill_format
-from agents.errors import FieldError, ServiceError
+from agents.errors import FieldError, ServiceError, refuse_while_working
 from agents.models import Agent, Skill, SkillFile, SkillUse, SkillVersion, TaskSpec, Team
 from agents.permissions import require
 from agents.tool_errors import ToolRefused
@@ -113,19 +113,9 @@ def delete_skill(by, skill: Skill) -> str:
     require(by, skill.team_id, "edit_taste")
     with transaction.atomic():
         skill = Skill.objects.select_for_update().get(pk=skill.pk)
-        titles = sorted(
-            set(
-                Agent.objects.filter(task__pinned_skills__skill=skill)
-                .exclude(status__in=Agent.FINISHED)
-                .values_list("task__title", flat=True)
-            )
+        refuse_while_working(
+            Agent.objects.filter(task__pinned_skills__skill=skill), f"Skill {skill.name!r}", "Stop them first."
         )
-        if titles:
-            raise ServiceError(
-                f"Skill {skill.name!r} is in use by {', '.join(f'“{t}”' for t in titles)}, whose agents are"
-                " working with it. Stop them first.",
-                409,
-            )
         skill.delete()
     return skill.name
 

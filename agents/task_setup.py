@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from agents import scheduling, taste
-from agents.errors import FieldError, InvalidForm, ServiceError
+from agents.errors import FieldError, InvalidForm, ServiceError, refuse_while_working
 from agents.forms import TaskFieldsForm, TasteGuideForm, panel_refusal
 from agents.models import Agent, ModelProfile, TaskSpec, TasteGuide
 from agents.permissions import require
@@ -103,24 +103,15 @@ def _count_by_kind(objects: list) -> str:
 
 
 def delete_taste_guide(by, guide: TasteGuide) -> None:
-    """Delete a taste guide; refused (409) while agents still working read it (their prompt is rebuilt from the
-    task's guides at every step, so it would change under them without anyone deciding that for their task).
-    Operators and admins only."""
+    """Delete a taste guide; refused (409) while agents still working read it (their tasks pinned its version, which
+    goes with it). Operators and admins only."""
     require(by, guide.team_id, "edit_taste")
     with transaction.atomic():
         guide = TasteGuide.objects.select_for_update().get(pk=guide.pk)
-        in_use = sorted(
-            set(
-                Agent.objects.filter(task__taste_guides=guide)
-                .exclude(status__in=Agent.FINISHED)
-                .values_list("task__title", flat=True)
-            )
+        refuse_while_working(
+            Agent.objects.filter(task__taste_guides=guide),
+            f"Taste guide “{guide.name}”",
+            "Remove it from the task, or stop its agents, first.",
+            use="are working and read it at every step",
         )
-        if in_use:
-            titles = ", ".join(f"“{t}”" for t in in_use)
-            raise ServiceError(
-                f"Taste guide “{guide.name}” is in use by {titles}, whose agents are working and read it at every"
-                " step. Remove it from the task, or stop its agents, first.",
-                409,
-            )
         guide.delete()
