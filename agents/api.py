@@ -87,6 +87,7 @@ def agent_summary_json(a: Agent) -> dict:
         "question": a.question,
         "activity": a.activity,
         "branch": a.branch,
+        "spawned_by": a.parent_id,
         "usage": {
             "tokens_in": a.tokens_in,
             "tokens_out": a.tokens_out,

@@ -65,6 +65,7 @@ AGENT_SUMMARY = obj(
     question={**STRING, "description": "the question it asked its supervisors (ask_person) while it waits on it"},
     activity=STRING,
     branch=STRING,
+    spawned_by={"type": ["integer", "null"], "description": "the id of the planner that spawned it; null: none"},
     usage=USAGE,
 )
 AGENT = obj(

@@ -15,13 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import shlex
-from pathlib import Path
 
-from django.conf import settings
-
-from agents import hostgit, taskfile
+from agents import hostgit, taskfile, worktrees
 from agents.errors import FieldError, ServiceError
 from agents.models import Repository, TaskSpec
 
@@ -157,10 +153,7 @@ def prepare_branch(repo: Repository, instance: dict) -> str:
 
 def _commit_patch(repo: Repository, base: str, instance: dict) -> str:
     """The test patch committed on the base commit in a throwaway worktree (git apply reads it as data)."""
-    where = Path(settings.DATA_DIR) / "swebench" / f"{instance['instance_id']}-{secrets.token_hex(4)}"
-    where.parent.mkdir(parents=True, exist_ok=True)
-    hostgit.git(repo.path, "worktree", "add", "--detach", "--force", str(where), base)
-    try:
+    with worktrees.detached(repo.path, base, f"swe-{instance['instance_id']}") as where:
         try:
             hostgit.git(where, "apply", "--index", "--whitespace=nowarn", "-", input=instance["test_patch"])
         except hostgit.GitError as exc:
@@ -168,9 +161,6 @@ def _commit_patch(repo: Repository, base: str, instance: dict) -> str:
         message = f"SWE-bench {instance['instance_id']}: test patch"
         hostgit.git(where, "commit", "-q", "--no-verify", "-m", message)
         return hostgit.git(where, "rev-parse", "HEAD").strip()
-    finally:
-        hostgit.git(repo.path, "worktree", "remove", "--force", str(where), check=False)
-        hostgit.git(repo.path, "worktree", "prune", check=False)
 
 
 def as_taskfile(instance: dict, repo: Repository, branch: str, defaults: dict) -> dict:

@@ -18,7 +18,7 @@ def decide(task: dict, verdicts: list[dict]) -> int | None:
     pending; failed when every agent ended (accepted, stopped, error) without an approved verdict.
     Only the agents whose work lands on the task's target count: a planner's, not the workers it spawned (their
     approved work goes into the planner's branch)."""
-    top = {a["id"] for a in task["agents"] if not a.get("parent")}
+    top = {a["id"] for a in task["agents"] if a.get("spawned_by") is None}
     task = {**task, "agents": [a for a in task["agents"] if a["id"] in top]}
     verdicts = [v for v in verdicts if v["agent"]["id"] in top]
     if any(v["status"] == "approved" for v in verdicts):

@@ -40,6 +40,6 @@ def test_failed_when_every_agent_ended_without_approved_work_or_nothing_was_laun
 
 def test_a_planners_worker_approved_into_its_branch_is_not_the_task_approved():
     task = _task("paused", "accepted")
-    task["agents"][1]["parent"] = {"id": 1, "name": "Pat"}  # a worker Pat spawned: its work lands in Pat's branch
+    task["agents"][1]["spawned_by"] = 1  # a worker Pat spawned: its work lands in Pat's branch
     assert decide(task, [_verdict(1, 2, "approved")]) is None
     assert decide(task, [_verdict(1, 2, "approved"), _verdict(2, 1, "approved")]) == APPROVED
