@@ -330,10 +330,6 @@ def obj(title: str | None = None, /, **properties) -> dict:
     return {"title": title, **schema} if title else schema
 
 
-def listing(key: str, item: dict) -> dict:
-    return obj(**{key: {"type": "array", "items": item}})
-
-
 def body(required: list[str], **properties) -> dict:
     """A request body (or part of one): unknown fields are refused, so a typo or a forged field is not ignored."""
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}

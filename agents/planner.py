@@ -39,10 +39,7 @@ def limits(task: TaskSpec) -> tuple[list[str], int, int]:
 
 
 def depth(agent: Agent) -> int:
-    n, node = 0, agent
-    while node.parent_id:
-        n, node = n + 1, node.parent
-    return n
+    return len(ancestors(agent))
 
 
 def ancestors(agent: Agent) -> list[Agent]:

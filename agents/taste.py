@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import difflib
 
-from django.db.models import Max
-
 from agents.models import TaskSpec, TasteGuide, TasteVersion
 
 
@@ -16,7 +14,7 @@ def current(guide: TasteGuide, by=None) -> TasteVersion:
     latest = guide.versions.order_by("-number").first()
     if latest is not None and latest.rules == list(guide.rules):
         return latest
-    number = (guide.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    number = latest.number + 1 if latest is not None else 1
     return TasteVersion.objects.create(
         guide=guide, number=number, rules=list(guide.rules), created_by=by if getattr(by, "pk", None) else None
     )

@@ -18,7 +18,7 @@ from judges.models import Judgement, Review, Verdict
 
 
 def _verdict(request, pk: int) -> Verdict:
-    return owned(request, _verdicts(request), pk, "verdict")
+    return owned(request, _verdicts(request).defer("diff"), pk, "verdict")  # megabytes: read only where used
 
 
 def opinion_json(j: Judgement) -> dict:
