@@ -17,9 +17,13 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-# `swarm`, the command line (swarm_cli/): bin/swarm runs it with this checkout's venv
-$(VENV)/bin/swarm: $(VENV)/.installed bin/swarm
-	ln -sfn "$(CURDIR)/bin/swarm" $@
+# `swarm`, the command line: pyproject.toml's console entry point, installed editable once (the checkout's swarm_cli
+# is what runs, so a change to it needs no reinstall; a change to [project.scripts] does: rm .venv/bin/swarm first).
+# A link an older Makefile made goes first: pip would write through it.
+$(VENV)/bin/swarm: | $(VENV)/.installed
+	@if [ -L $@ ]; then rm -f $@; fi
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
 
 deps: $(VENV)/.installed $(VENV)/bin/swarm
 

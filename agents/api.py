@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 
-from agents import cloning, messaging, receipts, scheduling, services, task_setup, team_setup
+from agents import api_lists, cloning, messaging, receipts, scheduling, services, task_setup, team_setup
 from agents.api_base import (
     FieldError,
     build_openapi,
@@ -18,6 +18,7 @@ from agents.api_base import (
     request_team,
 )
 from agents.api_lists import paged
+from agents.errors import InvalidForm
 from agents.forms import (
     TaskFieldsForm,
     check_best_of,
@@ -26,7 +27,7 @@ from agents.forms import (
     clean_roster,
     planner_json,
 )
-from agents.models import Agent, Event, Message, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
+from agents.models import PLANNER_LIMITS, Agent, Event, Message, ModelProfile, Repository, TaskSpec
 from agents.setup_forms import ModelProfileForm
 
 PAGE = 500  # events per answer; `next_after` pages through them
@@ -101,6 +102,7 @@ def agent_summary_json(a: Agent) -> dict:
 
 
 def agent_json(a: Agent) -> dict:
+    stop = a.budget_stop()
     return {
         **agent_summary_json(a),
         "task": {"id": a.task_id, "title": a.task.title},
@@ -109,6 +111,8 @@ def agent_json(a: Agent) -> dict:
             "tokens": a.budget_tokens,
             "usd": float(a.budget_usd),
             "used": {k: round(v, 4) for k, v in a.budget_fraction().items()},
+            "used_up": str(stop or ""),
+            "grant_to": {"id": stop.planner_id, "name": stop.planner} if stop and stop.grant_to else None,
         },
         "files_read": a.files_read,
         "files_edited": a.files_edited,
@@ -121,6 +125,14 @@ def agent_json(a: Agent) -> dict:
         "started_at": _time(a.started_at),
         "finished_at": _time(a.finished_at),
     }
+
+
+def event_json(e: Event) -> dict:
+    """One event of an agent's log; a message's with its receipt (give the events `receipts.with_receipts` first)."""
+    item = {"seq": e.seq, "kind": e.kind, "payload": e.payload, "created_at": _time(e.created_at)}
+    if e.kind == Event.Kind.MESSAGE:
+        item["message_state"] = receipts.receipt(e)
+    return item
 
 
 def task_summary_json(t: TaskSpec, by_status: dict[str, int]) -> dict:
@@ -222,24 +234,15 @@ def models_create(request, data: dict):
 
 def tasks_list(request) -> dict:
     tasks = TaskSpec.objects.for_user(request.user).select_related("repo").order_by("-created_at", "-id")
-    answer = paged(request, tasks, "tasks", lambda t: t)
+    page = api_lists.page(request, tasks)
     by_status: dict[int, dict[str, int]] = {}
-    rows = Agent.objects.filter(task__in=answer["tasks"]).values("task_id", "status").annotate(n=Count("id"))
+    rows = Agent.objects.filter(task__in=page.items).values("task_id", "status").annotate(n=Count("id"))
     for row in rows:
         by_status.setdefault(row["task_id"], {})[row["status"]] = row["n"]
-    answer["tasks"] = [task_summary_json(t, by_status.get(t.pk, {})) for t in answer["tasks"]]
-    return answer
+    return api_lists.answer("tasks", page, lambda t: task_summary_json(t, by_status.get(t.pk, {})))
 
 
 _FORM_FIELDS = {"budget_minutes": "budget.minutes", "budget_tokens": "budget.tokens", "budget_usd": "budget.usd"}
-
-
-def _names_to_ids(model, team, names: list[str], where: str) -> list[int]:
-    found = dict(model.objects.in_team(team).filter(name__in=names).values_list("name", "pk"))
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise FieldError(where, f"has names your team does not have: {', '.join(missing)}.")
-    return [found[n] for n in names]
 
 
 def tasks_create(request, data: dict):
@@ -257,28 +260,11 @@ def task_form(team, data: dict, task: TaskSpec | None = None) -> TaskFieldsForm:
             raise FieldError("repo", f"is not a repository of your team ({ref!s}); add it with POST /api/repos.")
     else:
         repo = task.repo
-    if task is None:
-        now = {f.name: f.default for f in TaskSpec._meta.get_fields() if f.name.startswith("budget_")}
-        now.update(context="", verify_command="", taste_guides=[], skills=[], best_of_n=False)
-    else:
-        now = {f: getattr(task, f) for f in ("title", "goal", "context", "verify_command", "best_of_n")}
-        now.update({f: getattr(task, f) for f in ("budget_minutes", "budget_tokens", "budget_usd")})
-        now["taste_guides"] = list(task.taste_guides.values_list("pk", flat=True))
-        now["skills"] = list(task.skills.values_list("pk", flat=True))
-    budget = data.get("budget", {})
-    fields = {"repo": repo.pk}
-    for name in ("title", "goal", "context", "verify_command", "best_of_n"):
-        fields[name] = data[name] if name in data else now[name]
-    for name in ("minutes", "tokens", "usd"):
-        fields[f"budget_{name}"] = str(budget[name] if name in budget else now[f"budget_{name}"])
-    for name, model in (("taste_guides", TasteGuide), ("skills", Skill)):
-        fields[name] = _names_to_ids(model, team, data[name], name) if name in data else now[name]
-    form = TaskFieldsForm(fields, instance=task, team=team)
+    given = {k: v for k, v in data.items() if k in task_setup.OWN_FIELDS}
+    given.update({f"budget_{k}": v for k, v in data.get("budget", {}).items()})
+    form = TaskFieldsForm({"repo": repo.pk, **task_setup.own_fields(team, given, task)}, instance=task, team=team)
     if not form.is_valid():
-        problems = [(_FORM_FIELDS.get(f, f), " ".join(msgs)) for f, msgs in form.errors.items()]
-        error = FieldError(*problems[0])
-        error.message = "; ".join(f"{f}: {m}" for f, m in problems)  # every problem at once, the first named
-        raise error
+        raise InvalidForm(form, names=_FORM_FIELDS)  # every problem at once, the first named
     try:
         form.instance.acceptance = clean_acceptance(data["acceptance"] if "acceptance" in data else task.acceptance)
     except ValidationError as exc:
@@ -289,8 +275,8 @@ def task_form(team, data: dict, task: TaskSpec | None = None) -> TaskFieldsForm:
             form.instance.planner = clean_planner(
                 conf.get("model", "").strip(),
                 conf.get("workers", []),
-                conf.get("max_workers", 4),
-                conf.get("max_depth", 1),
+                conf.get("max_workers", PLANNER_LIMITS["max_workers"].default),
+                conf.get("max_depth", PLANNER_LIMITS["max_depth"].default),
                 team,
             )
         except ValidationError as exc:
@@ -330,7 +316,11 @@ def task_launch(request, pk: int) -> dict:
 
 
 def agent_detail(request, pk: int) -> dict:
-    return agent_json(_agent(request, pk))
+    """The agent, and what a message to it would do now: the agent page's message form (messaging.offer)."""
+    agent = _agent(request, pk)
+    offer = messaging.offer(agent, request.user)
+    choices = [{"then": then, "label": label} for then, label in offer.choices]
+    return {**agent_json(agent), "message_offer": {"when": offer.when, "note": offer.note, "choices": choices}}
 
 
 def agent_events(request, pk: int) -> dict:
@@ -339,12 +329,7 @@ def agent_events(request, pk: int) -> dict:
     after = int_query(request, "after", 0)
     events = list(Event.objects.filter(agent=agent, seq__gt=after).order_by("seq")[: PAGE + 1])
     more, events = len(events) > PAGE, receipts.with_receipts(events[:PAGE])
-    items = []
-    for e in events:
-        item = {"seq": e.seq, "kind": e.kind, "payload": e.payload, "created_at": _time(e.created_at)}
-        if e.kind == Event.Kind.MESSAGE:
-            item["message_state"] = receipts.receipt(e)
-        items.append(item)
+    items = [event_json(e) for e in events]
     return {"events": items, "next_after": events[-1].seq if events else after, "more": more}
 
 

@@ -8,7 +8,7 @@ rule has one home; agents/api_actions_urls.py lists the routes with their shapes
 
 from __future__ import annotations
 
-from agents import bulk, services, task_setup
+from agents import bulk, fleet, services, task_setup
 from agents.api import _agent, _task, agent_json, task_form, task_json
 from agents.api_base import FieldError, owned, request_team
 from agents.api_lists import paged
@@ -65,8 +65,8 @@ def task_stop_all(request, pk: int) -> dict:
 
 
 def task_act(request, data: dict, pk: int) -> dict:
-    """One action on the agents named by id, or on all the task's agents; ids that are not the task's refuse the
-    whole request, as on the task page."""
+    """One action on the agents named by id, on all the task's agents, or on those a table filter keeps; ids that are
+    not the task's refuse the whole request, as on the task page."""
     task = _task(request, pk)
     agents = task.agents.select_related("task", "profile")
     if "ids" in data:
@@ -80,8 +80,12 @@ def task_act(request, data: dict, pk: int) -> dict:
             )
     elif data.get("all"):
         agents = list(agents.order_by("id"))
+    elif "filter" in data:  # the page's "all that match the filter"
+        f = data["filter"]
+        view = fleet.TableView(f.get("status", ""), f.get("profile"), f.get("family", ""), f.get("q", "").strip())
+        agents = list(view.apply(agents).order_by("id"))
     else:
-        raise FieldError("ids", "is needed (or `all: true`): which agents to act on.")
+        raise FieldError("ids", "is needed (or `all: true`, or a `filter`): which agents to act on.")
     outcome = bulk.act(
         request.user, task.team_id, data["action"], agents, data.get("text", ""), data.get("client_id", "")
     )
@@ -113,7 +117,7 @@ def agent_pause(request, pk: int) -> dict:
 
 
 def agent_grant(request, pk: int) -> dict:
-    return _control(request, pk, services.grant_budget)
+    return _control(request, pk, lambda agent, by: services.granted(agent, services.grant_budget(agent, by)))
 
 
 def agent_resume(request, pk: int) -> dict:

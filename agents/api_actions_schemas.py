@@ -6,6 +6,7 @@ from __future__ import annotations
 from agents.api_base import BOOLEAN, INTEGER, STRING, STRINGS, TEAM_REF, body, obj, text
 from agents.api_schemas import AGENT
 from agents.bulk import ACTIONS
+from agents.fleet import STATUS_FILTERS
 from agents.models import ApiToken
 
 PANEL = obj(
@@ -25,6 +26,14 @@ ACT = body(
     action={"type": "string", "enum": list(ACTIONS)},
     ids={"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 10_000},
     all={**BOOLEAN, "description": "every agent of the task (instead of ids)"},
+    filter=body(
+        [],
+        status={"type": "string", "enum": STATUS_FILTERS, "description": "attention: those that wait for a person"},
+        profile={"type": "integer", "minimum": 1, "description": "a model profile's id"},
+        family=text(50),
+        q=text(100, description="part of the agent's name or model, any case"),
+    )
+    | {"description": "every agent the task page's table filters keep (instead of ids; GET /api/tasks/{pk}/agents)"},
     text=text(20_000, description="action=message: the message"),
     client_id=text(64, description="action=message: your id, so a resend queues it once per agent"),
 )

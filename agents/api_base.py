@@ -22,6 +22,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import bad_request as bad_request_page
 from django.views.defaults import page_not_found
 
 from agents import permissions, services
@@ -85,6 +86,14 @@ def not_found(request, exception=None):
     return page_not_found(request, exception)
 
 
+def bad_request(request, exception=None):
+    """The site's 400 for what Django refuses before any view (a Host header it does not serve, for one): JSON
+    under /api/, the page elsewhere. The refused value is not repeated."""
+    if request.path.startswith("/api/"):
+        return error("This request was refused before reaching the API: a header (such as Host) is not valid.", 400)
+    return bad_request_page(request, exception)
+
+
 def dispatch(route: Route, request, **kwargs) -> JsonResponse:
     op = route.operations.get(request.method)
     if op is None:
@@ -101,6 +110,7 @@ def dispatch(route: Route, request, **kwargs) -> JsonResponse:
             request.action = op.action
             if op.auth == "team" and not request.team_ids:
                 raise ServiceError("You are not a member of any team; ask an admin to add you.", 403)
+        check_query(request, op)
         if op.body is not None:
             body = read_json(request, required=bool(op.body.get("required")))
             check(body, op.body)
@@ -143,6 +153,15 @@ def check_scope(request, op: Operation) -> None:
     refusal = permissions.scope_refusal(request.user, op.action) if op.auth == "team" and not op.scope else ""
     if refusal:
         raise ServiceError(refusal, 403)
+
+
+def check_query(request, op: Operation) -> None:
+    """A query parameter the operation does not declare is refused, like an unknown body field: a typo such as
+    `?statu=approved` would otherwise answer the unfiltered list as if it were the filtered one."""
+    for name in request.GET:
+        if name not in op.query:
+            known = f"parameters: {', '.join(op.query)}" if op.query else "it takes no query parameters"
+            raise FieldError(name[:100], f"is not a query parameter here ({known}).")
 
 
 def read_json(request, required: bool = True) -> dict:
@@ -215,6 +234,19 @@ def request_team(request, ref: str | int | None) -> Team:
     return team
 
 
+TEAM_QUERY = {"team": {"type": "string", "description": "team name or id; needed only when you are in several teams"}}
+
+
+def team_ref(raw: str | None) -> str | int | None:
+    """A team named in a query string: an id when it is one (ASCII digits: `int("²")` fails), else a name."""
+    return int(raw) if raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= 18 else raw
+
+
+def query_team(request) -> Team:
+    """`request_team` for a read that names its team in the query string (`?team=`, a name or an id)."""
+    return request_team(request, team_ref(request.GET.get("team")))
+
+
 # ---------------------------------------------------------------- the OpenAPI document, built from the URLconf
 
 
@@ -228,7 +260,7 @@ def _api_patterns(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]
 
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERRORS = {
-    400: "The body or a parameter is malformed; `field` names it.",
+    400: "The body or a query parameter is malformed or unknown; `field` names it.",
     401: "Missing or invalid API token.",
     403: "The token's scope, or its user's role in the team, does not allow this (the answer says which would).",
     404: "No such object in your teams.",
@@ -270,7 +302,7 @@ def build_openapi() -> dict:
             statuses |= {401, 403, 429} if op.auth in ("team", "token") else set()
             statuses |= {404} if params else set()
             statuses |= {400, 413} if op.body is not None else set()
-            statuses |= {400} if op.query else set()
+            statuses |= {400}  # an unknown query parameter, whatever the operation
             responses = {str(op.status): {"description": op.summary, "content": _json(op.response)}}
             for status in sorted(statuses):
                 responses[str(status)] = {"description": _ERRORS[status], "content": _json(ERROR_REF)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agents.api_base import INTEGER, FieldError, int_query, obj
-from agents.paging import page_of
+from agents.paging import Page, page_of
 
 PER_PAGE, MAX_PER_PAGE = 50, 200
 
@@ -29,13 +29,22 @@ def page_schema(key: str, item: dict, **more) -> dict:
     )
 
 
-def paged(request, rows, key: str, to_json: Callable) -> dict:
-    """One page of the queryset `rows` (ordered) as `{key: [...], page, pages, total, per_page}`."""
+def page_query(request, per_page: int = PER_PAGE) -> tuple[int, int]:
+    """The page number and size the query asks for (`per_page` defaults to the list's own size)."""
     number = int_query(request, "page", 1)
-    per_page = int_query(request, "per_page", PER_PAGE)
+    per_page = int_query(request, "per_page", per_page)
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise FieldError("per_page", f"must be between 1 and {MAX_PER_PAGE}.")
-    page = page_of(rows, number, per_page)
+    return number, per_page
+
+
+def page(request, rows) -> Page:
+    """The page of `rows` (an ordered queryset, or a list) the query asks for."""
+    return page_of(rows, *page_query(request))
+
+
+def answer(key: str, page: Page, to_json: Callable) -> dict:
+    """A page as `{key: [...], page, pages, total, per_page}`, each item through `to_json`."""
     return {
         key: [to_json(item) for item in page.items],
         "page": page.number,
@@ -43,3 +52,8 @@ def paged(request, rows, key: str, to_json: Callable) -> dict:
         "total": page.total,
         "per_page": page.per_page,
     }
+
+
+def paged(request, rows, key: str, to_json: Callable) -> dict:
+    """One page of `rows` (an ordered queryset, or a list) as `answer` shapes it."""
+    return answer(key, page(request, rows), to_json)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.api_base import BOOLEAN, INTEGER, NUMBER, STRING, STRINGS, TEAM_REF, TIME, body, obj, text
-from agents.models import Message
+from agents.models import PLANNER_LIMITS, Message
 
 MAX_INT = 2**31 - 1  # what a PositiveIntegerField holds on every database
 
@@ -72,7 +72,21 @@ AGENT = obj(
     "Agent",
     **AGENT_SUMMARY["properties"],
     task=obj(id=INTEGER, title=STRING),
-    budget=obj(**BUDGET["properties"], used=obj(time=NUMBER, tokens=NUMBER, cost=NUMBER)),
+    budget=obj(
+        **BUDGET["properties"],
+        used=obj(time=NUMBER, tokens=NUMBER, cost=NUMBER),
+        used_up={
+            **STRING,
+            "description": 'the budget used up ("tokens budget used up", or "the planner Pat\'s tree used its tokens'
+            ' budget": a planner\'s tree, it and every agent below it, spends no more than the planner has); "":'
+            " some of each is left",
+        },
+        grant_to={
+            "type": ["object", "null"],
+            "description": "{id, name}: the planner whose budget a grant to this agent raises (its tree's budget"
+            " stopped it); null: its own",
+        },
+    ),
     files_read=STRINGS,
     files_edited=STRINGS,
     role={**STRING, "description": "worker or planner"},
@@ -84,6 +98,26 @@ AGENT = obj(
     started_at=TIME,
     finished_at=TIME,
 )
+AGENT_DETAIL = {  # the Agent, and what a message to it would do now (the agent page's message form)
+    "allOf": [
+        AGENT,
+        obj(
+            message_offer=obj(
+                when={
+                    "type": "string",
+                    "enum": ["next_step", "after_review", "on_resume", "refused"],
+                    "description": "what a plain send does now; refused: it is not sent",
+                },
+                note={**STRING, "description": "what the agent page says above its message form; empty when working"},
+                choices={
+                    "type": "array",
+                    "description": "the `then` values you may send now (your role's), the default first",
+                    "items": obj(then={"type": "string", "enum": ["queue", "resume", "withdraw"]}, label=STRING),
+                },
+            )
+        ),
+    ]
+}
 TASK_SUMMARY = obj(
     "TaskSummary",
     id=INTEGER,
@@ -179,8 +213,7 @@ PLANNER = body(
         "maxItems": 200,
         "description": "profiles the planner may give its workers",
     },
-    max_workers={"type": "integer", "description": "spawned agents in the task, 1 to 100 (default 4)"},
-    max_depth={"type": "integer", "description": "depth of the tree, 1 (workers only) to 3 (default 1)"},
+    **{name: {"type": "integer", "description": limit.describe()} for name, limit in PLANNER_LIMITS.items()},
 )
 NEW_TASK = body(
     ["repo", "title", "goal", "acceptance"],

@@ -93,7 +93,17 @@ def model_test(request, data: dict, pk: int) -> dict:
     """ "Test connection": one tiny real call with the profile as saved, or as the body would change it (nothing is
     saved). A provider's refusal is the answer's `error` (any key redacted), not a failed request."""
     profile = _profile(request, pk)
-    form = ModelProfileForm(_profile_fields(profile, data), instance=profile)
+    return _probe(ModelProfileForm(_profile_fields(profile, data), instance=profile), profile.name)
+
+
+def model_test_new(request, data: dict) -> dict:
+    """ "Test connection" on the form of a profile not saved yet: the same call with the body's values."""
+    team = request_team(request, data.get("team"))
+    form = ModelProfileForm(_form_data(data, tuple(ModelProfileForm.Meta.fields)), instance=ModelProfile(team=team))
+    return _probe(form, data.get("name", ""))
+
+
+def _probe(form: ModelProfileForm, name: str) -> dict:
     if not form.is_valid():
         raise InvalidForm(form)
     from agents import llm  # imports litellm (seconds): only when a test is asked for
@@ -105,7 +115,7 @@ def model_test(request, data: dict, pk: int) -> dict:
         result["error"] = str(exc)
     else:
         result.update(ok=True, answer=turn.content or "", tools=[c.name for c in turn.tool_calls])
-    return {"profile": profile.name, **result, "seconds": round(time.monotonic() - started, 3)}
+    return {"profile": name, **result, "seconds": round(time.monotonic() - started, 3)}
 
 
 # ---------------------------------------------------------------- members and invitations
@@ -147,9 +157,8 @@ def invite_json(i: Invite) -> dict:
 
 def invites_list(request) -> dict:
     """The invitations still open (the page's list): never their links, which were shown once."""
-    rows = Invite.objects.for_user(request.user).filter(used_at=None).select_related("created_by").order_by("-id")
-    open_ids = [i.pk for i in rows if i.usable]
-    return paged(request, rows.filter(pk__in=open_ids), "invites", invite_json)
+    rows = Invite.objects.for_user(request.user).usable().select_related("created_by").order_by("-id")
+    return paged(request, rows, "invites", invite_json)
 
 
 def invite_create(request, data: dict):
@@ -228,6 +237,17 @@ ROUTES = [
             "Delete a model profile no agent, roster or judge panel uses",
             REMOVED,
             errors=(409,),
+            action="manage_models",
+        ),
+    ),
+    Route(
+        "models/test",
+        "api_model_test_new",
+        post=Operation(
+            model_test_new,
+            "Test connection for a profile not saved yet: one tiny real call with the fields sent (nothing is saved)",
+            TESTED,
+            body=NEW_PROFILE,
             action="manage_models",
         ),
     ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from agents import skill_archive, skill_library
+from agents import api_lists, skill_archive, skill_format, skill_library
 from agents.api_base import (
     INTEGER,
     STRING,
@@ -27,7 +27,7 @@ from agents.api_base import (
     request_team,
     text,
 )
-from agents.api_lists import PAGE_QUERY, page_schema, paged
+from agents.api_lists import PAGE_QUERY, page_schema
 from agents.models import Skill, SkillVersion
 from agents.skill_format import MAX_FILES, MAX_SKILL_MD
 from agents.skill_library import Draft
@@ -72,8 +72,14 @@ SKILL = obj(
     description=STRING,
     version=INTEGER,
     skill_md=STRING,
+    allowed_tools={
+        **STRINGS,
+        "description": "the Swarm tools its allowed-tools lists: while an agent follows the skill, the only ones it"
+        " may call besides load_skill, read_skill_file and finish_skill (empty: every tool)",
+    },
     files={"type": "array", "items": FILE_INFO},
-    versions={"type": "array", "items": VERSION, "description": "newest first"},
+    latest={**VERSION, "description": "the current version (every version: GET /api/skills/{pk}/versions)"},
+    version_count=INTEGER,
     usage={
         "type": "array",
         "description": "per model family: runs that loaded it, how many were approved, and the rate (0-1)",
@@ -132,7 +138,7 @@ def version_json(v: SkillVersion) -> dict:
 
 
 def skill_json(skill: Skill) -> dict:
-    versions = list(skill.versions.select_related("created_by").order_by("-number"))
+    versions = skill.versions.select_related("created_by").order_by("-number")
     current = versions[0]
     return {
         "id": skill.pk,
@@ -140,8 +146,10 @@ def skill_json(skill: Skill) -> dict:
         "description": current.description,
         "version": current.number,
         "skill_md": current.text,
+        "allowed_tools": skill_format.allowed_tools(current.frontmatter),
         "files": [{"path": f.path, "size": f.size} for f in current.files.all()],
-        "versions": [version_json(v) for v in versions],
+        "latest": version_json(current),
+        "version_count": versions.count(),
         "usage": skill_library.usage_by_family(skill),
     }
 
@@ -169,19 +177,19 @@ def _skill(request, pk: int) -> Skill:
 def skills_list(request) -> dict:
     """A page of the skills that have a version, by name, with how often each was used."""
     rows = Skill.objects.for_user(request.user).filter(versions__isnull=False).distinct()
-    answer = paged(request, rows.prefetch_related("versions").order_by("name", "id"), "skills", lambda s: s)
-    uses = skill_library.use_counts(answer["skills"])
-    answer["skills"] = [
-        {
+    page = api_lists.page(request, rows.prefetch_related("versions").order_by("name", "id"))
+    uses = skill_library.use_counts(page.items)
+    return api_lists.answer(
+        "skills",
+        page,
+        lambda s: {
             "id": s.pk,
             "name": s.name,
             "description": s.current.description,
             "version": s.current.number,
             "uses": uses.get(s.pk, 0),
-        }  # fmt: skip
-        for s in answer["skills"]
-    ]
-    return answer
+        },
+    )
 
 
 def skills_create(request, data: dict):
@@ -207,6 +215,12 @@ def skill_new_version(request, data: dict, pk: int):
     draft = Draft(data["skill_md"], _files(data))
     skill_library.new_version(request.user, skill, draft, keep_files=bool(data.get("keep_files")))
     return skill_json(skill)
+
+
+def skill_versions(request, pk: int) -> dict:
+    skill = _skill(request, pk)
+    rows = skill.versions.select_related("created_by").order_by("-number")
+    return {"skill": skill.name, **api_lists.paged(request, rows, "versions", version_json)}
 
 
 def skill_files(request, pk: int) -> dict:
@@ -291,6 +305,12 @@ ROUTES = [
     Route(
         "skills/<int:pk>/versions",
         "api_skill_versions",
+        get=Operation(
+            skill_versions,
+            "A skill's versions, newest first (a task keeps the versions it launched with)",
+            page_schema("versions", VERSION, skill=STRING),
+            query=PAGE_QUERY,
+        ),
         post=Operation(
             skill_new_version,
             "Edit a skill: a new version (an unchanged one makes none); tasks keep the versions they launched with",

@@ -107,7 +107,15 @@ ROUTES = [
             action="launch",
         ),
     ),
-    Route("agents/<int:pk>", "api_agent", get=Operation(api.agent_detail, "An agent with its usage", schemas.AGENT)),
+    Route(
+        "agents/<int:pk>",
+        "api_agent",
+        get=Operation(
+            api.agent_detail,
+            "An agent with its usage, and what a message to it would do now",
+            schemas.AGENT_DETAIL,
+        ),
+    ),
     Route(
         "agents/<int:pk>/events",
         "api_agent_events",

@@ -32,6 +32,8 @@ class Action:
 
 
 FINISHED = ("was already finished", "were already finished")
+# resumed by a grant to another agent of the selection: its planner's tree, which held them both (services.grant_budget)
+LIFTED = ("went on with that grant to its planner's tree", "went on with those grants to their planners' trees")
 
 
 def _skip_finished(agent: Agent) -> tuple[str, str] | None:
@@ -84,6 +86,7 @@ class Outcome:
     skipped: Counter = field(default_factory=Counter)  # (singular, plural) -> how many
     errors: list[str] = field(default_factory=list)  # what a service refused, one line per agent
     follow_ups: list[tuple[Callable, bool]] = field(default_factory=list)  # committed, not yet handed over
+    lifted: set[int] = field(default_factory=set)  # resumed by a grant done already
 
     def release(self) -> None:
         """Hand the committed batches' broadcasts to the follow-up thread."""
@@ -169,20 +172,21 @@ _follow_up = _FollowUp()
 
 
 def _one(outcome: Outcome, spec: Action, action: str, agent: Agent, user, text: str, client_id: str) -> None:
-    reason = spec.skip(agent)
+    reason = LIFTED if agent.pk in outcome.lifted else spec.skip(agent)
     if reason:
         outcome.skipped[reason] += 1
         return
     try:
         with transaction.atomic():  # a refusal (its state changed since it was read) takes back only its writes
-            _do(action, agent, user, text, client_id)
+            outcome.lifted.update(_do(action, agent, user, text, client_id) or [])
     except ServiceError as exc:
         outcome.errors.append(exc.message)
         return
     outcome.done += 1
 
 
-def _do(action: str, agent: Agent, user, text: str, client_id: str) -> None:
+def _do(action: str, agent: Agent, user, text: str, client_id: str) -> list[int] | None:
+    """The service for one agent; for a grant, the ids of those it resumed."""
     by = user.username
     if action == "message":
         # one id for the whole send, unique per agent: a double click or a resent form queues it once
@@ -194,6 +198,6 @@ def _do(action: str, agent: Agent, user, text: str, client_id: str) -> None:
     elif action == "stop":
         services.stop(agent, by)
     elif action == "grant":
-        services.grant_budget(agent, by)
+        return services.grant_budget(agent, by)
     elif action == "cleanup":
         services.clean_up(agent, by)

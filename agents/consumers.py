@@ -2,6 +2,13 @@
 
 Any member of the team may watch (viewers included); the agent page's buttons come only to those whose role may
 use them. A member removed from the team is disconnected at once: their sockets listen on a per-member group.
+
+A socket opened with an API token (agents/socket_auth.py; the `swarm` command's) watches as the token's user, and
+gets the API's JSON instead of the page's fragments: `{"seq": N, "event": ...}` for each event of an agent's log
+(as GET /api/agents/<id>/events shows it), `{"seq": null, "agent": ...}` for the agent's state (its summary, as in
+GET /api/tasks/<id>) after the replay and whenever it changes, and on a task's socket `{"seq": null, "agents":
+[...]}` for every agent on connect, then for those that changed. Revoking the token closes its sockets (4403).
+Like the page's, such a socket only listens, whatever the token's scope: a frame a client sends does nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from agents import events, live_health, live_send, permissions
+from agents import events, live_health, live_send, permissions, receipts
+from agents.api import agent_summary_json, event_json
 from agents.models import Agent, Event, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -31,6 +39,11 @@ ROWS_LIMIT = 200  # rows of a paged table a socket asks for on connect (a page i
 class _Watcher(AsyncWebsocketConsumer):
     groups_joined: tuple[str, ...] = ()
     layer_down = False
+
+    @property
+    def as_data(self) -> bool:
+        """An API token's socket: the API's JSON, not the page's fragments."""
+        return getattr(self.scope.get("user"), "token_id", None) is not None
 
     async def __call__(self, scope, receive, send):
         try:
@@ -70,6 +83,8 @@ class _Watcher(AsyncWebsocketConsumer):
         self.team_id = team_id
         live_send.serve_sockets_here()
         self.groups_joined = (group, events.member_group(team_id, self.scope["user"].pk))
+        if self.as_data:
+            self.groups_joined += (events.token_group(self.scope["user"].token_id),)
         try:
             for name in self.groups_joined:
                 await self.channel_layer.group_add(name, self.channel_name)
@@ -79,6 +94,9 @@ class _Watcher(AsyncWebsocketConsumer):
             self.layer_down = True
             return False
         live_health.attach(self)  # closed if Redis goes away: the page reconnects and replays
+        # counted as watched before the log and the state are read: a commit after that read is broadcast to it
+        if not await live_send.until_watched(group):
+            log.info("socket joined %s but the channel layer does not count it yet", group)
         # checked again after joining: a removal between the first check and the join is not missed
         return await database_sync_to_async(permissions.can)(self.scope["user"], team_id, "view")
 
@@ -92,6 +110,9 @@ class _Watcher(AsyncWebsocketConsumer):
         self.groups_joined = ()
 
     async def membership_revoked(self, message):
+        await self.close(code=4403)
+
+    async def token_revoked(self, message):
         await self.close(code=4403)
 
     async def membership_changed(self, message):
@@ -121,7 +142,7 @@ class AgentConsumer(_Watcher):
             return await self._refuse(live_health.CLOSE_CODE if self.layer_down else 4404)
         await self.accept()
         await self._replay_through(None)
-        await self.send(text_data=json.dumps({"seq": None, "html": await self._header()}))
+        await self._send_state()
 
     @database_sync_to_async
     def _load(self, user, agent_id):
@@ -129,34 +150,51 @@ class AgentConsumer(_Watcher):
 
     @database_sync_to_async
     def _controls(self) -> bool:
-        return permissions.can(self.scope["user"], self.agent.task.team_id, "control")
+        return permissions.grants(self.scope["user"], self.agent.task.team_id).control
 
     async def membership_changed(self, message):
         self.controls = await self._controls()
 
     @database_sync_to_async
-    def _events_after(self, after: int, upto: int | None) -> list[tuple[int, str]]:
+    def _events_after(self, after: int, upto: int | None) -> list[tuple[int, dict]]:
         qs = Event.objects.filter(agent_id=self.agent.pk, seq__gt=after).order_by("seq")
         if upto is not None:
             qs = qs.filter(seq__lte=upto)
-        return [(e.seq, events.render_event(e)) for e in qs[:REPLAY_BATCH]]
+        if self.as_data:
+            return [(e.seq, {"event": event_json(e)}) for e in receipts.with_receipts(list(qs[:REPLAY_BATCH]))]
+        return [(e.seq, {"html": events.render_event(e)}) for e in qs[:REPLAY_BATCH]]
 
     @database_sync_to_async
-    def _header(self) -> str:
-        agent = Agent.objects.select_related("task", "profile").get(pk=self.agent.pk)
-        return events.render_header(agent, controls=self.controls)
+    def _state(self) -> dict | None:
+        """The agent's header fragment (`html`), or for a token's socket its summary (`agent`); None once deleted."""
+        agent = Agent.objects.select_related("task", "profile").filter(pk=self.agent.pk).first()
+        if agent is None:
+            return None
+        if self.as_data:
+            return {"agent": agent_summary_json(agent)}
+        return {"html": events.render_header(agent, controls=self.controls)}
+
+    async def _send_state(self) -> None:
+        state = await self._state()
+        if state is None:
+            return await self.close(code=4404)
+        await self.send(text_data=json.dumps({"seq": None, **state}))
 
     async def _replay_through(self, upto: int | None) -> None:
         while True:
             batch = await self._events_after(self.last_seq, upto)
-            for seq, html in batch:
-                await self.send(text_data=json.dumps({"seq": seq, "html": html}))
+            for seq, body in batch:
+                await self.send(text_data=json.dumps({"seq": seq, **body}))
                 self.last_seq = seq
             if len(batch) < REPLAY_BATCH:
                 return
 
     async def agent_event(self, message):
         """One message outside the log (streamed text, the header), or a single event."""
+        if message["seq"] is None and self.as_data:
+            if "header" in message:  # its state changed; streamed text is for the page (the turn comes as an event)
+                await self._send_state()
+            return
         if message["seq"] is None:
             html = message["html"] + message.get("header" if self.controls else "header_readonly", "")
             await self.send(text_data=json.dumps({"seq": None, "html": html}))
@@ -165,7 +203,13 @@ class AgentConsumer(_Watcher):
 
     async def agent_events(self, message):
         """The events one transaction committed, in seq order, the header with the last: each goes out as its own
-        frame, exactly once and in order (the page's `?after=` and its own check count on it)."""
+        frame, exactly once and in order (the page's `?after=` and its own check count on it). A token's socket reads
+        them from the log, as the API serves them, then the agent's state when it changed."""
+        if self.as_data:
+            await self._replay_through(max(seq for seq, _ in message["events"]))
+            if "header" in message:
+                await self._send_state()
+            return
         header = message.get("header" if self.controls else "header_readonly", "")
         fresh = [(seq, html) for seq, html in message["events"] if seq > self.last_seq]
         for i, (seq, html) in enumerate(fresh):
@@ -194,8 +238,11 @@ class TaskConsumer(_Watcher):
         if not await self._join(events.task_group(task_id), team_id):
             return await self._refuse(live_health.CLOSE_CODE if self.layer_down else 4404)
         await self.accept()
+        self.task_id = task_id
         # state from the server, read after joining: a (re)connecting page gets every card as it is now, and every
         # change after this read comes in a later frame
+        if self.as_data:
+            return await self.send(text_data=json.dumps({"seq": None, "agents": await self._agents(self._rows())}))
         cards = await self._cards(task_id, self._rows())
         if cards is None:  # deleted meanwhile
             return await self.close(code=4404)
@@ -223,5 +270,13 @@ class TaskConsumer(_Watcher):
         cards = "".join(events.render_card(a) for a in agents)
         return cards + events.render_attention(task) + events.render_preparation(task)
 
+    @database_sync_to_async
+    def _agents(self, ids: list[int] | None) -> list[dict]:
+        agents = Agent.objects.filter(task_id=self.task_id).select_related("profile").order_by("pk")
+        return [agent_summary_json(a) for a in (agents if ids is None else agents.filter(pk__in=ids))]
+
     async def task_update(self, message):
-        await self.send(text_data=json.dumps({"seq": None, "html": message["html"]}))
+        if not self.as_data:
+            return await self.send(text_data=json.dumps({"seq": None, "html": message["html"]}))
+        if message.get("agents"):  # the cards that changed (the launch's progress line has no agents of its own)
+            await self.send(text_data=json.dumps({"seq": None, "agents": await self._agents(message["agents"])}))

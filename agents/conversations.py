@@ -47,9 +47,10 @@ def _changes(messages: list[dict]) -> tuple[list[int], bool]:
     return changed, len(stored) > len(messages)
 
 
-def save(agent_id: int, token: int, messages: list[dict], **fields) -> bool:
+def save(agent_id: int, token: int, messages: list[dict], running: bool = False, **fields) -> bool:
     """Write what changed in the conversation, and `fields` on the agent, if `token` is still the agent's fencing
-    token; returns False (and writes nothing) when another worker took the agent over.
+    token (and, when `running`, the agent still runs); returns False (and writes nothing) when another worker took
+    the agent over (or a person paused or stopped it).
 
     Written as an upsert: after a rolled-back save, or inside a transaction not yet committed, the snapshot lags
     behind the table and the messages it does not know are simply written again.
@@ -58,7 +59,8 @@ def save(agent_id: int, token: int, messages: list[dict], **fields) -> bool:
     # no savepoint of its own: the step's transaction around it stands or falls as a whole
     with transaction.atomic(savepoint=False):
         # the fence first: the update takes the agent row's lock, so a claim racing this save waits or wins
-        if Agent.objects.filter(pk=agent_id, fencing_token=token).update(fencing_token=token, **fields) != 1:
+        fence = {"status": Agent.Status.RUNNING} if running else {}
+        if Agent.objects.filter(pk=agent_id, fencing_token=token, **fence).update(fencing_token=token, **fields) != 1:
             return False
         if changed:
             ConversationEntry.objects.bulk_create(

@@ -31,8 +31,9 @@ class InvalidForm(FieldError):
     """A form's errors as one refusal: the page shows them in place (`form`), the API answers the first field and
     every problem in one sentence. `message` replaces that sentence (a 409 says it in its own words)."""
 
-    def __init__(self, form, status: int = 400, message: str | None = None):
-        problems = [(field, " ".join(errors)) for field, errors in form.errors.items()]
+    def __init__(self, form, status: int = 400, message: str | None = None, names: dict[str, str] | None = None):
+        # `names`: the caller's own names for the form's fields (a task file's `budgets.usd` for `budget_usd`)
+        problems = [((names or {}).get(field, field), " ".join(errors)) for field, errors in form.errors.items()]
         super().__init__(*problems[0], status)
         if len(problems) > 1:
             self.message = "; ".join(f"{field}: {error}" for field, error in problems)

@@ -3,13 +3,17 @@
 An agent's watchers get every event: the events one transaction committed go out as one message (`agent.events`), with
 the agent's header once. A task's watchers get its cards coalesced: each commit only marks the agent's card as changed,
 and `live_send.Coalescer` sends the changed cards with the attention strip a few times a second at most.
+
+Nothing is read or rendered for a group nobody is in (`live_send.watched`): most agents of a large fleet are on
+nobody's screen, and their events and headers were most of a step's broadcast cost. A socket that joins later reads
+the agent's log and state (or the task's cards) after joining, so it misses nothing.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 
@@ -106,6 +110,15 @@ def _headers(agent: Agent) -> dict:
     return {"header": readonly + buttons, "header_readonly": readonly}
 
 
+def token_group(token_id: int) -> str:
+    """Every open socket of one API token: closed when the token is revoked."""
+    return f"token-{token_id}"
+
+
+def revoke_token_sockets(token_id: int) -> None:
+    _send(token_group(token_id), {"type": "token.revoked"})
+
+
 def revoke_watchers(team_id: int, user_id: int) -> None:
     """A member left the team: their open sockets on its work close."""
     _send(member_group(team_id, user_id), {"type": "membership.revoked"})
@@ -154,6 +167,13 @@ def after_commit(agent_id: int, seqs: list[int], state: bool = True) -> None:
 def broadcast_events(agent_id: int, seqs: list[int], header: bool = True) -> None:
     """Push freshly committed events of one agent to its watchers, as one message (with its header when it changed);
     mark its card for the overview."""
+    if not live_send.watched(agent_group(agent_id)):
+        with connection.cursor() as cursor:  # (the ORM's query building cost more than the read itself)
+            cursor.execute(f"SELECT task_id FROM {Agent._meta.db_table} WHERE id = %s", [agent_id])
+            row = cursor.fetchone()
+        if row is not None:
+            overview.mark(row[0], agent_id)
+        return
     agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
     events = list(Event.objects.filter(agent_id=agent_id, seq__in=seqs).order_by("seq")) if seqs else []
     headers = _headers(agent) if header else {}
@@ -195,9 +215,12 @@ def overview_frame(task_id: int, agent_ids: set[int]) -> str:
 
 
 def _send_overview(task_id: int, agent_ids: set[int]) -> None:
+    if not live_send.watched(task_group(task_id)):
+        return  # a watcher who comes reads every card as it is then
     html = overview_frame(task_id, agent_ids)
     if html:
-        _send(task_group(task_id), {"type": "task.update", "html": html})
+        # the ids too: a token's socket sends those agents as the API shows them (agents/consumers.py)
+        _send(task_group(task_id), {"type": "task.update", "html": html, "agents": sorted(agent_ids)})
 
 
 overview = live_send.Coalescer(_send_overview)

@@ -20,6 +20,7 @@ ATTENTION = "attention"  # the status filter's choice for "needs a person", besi
 # the others as Agent.Status declares them (a status added there joins here)
 FIRST = ["error", "paused", "awaiting_review"]
 STATUS_ORDER = FIRST + [s for s in Agent.Status.values if s not in FIRST]
+STATUS_FILTERS = [*Agent.Status.values, ATTENTION]  # what the status filter may choose
 
 
 class JSONLength(Func):
@@ -73,7 +74,7 @@ class TableView:
         except ValueError:
             page = 1
         return cls(
-            status=status if status in Agent.Status.values or status == ATTENTION else "",
+            status=status if status in STATUS_FILTERS else "",
             profile=int(profile) if profile.isdigit() else None,
             family=params.get("family", "")[:50],
             q=params.get("q", "").strip()[:100],
@@ -207,16 +208,22 @@ def selected_ids(params) -> set[int]:
     return {int(v) for v in params.getlist("ids") if v.isdigit()}
 
 
-def attention_queue(agents: QuerySet, shown: int = ATTENTION_SHOWN) -> tuple[list[Agent], int]:
-    """Who waits for a person, oldest wait first: (the first `shown`, how many wait in all). One query: each row
-    carries the count of them all, and when its agent's latest status change happened (its wait began)."""
+def waiting(agents: QuerySet) -> QuerySet:
+    """Who of `agents` waits for a person, oldest wait first; each row carries the count of them all (`waiting`), and
+    when its agent's latest status change happened (`waiting_since`: its wait began). The attention strip shows the
+    first few; the API (GET /api/attention) pages through all."""
     since = (
         Event.objects.filter(agent_id=OuterRef("pk"), kind=Event.Kind.STATUS).order_by("-seq").values("created_at")[:1]
     )
-    rows = list(
+    return (
         agents.filter(Agent.attention_q())
         .annotate(waiting_since=Subquery(since), waiting=Window(Count("id")))
         .select_related("task", "profile")
-        .order_by(F("waiting_since").asc(nulls_first=True), "id")[:shown]
+        .order_by(F("waiting_since").asc(nulls_first=True), "id")
     )
+
+
+def attention_queue(agents: QuerySet, shown: int = ATTENTION_SHOWN) -> tuple[list[Agent], int]:
+    """Who waits for a person, oldest wait first: (the first `shown`, how many wait in all). One query."""
+    rows = list(waiting(agents)[:shown])
     return rows, (rows[0].waiting if rows else 0)

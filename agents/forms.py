@@ -9,7 +9,7 @@ from django import forms
 from django.core.validators import MinValueValidator
 
 from agents import worktrees
-from agents.models import ModelProfile, Repository, Skill, TaskSpec, TasteGuide
+from agents.models import PLANNER_LIMITS, ModelProfile, Repository, Skill, TaskSpec, TasteGuide
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 MAX_AGENTS = 1000  # per task
@@ -111,15 +111,22 @@ def clean_planner(profile: str, workers: list[str], max_workers, max_depth, team
         raise forms.ValidationError(f"Not model profiles of your team: {', '.join(unknown)}.")
     if not workers:
         raise forms.ValidationError("Choose at least one worker profile the planner may give its workers.")
-    for value, low, high, what in ((max_workers, 1, 100, "maximum workers"), (max_depth, 1, 3, "maximum depth")):
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise forms.ValidationError(f"The {what} is a whole number from {low} to {high}.")
+    for value, limit in ((max_workers, PLANNER_LIMITS["max_workers"]), (max_depth, PLANNER_LIMITS["max_depth"])):
+        if not isinstance(value, int) or isinstance(value, bool) or not limit.low <= value <= limit.high:
+            raise forms.ValidationError(f"The {limit.what} is a whole number from {limit.low} to {limit.high}.")
     return {
         "profile": profile,
         "workers": list(dict.fromkeys(workers)),
         "max_workers": max_workers,
         "max_depth": max_depth,
     }
+
+
+def planner_limit_field(name: str, label: str, **kwargs) -> forms.IntegerField:
+    limit = PLANNER_LIMITS[name]
+    return forms.IntegerField(
+        label=label, min_value=limit.low, max_value=limit.high, initial=limit.default, required=False, **kwargs
+    )
 
 
 def planner_json(conf: dict) -> dict | None:
@@ -244,16 +251,9 @@ class TaskSpecForm(TaskFieldsForm):
     planner_workers = forms.MultipleChoiceField(
         label="Worker profiles the planner may choose from", required=False, widget=forms.CheckboxSelectMultiple
     )
-    planner_max_workers = forms.IntegerField(
-        label="Maximum workers", min_value=1, max_value=100, initial=4, required=False
-    )
-    planner_max_depth = forms.IntegerField(
-        label="Maximum depth",
-        min_value=1,
-        max_value=3,
-        initial=1,
-        required=False,
-        help_text="1: workers only; 2: sub-planners too.",
+    planner_max_workers = planner_limit_field("max_workers", "Maximum workers")
+    planner_max_depth = planner_limit_field(
+        "max_depth", "Maximum depth", help_text="1: workers only; 2: sub-planners too."
     )
 
     POLICY_FIELDS = ("judge_profiles", "judge_rule", "auto_approve")
@@ -281,8 +281,8 @@ class TaskSpecForm(TaskFieldsForm):
             self.initial.update(
                 planner_profile=planner.get("profile", ""),
                 planner_workers=planner.get("workers", []),
-                planner_max_workers=planner.get("max_workers", 4),
-                planner_max_depth=planner.get("max_depth", 1),
+                planner_max_workers=self.instance.planner_limit("max_workers"),
+                planner_max_depth=self.instance.planner_limit("max_depth"),
             )
 
     def clean(self):
@@ -292,8 +292,8 @@ class TaskSpecForm(TaskFieldsForm):
             cleaned["planner"] = clean_planner(
                 cleaned.get("planner_profile", ""),
                 cleaned.get("planner_workers", []),
-                cleaned.get("planner_max_workers") or 4,
-                cleaned.get("planner_max_depth") or 1,
+                cleaned.get("planner_max_workers") or PLANNER_LIMITS["max_workers"].default,
+                cleaned.get("planner_max_depth") or PLANNER_LIMITS["max_depth"].default,
                 self.team,
             )
         except forms.ValidationError as exc:

@@ -1,5 +1,6 @@
-"""The runtime's guards, one lesson each from running many agents: nudges against quitting early, budgets,
-loops caught, read-before-edit counts, and no resubmitting unchanged or unsafe work."""
+"""The runtime's guards, one lesson each from running many agents: nudges against quitting early, loops caught,
+read-before-edit counts, and no resubmitting unchanged or unsafe work (budgets are the model's rule: Agent.budget_stop,
+agents/models_budget.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from django.db.models import F
 
-from agents import llm, planner, services, worktrees
+from agents import llm, services, tool_schemas, worktrees
 from agents.models import Agent
 from agents.prompts import NUDGE_MARK
 from agents.tool_errors import ToolRefused
@@ -20,12 +21,6 @@ STOP_WORDS = re.compile(r"\b(stop here|save tokens|token limit|out of (time|toke
 LOOP_WARN = 3  # the same call with the same result this many times in the window: tell the agent
 LOOP_PAUSE = 5  # ... and if it goes on: pause for a person
 LOOP_WINDOW = 10
-
-
-def over_budget(agent: Agent) -> str:
-    """The rule lives on the model (the header's grant button asks it too); a planner's tree is held to the planner's
-    budget as well: no worker outspends the planner above it (agents/planner.py)."""
-    return agent.budget_used_up() or (planner.tree_used_up(agent) if agent.parent_id or agent.role == "planner" else "")
 
 
 def fingerprint(name: str, args, result: str) -> str:
@@ -42,7 +37,19 @@ class ToolState:
         self.loops = 0
         self.paused = ""
         self.handoff = ""  # written with a submission
+        self.skill = dict(agent.active_skill or {})  # the skill it follows: {"name", "version", "tools"}, or {}
         self.agent = agent
+
+    def skill_refusal(self, name: str) -> str:
+        """Why a call is refused while the skill it follows allows only some tools ("" when it may go on). The skill
+        tools always go (another skill, or out of this one); an unknown tool is refused as such elsewhere."""
+        allowed = self.skill.get("tools") or []
+        if not allowed or name in allowed or name in tool_schemas.SKILL_TOOLS or name not in tool_schemas.NAMES:
+            return ""
+        return (
+            f"{name} is not among the tools the skill {self.skill.get('name')} allows while you follow it:"
+            f" {', '.join(allowed)}. Use those, or call finish_skill when you are done with the skill."
+        )
 
     def take_counts(self) -> tuple[int, int]:
         """Refused edits and loops caught since the last save (saved as increments)."""

@@ -192,6 +192,15 @@ def _ensure_heartbeat() -> None:
 
 def claim(agent_id: int) -> int | None:
     """Take the agent's lease if it is running and nobody holds it; returns the fencing token."""
+    from agents.models import Agent
+
+    agent = claim_row(agent_id, Agent.objects.only("fencing_token"))
+    return None if agent is None else agent.fencing_token
+
+
+def claim_row(agent_id: int, rows):
+    """`claim`, returning the agent's row read from `rows` (a queryset: what the step needs of it) in the claim's
+    transaction, its `fencing_token` the lease's token; None when the lease is not to be had."""
     from django.db import transaction
     from django.db.models import F, Q
 
@@ -212,7 +221,7 @@ def claim(agent_id: int) -> int | None:
         )
         if updated != 1:
             return None
-        return Agent.objects.values_list("fencing_token", flat=True).get(pk=agent_id)
+        return rows.get(pk=agent_id)
 
 
 def held_here() -> dict[int, int]:

@@ -87,7 +87,7 @@ def _state(agent: Agent) -> tuple[str, str, set[str]]:
         return when, note, {Then.WITHDRAW} if _withdrawal_path else set()
     if agent.needs_budget:
         note = (
-            f"{name} is paused: its {agent.budget_used_up()} budget is used up. Your message is delivered when it "
+            f"{name} is paused: {agent.budget_stop().sentence}. Your message is delivered when it "
             "resumes, once a person grants more budget."
         )
         return when, note, set()
@@ -110,12 +110,12 @@ def _state(agent: Agent) -> tuple[str, str, set[str]]:
 
 
 def _may(user, agent: Agent, then: str) -> bool:
-    team = agent.task.team_id
+    can = permissions.grants(user, agent.task.team_id)  # an API token's scope narrows the role, as on sending
     if then == Then.RESUME and not agent.question:
-        return permissions.can(user, team, "message") and permissions.can(user, team, "control")
+        return can.message and can.control
     if then == Then.WITHDRAW:
-        return permissions.can(user, team, "message") and permissions.can(user, team, "review")
-    return permissions.can(user, team, "message")
+        return can.message and can.review
+    return can.message
 
 
 def offer(agent: Agent, user) -> Offer:
@@ -158,8 +158,10 @@ def send(
         if existing is not None:
             return existing, When.NEXT_STEP if existing.state != Message.State.QUEUED else _when(agent.status)
     if not _may(author, agent, then):
+        needs = ("message", "review") if then == Then.WITHDRAW else ("message",)
+        scoped = next(filter(None, (permissions.scope_refusal(author, action) for action in needs)), "")
         roles = "operators and admins" if then != Then.WITHDRAW else "admins (who may both message and review)"
-        raise _refuse(f"Your role may not {Then(then).label} here; only {roles} may.", 403)
+        raise _refuse(scoped or f"Your role may not {Then(then).label} here; only {roles} may.", 403)
     with transaction.atomic():
         agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
         if not _may(author, agent, then):  # answered by someone else meanwhile: resuming is a control action again

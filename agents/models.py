@@ -5,11 +5,14 @@ re-exported here)."""
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+from agents.models_budget import BudgetRule
 
 # re-exported: the rest of Swarm imports every model of the app from here
 from agents.models_conversation import ConversationEntry  # noqa: F401
@@ -93,6 +96,28 @@ class ModelProfile(models.Model):
         return self.model.startswith("sim/")
 
 
+class PlannerLimit(NamedTuple):
+    default: int
+    low: int
+    high: int
+    what: str  # in a sentence: "The maximum workers is a whole number from 1 to 100."
+    description: str  # for the API's schema and the task file's, with {low}, {high} and {default}
+
+    def describe(self) -> str:
+        return self.description.format(low=self.low, high=self.high, default=self.default)
+
+
+# a planner's limits (TaskSpec.planner), defined once for the form, the API, task files and the planner itself
+PLANNER_LIMITS = {
+    "max_workers": PlannerLimit(
+        4, 1, 100, "maximum workers", "spawned agents in the task, {low} to {high} (default {default})"
+    ),
+    "max_depth": PlannerLimit(
+        1, 1, 3, "maximum depth", "depth of the tree, {low} (workers only) to {high} (default {default})"
+    ),
+}
+
+
 class TaskSpec(models.Model):
     TEAM_PATH = "team"
     objects = TeamQuerySet.as_manager()
@@ -147,12 +172,16 @@ class TaskSpec(models.Model):
     def effective_verify_command(self) -> str:
         return self.verify_command or self.repo.verify_command
 
+    def planner_limit(self, name: str) -> int:
+        """One of the planner's limits (PLANNER_LIMITS): the task's, else the default."""
+        return int((self.planner or {}).get(name) or PLANNER_LIMITS[name].default)
+
     @property
     def effective_target_branch(self) -> str:
         return self.target_branch or self.repo.default_branch
 
 
-class Agent(models.Model):
+class Agent(BudgetRule, models.Model):
     """One named agent working on one task in its own worktree. Its run is the sequence of its steps."""
 
     TEAM_PATH = "task__team"
@@ -169,6 +198,7 @@ class Agent(models.Model):
         STOPPED = "stopped", "stopped"
 
     ATTENTION = {Status.AWAITING_REVIEW, Status.PAUSED, Status.ERROR}
+    WORKING = {Status.QUEUED, Status.PREPARING, Status.RUNNING}
     LOOP_PAUSE = "looping: "  # how the runtime's loop guard starts its pause reason (agents/guards.py writes it)
     QUESTION_PAUSE = "asks: "  # how an agent's `ask_person` starts its pause reason; the question follows
     WAIT_PAUSE = "waits for: "  # how a planner's `wait_for` starts its pause reason; its workers' names follow
@@ -212,6 +242,9 @@ class Agent(models.Model):
     extra_usd = models.DecimalField(max_digits=8, decimal_places=2, default=0)
     files_read = models.JSONField(default=list)
     files_edited = models.JSONField(default=list)
+    # the skill it follows now (load_skill; finish_skill or loading another ends it): {"name", "version", "tools"},
+    # tools being the version's allowed-tools, which bound its calls meanwhile (agents/guards.py)
+    active_skill = models.JSONField(default=dict, blank=True)
     # run bookkeeping (RELIABILITY D1/D2): event counter row, lease and fencing token
     next_seq = models.PositiveBigIntegerField(default=1)
     lease_owner = models.CharField(max_length=100, blank=True, default="")
@@ -259,12 +292,12 @@ class Agent(models.Model):
             return "error"
         if self.status != self.Status.PAUSED:
             return ""
-        if self.budget_used_up():
+        if self.waiting_on_workers:
+            return "workers"
+        if self.needs_budget:
             return "budget"
         if self.status_reason.startswith(self.QUESTION_PAUSE):
             return "question"
-        if self.status_reason.startswith(self.WAIT_PAUSE):
-            return "workers"
         return "loop" if self.status_reason.startswith(self.LOOP_PAUSE) else "paused"
 
     @property
@@ -278,17 +311,14 @@ class Agent(models.Model):
     def finished(self) -> bool:
         return self.status in self.FINISHED
 
-    @property
-    def needs_budget(self) -> bool:
-        """Paused with a budget used up: a person grants more (resuming alone would pause it again at once)."""
-        return self.status == self.Status.PAUSED and bool(self.budget_used_up())
-
     # What a person may do now: "" if allowed, else the sentence they see (the header, agents/bulk.py, services ask)
     def resume_refusal(self, *, stopped_too: bool = False, withdrawn: bool = False) -> str:
         if self.status == self.Status.AWAITING_REVIEW and not withdrawn:  # a rejection or a withdrawal moves it
             return f"{self.name} is awaiting review: only a reviewer's decision sends it back to work."
         if self.needs_budget:
-            return f"{self.name} has used up its {self.budget_used_up()} budget: grant more budget to resume it."
+            stop = self.budget_stop()
+            to = f" (the grant goes to {stop.grant_to}: no worker outspends its planner)" if stop.grant_to else ""
+            return f"{self.name} is paused: {stop.sentence}. Grant more budget to resume it{to}."
         if self.status == self.Status.STOPPED and stopped_too and not self.worktree:
             return f"{self.name}'s worktree was cleaned up, so it cannot resume."
         if self.status in self.ATTENTION or (stopped_too and self.status == self.Status.STOPPED):  # those that wait
@@ -315,19 +345,6 @@ class Agent(models.Model):
         return int(hashlib.sha1(self.name.encode()).hexdigest()[:4], 16) % 12
 
     @property
-    def budget_minutes(self) -> int:
-        base = self.task.budget_minutes if self.allotted_minutes is None else self.allotted_minutes
-        return base + self.extra_minutes
-
-    @property
-    def budget_tokens(self) -> int:
-        return (self.task.budget_tokens if self.allotted_tokens is None else self.allotted_tokens) + self.extra_tokens
-
-    @property
-    def budget_usd(self):
-        return (self.task.budget_usd if self.allotted_usd is None else self.allotted_usd) + self.extra_usd
-
-    @property
     def verify_command(self) -> str:
         return self.subtask.get("verify_command") or self.task.effective_verify_command
 
@@ -344,14 +361,18 @@ class Agent(models.Model):
     def waiting_on_workers(self) -> bool:
         return self.status == self.Status.PAUSED and self.status_reason.startswith(self.WAIT_PAUSE)
 
-    def budget_used_up(self) -> str:
-        """The first budget (time, tokens, cost) used up, or "" while some of each is left."""
-        return next((name for name, used in self.budget_fraction().items() if used >= 1.0), "")
+    @property
+    def waited_names(self) -> list[str]:
+        """The workers a planner waiting for them named (its pause reason lists them); [] when it does not wait."""
+        listed = self.status_reason[len(self.WAIT_PAUSE) :] if self.waiting_on_workers else ""
+        return [name.strip() for name in listed.split(",") if name.strip()]
 
-    def budget_fraction(self) -> dict[str, float]:
-        usd = float(self.budget_usd)
-        return {
-            "time": min(1.0, self.elapsed_seconds / max(1, self.budget_minutes * 60)),
-            "tokens": min(1.0, self.tokens / max(1, self.budget_tokens)),
-            "cost": min(1.0, float(self.cost_usd) / usd) if usd else 1.0,
-        }
+    def wait_progress(self, children: list | None = None) -> tuple[int, int]:
+        """(how many of the workers it waits for still work, how many it waits for). `children`: the agents it
+        spawned, when the caller holds them already (the tree); else one query."""
+        names = set(self.waited_names)
+        if children is None:
+            statuses = list(self.children.filter(name__in=names).values_list("status", flat=True))
+        else:
+            statuses = [child.status for child in children if child.name in names]
+        return sum(status in self.WORKING for status in statuses), len(statuses)

@@ -23,6 +23,10 @@ class TeamQuerySet(models.QuerySet):
     def in_team(self, team) -> TeamQuerySet:
         return self.filter(**{self.model.TEAM_PATH: team})
 
+    def in_teams(self, teams) -> TeamQuerySet:
+        """Objects of any of these teams (ids or rows), in one lookup."""
+        return self.filter(**{f"{self.model.TEAM_PATH}__in": teams})
+
 
 def team_id_of(obj) -> int:
     """The team id of any team-scoped object, following its model's `TEAM_PATH`."""
@@ -62,11 +66,17 @@ class Membership(models.Model):
         ordering = ["id"]
 
 
+class InviteQuerySet(TeamQuerySet):
+    def usable(self) -> InviteQuerySet:
+        """The invitations still open: never used, not expired (a revoked one expired when it was revoked)."""
+        return self.filter(used_at=None, expires_at__gt=timezone.now())
+
+
 class Invite(models.Model):
     """A one-time link to join a team with a role; only the token's SHA-256 is stored."""
 
     TEAM_PATH = "team"
-    objects = TeamQuerySet.as_manager()
+    objects = InviteQuerySet.as_manager()
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
     role = models.CharField(max_length=20, choices=Membership.Role.choices)
@@ -81,10 +91,6 @@ class Invite(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-
-    @property
-    def usable(self) -> bool:
-        return self.used_at is None and self.expires_at > timezone.now()
 
 
 class ApiToken(models.Model):

@@ -1,4 +1,4 @@
-"""Lists at fleet size, the same way on every page: one page of a queryset, and a view's query string.
+"""Lists at fleet size, the same way on every page: one page of a queryset (or a list), and a view's query string.
 
 The task page's table (agents/fleet.py) and the review queue and history (judges/queries.py) use both, so a page
 past the end and a link to another page or sort behave the same everywhere.
@@ -6,6 +6,7 @@ past the end and a link to another page or sort behave the same everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
 from urllib.parse import urlencode
@@ -30,10 +31,10 @@ class Page:
         return self.first_index + len(self.items) - 1 if self.total else 0
 
 
-def page_of(rows: QuerySet, number: int, per_page: int) -> Page:
-    """One page (two queries: the count, the rows); a page past the end shows the last one (a row that left the
-    list meanwhile may have shortened it)."""
-    total = rows.count()
+def page_of(rows: QuerySet | Sequence, number: int, per_page: int) -> Page:
+    """One page of a queryset (two queries: the count, the rows) or of a sequence (a list made in Python); a page
+    past the end shows the last one (a row that left the list meanwhile may have shortened it)."""
+    total = rows.count() if isinstance(rows, QuerySet) else len(rows)
     pages = max(1, -(-total // per_page))
     number = min(max(1, number), pages)
     start = (number - 1) * per_page

@@ -18,24 +18,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from agents import scheduling, served, services, worktrees
+from agents import events, scheduling, served, services, worktrees
 from agents.errors import ServiceError
 from agents.models import Agent, ModelProfile, TaskSpec
 from agents.signals import awaiting_decision, status_changed
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_WORKERS = 4
-DEFAULT_MAX_DEPTH = 1
 MAX_SPEC = 4_000
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
 
 def limits(task: TaskSpec) -> tuple[list[str], int, int]:
     """(worker profiles the planners may choose from, maximum spawned agents, maximum depth)."""
-    conf = task.planner or {}
-    pool = [p for p in conf.get("workers") or [] if isinstance(p, str)]
-    return pool, int(conf.get("max_workers") or DEFAULT_MAX_WORKERS), int(conf.get("max_depth") or DEFAULT_MAX_DEPTH)
+    pool = [p for p in (task.planner or {}).get("workers") or [] if isinstance(p, str)]
+    return pool, task.planner_limit("max_workers"), task.planner_limit("max_depth")
 
 
 def depth(agent: Agent) -> int:
@@ -68,22 +65,6 @@ def remaining(parent: Agent) -> dict[str, Decimal | int]:
         "tokens": max(0, parent.budget_tokens - parent.tokens - (given["t"] or 0)),
         "usd": max(Decimal(0), parent.budget_usd - parent.cost_usd - (given["u"] or Decimal(0))),
     }
-
-
-def tree_used_up(agent: Agent) -> str:
-    """The guard that no child outspends its parent: the first planner above the agent (or the agent itself) whose
-    whole subtree used up its tokens or cost, as "<name>'s tokens", or "" while each has some left."""
-    for node in [agent, *ancestors(agent)]:
-        if not node.children.exists():
-            continue
-        below = subtree(node)
-        tokens = sum(a.tokens for a in below)
-        usd = sum((a.cost_usd for a in below), Decimal(0))
-        if tokens >= node.budget_tokens:
-            return f"{node.name}'s tokens"
-        if node.budget_usd and usd >= node.budget_usd:
-            return f"{node.name}'s cost"
-    return ""
 
 
 @dataclass
@@ -211,10 +192,6 @@ def settled(child: Agent) -> bool:
     return False
 
 
-def waited_names(planner: Agent) -> list[str]:
-    return [n.strip() for n in planner.status_reason[len(Agent.WAIT_PAUSE) :].split(",") if n.strip()]
-
-
 def report(children: list[Agent]) -> str:
     return "; ".join(f"{c.name}: {c.get_status_display()} ({c.status_reason[:120]})" for c in children)
 
@@ -225,7 +202,7 @@ def wake(planner_id: int) -> bool:
         planner = Agent.objects.select_for_update().select_related("task").filter(pk=planner_id).first()
         if planner is None or not planner.waiting_on_workers:
             return False
-        children = list(planner.children.filter(name__in=waited_names(planner)).select_related("task"))
+        children = list(planner.children.filter(name__in=planner.waited_names).select_related("task"))
         if not all(settled(c) for c in children):
             return False
         services.inject_message(planner, f"The workers you waited for have settled: {report(children)}.")
@@ -239,14 +216,17 @@ def wake(planner_id: int) -> bool:
 
 def _on_change(sender, agent_id: int, **kwargs) -> None:
     """A worker's change may settle its planner's wait; a planner that just paused to wait may have nobody left to
-    wait for (they settled between its wait_for and its pause)."""
+    wait for (they settled between its wait_for and its pause). A planner still waiting shows the change: its pill
+    counts the workers it waits for that still work."""
     row = Agent.objects.filter(pk=agent_id).values("parent_id", "status", "status_reason").first()
     if row is None:
         return
     if row["status"] == Agent.Status.PAUSED and row["status_reason"].startswith(Agent.WAIT_PAUSE):
         wake(agent_id)
-    if row["parent_id"]:
-        wake(row["parent_id"])
+    if row["parent_id"] and not wake(row["parent_id"]):
+        waiting = Agent.objects.filter(pk=row["parent_id"], status=Agent.Status.PAUSED)
+        if waiting.filter(status_reason__startswith=Agent.WAIT_PAUSE).exists():
+            events.broadcast_state(row["parent_id"])
 
 
 status_changed.connect(_on_change, dispatch_uid="agents.planner.wake_on_status")
@@ -285,15 +265,27 @@ class Node:
     children: list[Node] = field(default_factory=list)
 
     @property
+    def spawned(self) -> list[Agent]:
+        return [child.agent for child in self.children]
+
+    @property
     def descendants(self) -> int:
         return sum(1 + child.descendants for child in self.children)
 
 
 def tree(task: TaskSpec) -> list[Node]:
-    """The task's agents as a forest: each launched agent (the planner) with the agents it spawned below it."""
-    agents = list(task.agents.select_related("profile", "task").order_by("id"))
+    """The task's agents as a forest: each launched agent (the planner) with the agents it spawned below it. One
+    query: what the tree page shows of each is read from it (nodes() walks it)."""
+    agents = list(task.agents.select_related("profile").order_by("id"))
+    Agent.share_budget_tree(agents, whole_task=True)  # each one's budget rule reads the tree from these
     nodes = {a.pk: Node(a) for a in agents}
     roots = []
     for agent in agents:
+        agent.task = task  # one task row for every node's budget
         (nodes[agent.parent_id].children if agent.parent_id in nodes else roots).append(nodes[agent.pk])
     return roots
+
+
+def nodes(roots: list[Node]) -> list[Node]:
+    """Every node of the forest, each planner before the agents below it."""
+    return [n for root in roots for n in (root, *nodes(root.children))]

@@ -3,47 +3,12 @@ offered to agents whose role is planner besides every worker tool (message_agent
 
 from __future__ import annotations
 
-from agents import planner, services
+from agents import planner, services, tool_schemas
 from agents.errors import ServiceError
 from agents.models import Agent
 from agents.tool_errors import ToolRefused
 
-STRING = {"type": "string"}
-NAMES = {"type": "array", "items": STRING}
-
-
-def _tool(tool: str, description: str, required: list[str], **properties) -> dict:
-    parameters = {"type": "object", "properties": properties, "required": required}
-    return {"type": "function", "function": {"name": tool, "description": description, "parameters": parameters}}
-
-
-TOOLS = [
-    _tool(
-        "spawn_worker",
-        "Spawn a named worker on its own branch and worktree, made from your current commit, for one subtask with its"
-        " own acceptance criteria and verify command. Its budget is carved from yours (minutes, tokens, usd: leave"
-        " them out for an equal share). role 'planner' spawns a sub-planner, within the task's depth limit.",
-        ["name", "profile", "subtask", "acceptance", "verify_command"],
-        name=STRING,
-        profile=STRING,
-        subtask=STRING,
-        acceptance=NAMES,
-        verify_command=STRING,
-        role={"type": "string", "enum": ["worker", "planner"]},
-        minutes={"type": "integer"},
-        tokens={"type": "integer"},
-        usd={"type": "number"},
-    ),
-    _tool(
-        "wait_for",
-        "Pause until each named worker has settled (submitted and judged, finished, failed or paused). You hold no"
-        " resources while waiting; a message tells you how each stands.",
-        ["names"],
-        names=NAMES,
-    ),
-    _tool("read_handoff", "Read a worker's written handoff and where it stands.", ["name"], name=STRING),
-    _tool("stop_worker", "Stop one of your workers (and every worker below it).", ["name"], name=STRING),
-]
+TOOLS = tool_schemas.PLANNER_TOOLS
 TOOL_NAMES = {t["function"]["name"] for t in TOOLS}
 
 

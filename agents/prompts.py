@@ -51,6 +51,12 @@ def system_prompt(agent: Agent) -> str:
             "Skills of this task (load one's instructions with load_skill when it applies, and its files with"
             " read_skill_file):\n" + "\n".join(f"- {v.skill.name}: {v.description}" for v in skills)
         )
+    following = agent.active_skill or {}
+    if following.get("tools"):
+        lines.append(
+            f"You follow the skill {following['name']}: until you call finish_skill (or load another skill), only its"
+            f" allowed tools run: {', '.join(following['tools'])} (and load_skill, read_skill_file, finish_skill)."
+        )
     if teammates:
         lines.append("Your teammates (message them with message_agent): " + ", ".join(teammates))
     lines += [

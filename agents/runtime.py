@@ -25,10 +25,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents import conversations, events, guards, inflight, lease, llm, scheduling, services, tools, worker_disk
+from agents import conversations, guards, inflight, lease, llm, scheduling, services, step_end, tools, worker_disk
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
-from agents.signals import work_submitted
+from agents.watching import text_hook
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_FULL_DELAY = 0.5  # seconds before a step refused for want of room among the calls in flight comes back
@@ -60,11 +60,12 @@ def begin_step(agent_id: int, then) -> float | None | Future:
     with the agent's id and that pair once it is saved."""
     if not inflight.has_room():
         return IN_FLIGHT_FULL_DELAY  # this process waits for enough calls already: the agent comes back shortly
-    token = lease.claim(agent_id)
-    if token is None:
+    # (not the task's roster: a JSON list as long as the fleet, which nothing in a step reads)
+    rows = Agent.objects.select_related("task", "task__repo", "profile").defer("task__roster")
+    agent = lease.claim_row(agent_id, rows)
+    if agent is None:
         return None
-    started = time.monotonic()
-    agent = Agent.objects.select_related("task", "task__repo", "profile").get(pk=agent_id)
+    started, token = time.monotonic(), agent.fencing_token
     lease.keep(agent_id, token)
     outcome = None
     try:
@@ -120,22 +121,36 @@ def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message
     return delivered
 
 
-def _save(agent_id: int, token: int, conversation: list[dict], state: guards.ToolState | None = None, **fields) -> bool:
-    """Save the step's progress if this worker still holds the lease (fencing token).
+def _save(
+    agent_id: int,
+    token: int,
+    conversation: list[dict],
+    state: guards.ToolState | None = None,
+    running: bool = False,
+    **fields,
+) -> bool:
+    """Save the step's progress if this worker still holds the lease (fencing token), and, when `running`, the agent
+    is still running (the write that ends a step).
 
     Called in one transaction with the events the progress explains: a worker killed mid-step leaves both or
     neither, so the retried step neither repeats a saved model turn or tool call nor loses one.
     """
     if state is not None:
-        refused, loops = state.take_counts()
-        fields.update(
-            files_read=sorted(state.files_read),
-            files_edited=sorted(state.files_edited),
-            recent_calls=state.recent,
-            refused_edits=F("refused_edits") + refused,
-            loops_caught=F("loops_caught") + loops,
-        )
-    return conversations.save(agent_id, token, conversation, **fields)
+        fields.update(_state_fields(state))
+    return conversations.save(agent_id, token, conversation, running=running, **fields)
+
+
+def _state_fields(state: guards.ToolState) -> dict:
+    """What the agent's row keeps of its tool state (the counts since the last save are taken)."""
+    refused, loops = state.take_counts()
+    return {
+        "files_read": sorted(state.files_read),
+        "files_edited": sorted(state.files_edited),
+        "recent_calls": state.recent,
+        "active_skill": state.skill,
+        "refused_edits": F("refused_edits") + refused,
+        "loops_caught": F("loops_caught") + loops,
+    }
 
 
 def _hooks(agent: Agent) -> dict:
@@ -149,18 +164,16 @@ def _hooks(agent: Agent) -> dict:
             agent.pk, "retry", payload, activity=f"waiting {seconds:.0f}s: {reason}", lease_expires_at=until
         )
 
-    return {"on_wait": on_wait, "on_text": lambda text: events.broadcast_streaming(agent.pk, text)}
+    return {"on_wait": on_wait, "on_text": text_hook(agent.pk)}
 
 
 def _step(agent: Agent, token: int, started: float, then) -> float | None | Future:
     conversation = conversations.load(agent.pk)
     state = guards.ToolState(agent)
     content, calls = conversations.unfinished_turn(conversation)
-    over = not calls and guards.over_budget(agent)  # before asking the model; a turn already paid for still runs
+    over = not calls and agent.budget_stop()  # before asking the model; a turn already paid for still runs
     if over:
-        services.set_status(
-            agent.pk, Agent.Status.PAUSED, f"{over} budget used up: a person can grant more", lease_expires_at=None
-        )
+        services.set_status(agent.pk, Agent.Status.PAUSED, f"{over}: a person can grant more", lease_expires_at=None)
         return None
     lease.check_stop(agent.pk)
     if not calls:  # a new step: ask the model (else run the calls of its last turn, without asking again)
@@ -177,40 +190,57 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
             if not _steered(agent, token, conversation, state, calls[i:]):
                 return None
             break
-        command = tools.command_in_flight(agent, call)
+        command = tools.command_in_flight(agent, call, state)
         if command is not None:  # this thread is free at once; `_ran` goes on when the command is over
             ran = partial(_ran, agent, token, started, conversation, state, content, calls[i:])
             return inflight.start(agent.pk, token, command, ran, partial(then, agent.pk) if then else None)
-        if not _record(agent, token, started, conversation, state, calls[i:], tools.carry_out(agent, call, state)):
+        close = content if i == len(calls) - 1 else None  # the turn's last call ends the step in the same write
+        if not _record(
+            agent, token, started, conversation, state, calls[i:], tools.carry_out(agent, call, state), close
+        ):
             return None
+    else:
+        return _next_delay(agent.pk)
     return _turn_over(agent, token, started, conversation, content)
 
 
-def _record(agent: Agent, token: int, started: float, conversation, state, calls, carried) -> bool:
+def _record(agent: Agent, token: int, started: float, conversation, state, calls, carried, close=None) -> bool:
     """Save the first of `calls`, carried out, with its event; end the turn there when the call ended the run (a
-    submission, a pause). True when the turn goes on."""
+    submission, a pause). True when the turn goes on. With `close` (the turn's text) it is the turn's last call: the
+    step ends in the same write (as `_turn_over` would after it)."""
     result_text, submitted, payload, activity = carried
     if submitted is None:  # (a submission is committed and pushed by _ending)
         worker_disk.checkpoint(agent, f"{agent.name}: {calls[0].name}")  # pushed before the call is saved
     with transaction.atomic():
         # its header goes with the step's end (`_end`, in this transaction or right after the calls): one a step
-        services.record_event(agent.pk, "tool_call", payload, activity=activity[:200], header=False)
+        services.record_event(agent.pk, "tool_call", payload, header=False)
         conversation.append(
             {"role": "tool", "tool_call_id": calls[0].id, "content": services.clean_text(result_text, 20_000)}
         )
         warning = state.check_loop(calls[0], result_text)
         if warning:
             conversation.append({"role": "user", "content": warning})
-        ending = _ending(agent, submitted, state)
+        ending = step_end.ending(agent, submitted, state)
         if ending:
             conversations.skip(conversation, calls[1:], "not run: the turn ended at the previous call")
-        if not _save(agent.pk, token, conversation, state):
-            transaction.set_rollback(True)
+        end = {}
+        if close is not None and not ending:
+            if guards.STOP_WORDS.search(close):
+                guards.nudge(agent, close, conversation)  # it called a tool, but announced it would stop after it
+            end = step_end.fields(started)
+        fields = {**_state_fields(state), "activity": activity[:200]}
+        if not conversations.save(agent.pk, token, conversation, running=bool(end), **fields, **end):
+            # with the step's end: a person paused or stopped it since; the call is saved all the same, and the
+            # step ends here (the next step's claim refuses the agent)
+            if not end or not conversations.save(agent.pk, token, conversation, **fields):
+                transaction.set_rollback(True)
             return False
         if ending:
             # the call and the agent's next state in one transaction: a retried step never submits twice
-            _end(agent, token, started, ending, submitted)
+            step_end.end(agent, token, started, ending, submitted)
             return False
+        if end:
+            step_end.ended(agent)
     return True
 
 
@@ -233,12 +263,14 @@ def _turn_over(agent: Agent, token: int, started: float, conversation: list[dict
             if not _save(agent.pk, token, conversation):
                 transaction.set_rollback(True)
                 return None
-    if not _end(agent, token, started):
+    if not step_end.end(agent, token, started):  # (a person's pause or stop since: the next step's claim refuses it)
         return None
-    agent.refresh_from_db(fields=["status"])
-    if agent.status != Agent.Status.RUNNING:
-        return None
-    return 0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY
+    return _next_delay(agent.pk)
+
+
+def _next_delay(agent_id: int) -> float:
+    """After a step's end: at once when a steering message waits, else after SWARM_STEP_DELAY."""
+    return 0.0 if _urgent_waiting(agent_id) else settings.SWARM_STEP_DELAY
 
 
 def _ran(agent: Agent, token: int, started: float, conversation, state, content, calls, flight) -> tuple:
@@ -251,11 +283,16 @@ def _ran(agent: Agent, token: int, started: float, conversation, state, content,
             return None, False  # the command was killed (or ended as its step lost the agent): no trace
         result = None if flight.cancelled else flight.result()  # cancelled before it even started: an interrupt
         carried = tools.command_carried(agent, calls[0], state, result)
-        if not _record(agent, token, started, conversation, state, calls, carried):
+        last = len(calls) == 1
+        if not _record(agent, token, started, conversation, state, calls, carried, content if last else None):
             return None, False
-        if len(calls) > 1 and not _urgent_waiting(agent.pk):
-            return (0.0 if _end(agent, token, started, pause=0.0) else None), True  # the next step runs the others
-        if len(calls) > 1 and not _steered(agent, token, conversation, state, calls[1:]):
+        if last:
+            return _next_delay(agent.pk), False
+        if not _urgent_waiting(agent.pk):
+            return (
+                0.0 if step_end.end(agent, token, started, pause=0.0) else None
+            ), True  # the next step runs the others
+        if not _steered(agent, token, conversation, state, calls[1:]):
             return None, False
         return _turn_over(agent, token, started, conversation, content), False
     except Exception as exc:
@@ -292,38 +329,41 @@ def _answered(
         except llm.ModelError as exc:
             services.set_status(agent.pk, Agent.Status.ERROR, f"model call failed: {exc}"[:280], lease_expires_at=None)
             return None, False
-        if not _still_mine(agent.pk, token):
-            return None, False  # another worker took over, or a person stopped it: this step leaves no trace
         conversation.append(turn.as_message())
         with transaction.atomic():
             if compacted:
                 services.record_event(
                     agent.pk, "compaction", {"messages": len(conversation)}, activity="compacted old output"
                 )
-            services.record_event(
-                agent.pk,
-                "model_turn",
-                {
-                    "text": turn.content,
-                    "tokens_in": turn.tokens_in,
-                    "tokens_out": turn.tokens_out,
-                    "cost_usd": turn.cost_usd,
-                },
-                activity=(turn.content or "").strip().splitlines()[0][:200] if turn.content else "thinking",
-                tokens_in=F("tokens_in") + turn.tokens_in,
-                tokens_out=F("tokens_out") + turn.tokens_out,
-                cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
-            )
+            payload = {
+                "text": turn.content,
+                "tokens_in": turn.tokens_in,
+                "tokens_out": turn.tokens_out,
+                "cost_usd": turn.cost_usd,
+            }
+            services.record_event(agent.pk, "model_turn", payload)
             for message_id in services.mark_answered(agent.pk):
                 services.record_event(agent.pk, "message_answered", {"message_id": message_id})
             if not turn.tool_calls:
                 guards.nudge(agent, turn.content or "", conversation)
-            if not _save(agent.pk, token, conversation, steps=F("steps") + 1):
+            # the turn, its counts and the step's end in one write to the agent's row
+            saved = _save(
+                agent.pk,
+                token,
+                conversation,
+                running=True,
+                activity=((turn.content or "").strip().splitlines() or ["thinking"])[0][:200],
+                tokens_in=F("tokens_in") + turn.tokens_in,
+                tokens_out=F("tokens_out") + turn.tokens_out,
+                cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
+                steps=F("steps") + 1,
+                **step_end.fields(started, pause=0.0 if turn.tool_calls else None),
+            )
+            if not saved:
+                # another worker took over, or a person stopped or paused it: this step leaves no trace
                 transaction.set_rollback(True)
                 return None, False
-            ended = _end(agent, token, started, pause=0.0 if turn.tool_calls else None)
-        if not ended:
-            return None, False
+            step_end.ended(agent)
         if turn.tool_calls:
             return 0.0, True
         return (0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY), False
@@ -343,52 +383,3 @@ def _cancelled(agent: Agent, token: int, conversation: list[dict], why: str) -> 
         services.record_event(agent.pk, "interrupted", {"what": "model call"}, activity="interrupted")
         _save(agent.pk, token, conversation, lease_expires_at=None)
     return 0.0
-
-
-def _ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dict:
-    """The state a step ends the run in (paused, awaiting review), or {} when the agent goes on."""
-    if state.paused:
-        asked = state.paused.startswith(Agent.QUESTION_PAUSE)  # ask_person: the question is the reason
-        activity = "waiting for a person's answer" if asked else state.paused[:200]
-        if state.paused.startswith(Agent.WAIT_PAUSE):  # a planner's wait_for: its workers' settling resumes it
-            activity = f"waiting for {state.paused[len(Agent.WAIT_PAUSE) :]}"[:200]
-        return {"status": Agent.Status.PAUSED, "status_reason": state.paused, "activity": activity}
-    if submitted is not None:
-        commit = worker_disk.commit(agent, f"{agent.name}: {submitted[:60] or 'submission'}")
-        return {
-            "status": Agent.Status.AWAITING_REVIEW,
-            "status_reason": "submitted: waiting for verification",
-            "submitted_commit": commit,
-            "handoff": state.handoff,
-            "activity": "awaiting verification",
-        }
-    return {}
-
-
-def _end(
-    agent: Agent,
-    token: int,
-    started: float,
-    ending: dict | None = None,
-    submitted: str | None = None,
-    pause: float | None = None,
-) -> bool:
-    """Release the lease with the agent's next state in the same write: no moment where the lease is free while
-    a submitted or paused agent still reads as running (a sweeper would give it another step). The step's time
-    counts the pause before the next step (SWARM_STEP_DELAY unless `pause` says)."""
-    ending = ending or {}
-    elapsed = time.monotonic() - started + (settings.SWARM_STEP_DELAY if pause is None else pause)
-    saved = Agent.objects.filter(pk=agent.pk, fencing_token=token, status=Agent.Status.RUNNING).update(
-        elapsed_seconds=F("elapsed_seconds") + elapsed, lease_expires_at=None, **ending
-    )
-    if saved != 1:
-        return False
-    if ending:
-        services.record_event(agent.pk, "status", {"status": ending["status"], "reason": ending["status_reason"]})
-    events.after_commit(agent.pk, [])  # header and card with this step counted, with its events: one message
-    if submitted is not None:
-        commit = ending["submitted_commit"]
-        transaction.on_commit(
-            lambda: work_submitted.send(sender=Agent, agent_id=agent.pk, commit_sha=commit, summary=submitted)
-        )
-    return True

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -42,28 +42,31 @@ def clean_payload(value):
     return value
 
 
+_TAKE_SEQS = f"UPDATE {Agent._meta.db_table} SET next_seq = next_seq + %s WHERE id = %s RETURNING next_seq"
+
+
 def append_events(
     agent_id: int, items: Iterable[tuple[str, dict]], header: bool | None = None, **fields
 ) -> list[Event]:
     """Append events to an agent's log with gapless seqs from its counter row; update fields on the row. The agent's
-    header goes out with the events when `header` says, by default when fields changed (a message queued leaves it as
-    it was)."""
-    items = list(items)
+    header goes out with the events when `header` says, by default when fields changed (a message queued: not)."""
+    items = [(kind, clean_payload(payload)) for kind, payload in items]
     changed = bool(fields) if header is None else header
-    with transaction.atomic():
-        # the counter row, locked (PostgreSQL) for the seqs: only the column needed, not the whole agent
-        seq = Agent.objects.select_for_update().values_list("next_seq", flat=True).get(pk=agent_id)
-        events = [
-            Event(agent_id=agent_id, seq=seq + i, kind=kind, payload=clean_payload(payload))
-            for i, (kind, payload) in enumerate(items)
-        ]
-        Event.objects.bulk_create(events)
-        fields["next_seq"] = seq + len(events)
-        Agent.objects.filter(pk=agent_id).update(**fields)
-        after_commit(agent_id, [e.seq for e in events], state=changed)  # with the transaction's others, one message
-        for event in events:
-            if event.kind == Event.Kind.STATUS:
+    # no savepoint of its own: an error here fails the caller's whole transaction; a deleted agent is raised after it
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(_TAKE_SEQS, [len(items), agent_id])  # the counter row, moved on and locked in one statement
+        row = cursor.fetchone()
+        if row is not None:
+            first = row[0] - len(items)
+            events = [Event(agent_id=agent_id, seq=first + i, kind=k, payload=p) for i, (k, p) in enumerate(items)]
+            Event.objects.bulk_create(events)
+            if fields:
+                Agent.objects.filter(pk=agent_id).update(**fields)
+            after_commit(agent_id, [e.seq for e in events], state=changed)  # with the transaction's others
+            for event in (e for e in events if e.kind == Event.Kind.STATUS):
                 _announce_status(agent_id, event.payload)
+    if row is None:
+        raise Agent.DoesNotExist(f"agent {agent_id} does not exist")
     return events
 
 
@@ -301,28 +304,50 @@ def stop(agent: Agent, by: str) -> None:
     set_status(agent.pk, Agent.Status.STOPPED, f"stopped by {by}")
 
 
-def grant_budget(agent: Agent, by: str) -> None:
-    """A person grants half the task's budget again (time, tokens and cost) to an agent paused at its budget, and it
-    resumes; refused (409) for any other (Agent.grant_refusal): a grant never resumes one awaiting review or in error.
+def grant_budget(agent: Agent, by: str) -> list[int]:
+    """A person grants half the task's budget again (time, tokens and cost) to the budget that stopped an agent paused
+    at it, and the agents that budget held resume; refused (409) for any other (Agent.grant_refusal): a grant never
+    resumes one awaiting review or in error. Returns the ids of those it resumed.
 
-    The grant, its event and the resumption are one transaction: no budget granted to an agent left paused."""
+    The budget is the agent's own, or, when a planner's tree used the planner's (Agent.budget_stop), that planner's:
+    a grant to a worker alone could not let it outspend its planner. Then every agent of the tree paused by that
+    budget resumes with it (not a planner waiting for its workers: their settling wakes it).
+
+    The grant, its event and the resumptions are one transaction: no budget granted to an agent left paused."""
     with transaction.atomic():
         agent = Agent.objects.select_for_update().select_related("task").get(pk=agent.pk)
         refusal = agent.grant_refusal()
         if refusal:
             raise ServiceError(refusal, 409)
-        task = agent.task
+        stop, held, task = agent.budget_stop(), [agent], agent.task
+        if stop.planner_id is not None:
+            paused = list(
+                Agent.objects.select_for_update()
+                .select_related("task")
+                .filter(task_id=task.pk, status=Agent.Status.PAUSED)
+                .exclude(pk=agent.pk)
+            )
+            Agent.share_budget_tree(paused)
+            held += [a for a in paused if a.needs_budget and a.budget_stop().planner_id == stop.planner_id]
         minutes = max(1, task.budget_minutes // 2)
         record_event(
-            agent.pk,
+            stop.planner_id or agent.pk,
             "budget_granted",
-            {"by": by, "minutes": minutes},
+            {"by": by, "minutes": minutes, **({"for": agent.name} if stop.grant_to else {})},
             extra_minutes=F("extra_minutes") + minutes,
             extra_tokens=F("extra_tokens") + max(1000, task.budget_tokens // 2),
             extra_usd=F("extra_usd") + task.budget_usd / 2,
         )
-        agent.refresh_from_db()
-        _back_to_work(agent, f"{by} granted more budget")  # even if still over: the person chose to give it more
+        reason = f"{by} granted more budget" + (f" to {stop.planner}'s tree" if stop.grant_to else "")
+        for one in held:
+            _back_to_work(one, reason)  # even if still over: the person chose to give it more
+        return [one.pk for one in held]
+
+
+def granted(agent: Agent, resumed: list[int]) -> str:
+    """What a grant did, for the person who asked it: who went on (a planner's tree may have held several)."""
+    names = list(Agent.objects.filter(pk__in=resumed).order_by("name").values_list("name", flat=True))
+    return f"Granted more budget: {', '.join(names) or agent.name} went on."
 
 
 def broadcast_message(task: TaskSpec, text: str, author) -> int:

@@ -147,24 +147,23 @@ def import_folder(by, team: Team, files: dict[str, bytes]) -> list[str]:
 
 
 def _import(by, team: Team, drafts: list[Draft]) -> list[str]:
-    for draft in drafts:
-        skill_library.check(draft)  # every one valid before anything is stored
+    checked = [skill_library.check(draft) for draft in drafts]  # every one valid before anything is stored
     changed: set[str] = set()
     created: set[str] = set()  # skills this import made: their history versions come in, in order
     with transaction.atomic():
-        for draft in drafts:
-            parsed, _ = skill_library.check(draft)
-            skill = Skill.objects.in_team(team).filter(name=parsed.name).first()
+        for one in checked:
+            name = one.parsed.name
+            skill = Skill.objects.in_team(team).filter(name=name).first()
             if skill is None:
-                skill_library.create_skill(by, team, draft)
-                created.add(parsed.name)
-            elif draft.history and parsed.name not in created:
+                skill_library.create_skill(by, team, one)
+                created.add(name)
+            elif one.draft.history and name not in created:
                 continue  # a library that has the skill keeps its own history
             else:
                 before = skill.current.pk if skill.current else None
-                if skill_library.new_version(by, skill, draft).pk == before:
+                if skill_library.new_version(by, skill, one).pk == before:
                     continue
-            changed.add(parsed.name)
+            changed.add(name)
     return sorted(changed)
 
 

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 import yaml
 
+from agents import tool_schemas
 from agents.text import clean_chars
 
 MAX_SKILL_MD = 100_000  # characters of SKILL.md
@@ -44,6 +45,40 @@ class ParsedSkill:
     description: str
     body: str
     frontmatter: dict = field(default_factory=dict)
+    allowed_tools: list[str] = field(default_factory=list)  # every name listed; empty: the skill declares none
+
+    @property
+    def listed_tools(self) -> list[tuple[str, bool]]:
+        """Each name `allowed-tools` lists, and whether it is a Swarm tool (only those bound an agent's calls)."""
+        return listed_tools(self.frontmatter)
+
+
+def tool_names(value: object) -> list[str]:
+    """The names an `allowed-tools` value lists: space-delimited as the spec says (commas are taken too); a name with
+    a pattern in brackets, as other products write them (`Bash(git add:*)`), is one name."""
+    return re.findall(r"[^\s,(]+(?:\([^)]*\)?)?", value) if isinstance(value, str) else []
+
+
+def listed_tools(frontmatter: dict) -> list[tuple[str, bool]]:
+    """Each name a version's `allowed-tools` lists, and whether it is a Swarm tool: a skill written for another
+    product may list that product's tools (`Bash(git:*)`, `Read`); they are kept, shown as ignored, and bound nothing."""
+    return [(n, n in tool_schemas.NAMES) for n in tool_names(frontmatter.get("allowed-tools"))]
+
+
+def allowed_tools(frontmatter: dict) -> list[str]:
+    """The Swarm tools a version's `allowed-tools` lists: what bounds an agent's calls while it follows the skill
+    (agents/guards.py). Names that are no Swarm tool are left out (no agent can call them anyway); none left: no
+    bound."""
+    return [n for n, known in listed_tools(frontmatter) if known]
+
+
+def check_allowed_tools(front: dict) -> list[str]:
+    """Every name `allowed-tools` lists, Swarm's or not (the spec lets a skill name any product's tools)."""
+    value = _text_field(front, "allowed-tools", DESCRIPTION_MAX)
+    names = tool_names(value)
+    if "allowed-tools" in front and front["allowed-tools"] is not None and not names:
+        raise SkillInvalid("allowed-tools", "lists no tool; name the tools, space-delimited, or leave it out")
+    return list(dict.fromkeys(names))
 
 
 def check_name(name: object, folder: str | None = None) -> str:
@@ -114,7 +149,7 @@ def parse(text: str, folder: str | None = None) -> ParsedSkill:
     description = _text_field(front, "description", DESCRIPTION_MAX, required=True)
     _text_field(front, "license", LICENSE_MAX)
     _text_field(front, "compatibility", COMPATIBILITY_MAX)
-    _text_field(front, "allowed-tools", DESCRIPTION_MAX)
+    tools = check_allowed_tools(front)
     metadata = front.get("metadata")
     if metadata is not None and not (
         isinstance(metadata, dict)
@@ -123,7 +158,7 @@ def parse(text: str, folder: str | None = None) -> ParsedSkill:
         raise SkillInvalid("metadata", "must map text keys to text values (quote numbers and dates)")
     if not body.strip():
         raise SkillInvalid(SKILL_MD, "has no instructions after its frontmatter")
-    return ParsedSkill(name, description, body, front)
+    return ParsedSkill(name, description, body, front, tools)
 
 
 def compose(name: str, description: str, body: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, prefetch_related_objects
 
 from agents import skill_format
 from agents.errors import FieldError, ServiceError, refuse_while_working
@@ -42,10 +42,22 @@ def invalid(exc: skill_format.SkillInvalid, where: str = "") -> FieldError:
     return FieldError(exc.field, f"{exc.reason} (in {where})" if where else exc.reason)
 
 
-def check(draft: Draft) -> tuple[skill_format.ParsedSkill, dict[str, bytes]]:
-    """The draft parsed and its files checked, or a FieldError naming the field and the reason."""
+@dataclass
+class Checked:
+    """A draft that passed `check`: the SKILL.md parsed and the files by checked path."""
+
+    draft: Draft
+    parsed: skill_format.ParsedSkill
+    files: dict[str, bytes]
+
+
+def check(draft: Draft | Checked) -> Checked:
+    """The draft parsed and its files checked (once: a draft checked already is answered as it is), or a FieldError
+    naming the field and the reason."""
+    if isinstance(draft, Checked):
+        return draft
     try:
-        return skill_format.parse(draft.text, draft.folder), skill_format.check_files(draft.files)
+        return Checked(draft, skill_format.parse(draft.text, draft.folder), skill_format.check_files(draft.files))
     except skill_format.SkillInvalid as exc:
         raise invalid(exc, draft.folder or "") from None
 
@@ -68,14 +80,15 @@ def _add_version(skill: Skill, parsed, text: str, files: dict[str, bytes], by, s
     return version
 
 
-def create_skill(by, team: Team, draft: Draft) -> SkillVersion:
+def create_skill(by, team: Team, draft: Draft | Checked) -> SkillVersion:
     """A new skill at version 1; refused (409) when the team has one of that name already."""
     require(by, team.pk, "edit_taste")
-    parsed, files = check(draft)
+    checked = check(draft)
+    parsed, draft = checked.parsed, checked.draft
     try:
         with transaction.atomic():
             skill = Skill.objects.create(team=team, name=parsed.name)
-            return _add_version(skill, parsed, draft.text, files, by, draft.sources)
+            return _add_version(skill, parsed, draft.text, checked.files, by, draft.sources)
     except IntegrityError:
         raise ServiceError(
             f"Your team has a skill named {parsed.name!r} already: edit it to make a new version.", 409
@@ -84,18 +97,19 @@ def create_skill(by, team: Team, draft: Draft) -> SkillVersion:
 
 def seed(team: Team, draft: Draft) -> Skill:
     """The system's own skills (the demo): made at version 1 when the team has none of the name, else left as is."""
-    parsed, files = check(draft)
-    skill, created = Skill.objects.get_or_create(team=team, name=parsed.name)
+    checked = check(draft)
+    skill, created = Skill.objects.get_or_create(team=team, name=checked.parsed.name)
     if created:
-        _add_version(skill, parsed, draft.text, files, None)
+        _add_version(skill, checked.parsed, draft.text, checked.files, None)
     return skill
 
 
-def new_version(by, skill: Skill, draft: Draft, keep_files: bool = False) -> SkillVersion:
+def new_version(by, skill: Skill, draft: Draft | Checked, keep_files: bool = False) -> SkillVersion:
     """The skill edited: a new version (its files those given, or the current version's with `keep_files`). The
     name stays; an edit that changes nothing makes no version and answers the current one."""
     require(by, skill.team_id, "edit_taste")
-    parsed, files = check(draft)
+    checked = check(draft)
+    parsed, files, draft = checked.parsed, checked.files, checked.draft
     if parsed.name != skill.name:
         raise FieldError("name", f"name is {parsed.name!r}, but this skill is {skill.name!r}; a name never changes")
     with transaction.atomic():
@@ -153,14 +167,24 @@ def version_for(agent: Agent, name: object) -> SkillVersion:
 
 
 def sandbox_files(task: TaskSpec) -> dict[str, bytes]:
-    """Every file of the task's skills (SKILL.md too) at /skills/<name>/<path>, for its agents' sandboxes."""
+    """Every file of the task's skills (SKILL.md too) at /skills/<name>/<path>, for its agents' sandboxes: two
+    queries, however many skills and files (every sandboxed command mounts them)."""
     files: dict[str, bytes] = {}
-    for version in task_versions(task):
+    versions = task_versions(task)
+    prefetch_related_objects(versions, "files")
+    for version in versions:
         root = f"{SANDBOX_ROOT}/{version.skill.name}"
         files[f"{root}/{skill_format.SKILL_MD}"] = version.text.encode()
         for f in version.files.all():
             files[f"{root}/{f.path}"] = bytes(f.content)
     return files
+
+
+def active(version: SkillVersion) -> dict:
+    """The skill an agent follows once it loaded the version (Agent.active_skill): while it does, the version's
+    allowed-tools (when it lists any) are the only tools it may call besides the skill tools."""
+    tools = skill_format.allowed_tools(version.frontmatter)
+    return {"name": version.skill.name, "version": version.number, "tools": tools}
 
 
 def record_use(agent: Agent, version: SkillVersion) -> bool:

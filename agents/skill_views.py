@@ -49,6 +49,8 @@ def skill_detail(request, pk: int):
         "body_html": render_markdown(shown.body),
         "files": list(shown.files.all()),
         "usage": skill_library.usage_by_family(skill),
+        "allowed_tools": skill_format.listed_tools(shown.frontmatter),
+        "bounds": skill_format.allowed_tools(shown.frontmatter),
     }
     return render(request, "agents/skill_detail.html", context)
 

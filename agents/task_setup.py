@@ -15,8 +15,51 @@ from django.db.models import ProtectedError
 from agents import scheduling, taste
 from agents.errors import FieldError, InvalidForm, ServiceError, refuse_while_working
 from agents.forms import TaskFieldsForm, TasteGuideForm, panel_refusal
-from agents.models import Agent, ModelProfile, TaskSpec, TasteGuide
+from agents.models import Agent, ModelProfile, Skill, TaskSpec, TasteGuide
 from agents.permissions import require
+
+# a task's own fields (TaskFieldsForm's, the repository aside), as the pages, task files and the API give them
+OWN_FIELDS = (
+    "title",
+    "goal",
+    "context",
+    "verify_command",
+    "best_of_n",
+    "budget_minutes",
+    "budget_tokens",
+    "budget_usd",
+    "taste_guides",
+    "skills",
+)
+BY_NAME = {"taste_guides": TasteGuide, "skills": Skill}
+
+
+def own_fields(team, given: dict, task: TaskSpec | None = None, where: dict[str, str] | None = None) -> dict:
+    """TaskFieldsForm's data for a task's own fields from a dict of them (taste guides and skills by name), as the
+    API and task files give them: a field left out keeps the task's value (a new task: its default). A name the
+    team does not have is refused naming the field as `where` calls it (the caller's own name for it)."""
+    if task is None:
+        now = {f.name: f.default for f in TaskSpec._meta.get_fields() if f.name.startswith("budget_")}
+        now.update(context="", verify_command="", taste_guides=[], skills=[], best_of_n=False)
+    else:
+        now = {f: getattr(task, f) for f in OWN_FIELDS if f not in BY_NAME}
+        now.update({f: list(getattr(task, f).values_list("pk", flat=True)) for f in BY_NAME})
+    fields = {}
+    for name in OWN_FIELDS:
+        value = given[name] if name in given else now.get(name)
+        if name in BY_NAME and name in given:
+            value = names_to_ids(BY_NAME[name], team, value, (where or {}).get(name, name))
+        fields[name] = str(value) if name.startswith("budget_") else value
+    return fields
+
+
+def names_to_ids(model, team, names: list[str], where: str) -> list[int]:
+    """The ids of the team's objects of these names, in their order; a name it does not have is refused."""
+    found = dict(model.objects.in_team(team).filter(name__in=names).values_list("name", "pk"))
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise FieldError(where, f"has names your team does not have: {', '.join(missing)}.")
+    return [found[n] for n in names]
 
 
 def save_task(by, form: TaskFieldsForm) -> TaskSpec:

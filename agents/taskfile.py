@@ -18,9 +18,9 @@ import yaml
 from agents import roster as roster_generator
 from agents import task_setup, worktrees
 from agents.api_base import check
-from agents.errors import FieldError
+from agents.errors import FieldError, InvalidForm
 from agents.forms import TaskSpecForm, planner_json
-from agents.models import ModelProfile, Repository, Skill, TaskSpec, TasteGuide
+from agents.models import PLANNER_LIMITS, ModelProfile, Repository, TaskSpec
 from agents.permissions import grants
 from agents.taskfile_schema import MAX_BYTES, SCHEMA, VERSION
 
@@ -105,31 +105,31 @@ def form_for(user, team, data: dict, instance: TaskSpec | None = None) -> TaskSp
     if repo is None:
         raise FieldError("repository", "is not a repository of your team; add it on the Repositories page first.")
     budgets, rules, planner = data.get("budgets", {}), data.get("policy", {}), data.get("planner") or {}
-    defaults = {f.name: f.default for f in TaskSpec._meta.get_fields() if f.name.startswith("budget_")}
-    fields = {
+    given = {
         "title": data["title"],
-        "repo": repo.pk,
         "goal": data["goal"],
         "context": data.get("context", ""),
         "verify_command": data.get("verify", ""),
-        "budget_minutes": budgets.get("minutes", defaults["budget_minutes"]),
-        "budget_tokens": budgets.get("tokens", defaults["budget_tokens"]),
-        "budget_usd": str(budgets.get("usd", defaults["budget_usd"])),
-        "taste_guides": _ids(TasteGuide, team, data.get("taste", []), "taste"),
-        "skills": _ids(Skill, team, data.get("skills", []), "skills"),
-        "judge_profiles": _ids(ModelProfile, team, data.get("judges", []), "judges"),
+        "best_of_n": bool(rules.get("best_of_n")),
+        "taste_guides": data.get("taste", []),
+        "skills": data.get("skills", []),
+        **{f"budget_{k}": v for k, v in budgets.items()},  # the others: a new task's defaults
+    }
+    fields = {
+        "repo": repo.pk,
+        **task_setup.own_fields(team, given, where=WHERE),
+        "judge_profiles": task_setup.names_to_ids(ModelProfile, team, data.get("judges", []), "judges"),
         "judge_rule": data.get("rule", "unanimous"),
         "target_branch": rules.get("target_branch", ""),
         "acceptance_text": "\n".join(c.replace("\n", " ") for c in data["acceptance"]),
         "roster_text": roster_lines(data.get("roster", []), team),
         "planner_profile": planner.get("model", ""),
         "planner_workers": planner.get("workers", []),
-        "planner_max_workers": planner.get("max_workers", 4),
-        "planner_max_depth": planner.get("max_depth", 1),
+        "planner_max_workers": planner.get("max_workers", PLANNER_LIMITS["max_workers"].default),
+        "planner_max_depth": planner.get("max_depth", PLANNER_LIMITS["max_depth"].default),
     }
-    for name, on in (("auto_approve", rules.get("auto_approve")), ("best_of_n", rules.get("best_of_n"))):
-        if on:
-            fields[name] = "on"  # a checkbox: present when ticked
+    if rules.get("auto_approve"):
+        fields["auto_approve"] = "on"  # a checkbox: present when ticked
     return TaskSpecForm(fields, instance=instance, team=team, policy=policy)
 
 
@@ -151,14 +151,6 @@ def _same_policy(team, data: dict, instance: TaskSpec | None) -> None:
     for where, value in kept.items():
         if wanted[where] != value:
             raise FieldError(where, "is set by a team admin: leave it out, or ask an admin to import the file.", 403)
-
-
-def _ids(model, team, names: list[str], where: str) -> list[int]:
-    found = dict(model.objects.in_team(team).filter(name__in=names).values_list("name", "pk"))
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise FieldError(where, f"has names your team does not have: {', '.join(missing)}.")
-    return [found[n] for n in names]
 
 
 def roster_lines(entries: list, team) -> str:
@@ -187,10 +179,7 @@ def save(user, team, data: dict, instance: TaskSpec | None = None) -> TaskSpec:
     the task file's field (every problem in one sentence, the first one named)."""
     form = form_for(user, team, data, instance)
     if not form.is_valid():
-        problems = [(WHERE.get(f, f), " ".join(msgs)) for f, msgs in form.errors.items()]
-        error = FieldError(*problems[0])
-        error.message = "; ".join(f"{f}: {m}" for f, m in problems)
-        raise error
+        raise InvalidForm(form, names=WHERE)
     return task_setup.save_task(user, form)
 
 

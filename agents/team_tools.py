@@ -1,5 +1,5 @@
 """The tools that reach beyond the agent's worktree: its teammates (message_agent), its supervisors (ask_person) and
-the team's skills."""
+the team's skills (load_skill, read_skill_file, finish_skill)."""
 
 from __future__ import annotations
 
@@ -50,20 +50,34 @@ def ask_person(agent: Agent, args: dict) -> tuple[str, str, str]:
 MAX_SKILL_FILE_TEXT = 100_000
 
 
-def load_skill(agent: Agent, args: dict) -> tuple[str, str]:
-    """The body of one of the task's skills, in the version the task pinned; recorded as an event and a use."""
+def load_skill(agent: Agent, args: dict) -> tuple[str, str, dict]:
+    """The body of one of the task's skills, in the version the task pinned; each load is recorded as an event, the first as a use. Returns
+    (result for the model, activity, the skill the agent follows now: it replaces the one it followed)."""
     version = skill_library.version_for(agent, args.get("name"))
     name = version.skill.name
     files = list(version.files.values_list("path", flat=True))
-    if skill_library.record_use(agent, version):
-        services.record_event(agent.pk, "skill_loaded", {"skill": name, "version": version.number, "files": files})
+    skill_library.record_use(agent, version)  # counted once per run; every load is an event
+    services.record_event(agent.pk, "skill_loaded", {"skill": name, "version": version.number, "files": files})
+    active = skill_library.active(version)
     text = f"# Skill: {name} (version {version.number})\n{version.body}"
     if files:
         text += (
             f"\n\nIts files (read one with read_skill_file; they are also at {skill_library.SANDBOX_ROOT}/{name}/ in"
             " your sandbox, read-only, so its scripts run there):\n" + "\n".join(f"- {p}" for p in files)
         )
-    return text, f"loaded skill {name}"
+    if active["tools"]:
+        text += (
+            f"\n\nWhile you follow this skill, only its allowed tools run: {', '.join(active['tools'])} (and"
+            " load_skill, read_skill_file, finish_skill). Call finish_skill when you are done with it."
+        )
+    return text, f"loaded skill {name}", active
+
+
+def finish_skill(active: dict) -> tuple[str, str]:
+    """The agent is done with the skill it loaded last: its allowed tools bound its calls no more."""
+    if not active:
+        raise ToolRefused("you follow no skill now (load_skill loads one); there is nothing to finish")
+    return f"finished the skill {active['name']}: every tool is yours again", f"finished skill {active['name']}"
 
 
 def read_skill_file(agent: Agent, args: dict) -> tuple[str, str]:

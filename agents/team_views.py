@@ -23,11 +23,11 @@ MEMBER_PAGE = Membership.objects.select_related("user")
 def _page(request, status: int = 200, **extra):
     team = team_for(request, "view")
     members = Membership.objects.in_team(team).select_related("user").order_by("user__username")
-    invites = Invite.objects.in_team(team).filter(used_at=None).select_related("created_by")
+    invites = Invite.objects.in_team(team).usable().select_related("created_by")
     context = {
         "team": team,
         "members": members,
-        "invites": [i for i in invites if i.usable],
+        "invites": invites,
         "roles": Membership.Role.choices,
         "can": grants(request.user, team.pk),
         "tokens": tokens.mine(request.user),

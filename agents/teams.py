@@ -149,8 +149,8 @@ INVALID_INVITE = "This invitation link is not valid: it was used already, it exp
 
 
 def find_invite(raw: str) -> Invite:
-    invite = Invite.objects.filter(digest=_digest(raw or "")).select_related("team").first()
-    if invite is None or not invite.usable:
+    invite = Invite.objects.usable().filter(digest=_digest(raw or "")).select_related("team").first()
+    if invite is None:
         raise ServiceError(INVALID_INVITE, 404)
     return invite
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from agents import events
 from agents.errors import FieldError, ServiceError
 from agents.models import ApiToken
 
@@ -43,5 +44,7 @@ def revoke_token(user, token_id: int) -> ApiToken:
     token = mine(user).filter(pk=token_id).first()
     if token is None:
         raise ServiceError(f"You have no API token {token_id}.", 404)
+    pk = token.pk
     token.delete()
+    transaction.on_commit(lambda: events.revoke_token_sockets(pk))  # its open sockets close too
     return token

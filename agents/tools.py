@@ -1,4 +1,5 @@
-"""What an agent may do: the tools a model is offered, and one call carried out (`carry_out`).
+"""What an agent may do: the tools a model is offered (their schemas: agents/tool_schemas.py), and one call carried
+out (`carry_out`).
 
 File tools run on the host with path checks; commands run sandboxed, put in flight by the runtime
 (`command_in_flight`, `command_carried`) so that no thread waits for them; the team tools (team_tools.py) and the
@@ -21,6 +22,7 @@ from agents import (
     services,
     skill_library,
     team_tools,
+    tool_schemas,
     worktrees,
 )
 from agents.llm import ToolCall
@@ -32,135 +34,7 @@ MAX_WRITE = 1_000_000
 MAX_LIST = 2_000
 MAX_HITS = 200
 
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "list_files",
-            "description": "List files in the worktree (respects .gitignore).",
-            "parameters": {"type": "object", "properties": {"path": {"type": "string", "default": "."}}},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "read_file",
-            "description": "Read a text file, optionally a line range (1-based, inclusive).",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string"},
-                    "start_line": {"type": "integer"},
-                    "end_line": {"type": "integer"},
-                },
-                "required": ["path"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "write_file",
-            "description": "Create a new file (or overwrite one you have read) with the given content.",
-            "parameters": {
-                "type": "object",
-                "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                "required": ["path", "content"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "edit_file",
-            "description": "Replace an exact, unique piece of text in a file you have read.",
-            "parameters": {
-                "type": "object",
-                "properties": {"path": {"type": "string"}, "old": {"type": "string"}, "new": {"type": "string"}},
-                "required": ["path", "old", "new"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "run_command",
-            "description": "Run a shell command in your worktree (sandboxed: no network, time and output limits).",
-            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "search",
-            "description": "Search the repository's files with a regular expression; answers file:line: text.",
-            "parameters": {
-                "type": "object",
-                "properties": {"pattern": {"type": "string"}, "path": {"type": "string", "default": "."}},
-                "required": ["pattern"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "message_agent",
-            "description": "Send a message to a teammate by name, or to 'all'; it lands in their context.",
-            "parameters": {
-                "type": "object",
-                "properties": {"to": {"type": "string"}, "text": {"type": "string"}},
-                "required": ["to", "text"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "ask_person",
-            "description": (
-                "Ask your supervisors (people) one question you cannot settle from the spec, the code or the taste "
-                "guide. You pause until one answers; the answer comes to you as a message."
-            ),
-            "parameters": {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "load_skill",
-            "description": "Load the instructions of one of this task's skills (listed in your prompt) by name.",
-            "parameters": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "read_skill_file",
-            "description": "Read one file of one of this task's skills (a reference or a script), by its path.",
-            "parameters": {
-                "type": "object",
-                "properties": {"name": {"type": "string"}, "path": {"type": "string"}},
-                "required": ["name", "path"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "submit",
-            "description": (
-                "Submit your work for verification by judges and a person. You do not decide it is done. End with a"
-                " written handoff: what changed, what was verified, what is left, what you are unsure of."
-            ),
-            "parameters": {
-                "type": "object",
-                "properties": {"summary": {"type": "string"}, "handoff": {"type": "string"}},
-                "required": ["summary"],
-            },
-        },
-    },
-]
-
+TOOLS = tool_schemas.TOOLS
 TOOL_NAMES = {t["function"]["name"] for t in TOOLS}
 
 
@@ -188,12 +62,17 @@ def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState) -> tuple[st
     try:
         if call.error:
             raise ToolRefused(call.error)
+        if refusal := state.skill_refusal(call.name):
+            raise ToolRefused(refusal)
         if call.name == "message_agent":
             result_text, activity = team_tools.message_agent(agent, call.arguments)
         elif call.name == "ask_person":
             result_text, activity, state.paused = team_tools.ask_person(agent, call.arguments)
         elif call.name == "load_skill":
-            result_text, activity = team_tools.load_skill(agent, call.arguments)
+            result_text, activity, state.skill = team_tools.load_skill(agent, call.arguments)
+        elif call.name == "finish_skill":
+            result_text, activity = team_tools.finish_skill(state.skill)
+            state.skill = {}
         elif call.name in planner_tools.TOOL_NAMES:
             result_text, activity, state.paused = planner_tools.carry_out(agent, call.name, call.arguments)
         elif call.name == "read_skill_file":
@@ -218,11 +97,11 @@ def carry_out(agent: Agent, call: ToolCall, state: guards.ToolState) -> tuple[st
     return result_text, submitted, payload, activity
 
 
-def command_in_flight(agent: Agent, call: ToolCall) -> Coroutine | None:
+def command_in_flight(agent: Agent, call: ToolCall, state: guards.ToolState) -> Coroutine | None:
     """The call's command as a coroutine to put in flight (agents/inflight.py), or None when the call is carried out
     here: not a command, or one that `carry_out` refuses."""
     command = call.arguments.get("command") if call.name == "run_command" and not call.error else None
-    if not isinstance(command, str) or not command.strip():
+    if not isinstance(command, str) or not command.strip() or state.skill_refusal(call.name):
         return None
     try:
         sandbox.ready(agent.worktree)

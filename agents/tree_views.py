@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents import planner
 from agents.forms import MessageForm
-from agents.models import Agent, TaskSpec
+from agents.models import TaskSpec
 from agents.permissions import grants, owned_or_404
 from agents.services import ServiceError
 
@@ -22,13 +22,15 @@ TREE_SECONDS = 2  # how often the page asks for the tree again
 @require_GET
 def task_tree(request, pk: int):
     task = owned_or_404(request.user, TaskSpec.objects.select_related("repo", "team"), pk)
+    roots = planner.tree(task)
+    agents = [node.agent for node in planner.nodes(roots)]  # (the tree's one query answers it all)
     context = {
         "task": task,
-        "roots": planner.tree(task),
+        "roots": roots,
         "can": grants(request.user, task.team_id),
-        "agents": list(task.agents.order_by("id").values_list("pk", "name")),
+        "agents": [(agent.pk, agent.name) for agent in agents],
         "tree_seconds": TREE_SECONDS,
-        "live": task.agents.exclude(status__in=Agent.FINISHED).exists() or not task.launched_at,  # else it rests
+        "live": any(not agent.finished for agent in agents) or not task.launched_at,  # else it rests
     }
     if request.htmx and not request.htmx.boosted:
         return render(request, "agents/partials/tree.html", context)

@@ -257,7 +257,7 @@ def agent_control(request, pk: int, action: str):
         elif action == "pause":
             services.pause(agent, by)
         elif action == "grant":
-            services.grant_budget(agent, by)
+            messages.success(request, services.granted(agent, services.grant_budget(agent, by)))
         else:
             services.resume(agent, f"resumed by {by}")
     except ServiceError as exc:

@@ -14,7 +14,6 @@ README, Scale-out). With the default shared disk every function here does what S
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import shutil
@@ -22,7 +21,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -72,17 +70,10 @@ def worktree_path(agent: Agent) -> Path:
     return Path(settings.WORKTREES_DIR) / f"task-{agent.task_id}" / worktrees.slug(agent.name)
 
 
-@contextmanager
 def _locked(repo_id: int):
-    """One fetch or worktree change at a time in a clone, over this host's processes and threads."""
-    lock = clone_path(repo_id).with_suffix(".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """One fetch or worktree change at a time in a clone, over this host's processes and threads: the lock of its
+    worktrees (a verification adds and removes its checkout there under the same one)."""
+    return worktrees.registry(clone_path(repo_id))
 
 
 def _clone(repo_id: int) -> Path:

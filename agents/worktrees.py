@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -21,6 +23,22 @@ from agents.hostgit import (
 )
 
 __all__ = ["GitError", "UnsafeTree", "check_tree", "git", "succeeds"]  # every host git call goes through agents.hostgit
+
+
+@contextmanager
+def registry(repo_path: str | Path):
+    """One change at a time to a repository's worktrees, over this host's threads and processes. `git worktree add`
+    reads every other worktree's entry, and one that a concurrent add or remove has half written fails it ("failed
+    to read .git/worktrees/<name>/commondir"): two verifications at once in a Celery worker's threads did."""
+    key = hashlib.sha1(str(Path(repo_path).resolve()).encode()).hexdigest()[:16]
+    lock = Path(settings.DATA_DIR) / "locks" / f"worktrees-{key}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def slug(text: str) -> str:
@@ -54,13 +72,14 @@ def create(repo, task_id: int, agent_name: str, base: str | None = None) -> tupl
     if path.exists():
         return branch, path, base  # created before a crash: keep it and the work in it
     existing = git(repo.path, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).strip()
-    if not existing:
-        git(repo.path, "worktree", "add", "-b", branch, str(path), base)
-    elif existing == base:
-        git(repo.path, "worktree", "prune")  # a registration whose directory never came to be holds the branch
-        git(repo.path, "worktree", "add", str(path), branch)
-    else:
+    if existing and existing != base:
         raise BranchTaken(f"a branch named {branch} already exists at another commit ({existing[:10]}); it is kept")
+    with registry(repo.path):
+        if not existing:
+            git(repo.path, "worktree", "add", "-b", branch, str(path), base)
+        else:
+            git(repo.path, "worktree", "prune")  # a registration whose directory never came to be holds the branch
+            git(repo.path, "worktree", "add", str(path), branch)
     return branch, path, base
 
 
@@ -70,7 +89,8 @@ def discard_unstarted(repo_path: str | Path, worktree: str | Path) -> None:
     path = Path(worktree)
     if path.resolve().is_relative_to(Path(settings.WORKTREES_DIR).resolve()) and path.exists():
         shutil.rmtree(path)
-    git(repo_path, "worktree", "prune")
+    with registry(repo_path):
+        git(repo_path, "worktree", "prune")
 
 
 def commit_all(worktree: str | Path, message: str) -> str:
@@ -115,15 +135,18 @@ def remove(repo_path: str | Path, worktree: str | Path, branch: str, delete_bran
     The branch is kept unless `delete_branch`; returns what was done, for the log.
     """
     done = []
-    if worktree and Path(worktree).is_absolute() and Path(worktree).exists():
+    present = bool(worktree) and Path(worktree).is_absolute() and Path(worktree).exists()
+    if present:
         planted = remove_git_metadata(worktree)
         if planted:  # never the agent's work: git metadata it was not allowed to make
             done.append(f"removed git metadata the agent made: {', '.join(planted[:20])}")
         head = commit_all(worktree, "swarm: work saved before its worktree was removed")
         done.append(f"saved work at {head[:10]}")
-        git(repo_path, "worktree", "remove", "--force", str(worktree))
-        done.append("worktree removed")
-    git(repo_path, "worktree", "prune")
+    with registry(repo_path):  # both changes to the registry under one lock
+        if present:
+            git(repo_path, "worktree", "remove", "--force", str(worktree))
+            done.append("worktree removed")
+        git(repo_path, "worktree", "prune")
     if delete_branch:
         git(repo_path, "branch", "-D", branch)
         done.append(f"branch {branch} deleted")
@@ -137,11 +160,13 @@ def detached(repo_path: str | Path, commit: str, name: str):
     """A throwaway checkout of exactly `commit` (for verification): nothing the agent left lying around."""
     path = Path(settings.DATA_DIR) / "verify" / f"{slug(name)}-{commit[:12]}-{os.getpid()}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        git(repo_path, "worktree", "remove", "--force", str(path), check=False)
-    git(repo_path, "worktree", "add", "--detach", "--force", str(path), commit)
+    with registry(repo_path):
+        if path.exists():
+            git(repo_path, "worktree", "remove", "--force", str(path), check=False)
+        git(repo_path, "worktree", "add", "--detach", "--force", str(path), commit)
     try:
         yield path
     finally:
-        git(repo_path, "worktree", "remove", "--force", str(path), check=False)
-        git(repo_path, "worktree", "prune", check=False)
+        with registry(repo_path):
+            git(repo_path, "worktree", "remove", "--force", str(path), check=False)
+            git(repo_path, "worktree", "prune", check=False)

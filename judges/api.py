@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from agents import worktrees
 from agents.api_base import FieldError, owned, request_team
+from agents.api_lists import answer
 from agents.paging import page_of
 from agents.services import ServiceError
 from judges import bulk, queries, services
@@ -48,14 +49,7 @@ def verdicts_list(request) -> dict:
     else:
         f = queries.Filters.parse(request.GET, queries.QUEUE_SORTS, "newest" if status == "all" else "oldest")
         verdicts = queries.queue(visible, f, None if status == "all" else [status])
-    page = page_of(verdicts, f.page, f.per_page)
-    return {
-        "verdicts": [verdict_json(v) for v in page.items],
-        "page": page.number,
-        "pages": page.pages,
-        "total": page.total,
-        "per_page": page.per_page,
-    }
+    return answer("verdicts", page_of(verdicts, f.page, f.per_page), verdict_json)
 
 
 def verdicts_decide(request, data: dict) -> dict:
@@ -71,10 +65,17 @@ def verdicts_decide(request, data: dict) -> dict:
     }
 
 
+def line_comments(data: dict) -> list[dict]:
+    """The body's line comments as the review page's form makes them (the line as its text)."""
+    return [
+        {"path": c["path"], "line": str(c["line"]), "text": c["text"].strip()} for c in data.get("line_comments", [])
+    ]
+
+
 def _decide(request, data: dict, pk: int, decision: str) -> dict:
     verdict = owned(request, _verdicts(request), pk, "verdict")
     try:
-        services.review_verdict(verdict, request.user, decision, data.get("comment", ""))
+        services.review_verdict(verdict, request.user, decision, data.get("comment", ""), line_comments(data))
     except worktrees.GitError as exc:
         raise ServiceError(f"Could not read {verdict.agent.name}'s branch: {exc}", 409) from None
     return verdict_json(_verdicts(request).get(pk=pk))

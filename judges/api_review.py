@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from agents.api_base import FieldError, int_query, owned
-from agents.api_lists import MAX_PER_PAGE, paged
+from agents.api_base import owned
+from agents.api_lists import answer, page_query, paged
 from agents.models import Agent
+from agents.paging import Page
 from judges import run_search, services
 from judges.api import _verdicts, verdict_json
 from judges.models import Judgement, Review, Verdict
+
+SEARCH_PER_PAGE = 20  # hits a page, unless the query asks otherwise
 
 
 def _verdict(request, pk: int) -> Verdict:
@@ -90,17 +93,10 @@ def diff_files(diff: str) -> list[dict]:
     return files
 
 
-class _Rows(list):
-    """A list that agents/paging.py's page_of can count and slice like a queryset."""
-
-    def count(self) -> int:
-        return len(self)
-
-
 def verdict_diff(request, pk: int) -> dict:
     verdict = _verdict(request, pk)
-    answer = paged(request, _Rows(diff_files(verdict.diff)), "files", lambda f: f)
-    return {"verdict": verdict.pk, "commit_sha": verdict.commit_sha, **answer}
+    files = paged(request, diff_files(verdict.diff), "files", lambda f: f)
+    return {"verdict": verdict.pk, "commit_sha": verdict.commit_sha, **files}
 
 
 def verdict_patch(request, pk: int) -> dict:
@@ -116,8 +112,8 @@ def verdict_patch(request, pk: int) -> dict:
 def hit_json(hit: run_search.Hit) -> dict:
     agent = hit.agent
     url = (
-        reverse("judges:detail", args=[hit.id])
-        if hit.kind == "verdict"
+        reverse("judges:detail", args=[hit.verdict])
+        if hit.verdict is not None
         else reverse("agents:agent_detail", args=[agent.pk])
     )
     return {
@@ -138,16 +134,9 @@ def hit_json(hit: run_search.Hit) -> dict:
 
 
 def search_runs(request) -> dict:
-    """Past runs of the caller's teams by the words of their transcripts, messages and verdicts."""
+    """Past runs of the caller's teams by the words of their transcripts, messages, verdicts, judges' opinions and
+    reviews."""
     filters = run_search.filters_from(request.GET)
-    number, per_page = int_query(request, "page", 1), int_query(request, "per_page", 20)
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise FieldError("per_page", f"must be between 1 and {MAX_PER_PAGE}.")
+    number, per_page = page_query(request, SEARCH_PER_PAGE)
     found = run_search.search(Agent.objects.for_user(request.user), request.GET.get("q", ""), filters, number, per_page)
-    return {
-        "hits": [hit_json(h) for h in found.hits],
-        "page": found.page,
-        "pages": found.pages,
-        "total": found.total,
-        "per_page": found.per_page,
-    }
+    return answer("hits", Page(found.hits, found.page, found.pages, found.total, found.per_page), hit_json)

@@ -46,8 +46,14 @@ VERDICT_DETAIL = obj(
 DIFF_FILE = obj("DiffFile", path=STRING, added=INTEGER, removed=INTEGER, text=STRING)
 HIT = obj(
     "SearchHit",
-    kind={"type": "string", "enum": list(run_search.KINDS)},
-    id={**INTEGER, "description": "the transcript entry's, message's or verdict's id"},
+    kind={
+        "type": "string",
+        "enum": list(run_search.KINDS),
+        "description": "where the words are: transcript (what the agent read and did), message (sent to it), verdict"
+        " (its summary and verification reasons), judgement (a judge's reasons and checklist evidence), review (a"
+        " person's decision: comment and line comments)",
+    },
+    id={**INTEGER, "description": "the transcript entry's, message's, verdict's, judgement's or review's id"},
     agent=obj(id=INTEGER, name=STRING, model=STRING, family=STRING, status=STRING),
     task=obj(id=INTEGER, title=STRING),
     snippet={**STRING, "description": "the text around the match, as it was written"},
@@ -56,7 +62,11 @@ HIT = obj(
         "items": {"type": "array", "items": INTEGER, "minItems": 2, "maxItems": 2},
         "description": "[start, end) of each match in the snippet",
     },
-    url={**STRING, "description": "the page to open: the agent's, or the verdict's"},
+    url={
+        **STRING,
+        "description": "the page to open: the agent's (transcript, message), or the verdict's (verdict, judgement,"
+        " review)",
+    },
 )
 SEARCH_QUERY = {
     "q": {
@@ -68,7 +78,13 @@ SEARCH_QUERY = {
     "agent": {"type": "string", "description": "part of the agent's name, any case"},
     "model": {"type": "string", "description": "the model profile's name"},
     "family": {"type": "string", "description": "the model family"},
-    "outcome": {"type": "string", "enum": list(run_search.OUTCOMES)},
+    "outcome": {
+        "type": "string",
+        "enum": list(run_search.OUTCOMES),
+        "description": "what became of the run, one each: approved (work accepted), rejected (last decision a"
+        " rejection, not submitted again since), awaiting_review, failed (an error), stopped, working (queued,"
+        " preparing, running or paused)",
+    },
     "kind": {"type": "string", "enum": list(run_search.KINDS)},
     **PAGE_QUERY,
 }

@@ -76,4 +76,19 @@ BULK_OUTCOME = obj(
     },
     summary=STRING,
 )
-DECISION = body([], comment=text(20_000, description="for reject: what the agent should fix (it gets this)"))
+LINE_COMMENTS = {
+    "type": "array",
+    "maxItems": 200,
+    "description": "comments on lines of the diff, as the review page's: each is audited, and on reject the agent gets it",
+    "items": body(
+        ["path", "line", "text"],
+        path=text(500, 1, description="the file's path in the diff"),
+        line={"type": "integer", "minimum": 1, "description": "the line's number in the new file"},
+        text=text(5_000, 1),
+    ),
+}
+DECISION = body(
+    [],
+    comment=text(20_000, description="for reject: what the agent should fix (it gets this)"),
+    line_comments=LINE_COMMENTS,
+)

@@ -97,13 +97,17 @@ def _lines(diff_stat: list[dict], key: str) -> int:
     return sum(int(f[key]) for f in diff_stat if str(f.get(key, "")).isdigit())
 
 
-def attempts(task: TaskSpec) -> list[Attempt]:
-    """Each agent of the task with its latest verdict, and that verdict's diff."""
-    last_ids = Verdict.objects.filter(agent__task=task).values("agent_id").annotate(last=Max("id")).values("last")
-    latest = {v.agent_id: v for v in Verdict.objects.filter(pk__in=last_ids).prefetch_related("judgements")}
+def attempts(task: TaskSpec, agents=None, diffs: bool = True) -> list[Attempt]:
+    """Each agent of the task (or of `agents`, a page of them) with its latest verdict and, unless `diffs` is
+    False, that verdict's diff's first page. The compare page and the API (judges/api_pages.py) both read it."""
+    agents = list(task.agents.select_related("profile") if agents is None else agents)
+    verdicts = Verdict.objects.filter(agent__in=[a.pk for a in agents])
+    last_ids = verdicts.values("agent_id").annotate(last=Max("id")).values("last")
+    latest = Verdict.objects.filter(pk__in=last_ids).prefetch_related("judgements")
+    latest = {v.agent_id: v for v in (latest if diffs else latest.defer("diff"))}
     found = []
-    for agent in task.agents.select_related("profile"):
+    for agent in agents:
         verdict = latest.get(agent.pk)
-        files, pages = diffview.parse(verdict.diff) if verdict else ([], 1)
+        files, pages = diffview.parse(verdict.diff) if verdict and diffs else ([], 1)
         found.append(Attempt(agent, verdict, files, pages > 1))
     return found

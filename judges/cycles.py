@@ -46,6 +46,7 @@ def continue_in_new_cycle(verdict: Verdict) -> bool:
             cycle=F("cycle") + 1,
             files_read=[],
             recent_calls=[],
+            active_skill={},  # its instructions went with the context
         )
         services.inject_message(agent, _brief(agent, verdict, following))
     return True

@@ -1,10 +1,11 @@
-"""Search past runs: full text over the agents' transcripts, the messages people and agents sent them, and the
-verdicts on their work, filtered by task, agent, model, family and outcome.
+"""Search past runs: full text over the agents' transcripts, the messages people and agents sent them, the verdicts on
+their work, the judges' opinions (reasons, checklist evidence) and the reviewers' decisions (comment, line comments),
+filtered by task, agent, model, family and outcome.
 
-On PostgreSQL it is PostgreSQL's full-text search (the `simple` configuration: words as written, no stemming); on
-SQLite, an FTS5 table that triggers keep up to date (judges/search_index.py). Both read one query
-language, parsed here, so a query means the same on both and a malformed one is refused with the reason, never sent
-to the database as it was typed:
+On PostgreSQL it is PostgreSQL's full-text search (the `simple` configuration: words as written, no stemming), read
+from GIN indexes on the expression it filters on; on SQLite, an FTS5 table that triggers keep up to date (both in
+judges/search_index.py). Both read one query language, parsed here, so a query means the same on both and a
+malformed one is refused with the reason, never sent to the database as it was typed:
 
     words          every word, anywhere in the text        mean median
     "a phrase"     these words in this order               "division by zero"
@@ -18,23 +19,45 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import DatabaseError, connection
-from django.db.models import F, TextField, Value
-from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import F, OuterRef, Q, Subquery
 
 from agents.errors import FieldError
 from agents.models import Agent, Message
 from agents.models_conversation import ConversationEntry
 from judges import search_index
-from judges.models import Verdict
+from judges.models import Judgement, Review, Verdict
 
 MAX_QUERY = 300
 MAX_TERMS = 20
-FTS_TABLE = search_index.TABLE  # rowid = the row's id * 4 + its kind's code
-KINDS = {"transcript": 1, "message": 2, "verdict": 3}
-OUTCOMES = ("approved", "rejected", "stopped", "working")
+FTS_TABLE = search_index.TABLE  # rowid = the row's id * search_index.SPAN + its kind's code
+KINDS = {"transcript": 1, "message": 2, "verdict": 3, "judgement": 4, "review": 5}
+SOURCES = {
+    "transcript": ConversationEntry,
+    "message": Message,
+    "verdict": Verdict,
+    "judgement": Judgement,
+    "review": Review,
+}
+ON_A_VERDICT = {"judgement", "review"}  # rows of a verdict: their agent is the verdict's, their page the verdict's
+# What became of a run; each run has exactly one (Filters.agents):
+#   approved         its work was accepted (a verdict approved and merged)
+#   rejected         the last decision on its work was a rejection, and it has not submitted again since
+#                    (it is reworking it, or was stopped)
+#   awaiting_review  its work waits for a person's decision
+#   failed           it stopped on an error
+#   stopped          a person (or another attempt's approval) stopped it, its last work not rejected
+#   working          queued, preparing, running or paused, its last work not rejected
+OUTCOMES = {  # value: label
+    "approved": "approved",
+    "rejected": "rejected",
+    "awaiting_review": "awaiting review",
+    "failed": "failed",
+    "stopped": "stopped",
+    "working": "working",
+}
+_LIVE = [Agent.Status.QUEUED, Agent.Status.PREPARING, Agent.Status.RUNNING, Agent.Status.PAUSED]
 START, STOP = "\x02", "\x03"  # around a match in a snippet, taken out again into `marks`
 
 _TOKEN = re.compile(r'\s*(-?)(?:"([^"]*)"|([^\s"]+))')
@@ -118,15 +141,29 @@ class Filters:
             agents = agents.filter(profile__name=self.model)
         if self.family:
             agents = agents.filter(profile__family=self.family)
-        if self.outcome == "approved":
-            agents = agents.filter(status=Agent.Status.ACCEPTED)
-        elif self.outcome == "stopped":
-            agents = agents.filter(status=Agent.Status.STOPPED)
-        elif self.outcome == "working":
-            agents = agents.exclude(status__in=Agent.FINISHED)
-        elif self.outcome == "rejected":
-            agents = agents.filter(verdicts__status=Verdict.Status.REJECTED).distinct()
+        if self.outcome:
+            agents = agents.alias(last_decision=Subquery(_last_decision())).filter(_outcome(self.outcome))
         return agents
+
+
+def _last_decision():
+    """The status of a run's latest decided verdict (None before any decision). One verdict at a time is pending,
+    so a newer verdict is decided after an older one."""
+    decided = [Verdict.Status.APPROVED, Verdict.Status.REJECTED]
+    return Verdict.objects.filter(agent=OuterRef("pk"), status__in=decided).order_by("-id").values("status")[:1]
+
+
+def _outcome(outcome: str) -> Q:
+    rejected = Q(last_decision=Verdict.Status.REJECTED)
+    not_rejected = Q(last_decision__isnull=True) | Q(last_decision=Verdict.Status.APPROVED)
+    return {
+        "approved": Q(status=Agent.Status.ACCEPTED),
+        "rejected": Q(status__in=[*_LIVE, Agent.Status.STOPPED]) & rejected,
+        "awaiting_review": Q(status=Agent.Status.AWAITING_REVIEW),
+        "failed": Q(status=Agent.Status.ERROR),
+        "stopped": Q(status=Agent.Status.STOPPED) & not_rejected,
+        "working": Q(status__in=_LIVE) & not_rejected,
+    }[outcome]
 
 
 def filters_from(query) -> Filters:
@@ -150,6 +187,7 @@ class Hit:
     agent: Agent
     snippet: str
     marks: list[tuple[int, int]]
+    verdict: int | None = None  # the verdict whose page shows it (a verdict's, a judgement's, a review's)
 
     @property
     def parts(self) -> list[tuple[str, bool]]:
@@ -201,10 +239,15 @@ def search(agents, q: str, filters: Filters, page: int = 1, per_page: int = 20) 
     if found is None:  # past the end: the last page
         return search(agents, q, filters, pages, per_page)
     by_id = Agent.objects.select_related("task", "profile").in_bulk({agent_id for _, _, agent_id, _ in found})
+    verdicts = {}
+    for kind in ON_A_VERDICT:
+        ids = [obj_id for k, obj_id, _, _ in found if k == kind]
+        verdicts[kind] = dict(SOURCES[kind].objects.filter(pk__in=ids).values_list("id", "verdict_id")) if ids else {}
     hits = []
     for kind, obj_id, agent_id, raw in found:
         snippet, marks = _marks(raw)
-        hits.append(Hit(kind, obj_id, by_id[agent_id], snippet, marks))
+        verdict = obj_id if kind == "verdict" else verdicts.get(kind, {}).get(obj_id)
+        hits.append(Hit(kind, obj_id, by_id[agent_id], snippet, marks, verdict))
     return Results(hits, total, page, pages, per_page)
 
 
@@ -257,34 +300,29 @@ def _pg_query(parsed: Parsed) -> SearchQuery:
     return query
 
 
+def pg_matches(kind: str, query: SearchQuery, scope):
+    """The rows of this kind that match, among the scope's agents, with their `document` (exactly the expression
+    their GIN index is on) and their `body` (for the snippet)."""
+    owner = F("verdict__agent_id") if kind in ON_A_VERDICT else F("agent_id")
+    return (
+        SOURCES[kind]
+        .objects.annotate(owner=owner)
+        .filter(owner__in=scope)
+        .annotate(document=search_index.pg_document(kind), body=search_index.pg_text(kind))
+        .filter(document=query)
+    )
+
+
 def _postgres(parsed: Parsed, scope, kinds: list[str], page: int, per_page: int):
     query = _pg_query(parsed)
-    text = TextField()
-    sources = {
-        "transcript": ConversationEntry.objects.annotate(
-            body=Concat(
-                Coalesce(KT("message__content"), Value(""), output_field=text),
-                Value(" "),
-                Coalesce(KT("message__tool_calls"), Value(""), output_field=text),
-                output_field=text,
-            )
-        ),
-        "message": Message.objects.annotate(body=F("text")),
-        "verdict": Verdict.objects.annotate(body=Concat(F("summary"), Value(" "), F("reasons"), output_field=text)),
-    }
     rows, total, upto = [], 0, page * per_page
     for kind in kinds:
-        found = (
-            sources[kind]
-            .filter(agent_id__in=scope)
-            .annotate(document=SearchVector("body", config="simple"))
-            .filter(document=query)
-        )
+        found = pg_matches(kind, query, scope)
         total += found.count()
         best = found.annotate(rank=SearchRank(F("document"), query)).order_by("-rank", "-id")
         for row in best.annotate(
             headline=SearchHeadline("body", query, config="simple", start_sel=START, stop_sel=STOP, max_words=35)
-        ).values_list("id", "agent_id", "headline", "rank")[:upto]:
+        ).values_list("id", "owner", "headline", "rank")[:upto]:
             rows.append((row[3], kind, row[0], row[1], row[2]))
     if total and (page - 1) * per_page >= total:
         return None, total

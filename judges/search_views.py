@@ -1,5 +1,5 @@
-"""The search page: past runs of the current team by the words of their transcripts, messages and verdicts
-(judges/run_search.py), filtered; the results swap in place as the query changes (htmx)."""
+"""The search page: past runs of the current team by the words of their transcripts, messages, verdicts, judges'
+opinions and reviews (judges/run_search.py), filtered; the results swap in place as the query changes (htmx)."""
 
 from __future__ import annotations
 

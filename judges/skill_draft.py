@@ -10,6 +10,7 @@ Here, not in agents, because it reads the verdicts (judges may import agents, ne
 from __future__ import annotations
 
 import json
+import os
 
 from agents.errors import ServiceError
 from agents.models import Agent
@@ -36,6 +37,11 @@ def facts(agent: Agent) -> dict:
         for e in agent.events.filter(kind="tool_call", payload__tool="run_command").order_by("seq")
         if isinstance(e.payload.get("args"), dict)
     ]
+    read = [
+        os.path.normpath(e.payload["args"]["path"])
+        for e in agent.events.filter(kind="tool_call", payload__tool="read_file", payload__ok=True).order_by("seq")
+        if isinstance(e.payload.get("args"), dict) and isinstance(e.payload["args"].get("path"), str)
+    ]
     praise = []
     review = ""
     if verdict is not None:
@@ -46,7 +52,7 @@ def facts(agent: Agent) -> dict:
     return {
         "task": task.title,
         "goal": task.goal[:2000],
-        "read_first": [str(p)[:200] for p in (agent.files_read or [])[:8]],
+        "read_first": [p[:200] for p in dict.fromkeys(read)][:8],  # in the order the run read them
         "verified_with": list(dict.fromkeys(str(c)[:MAX_FACT] for c in commands if c))[-5:],
         "verify_command": task.effective_verify_command,
         "judges_praised": [str(r)[:MAX_FACT] for r in praise][:8],

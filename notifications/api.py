@@ -4,14 +4,24 @@ the pages do; the routes with their shapes are at the end, included by swarm_web
 
 from __future__ import annotations
 
-from functools import reduce
-from operator import or_
-
-from agents.api_base import BOOLEAN, INTEGER, STRING, STRINGS, TEAM_REF, TIME, Operation, Route, body, obj, owned
+from agents.api_base import (
+    BOOLEAN,
+    INTEGER,
+    STRING,
+    STRINGS,
+    TEAM_REF,
+    TIME,
+    Operation,
+    Route,
+    body,
+    obj,
+    owned,
+    team_ref,
+)
 from agents.api_base import request_team as _request_team
 from agents.api_lists import PAGE_QUERY, page_schema, paged
 from agents.errors import FieldError
-from agents.permissions import can, require
+from agents.permissions import require, teams_where
 from notifications import services
 from notifications.forms import PreferenceForm, WebhookForm
 from notifications.models import Delivery, Kind, Preference, Webhook
@@ -61,21 +71,16 @@ def webhook_json(w: Webhook) -> dict:
 def _admin_teams(request, team) -> list[int]:
     """The teams whose webhooks the caller reads: the one named (admin there), else every team they are admin of."""
     if team is not None:
-        return [_request_team(request, int(team) if team.isdigit() else team).pk]
-    mine = [t for t in request.team_ids if can(request.user, t, "manage_webhooks")]
+        return [_request_team(request, team_ref(team)).pk]
+    mine = teams_where(request.user, "manage_webhooks")
     if not mine:
         require(request.user, request.team_ids[0], "manage_webhooks")  # the refusal says which role would do
     return mine
 
 
-def _in_teams(manager, team_ids: list[int]):
-    """The objects of these teams (the caller's own, checked by _admin_teams)."""
-    return reduce(or_, (manager.in_team(t) for t in team_ids))
-
-
 def webhooks_list(request) -> dict:
     teams = _admin_teams(request, request.GET.get("team"))
-    rows = _in_teams(Webhook.objects, teams).select_related("created_by")
+    rows = Webhook.objects.in_teams(teams).select_related("created_by")
     return paged(request, rows.order_by("team_id", "name", "id"), "webhooks", webhook_json)
 
 
@@ -114,7 +119,7 @@ def delivery_json(d: Delivery) -> dict:
 def deliveries_list(request) -> dict:
     """The webhooks' delivery log, newest first, as the page shows it to the team's admins."""
     teams = _admin_teams(request, request.GET.get("team"))
-    rows = _in_teams(Delivery.objects, teams).filter(channel=Delivery.Channel.WEBHOOK)
+    rows = Delivery.objects.in_teams(teams).filter(channel=Delivery.Channel.WEBHOOK)
     rows = rows.select_related("webhook").prefetch_related("notices").order_by("-created_at", "-id")
     return paged(request, rows, "deliveries", delivery_json)
 

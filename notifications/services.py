@@ -150,9 +150,10 @@ def on_status(agent_id: int, status: str, reason: str) -> Notice | None:
         return None  # it moved on meanwhile (resumed, granted budget): nobody needs telling now
     task, path = agent.task, reverse("agents:agent_detail", args=[agent_id])
     if status == Agent.Status.PAUSED:
-        over = agent.budget_used_up()
-        if over:
-            text = f"{agent.name} used up its {over} budget on “{task.title}”: grant more budget, or stop it."
+        if agent.needs_budget:
+            stop = agent.budget_stop()
+            why = f"used up its {stop.kind} budget" if stop.planner_id is None else f"is paused because {stop}"
+            text = f"{agent.name} {why} on “{task.title}”: grant more budget, or stop it."
             return notify(task.team_id, Kind.BUDGET, text, path, _agent_data(agent))
         if agent.question:
             text = f"{agent.name} asks on “{task.title}”: {agent.question}"

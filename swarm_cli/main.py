@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
-from swarm_cli import outcome, skills
+from swarm_cli import live, outcome, skills
 from swarm_cli.client import ApiError, Client
 
 MAX_FILE = 4 << 20
-FINISHED = {"accepted", "stopped"}
-NEEDS_PERSON = {"awaiting_review", "paused", "error"}
+TASK_CODES = """exit codes, of a task (run --wait, follow task): 0 a verdict approved, 1 every agent's latest verdict
+rejected, 2 every agent ended without approved work (or the server refused), 3 timed out (--timeout; a verdict
+waiting for a person too), 64 a usage error
+"""
+AGENT_CODES = """exit codes, of an agent (follow agent): 0 accepted or its submission approved, 1 a submission rejected
+while it follows (the agent goes back to work), 2 stopped or in error (or the server refused), 3 timed out; awaiting
+review or paused (a question, a budget) it waits for a person, and so does the follow
+"""
 
 
 def _read(path: str) -> str:
@@ -25,6 +30,12 @@ def _read(path: str) -> str:
     if where.stat().st_size > MAX_FILE:
         raise ApiError(f"{path}: larger than {MAX_FILE:,} bytes")
     return where.read_text(encoding="utf-8")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return int(text)
 
 
 def _show(data) -> None:
@@ -61,50 +72,27 @@ def run(client: Client, args) -> int:
     print(f"launched {len(launched['agents'])} agents", flush=True)
     if not args.wait:
         return 0
-    return outcome.wait(client, task["id"], args.timeout, args.interval)
+    return live.follow(live.TaskFollower(client, task["id"]), args.timeout, args.interval)
 
 
 def follow(client: Client, args) -> int:
-    if args.what == "task":
-        return outcome.wait(client, args.id, args.timeout, args.interval)
-    return _follow_agent(client, args.id, args.timeout, args.interval)
-
-
-def _follow_agent(client: Client, pk: int, timeout: float, interval: float) -> int:
-    """Print the agent's events as they come, until it needs a person or has finished."""
-    deadline, after = time.monotonic() + timeout, 0
-    while True:
-        page = client.get(f"agents/{pk}/events", after=after)
-        for event in page["events"]:
-            print(f"[{event['seq']}] {event['kind']}: {_summary(event['payload'])}", flush=True)
-        after = page["next_after"]
-        if page["more"]:
-            continue
-        agent = client.get(f"agents/{pk}")
-        if agent["status"] in FINISHED | NEEDS_PERSON:
-            print(f"agent {pk} {agent['name']}: {agent['status'].replace('_', ' ')}")
-            return outcome.FAILED if agent["status"] == "error" else 0
-        if time.monotonic() >= deadline:
-            print(f"agent {pk}: timed out after {timeout:g} s")
-            return outcome.TIMED_OUT
-        time.sleep(interval)
-
-
-def _summary(payload: dict) -> str:
-    for key in ("text", "summary", "message", "reason", "status", "tool", "command"):
-        if isinstance(payload.get(key), str) and payload[key]:
-            return " ".join(payload[key].split())[:160]
-    return " ".join(json.dumps(payload, ensure_ascii=False).split())[:160]
+    follower = (live.TaskFollower if args.what == "task" else live.AgentFollower)(client, args.id)
+    return live.follow(follower, args.timeout, args.interval)
 
 
 def message(client: Client, args) -> int:
-    sent = client.post(f"agents/{args.agent}/messages", {"text": args.text, "mode": args.mode})
+    sent = client.post(f"agents/{args.agent}/messages", {"text": args.text, "mode": args.mode, "then": args.then})
     print(f"message {sent['id']}: {sent['delivery']['note']}")
     return 0
 
 
 def verdicts_list(client: Client, args) -> int:
-    page = client.get("verdicts", status=args.status, task=args.task)
+    query = {"status": args.status, "task": args.task, "per_page": args.per_page}
+    if args.all:
+        found = outcome.every(client, "verdicts", "verdicts", **{**query, "per_page": args.per_page or 200})
+        page = {"verdicts": found, "total": len(found), "page": 1, "pages": 1, "per_page": len(found)}
+    else:
+        page = client.get("verdicts", page=args.page, **query)
     if args.json:
         _show(page)
         return 0
@@ -113,7 +101,7 @@ def verdicts_list(client: Client, args) -> int:
         print(
             f"{v['id']:>6}  {v['status']:<9} {v['recommendation']:<8} {passed:<13} {v['agent']['name']} · {v['task']['title']}"
         )
-    print(f"{page['total']} verdicts (page {page['page']} of {page['pages']})")
+    print(f"{page['total']} verdicts" + ("" if args.all else f" (page {page['page']} of {page['pages']})"))
     return 0
 
 
@@ -137,11 +125,20 @@ def swebench_import(client: Client, args) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a wrong command line exits 64 (EX_USAGE), not 2, which a pipeline reads as "failed"."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(outcome.USAGE, f"{self.prog}: error: {message}\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="swarm",
         description="Swarm from the terminal, over the JSON API (SWARM_URL, SWARM_TOKEN).",
-        epilog="exit codes: 0 approved (or done), 1 rejected, 2 failed or refused, 3 timed out",
+        epilog=outcome.CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = top.add_subparsers(dest="command", required=True)
     task = sub.add_parser("task", help="create a task from a task file, or export one").add_subparsers(
@@ -159,27 +156,50 @@ def parser() -> argparse.ArgumentParser:
     go = sub.add_parser("launch", help="launch a task's agents")
     go.add_argument("task", type=int)
     go.set_defaults(handler=launch)
-    whole = sub.add_parser("run", help="create a task from a file and launch it; --wait follows it to its outcome")
+    raw = {"formatter_class": argparse.RawDescriptionHelpFormatter}
+    whole = sub.add_parser(
+        "run",
+        help="create a task from a file and launch it; --wait follows it to its outcome",
+        **raw,
+        epilog=TASK_CODES,
+    )
     whole.add_argument("file")
     whole.add_argument("--team")
     whole.add_argument("--wait", action="store_true")
-    follow_ = sub.add_parser("follow", help="follow an agent's events or a task's progress live")
+    follow_ = sub.add_parser(
+        "follow",
+        help="follow an agent's events or a task's progress live",
+        **raw,
+        epilog=TASK_CODES + "\n" + AGENT_CODES,
+    )
     follow_.add_argument("what", choices=["agent", "task"])
     follow_.add_argument("id", type=int)
     for p in (whole, follow_):
         p.add_argument("--timeout", type=float, default=3600, help="seconds (default 3600); then exit 3")
-        p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+        p.add_argument(
+            "--interval", type=float, default=1.0, help="seconds between polls, if the server's live socket is refused"
+        )
     whole.set_defaults(handler=run)
     follow_.set_defaults(handler=follow)
     say = sub.add_parser("message", help="send an agent a message")
     say.add_argument("agent", type=int)
     say.add_argument("text")
     say.add_argument("--mode", choices=["queue", "steer", "interrupt"], default="queue")
+    say.add_argument(
+        "--then",
+        choices=["queue", "resume", "withdraw"],
+        default="queue",
+        help="queue: just send (default); resume: resume a paused or stopped agent with it (or answer its question); "
+        "withdraw: withdraw its submission awaiting review and continue with it",
+    )
     say.set_defaults(handler=message)
     listing = sub.add_parser("verdicts", help="list verdicts").add_subparsers(dest="action", required=True)
     ls = listing.add_parser("list", help="the pending queue by default")
     ls.add_argument("--status", default="pending", help="pending, approved, rejected, superseded, decided or all")
     ls.add_argument("--task", type=int)
+    ls.add_argument("--page", type=_positive, default=1, help="which page (default 1)")
+    ls.add_argument("--per-page", type=_positive, help="verdicts a page (the server's default, 50, if left out)")
+    ls.add_argument("--all", action="store_true", help="every page, one after the other")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=verdicts_list)
     decide = sub.add_parser("verdict", help="approve or reject a verdict")

@@ -9,6 +9,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from agents.socket_auth import TokenSockets  # noqa: E402
 from swarm_web.caps import SocketCap  # noqa: E402
 from swarm_web.embedded import EmbeddedStartup  # noqa: E402
 from swarm_web.middleware import (  # noqa: E402
@@ -26,11 +27,14 @@ install_daphne_clean_closes()  # a client over daphne's message limit gets close
 
 http_app = BodyLimit(StaticFiles(django_asgi_app) if settings.SWARM_SERVE_STATIC else django_asgi_app)
 
+sockets = SocketCap(URLRouter(websocket_urlpatterns))
 application = EmbeddedStartup(
     ProtocolTypeRouter(
         {
             "http": http_app,
-            "websocket": ExactOriginValidator(AuthMiddlewareStack(SocketCap(URLRouter(websocket_urlpatterns)))),
+            # an API token's socket (the `swarm` command) is the token's, from any origin; a browser's (its session
+            # cookie) opens only from this site's own
+            "websocket": TokenSockets(sockets, otherwise=ExactOriginValidator(AuthMiddlewareStack(sockets))),
         }
     )
 )

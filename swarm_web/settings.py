@@ -217,7 +217,13 @@ SWARM_LLM_TIMEOUT = env_float("SWARM_LLM_TIMEOUT", 120)  # seconds per model cal
 SWARM_LLM_RETRIES = env_int("SWARM_LLM_RETRIES", 4)  # retries after the first attempt on 429, 5xx, timeouts
 SWARM_LLM_BACKOFF = env_float("SWARM_LLM_BACKOFF", 1.0)  # first retry's delay in seconds; doubles, with jitter
 SWARM_LLM_BACKOFF_MAX = env_float("SWARM_LLM_BACKOFF_MAX", 30.0)
-SWARM_LLM_STREAM = env_bool("SWARM_LLM_STREAM", True)  # stream real models' replies (the simulator never streams)
+# stream real models' replies: "watched" (only while somebody has the agent's page open: agents/watching.py),
+# true (always) or false (never); the simulator never streams
+SWARM_LLM_STREAM = (
+    "watched"
+    if env_str("SWARM_LLM_STREAM", "watched").strip().lower() == "watched"
+    else env_bool("SWARM_LLM_STREAM", True)
+)
 SWARM_LLM_CONTEXT_TOKENS = env_int("SWARM_LLM_CONTEXT_TOKENS", 32_000)  # context window of models litellm does not know
 SWARM_LLM_MODELS_FILE = env_str("SWARM_LLM_MODELS_FILE", "")  # JSON in litellm's model_cost format: prices, windows
 

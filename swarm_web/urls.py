@@ -16,10 +16,10 @@ urlpatterns = [
     path("api/", include("agents.api_setup")),  # repositories' and profiles' changes, members, invitations
     path("api/", include("notifications.api")),  # preferences, webhooks and their delivery log
     path("api/", include("agents.api_roster")),  # the task form's roster generator and preview
-    path("api/", include("judges.api_drafts")),
-    path(
-        "api/", include("agents.api_tree_taste")
-    ),  # the planner's tree and its subtree actions, taste versions  # "Save as skill": a draft from an approved run
+    path("api/", include("judges.api_drafts")),  # "Save as skill": a draft from an approved run
+    path("api/", include("agents.api_tree_taste")),  # the planner's tree and its subtree actions, taste versions
+    path("api/", include("agents.api_overview")),  # a task's table of agents, who waits, the model families
+    path("api/", include("judges.api_pages")),  # best of N compared, the taste rules that fail most
     path("reviews/", include("judges.urls")),
     path("notifications/", include("notifications.urls")),
     # workers with disks of their own ask the web process to merge (the worker credential, like internal/git/)
@@ -28,4 +28,5 @@ urlpatterns = [
     path("", include("agents.urls")),
 ]
 handler403 = "agents.views.permission_denied"
+handler400 = "agents.api_base.bad_request"  # JSON under /api/ (a Host header refused, say)
 handler404 = "agents.api_base.not_found"  # JSON under /api/

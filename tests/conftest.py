@@ -262,5 +262,4 @@ def _no_overview_frames_across_tests():
     from agents import live_send
 
     for coalescer in live_send._coalescers:
-        with coalescer._cond:
-            coalescer._dirty.clear()
+        coalescer.drop_pending()

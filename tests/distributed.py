@@ -27,7 +27,9 @@ SWEEP_SECONDS = 1
 OVERDUE_SECONDS = 4
 VERIFY_WAIT_SECONDS = 20
 VISIBILITY_SECONDS = 15  # a killed worker's unacked step tasks come back after this (the sweep is often first)
-FINISH_WITHIN = 90  # seconds for the 8 demo agents to submit, crash recovery included
+# seconds for the 8 demo agents to submit, crash recovery included: ~36 s on a quiet machine, over 90 s in CI where
+# two test workers each run their own servers and sandboxes (a patience, not a speed target: those are benchmarks)
+FINISH_WITHIN = 180
 VERDICT_WITHIN = 90  # seconds, after the last submission, for every verification to end in a verdict (sweep included;
 # they wait their turn on the verify queue, which a loaded 2-core machine drains slowly)
 

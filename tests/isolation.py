@@ -151,7 +151,7 @@ ROLES = {
     ("api_repo", "delete"): {A},
     ("api_model", "patch"): {A},
     ("api_model", "delete"): {A},
-    ("api_model_test", "post"): {A},
+    **{("api_model_test", "post"): {A}, ("api_model_test_new", "post"): {A}},
     ("api_member", "patch"): {A},
     ("api_member", "delete"): {A},
     ("api_invites", "post"): {A},
@@ -163,6 +163,7 @@ ROLES = {
     ("api_roster_generate", "post"): {OP, A},
     ("api_roster_preview", "post"): {OP, A},
     ("api_agent_skill_draft", "post"): {OP, A},
+    ("api_task_compare_approve", "post"): {R, A},
 }
 API_READS = {
     "api_repos",
@@ -177,7 +178,7 @@ API_READS = {
     "api_skills",
     "api_skills_export",
     "api_skill",
-    "api_skill_files",
+    *("api_skill_files", "api_skill_versions"),
     "api_task_panel",
     "api_taste",
     "api_taste_guide",
@@ -192,6 +193,8 @@ API_READS = {
     "api_model",
     "api_members",
     "api_invites",
+    *("api_task_compare", "api_task_failing_rules", "api_team_failing_rules"),
+    *("api_task_agents", "api_attention", "api_families"),
 }
 
 # Every URL that names one object, by the kind of object its pk is. A new one must be added here.

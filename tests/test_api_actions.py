@@ -144,6 +144,8 @@ def test_a_verdicts_opinions_audit_diff_and_patch(client, api, bob, demo):
     files = {f["path"]: f for f in diff["files"]}
     assert "mathutil.py" in files and files["mathutil.py"]["added"] >= 1
     assert files["mathutil.py"]["text"].startswith("diff --git a/mathutil.py b/mathutil.py")
+    last = api.get(f"/api/verdicts/{verdict.pk}/diff", {"per_page": 1, "page": 99}).json()  # a page past the end
+    assert (last["page"], last["pages"], last["total"], len(last["files"])) == (len(files), len(files), len(files), 1)
 
     patch = api.post(f"/api/verdicts/{verdict.pk}/patch")
     assert patch.status_code == 200, patch.json()

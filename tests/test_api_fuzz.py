@@ -41,6 +41,7 @@ REAL = {
     "/api/members/": "membership",
     "/api/invites/": "invite",
     "/api/webhooks/": "webhook",
+    "/api/skills/": "skill",
 }
 # "Test connection" calls the provider a generated body names, over the network: tested with a local server instead
 # (tests/test_api_setup.py)

@@ -35,6 +35,7 @@ def test_malformed_json_and_wrong_types_get_400_naming_the_field(api, demo):
         ({"budget": {"usd": -1}}, "budget.usd", "greater than or equal to 0"),
         ({"budget": {"tokens": 2**40}}, "budget.tokens", "out of range"),
         ({"taste_guides": ["House style", "Nope"]}, "taste_guides", "does not have: Nope"),
+        ({"skills": ["small-diff", "ghost"]}, "skills", "skills has names your team does not have: ghost."),
         ({"agents": [{"name": "Ada", "model": 5}]}, "agents[0].model", "must be a string"),
         ({"agents": [{"name": "Ada"}]}, "agents[0].model", "is required"),
         ({"agents": [{"name": "Ada", "model": "gpt-9000"}]}, "agents", "not a model profile of your team"),
@@ -58,6 +59,33 @@ def test_malformed_json_and_wrong_types_get_400_naming_the_field(api, demo):
 
     message = api.post("/api/agents/1/messages", {"text": ["not", "text"]})
     assert message.status_code in {400, 404}
+
+
+def test_an_unknown_query_parameter_gets_400_naming_it_and_changes_nothing(api, demo):
+    _, task = demo
+    # a typo of a filter would otherwise answer the unfiltered list as if it were the filtered one
+    typo = api.get("/api/verdicts", {"statu": "approved"})
+    assert typo.status_code == 400 and typo.json()["field"] == "statu"
+    assert "parameters: status, sort, page" in typo.json()["error"]
+    bare = api.get(f"/api/tasks/{task.pk}", {"expand": "agents"})
+    assert bare.status_code == 400 and bare.json()["field"] == "expand"
+    assert "takes no query parameters" in bare.json()["error"]
+    title = task.title
+    wrote = api.client.patch(
+        f"/api/tasks/{task.pk}?dry_run=1", json.dumps({"title": "changed"}), "application/json", headers=api.headers
+    )
+    assert wrote.status_code == 400 and wrote.json()["field"] == "dry_run"
+    task.refresh_from_db()
+    assert task.title == title
+    assert api.get("/api/verdicts", {"status": "all"}).status_code == 200  # the declared ones still work
+
+
+def test_a_host_header_the_server_refuses_gets_json_under_the_api_and_the_page_elsewhere(client, db):
+    api = client.get("/api/health", headers={"host": "evil host>"})
+    assert api.status_code == 400 and api["Content-Type"] == "application/json"
+    assert "header" in api.json()["error"] and "evil" not in api.json()["error"]
+    page = client.get("/accounts/login/", headers={"host": "evil host>"})
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
 
 
 def test_a_3mb_body_gets_413_and_writes_nothing(api, demo):

@@ -5,6 +5,14 @@ preferences. Team setup is for admins with a token of scope admin; refusals say 
 
 from __future__ import annotations
 
+import re
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
 from agents import teams
 from agents.models import Invite, Membership, ModelProfile, Repository
 from notifications import services as notify
@@ -85,6 +93,30 @@ def test_test_connection_calls_the_model_once_and_never_shows_the_key(client, ad
     assert ModelProfile.objects.get(pk=profile.pk).model == "openai/test-model"  # the change was not saved
 
 
+def test_test_connection_for_a_profile_not_saved_yet_saves_nothing(client, adele, demo, server, canary):
+    admin = Api(client, scoped_token("adele", "admin"))
+    fields = {
+        "name": "draft",
+        "model": "openai/test-model",
+        "api_base": server.base_url,
+        "api_key_env": "SWARM_TEST_KEY",
+    }
+    server.script(reply("Hello from the test server."))
+    works = admin.post("/api/models/test", fields)
+    assert works.status_code == 200, works.json()
+    assert works.json()["ok"] is True and works.json()["answer"] == "Hello from the test server."
+    assert works.json()["profile"] == "draft"
+    assert server.requests[0].headers["authorization"] == f"Bearer {canary}"
+    assert not ModelProfile.objects.filter(name="draft").exists()
+
+    pasted = admin.post("/api/models/test", {**fields, "api_key_env": canary})  # a key where its name goes
+    assert pasted.status_code == 400 and pasted.json()["field"] == "api_key_env"
+    assert canary not in pasted.content.decode() and len(server.requests) == 1
+    operate = Api(client, scoped_token("adele", "operate"))
+    assert operate.post("/api/models/test", fields).status_code == 403
+    assert len(server.requests) == 1
+
+
 # ---------------------------------------------------------------- members and invitations
 
 
@@ -125,6 +157,35 @@ def test_an_invitation_link_is_shown_once_works_once_and_can_be_revoked(client, 
     assert admin.delete(f"/api/invites/{made.json()['id']}").json() == {"id": made.json()["id"], "revoked": True}
     assert client.get(f"/invites/{raw}/").status_code == 404
     assert admin.get("/api/invites").json()["invites"] == []
+
+
+def test_only_open_invitations_are_listed_in_as_many_queries_however_many_have_closed(client, adele, demo):
+    team, _ = demo
+    admin, page = Api(client, scoped_token("adele", "admin")), Client()
+    page.force_login(adele)
+    first, _ = teams.create_invite(adele, team.pk, "reviewer")
+
+    def counted(get):
+        with CaptureQueriesContext(connection) as done:
+            response = get()
+        assert response.status_code == 200
+        return len(done), response
+
+    one_api, _ = counted(lambda: admin.get("/api/invites"))
+    one_page, _ = counted(lambda: page.get(reverse("agents:team")))
+    for _ in range(5):
+        used, _ = teams.create_invite(adele, team.pk, "viewer")
+        Invite.objects.filter(pk=used.pk).update(used_at=timezone.now())
+        revoked, _ = teams.create_invite(adele, team.pk, "viewer")
+        teams.revoke_invite(adele, team.pk, revoked.pk)
+    second, _ = teams.create_invite(adele, team.pk, "operator")
+
+    many_api, listed = counted(lambda: admin.get("/api/invites"))
+    many_page, shown = counted(lambda: page.get(reverse("agents:team")))
+    assert [i["id"] for i in listed.json()["invites"]] == [second.pk, first.pk] and listed.json()["total"] == 2
+    revoke_forms = re.findall(r'action="/team/invites/(\d+)/revoke/"', shown.content.decode())
+    assert sorted(map(int, revoke_forms)) == sorted([first.pk, second.pk])
+    assert (many_api, many_page) == (one_api, one_page)
 
 
 # ---------------------------------------------------------------- webhooks and preferences

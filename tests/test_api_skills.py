@@ -9,6 +9,7 @@ from agents.skill_format import compose
 
 SCRIPT = "#!/bin/sh\necho ok\n"
 BLOB = bytes([0, 255, 7, 128])
+TOOLS_MD = "---\nname: careful\ndescription: Reads only.\nallowed-tools: read_file search\n---\n\nLook.\n"
 
 
 def test_a_skill_is_written_edited_read_and_refused_through_the_api(api):
@@ -35,6 +36,11 @@ def test_a_skill_is_written_edited_read_and_refused_through_the_api(api):
     bad = api.post("/api/skills", {"skill_md": compose("Bad Name", "d", "x")})
     assert bad.status_code == 400 and bad.json()["field"] == "name"
     assert "lowercase letters, digits and single hyphens" in bad.json()["error"]
+    unknown = api.post("/api/skills", {"skill_md": TOOLS_MD.replace("search", "WebFetch")})
+    assert unknown.status_code == 201 and unknown.json()["allowed_tools"] == ["read_file"]  # WebFetch: not Swarm's
+    assert api.request("DELETE", f"/api/skills/{unknown.json()['id']}").status_code == 200
+    careful = api.post("/api/skills", {"skill_md": TOOLS_MD})
+    assert careful.status_code == 201 and careful.json()["allowed_tools"] == ["read_file", "search"]
     escape = api.post("/api/skills", {"skill_md": compose("esc", "d", "x"), "files": [{"path": "../x", "content": ""}]})
     assert escape.status_code == 400 and escape.json()["field"] == "../x"
 
@@ -43,7 +49,12 @@ def test_a_skill_is_written_edited_read_and_refused_through_the_api(api):
         {"skill_md": compose("api-skill", "Made through the API, better.", "Step one, then two."), "keep_files": True},
     )
     assert edited.status_code == 201 and edited.json()["version"] == 2
-    assert [v["number"] for v in edited.json()["versions"]] == [2, 1]
+    assert edited.json()["latest"]["number"] == 2 and edited.json()["version_count"] == 2  # not every version
+    versions = api.get(f"/api/skills/{skill['id']}/versions").json()
+    assert [v["number"] for v in versions["versions"]] == [2, 1] and versions["skill"] == "api-skill"
+    second = api.get(f"/api/skills/{skill['id']}/versions", {"per_page": 1, "page": 2}).json()  # paged
+    assert [v["number"] for v in second["versions"]] == [1] and (second["pages"], second["total"]) == (2, 2)
+    assert api.get(f"/api/skills/{skill['id']}/versions", {"sort": "x"}).status_code == 400
     old = api.get(f"/api/skills/{skill['id']}/files", {"version": 1}).json()
     assert "Step one." in old["skill_md"] and "then two" not in old["skill_md"]
     assert {f["path"]: (f["encoding"], f["content"]) for f in old["files"]} == {
@@ -54,9 +65,9 @@ def test_a_skill_is_written_edited_read_and_refused_through_the_api(api):
     missing = api.get(f"/api/skills/{skill['id']}/files", {"version": 9})
     assert missing.status_code == 400 and missing.json()["field"] == "version"
     listed = api.get("/api/skills").json()["skills"]
-    assert [s["name"] for s in listed] == ["api-skill", "reproduce-first", "small-diff"]
-    paged = api.get("/api/skills", {"per_page": 2, "page": 2}).json()  # a page at a time, like every list
-    assert (paged["page"], paged["pages"], paged["total"], paged["per_page"]) == (2, 2, 3, 2)
+    assert [s["name"] for s in listed] == ["api-skill", "careful", "reproduce-first", "small-diff"]
+    paged = api.get("/api/skills", {"per_page": 3, "page": 2}).json()  # a page at a time, like every list
+    assert (paged["page"], paged["pages"], paged["total"], paged["per_page"]) == (2, 2, 4, 3)
     assert [s["name"] for s in paged["skills"]] == ["small-diff"]
 
 
@@ -78,8 +89,8 @@ def test_export_delete_import_through_the_api_gives_the_same_library(api, mallor
     assert imported.status_code == 200 and imported.json()["imported"] == sorted(before)
     after = {s["name"]: api.get(f"/api/skills/{s['id']}").json() for s in api.get("/api/skills").json()["skills"]}
     strip = lambda d: {k: v for k, v in d.items() if k != "id"}  # noqa: E731
-    assert {n: strip(d) | {"versions": [v["number"] for v in d["versions"]]} for n, d in after.items()} == {
-        n: strip(d) | {"versions": [v["number"] for v in d["versions"]]} for n, d in before.items()
+    assert {n: strip(d) | {"latest": d["latest"]["number"]} for n, d in after.items()} == {
+        n: strip(d) | {"latest": d["latest"]["number"]} for n, d in before.items()
     }
     assert api.get("/api/skills/export").json()["zip_base64"] == exported["zip_base64"]  # byte for byte
 

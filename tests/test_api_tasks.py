@@ -157,15 +157,22 @@ def test_a_reviewer_lists_pending_verdicts_and_approves_one_and_rejects_another(
     assert Agent.objects.get(pk=agents["Ada"].pk).status == Agent.Status.ACCEPTED
     assert approved.json()["status"] == "approved" and approved.json()["decided_by"] == "bob"
 
-    rejected = api.post(
-        f"/api/verdicts/{pending['Linus']['id']}/reject", {"comment": "You changed nothing; fix mean()."}
-    )
+    reject = f"/api/verdicts/{pending['Linus']['id']}/reject"
+    note = {"path": "mathutil.py", "line": 2, "text": "Divide by the count here."}
+    for bad, field in (
+        ({**note, "line": 0}, "line_comments[0].line"),
+        ({**note, "text": " "}, "line_comments[0].text"),
+    ):
+        refused = api.post(reject, {"comment": "x", "line_comments": [bad]})
+        assert refused.status_code == 400 and refused.json()["field"] == field, refused.json()
+    rejected = api.post(reject, {"comment": "You changed nothing; fix mean().", "line_comments": [note]})
     assert rejected.status_code == 200
     linus = Agent.objects.get(pk=agents["Linus"].pk)
     assert Verdict.objects.get(pk=pending["Linus"]["id"]).status == "rejected"
     assert linus.status == Agent.Status.RUNNING
     feedback = Message.objects.get(agent=linus)
     assert "You changed nothing; fix mean()." in feedback.text and feedback.author == bob
+    assert "Comment on mathutil.py line 2: Divide by the count here." in feedback.text  # as the review page's
     assert Review.objects.filter(verdict_id=pending["Linus"]["id"], decision="reject").count() == 1
 
     twice = api.post(f"/api/verdicts/{pending['Ada']['id']}/reject", {"comment": "changed my mind"})

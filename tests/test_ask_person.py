@@ -15,6 +15,7 @@ from agents.simulator import QUESTION
 from notifications import services as notices
 from notifications.models import Kind, Notice
 from tests import factories
+from tests.api_client import Api, issue_token, scoped_token
 
 
 def _ask(demo) -> Agent:
@@ -52,10 +53,19 @@ def test_an_agent_that_asks_pauses_waits_in_the_attention_queue_and_reaches_thos
     assert QUESTION in offer.note and offer.choices[0] == ("resume", "Answer; Quinn continues")
 
 
-def test_the_answer_resumes_the_agent_and_its_next_turn_acts_on_it(demo, alice, api):
+def test_the_answer_resumes_the_agent_and_its_next_turn_acts_on_it(demo, alice, victor, api, alice_client, client):
     quinn = _ask(demo)
     shown = api.get(f"/api/agents/{quinn.pk}").json()
     assert shown["waiting_for"] == "question" and shown["question"] == QUESTION
+    # what the agent page's message form says and offers, through the API: the answer first
+    offer = shown["message_offer"]
+    assert offer["choices"][0] == {"then": "resume", "label": "Answer; Quinn continues"}
+    page = alice_client.get(f"/agents/{quinn.pk}/").content.decode()
+    assert offer["when"] == "on_resume" and QUESTION in offer["note"] and "Answer; Quinn continues" in page
+    viewer = Api(client, issue_token("victor")).get(f"/api/agents/{quinn.pk}").json()["message_offer"]
+    assert viewer["choices"] == [] and viewer["note"] == offer["note"]  # a viewer reads, and may not answer
+    reader = Api(client, scoped_token("alice", "read")).get(f"/api/agents/{quinn.pk}").json()["message_offer"]
+    assert reader["choices"] == []  # nor may alice's read token, whatever her role
     message, when = messaging.send(quinn, "Keep n-1: it is a sample estimate.", author=alice, then="resume")
     assert when == messaging.When.NEXT_STEP
     quinn.refresh_from_db()

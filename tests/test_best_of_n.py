@@ -14,6 +14,7 @@ from agents.models import Agent, Event, ModelProfile, TaskSpec
 from judges import services as judging
 from judges.models import Review, Verdict
 from tests import factories
+from tests.api_client import Api, issue_token, scoped_token
 from tests.factories import run_until_idle
 
 CLOSED = "closed: Ada's attempt was approved by bob"
@@ -172,3 +173,80 @@ def test_a_verification_still_running_when_another_attempt_wins_leaves_no_pendin
     assert not Verdict.objects.filter(agent=grace, status=Verdict.Status.PENDING).exists()
     grace.refresh_from_db()
     assert grace.status == Agent.Status.STOPPED and grace.status_reason == CLOSED
+
+
+def _column(html: str, agent: Agent) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", html.split(f'id="attempt-{agent.pk}"')[1].split("</article>")[0]))
+
+
+def test_the_api_compares_the_attempts_as_the_page_does_and_a_reviewer_picks_the_winner(
+    best_of_two, client, bob, victor, mallory_api, api
+):
+    task, ada, grace = best_of_two
+    run_until_idle([ada, grace])
+    ada_verdict, grace_verdict = _pending(ada), _pending(grace)
+    reviewer = Api(client, issue_token("bob"))
+    url = f"/api/tasks/{task.pk}/compare"
+
+    answer = reviewer.get(url)
+    assert answer.status_code == 200, answer.json()
+    doc = answer.json()
+    assert doc["task"] == {"id": task.pk, "title": task.title, "best_of_n": True}
+    assert (doc["total"], doc["page"], doc["pages"]) == (2, 1, 1)
+    client.force_login(bob)
+    html = client.get(f"/tasks/{task.pk}/compare/").content.decode()
+    for attempt, agent, verdict in zip(doc["attempts"], (ada, grace), (ada_verdict, grace_verdict), strict=True):
+        agent.refresh_from_db()
+        column, shown = _column(html, agent), attempt["agent"]
+        assert (shown["id"], shown["name"], shown["litellm_model"]) == (agent.pk, agent.name, "sim/diligent")
+        assert shown["family"] in column and f"${shown['usage']['cost_usd']:.4f}" in column
+        assert f"{shown['usage']['steps']}" in column and shown["usage"]["tokens"] == agent.tokens
+        assert attempt["verdict"]["id"] == verdict.pk and attempt["verdict"]["recommendation"] == "approve"
+        assert attempt["verdict"]["verification_passed"] and "passed" in column
+        assert (
+            attempt["verdict"]["verify"]["exit_code"] == 0
+            and f"exit {attempt['verdict']['verify']['exit_code']}" in column
+        )
+        assert [j["recommendation"] for j in attempt["verdict"]["judges"]] and all(
+            f"{j['judge']} ({j['family']}): {j['recommendation']}" in column for j in attempt["verdict"]["judges"]
+        )
+        size = attempt["diff"]
+        assert size["added"] > 0 and f"+{size['added']} −{size['removed']} in {size['files']} file" in column
+        assert attempt["approval"] == {"possible": True, "refusal": ""} and f"Approve {agent.name}" in column
+    assert {a["agent"]["family"] for a in doc["attempts"]} == {"sim-a", "sim-b"}
+
+    # the same comparison for others: a viewer sees why not, a stranger sees nothing, pages and bad queries
+    seen = Api(client, issue_token("victor")).get(url).json()["attempts"][0]["approval"]
+    assert not seen["possible"] and "Your role in this team is viewer" in seen["refusal"]
+    assert api.get(url).json()["attempts"][0]["approval"]["possible"] is False  # alice operates, not reviews
+    assert reviewer.get(url, {"per_page": 1, "page": 2}).json()["attempts"][0]["agent"]["name"] == "Grace"
+    assert mallory_api.get(url).status_code == 404
+    assert reviewer.get("/api/tasks/987654321/compare").status_code == 404
+    for query, field in (({"sort": "cost"}, "sort"), ({"per_page": 0}, "per_page"), ({"page": "x"}, "page")):
+        refused = reviewer.get(url, query)
+        assert refused.status_code == 400 and refused.json()["field"] == field, refused.json()
+
+    # picking the winner: the role and the token's scope as on POST /api/verdicts/{id}/approve
+    choose = f"{url}/approve"
+    assert api.post(choose, {"verdict": ada_verdict.pk}).status_code == 403
+    assert Api(client, scoped_token("bob", "read")).post(choose, {"verdict": ada_verdict.pk}).status_code == 403
+    assert mallory_api.post(choose, {"verdict": ada_verdict.pk}).status_code == 404
+    other = Verdict.objects.exclude(agent__task=task).values_list("pk", flat=True).first() or 987654321
+    for bad, field in (({"verdict": other}, "verdict"), ({"verdict": ada_verdict.pk, "winner": True}, "winner")):
+        refused = reviewer.post(choose, bad)
+        assert refused.status_code == 400 and refused.json()["field"] == field, refused.json()
+    ada_verdict.refresh_from_db()
+    assert ada_verdict.status == Verdict.Status.PENDING  # nothing was decided
+
+    note = {"path": "mathutil.py", "line": 3, "text": "Nice and small."}
+    won = reviewer.post(choose, {"verdict": ada_verdict.pk, "comment": "Ada's is simpler", "line_comments": [note]})
+    assert won.status_code == 200, won.json()
+    assert won.json()["approved"]["id"] == ada_verdict.pk and won.json()["approved"]["status"] == "approved"
+    after = {a["agent"]["name"]: a for a in won.json()["attempts"]}
+    assert after["Grace"]["agent"]["status"] == "stopped" and after["Grace"]["agent"]["status_reason"] == CLOSED
+    assert after["Grace"]["verdict"]["status"] == "superseded" and not after["Grace"]["approval"]["possible"]
+    review = Review.objects.get(verdict=ada_verdict, decision="approve")
+    assert review.comment == "Ada's is simpler" and review.line_comments == [{**note, "line": "3"}]
+    assert CLOSED in _column(client.get(f"/tasks/{task.pk}/compare/").content.decode(), grace)
+    again = reviewer.post(choose, {"verdict": grace_verdict.pk})
+    assert again.status_code == 409 and "already decided" in again.json()["error"]

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
 def test_the_tree_shows_a_planner_and_its_workers_live_to_the_merge(live_app, browser):
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=120_000)
+    expect.set_options(timeout=240_000)  # a patience under CI's load (a quiet machine: ~50 s)
     app = live_app(step_delay=0.3)
     with session(browser, app, "planner") as (context, _):
         page = context.new_page()
@@ -69,7 +69,7 @@ def test_the_tree_shows_a_planner_and_its_workers_live_to_the_merge(live_app, br
 def test_a_planner_task_written_on_the_form_is_stopped_with_its_subtree(live_app, browser):
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=120_000)
+    expect.set_options(timeout=240_000)  # a patience under CI's load (a quiet machine: ~50 s)
     app = live_app(step_delay=1.0)
     with session(browser, app, "planner-form") as (context, _):
         page = context.new_page()

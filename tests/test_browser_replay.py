@@ -1,6 +1,7 @@
-"""Replaying a finished run in real headless Chromium: the agent page shows its events again one by one at the
-speed chosen (1x, 4x, 16x), from the event log already on the page, and "show all" puts every event back; the
-run is then found by its words on the search page, whose results change as you type."""
+"""Replaying a run that is not working (awaiting review, stopped) in real headless Chromium: the agent page shows its events again one by one at the
+speed chosen (1x, 4x, 16x), from the event log already on the page; pause holds it, the slider jumps to any event
+and resume (or another speed) goes on from there; "show all" puts every event back. The run is then found by its words on the search
+page, whose results change as you type."""
 
 from __future__ import annotations
 
@@ -28,11 +29,13 @@ def test_a_finished_run_is_replayed_at_the_chosen_speed(live_app, browser):
         card.get_by_role("link", name="Lee", exact=True).first.click()
         expect(page).to_have_url(re.compile(r"/agents/\d+/$"))
         replay = page.get_by_role("group", name="Replay this run")
-        expect(replay).to_have_count(0)  # a run still waiting on a person is not finished: nothing to replay yet
+        expect(replay).to_be_visible()  # a run awaiting review is not working: a reviewer may replay it
 
         page.get_by_role("button", name="Stop", exact=True).click()
         expect(page.locator(".agent-header .pill").first).to_have_text("stopped")
         expect(replay).to_be_visible()
+        # the log is complete once the verdict is in (the verification begun before the stop still brings it)
+        expect(page.locator("#transcript li.event.kind-verdict")).to_have_count(1)
         events = page.locator("#transcript li.event")
         total = events.count()
         assert total >= 3
@@ -54,3 +57,91 @@ def test_a_finished_run_is_replayed_at_the_chosen_speed(live_app, browser):
         expect(status).to_have_text("Showing every event.")
         expect(page.locator("#transcript li.event[hidden]")).to_have_count(0)
         assert events.count() >= total  # none lost by the replay (a live event may join late)
+
+        # pause holds the replay where it is: the count stops advancing
+        page.evaluate(
+            "() => { document.querySelector('[data-replay-speed=\"1\"]').click();"
+            " document.querySelector('[data-replay-pause]').click(); }"
+        )
+        logged = page.locator("#transcript li.event[data-seq]")
+        shown = page.locator("#transcript li.event[data-seq]:not([hidden])")
+        n = logged.count()
+        expect(status).to_have_text(f"Paused at event 1 of {n}.")
+        page.wait_for_timeout(1500)
+        expect(shown).to_have_count(1)
+        expect(status).to_have_text(f"Paused at event 1 of {n}.")
+
+        # the slider jumps to the middle: exactly the events up to it, and which one it is with its time
+        middle = (n + 1) // 2
+        replay.get_by_label("Event", exact=True).fill(str(middle))
+        expect(shown).to_have_count(middle)
+        assert logged.evaluate_all("lis => lis.map(li => li.hidden)") == [False] * middle + [True] * (n - middle)
+        clock = logged.nth(middle - 1).locator("time").inner_text()
+        expect(replay.locator("[data-replay-position]")).to_have_text(f"event {middle} of {n} · {clock}")
+        expect(status).to_have_text(f"Paused at event {middle} of {n}.")
+        shot(page, "replay", "02-paused-midway")
+
+        # an event arriving live meanwhile joins the end of the replay, hidden until the replay gets there
+        page.evaluate(
+            """(n) => { const all = document.querySelectorAll("#transcript li.event[data-seq]");
+              const last = all[all.length - 1], late = last.cloneNode(true); late.id = "late-event"; late.dataset.seq = String(n + 1);
+              last.after(late); }""",
+            n,
+        )
+        expect(status).to_have_text(f"Paused at event {middle} of {n + 1}.")
+        expect(shown).to_have_count(middle)
+
+        # a speed chosen mid-replay goes on from where it is (it started again from event 1 before)
+        shown_then = page.evaluate(
+            "() => { document.querySelector('[data-replay-speed=\"4\"]').click();"
+            " document.querySelector('[data-replay-pause]').click();"
+            " return document.querySelectorAll('#transcript li.event[data-seq]:not([hidden])').length; }"
+        )
+        assert shown_then == middle + 1
+        expect(status).to_have_text(f"Paused at event {middle + 1} of {n + 1}.")
+
+        # resume goes on from there to the end
+        replay.get_by_role("button", name="resume").click()
+        expect(status).to_have_text(f"Replayed all {n + 1} events at 4×.")
+        expect(page.locator("#transcript li.event[hidden]")).to_have_count(0)
+        expect(replay.get_by_role("button", name="pause")).to_be_disabled()
+
+        # the same run is found by its words on the search page, the match marked, as you type
+        page.get_by_role("link", name="Search", exact=True).click()
+        page.get_by_label("Words").fill("finished")
+        hit = page.locator(".search-hit", has_text="Lee").first
+        expect(hit.locator("mark")).to_have_text(re.compile("finished", re.I))
+        watch.expect(400, "/reviews/search/")  # a malformed query is a 400 that says why
+        page.get_by_label("Words").fill('"unclosed')
+        expect(page.get_by_role("alert")).to_contain_text("Q has a quote that is not closed")
+        page.get_by_label("Words").fill("finished")
+        expect(hit).to_be_visible()
+        shot(page, "replay", "03-search")
+
+
+def test_words_typed_the_instant_the_search_page_appears_are_searched(live_app, browser):
+    """The search page comes in by hx-boost: what a person types into it as soon as it shows is searched (htmx wired
+    a swapped-in page only after its 20 ms settle delay, and typing in that gap was lost: the search step above
+    failed now and then for it, Playwright's fill landing there)."""
+    from playwright.sync_api import expect
+
+    app = live_app()
+    with session(browser, app, "search-early") as (context, watch):
+        page = context.new_page()
+        log_in(page, app.admin_password)
+        # the words go in on the mutation that brings the form in, before anything else the page does runs
+        page.evaluate(
+            """() => {
+              new MutationObserver((_, observer) => {
+                const box = document.getElementById("search-q");
+                if (!box) return;
+                observer.disconnect();
+                box.value = "mathutil";
+                box.dispatchEvent(new Event("input", { bubbles: true }));
+              }).observe(document.body, { childList: true, subtree: true });
+              document.getElementById("nav-search").click();
+            }"""
+        )
+        expect(page.get_by_label("Words")).to_have_value("mathutil")
+        expect(page.get_by_role("region", name="Search results")).to_contain_text("found", timeout=15_000)
+        expect(page).to_have_url(re.compile(r"/reviews/search/\?q=mathutil"))

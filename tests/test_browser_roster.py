@@ -62,7 +62,9 @@ def test_a_team_generates_a_roster_of_20_launches_it_and_watches_the_charts_draw
         task_url = _write_a_task_with_a_generated_roster(page, repo)
         # the local-model agents read around for as long as the test runs (each call a new path, so none is taken
         # for a loop); the simulated ones fix, verify and submit
-        server.script(*[reply("Reading around.", call, usage=(900, 150)) for call in _calls(600)])
+        # (enough for 16 agents for several minutes: an unwatched agent's plain replies go fast, and an empty script
+        # answers 400, which would put an agent in error)
+        server.script(*[reply("Reading around.", call, usage=(900, 150)) for call in _calls(3000)])
         page.locator("#launch").click()
         expect(page.locator(".flash")).to_have_text("Launched 20 agents.")
         expect(page.locator("article.card")).to_have_count(20)

@@ -14,12 +14,15 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents import events, services
 from agents.models import Agent, Event
 from swarm_web.asgi import application
 from tests import factories
 from tests.sockets import TIMEOUT, headers_for, open_agent_socket
+from tests.unit import builders
 
 pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
 
@@ -85,6 +88,38 @@ def test_reconnect_replays_missed_events_exactly_once_in_order(launched, alice):
     assert "tool_call" in kinds  # the missed part includes real steps, not only hand-made events
     html = "".join(m["html"] for m in received)
     assert "back online 2" in html and "list_files" in html
+
+
+def test_an_agent_nobody_watches_is_not_rendered_and_a_page_opened_later_misses_nothing(launched, alice):
+    """Most agents of a large fleet are on nobody's screen: their commits read one id (the overview's mark) and render
+    nothing. Whoever opens the page afterwards gets every event from the log and the header as it is now."""
+    ada = launched["Ada"]
+    with CaptureQueriesContext(connection) as unwatched:
+        events.broadcast_events(ada.pk, [1])
+    assert len(unwatched.captured_queries) == 1 and "agents_event" not in unwatched.captured_queries[0]["sql"]
+    factories.run_step(ada.pk)  # a model turn and its tool calls, committed while nobody watches
+    factories.run_step(ada.pk)
+    ada.refresh_from_db()
+
+    headers = headers_for(alice)
+
+    async def scenario() -> list[dict]:
+        comm = WebsocketCommunicator(application, f"/ws/agents/{ada.pk}/?after=0", headers=headers)
+        assert (await comm.connect(timeout=TIMEOUT))[0]
+        got = [await comm.receive_json_from(timeout=TIMEOUT)]
+        while got[-1]["seq"] is not None:  # the replay, then the header as it is now
+            got.append(await comm.receive_json_from(timeout=TIMEOUT))
+        await comm.disconnect()
+        return got
+
+    *replay, header = async_to_sync(scenario)()
+    assert seqs(replay) == list(range(1, ada.next_seq))
+    assert "list_files" in "".join(m["html"] for m in replay)
+    assert ada.steps >= 1 and f"<span>{ada.steps} step" in header["html"]  # the header counts the unwatched steps
+
+    with CaptureQueriesContext(connection) as watched:
+        builders.while_watched(events.agent_group(ada.pk), lambda: events.broadcast_events(ada.pk, [1]))
+    assert any("agents_event" in q["sql"] for q in watched.captured_queries), "a watched agent's events are read"
 
 
 def test_live_events_recorded_during_the_replay_are_sent_once(launched, alice):

@@ -13,13 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents import services
-from agents.models import Agent
+from agents.models import Agent, Membership, Team
 from judges.models import Verdict
 from notifications import delivery
 from notifications.models import Delivery, Kind, Notice, Webhook
 from tests import factories
+from tests.api_client import Api, scoped_token
 
 
 class Receiver:
@@ -266,3 +269,36 @@ def test_a_budget_used_up_and_a_verdict_waiting_are_told_to_whom_they_concern(no
             f"[Swarm] Ada used up its tokens budget on “{ada.task.title}”: grant more budget, or stop it.",
         )
     ]
+
+
+def _queries(call) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as done:
+        answer = call()
+    return len(done), answer
+
+
+def test_an_admin_of_many_teams_reads_their_webhooks_and_log_in_as_many_queries_as_of_one(client, demo, adele, alice):
+    team, _ = demo
+    admin = Api(client, scoped_token("adele", "admin"))
+
+    def hook(on: Team, name: str) -> None:
+        made = Webhook.objects.create(team=on, name=name, url="http://127.0.0.1:9/hook", secret="s")
+        Delivery.objects.create(team=on, channel=Delivery.Channel.WEBHOOK, webhook=made)
+
+    hook(team, "ops")
+    one_list, listed = _queries(lambda: admin.get("/api/webhooks"))
+    one_log, _ = _queries(lambda: admin.get("/api/webhooks/deliveries"))
+    assert [w["name"] for w in listed.json()["webhooks"]] == ["ops"]
+    for i in range(3):
+        other = Team.objects.create(name=f"Other {i}")
+        Membership.objects.create(team=other, user=adele, role=Membership.Role.ADMIN)
+        hook(other, f"ops-{i}")
+    theirs = Team.objects.create(name="Adele operates here")
+    Membership.objects.create(team=theirs, user=adele, role=Membership.Role.OPERATOR)
+    hook(theirs, "not-hers")
+
+    many_list, listed = _queries(lambda: admin.get("/api/webhooks"))
+    many_log, log = _queries(lambda: admin.get("/api/webhooks/deliveries"))
+    assert sorted(w["name"] for w in listed.json()["webhooks"]) == ["ops", "ops-0", "ops-1", "ops-2"]
+    assert sorted(d["recipient"] for d in log.json()["deliveries"]) == ["ops", "ops-0", "ops-1", "ops-2"]
+    assert (many_list, many_log) == (one_list, one_log)

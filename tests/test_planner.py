@@ -110,12 +110,12 @@ def test_a_worker_cannot_use_planner_tools_and_never_outspends_its_planner(demo)
     ada = Agent.objects.get(task=task, name="Ada")
     refused, *_ = tools.carry_out(ada, ToolCall("c2", "wait_for", {"names": ["Pat"]}), guards.ToolState(ada))
     assert refused == "REFUSED: wait_for is a planner's tool; you are a worker"
-    assert guards.over_budget(ada) == ""
+    assert ada.budget_used_up() == ""
     Agent.objects.filter(pk=ada.pk).update(tokens_in=5000)
-    assert guards.over_budget(Agent.objects.get(pk=ada.pk)) == "tokens"
+    assert Agent.objects.get(pk=ada.pk).budget_used_up() == "tokens budget used up"
     # a person granted the worker more, but the planner's whole tree used the planner's tokens: it stops there
     Agent.objects.filter(pk=ada.pk).update(extra_tokens=10**7, tokens_in=pat.budget_tokens)
-    assert guards.over_budget(Agent.objects.get(pk=ada.pk)) == "Pat's tokens"
+    assert Agent.objects.get(pk=ada.pk).budget_used_up() == "the planner Pat's tree used its tokens budget"
 
 
 def test_a_person_pauses_messages_and_stops_a_whole_subtree(demo, alice):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from agents import skill_format
+from agents import services, skill_format
 from agents.errors import ServiceError
 from agents.models import Agent, Skill
 from judges import services as judging
@@ -73,3 +73,13 @@ def test_only_an_approved_run_is_saved_as_a_skill(demo, alice):
     (linus,) = launch_and_run(task, [("Linus", "sim-lazy")])
     with pytest.raises(ServiceError, match="only an approved run is saved as a skill"):
         skill_draft.draft(alice, linus)
+
+
+def test_what_it_read_first_is_in_the_order_the_run_read_it(approved_ada):
+    approved_ada.events.filter(kind="tool_call", payload__tool="read_file").delete()
+    for path, ok in [("b.py", True), ("missing.py", False), ("./a.py", True), ("b.py", True)]:
+        args = {"path": path}
+        services.record_event(approved_ada.pk, "tool_call", {"tool": "read_file", "args": args, "ok": ok})
+    approved_ada.files_read = ["a.py", "b.py"]  # the runtime stores the set sorted
+    approved_ada.save(update_fields=["files_read"])
+    assert skill_draft.facts(approved_ada)["read_first"] == ["b.py", "a.py"]

@@ -44,6 +44,8 @@ def library(team) -> dict:
         (md("ok", compatibility="c" * 501), "compatibility", "at most 500"),
         (md("ok", metadata="[1, 2]"), "metadata", "must map text keys to text values"),
         (md("ok", version="2"), "version", "is not a field of the Agent Skills format"),
+        (md("ok", **{"allowed-tools": '""'}), "allowed-tools", "lists no tool"),
+        (md("ok", **{"allowed-tools": "[read_file]"}), "allowed-tools", "must be text"),
         ("no frontmatter at all\n", "SKILL.md", "must start with a --- line"),
         ("---\nname: [unclosed\n---\nbody\n", "SKILL.md", "is not valid YAML"),
         (md("ok", body=""), "SKILL.md", "has no instructions"),
@@ -191,3 +193,63 @@ def test_a_zip_of_one_skill_at_its_root_is_named_by_its_frontmatter(demo, alice)
     archive = _zip(("SKILL.md", md("rooted").encode()), ("references/a.md", b"# A"))
     assert skill_archive.import_archive(alice, team, archive) == ["rooted"]
     assert Skill.objects.in_team(team).get(name="rooted").current.file_map() == {"references/a.md": b"# A"}
+
+
+def test_an_import_checks_each_skill_once(demo, alice, monkeypatch):
+    team, _ = demo
+    parsed: list[str] = []
+    real_parse = skill_format.parse
+
+    def counting(text, folder=None):
+        parsed.append(folder)
+        return real_parse(text, folder)
+
+    monkeypatch.setattr(skill_format, "parse", counting)
+    archive = _zip(("one/SKILL.md", md("one").encode()), ("two/SKILL.md", md("two").encode()))
+    assert skill_archive.import_archive(alice, team, archive) == ["one", "two"]
+    assert sorted(parsed) == ["one", "two"]
+
+
+def test_a_command_mounts_the_tasks_skill_files_in_two_queries_however_many(demo, alice, django_assert_num_queries):
+    team, task = demo
+    made = [
+        skill_library.create_skill(
+            alice, team, Draft(md(f"many-{i}"), {"scripts/run.sh": SCRIPT, "references/why.md": b"# Why"})
+        ).skill
+        for i in range(4)
+    ]
+    task.skills.set(made)
+    services.launch_task(task)
+    task.refresh_from_db()
+    with django_assert_num_queries(2):
+        files = skill_library.sandbox_files(task)
+    assert len(files) == 12 and files["/skills/many-3/scripts/run.sh"] == SCRIPT
+    assert files["/skills/many-0/SKILL.md"] == md("many-0").encode()
+
+
+def test_allowed_tools_of_other_products_are_kept_shown_as_ignored_and_bound_nothing(demo, alice, client):
+    team, _ = demo
+    version = skill_library.create_skill(
+        alice, team, Draft(md("careful", **{"allowed-tools": "read_file, search"}), {})
+    )
+    assert skill_library.active(version) == {"name": "careful", "version": 1, "tools": ["read_file", "search"]}
+    # a skill written for another product (spec-valid): its names are taken and kept, only Swarm's bound the calls
+    mixed = md("careful", **{"allowed-tools": "Bash(git add:*) Read read_file"})
+    version = skill_library.new_version(alice, version.skill, Draft(mixed, {}))
+    assert version.number == 2 and "Bash(git add:*) Read read_file" in version.text
+    assert skill_library.active(version)["tools"] == ["read_file"]  # Bash is no tool an agent could call
+    client.force_login(alice)
+    page = client.get(version.skill.get_absolute_url()).content.decode()
+    assert '<code>Bash(git add:*)</code> <span class="muted">not a Swarm tool: ignored</span>' in page
+    assert '<code>Read</code> <span class="muted">not a Swarm tool: ignored</span>' in page
+    assert "<code>read_file</code></li>" in page and "it may call only" in page
+    preview = client.post("/skills/preview/", {"skill_md": mixed}).content.decode()
+    assert "<code>Read</code> (not a Swarm tool: ignored), <code>read_file</code></p>" in preview
+
+    foreign = skill_library.create_skill(alice, team, Draft(md("other", **{"allowed-tools": "Bash(git:*) Read"}), {}))
+    assert skill_library.active(foreign)["tools"] == []  # none of Swarm's: no bound
+    page = client.get(foreign.skill.get_absolute_url()).content.decode()
+    assert "It lists no Swarm tool: an agent following it may call every tool." in page
+    assert "it may call only" not in page
+    plain = client.get(Skill.objects.in_team(team).get(name="small-diff").get_absolute_url()).content.decode()
+    assert "Not listed: an agent following it may call every tool." in plain

@@ -93,6 +93,7 @@ def test_a_file_is_refused_naming_its_field_and_nothing_is_stored(admin_api, api
         (FILE.replace("repository: mathutil", "repository: nowhere"), "repository", "not a repository of your team"),
         (FILE.replace("Ada = sim-diligent", "Ada = gpt-9"), "roster", "not a model profile of your team"),
         (FILE.replace("[House style]", "[Bad taste]"), "taste", "Bad taste"),
+        (FILE.replace("[small-diff, reproduce-first]", "[small-diff, ghost]"), "skills", "does not have: ghost."),
         (FILE.replace("minutes: 12", "minutes: 0"), "budgets.minutes", "at least 1"),
         (FILE.replace("goal: mean", "goal: [mean") + "\n", "file", "not valid YAML"),
         ("- just\n- a list\n", "file", "mapping of fields"),

@@ -65,6 +65,48 @@ def test_the_task_and_team_pages_show_which_rules_fail_most(demo, alice_client):
         assert "<td>Keep diffs small.</td><td>2</td><td>" in section
 
 
+def test_the_api_pages_the_rules_that_fail_most_with_the_pages_figures(demo, alice_client, api, mallory_api):
+    team, task = demo
+    (agent,) = launch_and_run(task, [("Ada", "sim-diligent")])
+    verdict = Verdict.objects.get(agent=agent)
+    guide = TasteGuide.objects.in_team(team).get(name="House style")
+    odd = "No <b>print()</b> debugging."  # no guide has it: a judge scored a rule of its own
+    for n, (small, printing) in enumerate([("not_met", "not_met"), ("not_met", "met"), ("met", "unknown")]):
+        Judgement.objects.create(
+            verdict=verdict, judge=f"j{n}", model="m", family="f", recommendation="reject",
+            checklist=[{"kind": "taste", "item": r, "status": s} for r, s in (("Keep diffs small.", small), (odd, printing))],
+        )  # fmt: skip
+    panel = [c["status"] for j in verdict.judgements.exclude(judge__in=["j0", "j1", "j2"]) for c in j.checklist if c["item"] == "Keep diffs small."]  # fmt: skip
+    failed, met, scored = 2 + panel.count("not_met"), 1 + panel.count("met"), 3 + len(panel)  # the panel's scores too
+    expected = [
+        {"rule": "Keep diffs small.", "failed": failed, "met": met, "scored": scored, "versions": [
+            {"guide": guide.pk, "name": "House style", "number": 1}  # the version the task pinned
+        ]},
+        {"rule": odd, "failed": 1, "met": 1, "scored": 3, "versions": []},
+    ]  # fmt: skip
+    for url, page_url in (
+        (f"/api/tasks/{agent.task_id}/taste/failing", agent.task.get_absolute_url()),
+        ("/api/taste/failing", "/team/"),
+    ):
+        answer = api.get(url)
+        assert answer.status_code == 200, answer.json()
+        assert answer.json()["rules"] == expected and answer.json()["total"] == 2
+        section = alice_client.get(page_url).content.decode().split('id="failing-rules"')[1].split("</section>")[0]
+        assert f"<td>Keep diffs small.</td><td>{failed}</td><td>{met}</td><td>{scored}</td>" in section
+        assert "<td>No &lt;b&gt;print()&lt;/b&gt; debugging.</td><td>1</td><td>1</td><td>3</td>" in section
+        assert f'<a href="/taste/{guide.pk}/versions/">House style v1</a>' in section
+        second = api.get(url, {"per_page": 1, "page": 2}).json()
+        assert (second["rules"], second["pages"]) == ([expected[1]], 2)
+        refused = api.get(url, {"rule": "x"})
+        assert refused.status_code == 400 and refused.json()["field"] == "rule"
+    assert api.get("/api/taste/failing", {"team": team.name}).json()["team"] == {"id": team.pk, "name": team.name}
+    assert mallory_api.get(f"/api/tasks/{agent.task_id}/taste/failing").status_code == 404
+    assert api.get("/api/tasks/987654321/taste/failing").status_code == 404
+    assert mallory_api.get("/api/taste/failing").json()["rules"] == []  # her own team's: nothing failed there
+    refused = mallory_api.get("/api/taste/failing", {"team": team.pk})
+    assert refused.status_code == 400 and refused.json()["field"] == "team"
+
+
 def test_a_judge_that_skips_a_taste_rule_is_asked_again_then_counts_as_an_error(demo, server, model_key):
     import json
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,32 @@ def test_after_a_merge_the_branch_can_be_deleted_and_the_clean_up_is_logged(demo
     assert ada.branch not in _branches(ada)
     event = ada.events.get(kind="cleanup")
     assert event.payload["by"] == "bob"
+
+
+THREADS, ROUNDS = 16, 10
+
+
+def test_checkouts_made_and_removed_at_once_in_one_repository_all_succeed(demo, settings, tmp_path):
+    """Verifications run side by side (a Celery worker's threads, several workers on one host): git reads every other
+    worktree's entry while it adds one, and an entry half written by a concurrent add or remove failed it ("failed to
+    read .git/worktrees/<name>/commondir", seen in CI). Each change to a repository's worktrees waits its turn."""
+    settings.DATA_DIR = tmp_path
+    repo = demo[1].repo
+    commit = worktrees.base_commit(repo)
+    failures: list[Exception] = []
+
+    def verify_like(name: str) -> None:
+        try:
+            for _ in range(ROUNDS):
+                with worktrees.detached(repo.path, commit, name) as checkout:
+                    assert (checkout / "mathutil.py").is_file()
+        except Exception as exc:  # noqa: BLE001 - collected, asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=verify_like, args=(f"judge-{i}",)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []
+    assert worktrees.git(repo.path, "worktree", "list").count("judge-") == 0

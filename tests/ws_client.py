@@ -2,7 +2,7 @@
 
 It does what a browser library hides: it stops reading (the kernel's buffers fill and TCP pushes back on the
 server), drops its TCP connection without a close frame (a reset, as a dying network does), sends frames of any
-size, and reports the server's close code.
+size, and reports the server's close code. `Relay` sits in front of a server and cuts its connections on demand.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import struct
+import threading
 
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -154,3 +156,61 @@ class WsClient:
     def _end(self) -> None:
         if not self.writer.is_closing():
             self.writer.close()
+
+
+class Relay:
+    """A TCP relay in front of a server whose connections can all be cut at once, as a dropping network cuts them.
+    `sockets` counts the websocket handshakes that went through it."""
+
+    def __init__(self, port: int):
+        self.target, self.sockets = port, 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                return
+            with self.lock:
+                self.open += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        try:
+            first = True
+            while data := source.recv(65536):
+                if first and from_client and data.startswith(b"GET /ws/"):
+                    with self.lock:
+                        self.sockets += 1
+                first = False
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _shut(source, sink)
+
+    def cut(self) -> None:
+        """Drop every open connection, without a close frame."""
+        with self.lock:
+            cut, self.open = self.open, []
+        _shut(*cut)
+
+    def close(self) -> None:
+        self.server.close()
+        self.cut()
+
+
+def _shut(*sockets: socket.socket) -> None:
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()

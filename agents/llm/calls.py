@@ -3,7 +3,7 @@ on this process's loop (agents/inflight.py) that holds no thread while it waits;
 waits for the answer; and `probe`, the one tiny call a model profile's "Test connection" makes.
 
 Simulated profiles (`sim/<behaviour>`) reach the offline simulator, a litellm custom provider, without
-streaming. Real profiles stream (SWARM_LLM_STREAM) with `stream_options.include_usage`, so tokens and cost
+streaming. Real profiles stream (SWARM_LLM_STREAM; by default only the calls whose text somebody watches) with `stream_options.include_usage`, so tokens and cost
 come from the provider's usage, priced by `litellm.completion_cost`. A profile with `api_base` is an
 OpenAI-compatible server (model `openai/<name>`); its key is read from `os.environ[profile.api_key_env]`
 at call time and is never put in a Turn, an exception, a log line or anything this module returns. Before
@@ -196,7 +196,10 @@ async def acomplete(
     native = native_tools(profile)
     kwargs, secrets = _request(profile, messages, tools, native)
     _use_async_client()
-    stream = settings.SWARM_LLM_STREAM and not profile.simulated
+    # "watched": the caller passes on_text only when somebody sees the text (agents/watching.py); nobody else needs a
+    # stream, which costs litellm several times the CPU of a plain reply
+    mode = settings.SWARM_LLM_STREAM
+    stream = bool(mode) and not profile.simulated and (mode is True or on_text is not None)
     attempts = 1 + max(0, settings.SWARM_LLM_RETRIES)
     for attempt in range(attempts):
         await _keep_rate_limit(profile, on_wait)

@@ -39,8 +39,21 @@ def waiting_label(agent) -> str:
     """Why an agent waits for a person, in a few words (Agent.waiting_for says which)."""
     kind = agent.waiting_for
     if kind == "budget":
-        return f"{agent.budget_used_up()} budget used up"
+        return agent.budget_used_up()
     return WAITING_LABELS.get(kind, agent.get_status_display())
+
+
+@register.inclusion_tag("agents/partials/status_pill.html")
+def status_pill(agent, spawned=None, with_id=False) -> dict:
+    """The agent's status in a pill (the card, the row, the header, the tree). A planner waiting for its workers says
+    so, with how many of them still work: it waits for them, not for a person. `spawned`: the agents it spawned,
+    when the caller holds them (the tree); else one query for a waiting planner."""
+    pill = {"agent": agent, "with_id": with_id, "css": agent.status, "text": agent.get_status_display(), "title": ""}
+    if agent.waiting_on_workers:
+        working, waited = agent.wait_progress(spawned)
+        pill.update(css="waiting", text=f"waiting for workers ({working} of {waited} running)")
+        pill["title"] = f"paused until {', '.join(agent.waited_names)} settle; a person need not act"
+    return pill
 
 
 @register.filter

@@ -7,6 +7,7 @@ import json
 from django import template
 from django.db.models import Count
 
+from judges import taste_stats
 from judges.models import Verdict
 
 register = template.Library()
@@ -61,6 +62,4 @@ def judging_totals(judgements) -> dict:
 @register.simple_tag
 def failing_rules(team_id: int, task_id: int | None = None) -> list[dict]:
     """The taste rules judges found not met most often, on a task or across the team (judges/taste_stats.py)."""
-    from judges.taste_stats import failing_rules as ranked
-
-    return ranked(team_id, task_id)
+    return taste_stats.failing_rules(team_id, task_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -17,6 +19,23 @@ BUTTON = re.compile(r"<button([^>]*)>([^<]*)</button>")
 def buttons(html: str) -> dict[str, bool]:
     """A rendered page's buttons by the first word of their label: enabled or not."""
     return {label.split()[0]: " disabled" not in attrs for attrs, label in BUTTON.findall(html) if label.strip()}
+
+
+def while_watched(group: str, call):
+    """`call()` (in this thread, with its database connection) while a channel of this process is in `group`, as a
+    page's socket would be: on whichever channel layer the settings name (in-memory, or Redis pub/sub, whose
+    subscription belongs to the event loop that made it, so the whole visit runs in one)."""
+
+    async def visit():
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            return await sync_to_async(call)()  # thread_sensitive: the caller's thread and connection
+        finally:
+            await layer.group_discard(group, channel)
+
+    return async_to_sync(visit)()
 
 
 def member(team: Team, username: str, role: str = Membership.Role.OPERATOR):

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from agents.guards import over_budget
 from agents.models import Agent, TaskSpec
+
+
+def over_budget(agent: Agent) -> str:
+    """Which budget of its own (time, tokens, cost) the rule says is used up; "" while some of each is left."""
+    stop = agent.budget_stop()
+    return stop.kind if stop else ""
 
 
 def agent(minutes=10, tokens=1000, usd="1.00", **used) -> Agent:

@@ -29,7 +29,7 @@ def task(team):
 
 def test_an_agent_paused_at_its_budget_is_offered_a_grant_not_a_resume(task):
     ada = builders.agent(task, status=Agent.Status.PAUSED, status_reason=BUDGET_REASON, tokens_in=1000)
-    assert ada.needs_budget and ada.budget_used_up() == "tokens"
+    assert ada.needs_budget and ada.budget_used_up() == "tokens budget used up"
     assert header_buttons(ada) == {"Grant", "Stop"}
 
 

@@ -107,7 +107,13 @@ def test_an_agent_card_and_its_broadcast_do_not_read_the_conversation(agent, den
     if dense:  # a big roster renders each agent as a row instead of a card
         agent.task.roster = [{"name": f"a{i}", "profile": "fast"} for i in range(100)]
         agent.task.save()
-    with CaptureQueriesContext(connection) as queries:
+
+    def broadcast_and_card() -> str:
         events.broadcast_state(agent.pk)
-    assert queries.captured_queries, "the broadcast reads the agent"
+        return events.overview_frame(agent.task_id, {agent.pk})
+
+    with CaptureQueriesContext(connection) as queries:
+        card = builders.while_watched(events.agent_group(agent.pk), broadcast_and_card)  # somebody on its page
+    assert agent.name in card
+    assert any('"agents_agent"."status"' in q["sql"] for q in queries.captured_queries), "the broadcast reads the agent"
     assert not [q for q in queries.captured_queries if "conversation" in q["sql"].lower()]
