@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 
-from agents import connections, lease
+from agents import connections, lease, turns
 from agents.models import Agent, Message
 
 log = logging.getLogger(__name__)
@@ -145,9 +145,9 @@ async def _fly(flight: Flight, call: Coroutine, finish: Callable, then: Callable
         with _cond:
             if _flights.get(flight.agent_id) is flight:
                 del _flights[flight.agent_id]
-        result = await in_thread(finish, flight)
+        result = await in_thread(turns.call, finish, flight)  # the step's own work: in turn (agents/turns.py)
         if then is not None:
-            await in_thread(then, result)
+            await in_thread(turns.call, then, result)
         return result
     except Exception:
         log.exception("the end of agent %s's model call failed", flight.agent_id)

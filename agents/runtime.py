@@ -3,10 +3,11 @@
 `start_step` is the step function of every scheduling backend (agents/scheduling/), embedded and Celery alike. It
 runs in the scheduler's slot up to the model call (lease, budget, messages, compaction), puts the call in flight on
 this process's loop (agents/inflight.py) and frees the slot at once; the lease stays held here. When the call is
-over, `_answered` saves the turn and frees the lease in a continuation thread, and schedules the next step: at once
-when the turn asked for tool calls (that step runs them, the path a step cut short by a crash takes too, without
-asking the model again), else after SWARM_STEP_DELAY. A sandboxed command goes in flight the same way: `_ran` saves
-it, and the turn's other calls are the next step's. `begin_step` is the step for whoever schedules it otherwise.
+over, `_answered` saves the turn in a continuation thread; tool calls without a command run there too, the last ending
+the step (one claim and one broadcast a turn). Else it frees the lease and schedules the next step: at once for a turn
+with a command (that step runs its calls, the path a step cut short by a crash takes too, without asking the model
+again), else after SWARM_STEP_DELAY. A command goes in flight the same way: `_ran` saves it, and the turn's other
+calls are the next step's. `begin_step` is the step for whoever schedules it otherwise.
 Each guard answers one lesson from running many agents: nudges against quitting, budgets stated every step,
 read-before-edit, no self-declared done, loop detection, and messages delivered in three modes.
 """
@@ -25,17 +26,25 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents import conversations, guards, inflight, lease, llm, scheduling, services, step_end, tools, worker_disk
+from agents import (
+    conversations,
+    guards,
+    inflight,
+    lease,
+    llm,
+    scheduling,
+    services,
+    step_end,
+    tools,
+    turns,
+    worker_disk,
+)
 from agents.models import Agent, Message
 from agents.prompts import INJECTED_PREFIX, system_prompt
 from agents.watching import text_hook
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_FULL_DELAY = 0.5  # seconds before a step refused for want of room among the calls in flight comes back
-
-
-def _still_mine(agent_id: int, token: int) -> bool:
-    return Agent.objects.filter(pk=agent_id, fencing_token=token, status=Agent.Status.RUNNING).exists()
 
 
 def _urgent_waiting(agent_id: int, modes=(Message.Mode.STEER, Message.Mode.INTERRUPT)) -> bool:
@@ -60,6 +69,11 @@ def begin_step(agent_id: int, then) -> float | None | Future:
     with the agent's id and that pair once it is saved."""
     if not inflight.has_room():
         return IN_FLIGHT_FULL_DELAY  # this process waits for enough calls already: the agent comes back shortly
+    with turns.turn():  # the step's own work, in turn with the others of this process (agents/turns.py)
+        return _begin(agent_id, then)
+
+
+def _begin(agent_id: int, then) -> float | None | Future:
     # (not the task's roster: a JSON list as long as the fleet, which nothing in a step reads)
     rows = Agent.objects.select_related("task", "task__repo", "profile").defer("task__roster")
     agent = lease.claim_row(agent_id, rows)
@@ -72,34 +86,10 @@ def begin_step(agent_id: int, then) -> float | None | Future:
         outcome = _step(agent, token, started, then)
         return outcome
     except Exception as exc:
-        return _settle(agent_id, token, exc)
+        return step_end.settle(agent_id, token, exc)
     finally:
         if not isinstance(outcome, Future):
             lease.let_go(agent_id, token)
-
-
-def _settle(agent_id: int, token: int, exc: Exception) -> float | None:
-    """A step that raised: handed back (the process stops), gone (the lease was lost), or the agent in error."""
-    if isinstance(exc, lease.HandBack):
-        return _hand_back(agent_id, token, exc.reason)
-    if isinstance(exc, lease.LeaseLost):
-        return None
-    log.error("step of agent %s failed", agent_id, exc_info=exc)
-    if _still_mine(agent_id, token):
-        services.set_status(agent_id, Agent.Status.ERROR, f"{type(exc).__name__}: {exc}"[:280], lease_expires_at=None)
-    return None
-
-
-def _hand_back(agent_id: int, token: int, reason: str) -> float | None:
-    """Free the lease (nothing of the unfinished part was saved: the next holder redoes it) and say so."""
-    with transaction.atomic():
-        freed = Agent.objects.filter(pk=agent_id, fencing_token=token, lease_expires_at__isnull=False).update(
-            lease_expires_at=None
-        )
-        if freed:
-            services.record_event(agent_id, "handed_back", {"reason": reason}, activity=f"handed back: {reason}")
-    log.info("agent %s: step handed back (%s)", agent_id, reason)
-    return 0.0 if freed else None
 
 
 def _deliver(agent: Agent, token: int, conversation: list[dict]) -> list[Message]:
@@ -183,6 +173,11 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
             return None
         return _ask(agent, token, conversation, started, then)
 
+    return _run_calls(agent, token, started, conversation, state, content, calls, then)
+
+
+def _run_calls(agent: Agent, token: int, started: float, conversation, state, content: str, calls, then):
+    """Carry out a turn's tool calls, the last one ending the step; a command goes in flight (a Future)."""
     worker_disk.ensure(agent, token)  # a disk of its own: the worktree is here, built from the pushed branch if need be
     for i, call in enumerate(calls):
         lease.check_stop(agent.pk)
@@ -278,8 +273,8 @@ def _ran(agent: Agent, token: int, started: float, conversation, state, content,
     command saved with its event, and the lease freed. The turn's other calls are the next step's, at once."""
     try:
         if flight.stopped == "shutdown":
-            return _hand_back(agent.pk, token, "the worker is shutting down"), False
-        if flight.stopped in ("lost", "stopped") or not _still_mine(agent.pk, token):
+            return step_end.hand_back(agent.pk, token, "the worker is shutting down"), False
+        if flight.stopped in ("lost", "stopped") or not step_end.still_mine(agent.pk, token):
             return None, False  # the command was killed (or ended as its step lost the agent): no trace
         result = None if flight.cancelled else flight.result()  # cancelled before it even started: an interrupt
         carried = tools.command_carried(agent, calls[0], state, result)
@@ -296,7 +291,7 @@ def _ran(agent: Agent, token: int, started: float, conversation, state, content,
             return None, False
         return _turn_over(agent, token, started, conversation, content), False
     except Exception as exc:
-        return _settle(agent.pk, token, exc), False
+        return step_end.settle(agent.pk, token, exc), False
     finally:
         lease.let_go(agent.pk, token)
 
@@ -346,7 +341,9 @@ def _answered(
                 services.record_event(agent.pk, "message_answered", {"message_id": message_id})
             if not turn.tool_calls:
                 guards.nudge(agent, turn.content or "", conversation)
-            # the turn, its counts and the step's end in one write to the agent's row
+            # calls carried out here (no command among them) go on in this step, which ends with the last of them
+            inline = bool(turn.tool_calls) and not any(call.name == "run_command" for call in turn.tool_calls)
+            # the turn, its counts and (unless its calls go on here) the step's end in one write to the agent's row
             saved = _save(
                 agent.pk,
                 token,
@@ -357,26 +354,30 @@ def _answered(
                 tokens_out=F("tokens_out") + turn.tokens_out,
                 cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
                 steps=F("steps") + 1,
-                **step_end.fields(started, pause=0.0 if turn.tool_calls else None),
+                **({} if inline else step_end.fields(started, pause=0.0 if turn.tool_calls else None)),
             )
             if not saved:
                 # another worker took over, or a person stopped or paused it: this step leaves no trace
                 transaction.set_rollback(True)
                 return None, False
-            step_end.ended(agent)
+            if not inline:
+                step_end.ended(agent)
+        if inline:  # the turn is saved first: a crash from here on leaves its calls to the next step, not a new turn
+            content, calls = conversations.unfinished_turn(conversation)
+            return _run_calls(agent, token, started, conversation, guards.ToolState(agent), content, calls, None), False
         if turn.tool_calls:
             return 0.0, True
         return (0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY), False
     except Exception as exc:
-        return _settle(agent.pk, token, exc), False
+        return step_end.settle(agent.pk, token, exc), False
     finally:
         lease.let_go(agent.pk, token)
 
 
 def _cancelled(agent: Agent, token: int, conversation: list[dict], why: str) -> float | None:
     if why == "shutdown":
-        return _hand_back(agent.pk, token, "the worker is shutting down")
-    if why != "interrupt" or not _still_mine(agent.pk, token):
+        return step_end.hand_back(agent.pk, token, "the worker is shutting down")
+    if why != "interrupt" or not step_end.still_mine(agent.pk, token):
         return None  # lost or stopped: this step leaves no trace
     # a person's interrupt: keep what was delivered, take the new message at once
     with transaction.atomic():

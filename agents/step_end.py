@@ -3,20 +3,24 @@
 A step's end writes its time (with the pause before the next step), frees the lease and sets the agent's next state
 in one UPDATE fenced by the step's token and the agent still running: there is no moment where the lease is free while
 a submitted or paused agent still reads as running (a sweeper would give it another step). The runtime writes these
-fields with the step's other changes where it can (`fields`), then calls `ended` in the same transaction.
+fields with the step's other changes where it can (`fields`), then calls `ended` in the same transaction. A step that
+raised ends in `settle`: handed back, gone, or the agent in error.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from agents import events, guards, services, worker_disk
+from agents import events, guards, lease, services, worker_disk
 from agents.models import Agent
 from agents.signals import work_submitted
+
+log = logging.getLogger(__name__)
 
 
 def ending(agent: Agent, submitted: str | None, state: guards.ToolState) -> dict:
@@ -77,3 +81,31 @@ def ended(agent: Agent, ending: dict | None = None, submitted: str | None = None
         transaction.on_commit(
             lambda: work_submitted.send(sender=Agent, agent_id=agent.pk, commit_sha=commit, summary=submitted)
         )
+
+
+def still_mine(agent_id: int, token: int) -> bool:
+    return Agent.objects.filter(pk=agent_id, fencing_token=token, status=Agent.Status.RUNNING).exists()
+
+
+def settle(agent_id: int, token: int, exc: Exception) -> float | None:
+    """A step that raised: handed back (the process stops), gone (the lease was lost), or the agent in error."""
+    if isinstance(exc, lease.HandBack):
+        return hand_back(agent_id, token, exc.reason)
+    if isinstance(exc, lease.LeaseLost):
+        return None
+    log.error("step of agent %s failed", agent_id, exc_info=exc)
+    if still_mine(agent_id, token):
+        services.set_status(agent_id, Agent.Status.ERROR, f"{type(exc).__name__}: {exc}"[:280], lease_expires_at=None)
+    return None
+
+
+def hand_back(agent_id: int, token: int, reason: str) -> float | None:
+    """Free the lease (nothing of the unfinished part was saved: the next holder redoes it) and say so."""
+    with transaction.atomic():
+        freed = Agent.objects.filter(pk=agent_id, fencing_token=token, lease_expires_at__isnull=False).update(
+            lease_expires_at=None
+        )
+        if freed:
+            services.record_event(agent_id, "handed_back", {"reason": reason}, activity=f"handed back: {reason}")
+    log.info("agent %s: step handed back (%s)", agent_id, reason)
+    return 0.0 if freed else None

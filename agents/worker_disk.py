@@ -25,7 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agents import hostgit, lease, worktrees
+from agents import hostgit, lease, turns, worktrees
 from agents.models import Agent
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,11 @@ def ensure(agent: Agent, token: int) -> None:
     (the sandbox shows it as tag `base`, from the branch's first reflog entry), then moved to the pushed head."""
     if not local():
         return
+    with turns.released():  # git and the web process's answers: others' steps go on meanwhile
+        _ensure(agent, token)
+
+
+def _ensure(agent: Agent, token: int) -> None:
     me, path = name(), worktree_path(agent)
     if agent.disk_holder == me and (path / ".git").is_file():
         agent.worktree = str(path)
@@ -157,7 +162,8 @@ def checkpoint(agent: Agent, message: str) -> None:
     if not local():
         return
     try:
-        commit(agent, message)
+        with turns.released():  # git and the push: others' steps go on meanwhile
+            commit(agent, message)
     except hostgit.UnsafeTree as exc:
         log.info("agent %s: not pushed: %s", agent.pk, exc)
 

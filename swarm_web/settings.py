@@ -197,11 +197,14 @@ SWARM_VERIFY_WAIT_SECONDS = env_int("SWARM_VERIFY_WAIT_SECONDS", 1800)
 # model calls in flight at once in one process (a call waiting for its answer holds no step slot); past it, a step
 # is handed back for a moment
 SWARM_INFLIGHT_PER_PROCESS = env_int("SWARM_INFLIGHT_PER_PROCESS", 1000)
+SWARM_STEP_TURNS = env_int("SWARM_STEP_TURNS", 1)  # steps' own work at once per process, in order (agents/turns.py)
 SWARM_SIM_LATENCY = env_float("SWARM_SIM_LATENCY", 0.0)  # seconds a simulated model takes to answer
 # long-lived threads (steps, continuations, lanes, heartbeat) keep their database connection (agents/connections.py)
 SWARM_DB_KEEP_CONNECTIONS = env_bool("SWARM_DB_KEEP_CONNECTIONS", True)
-if SWARM_INFLIGHT_PER_PROCESS < 1 or SWARM_SIM_LATENCY < 0:
-    raise ImproperlyConfigured("SWARM_INFLIGHT_PER_PROCESS must be at least 1, SWARM_SIM_LATENCY at least 0")
+if SWARM_INFLIGHT_PER_PROCESS < 1 or SWARM_SIM_LATENCY < 0 or SWARM_STEP_TURNS < 0:
+    raise ImproperlyConfigured(
+        "SWARM_INFLIGHT_PER_PROCESS must be at least 1, SWARM_SIM_LATENCY and SWARM_STEP_TURNS at least 0"
+    )
 SWARM_COMMAND_TIMEOUT = env_int("SWARM_COMMAND_TIMEOUT", 120)
 SWARM_OUTPUT_CAP = env_int("SWARM_OUTPUT_CAP", 64 * 1024)
 # an agent's worktree quota: a command that takes it past either is killed (0: no limit)

@@ -64,14 +64,34 @@ def test_one_step_thread_has_twenty_slow_model_calls_in_flight_at_once(demo, slo
     assert all(a.status == Agent.Status.RUNNING for a in agents)
 
 
-def test_the_next_step_runs_the_tool_calls_of_the_answered_turn_without_asking_again(demo):
+def test_the_tool_calls_of_the_answered_turn_run_at_its_end_in_the_same_step(demo):
     (ada,) = _launch(demo, 1)
     assert runtime.start_step(ada) is None
     wait_until(lambda: _turns([ada]) == 1 and inflight.in_flight() == 0, "the model turn")
-    assert runtime.start_step(ada) is not None  # the tool half runs in the slot and returns its delay
+
+    def tools_ran() -> bool:
+        return Agent.objects.get(pk=ada).events.filter(kind="tool_call").exists()
+
+    wait_until(tools_ran, "its tool call")  # nobody ran another step: the turn's end carried it out
     agent = Agent.objects.get(pk=ada)
-    assert agent.steps == 1 and _turns([ada]) == 1
+    assert agent.steps == 1 and _turns([ada]) == 1 and agent.lease_expires_at is None
     assert list(agent.events.filter(kind="tool_call").values_list("payload__tool", flat=True)) == ["list_files"]
+    assert agent.elapsed_seconds > 0  # the step's end was written once, with the tool call
+
+
+def test_a_turn_with_a_command_leaves_its_calls_to_the_next_step_which_does_not_ask_again(demo):
+    (ada,) = _launch(demo, 1)
+    agent = Agent.objects.get(pk=ada)
+    agent.profile.model = "sim/investigator"  # its first turn runs the test suite
+    agent.profile.save()
+    assert runtime.start_step(ada) is None
+    wait_until(lambda: _turns([ada]) == 1 and inflight.in_flight() == 0, "the model turn")
+    agent = Agent.objects.get(pk=ada)
+    assert not agent.events.filter(kind="tool_call").exists() and agent.lease_expires_at is None
+    assert runtime.start_step(ada) is None  # the command goes in flight: the slot is free at once
+    wait_until(lambda: Agent.objects.get(pk=ada).events.filter(kind="tool_call").exists(), "the command's end")
+    assert _turns([ada]) == 1  # not asked again
+    assert agent.events.get(kind="tool_call").payload["tool"] == "run_command"
 
 
 def test_agents_on_a_slow_model_keep_stepping_with_one_step_thread(demo, slow_model, embedded):

@@ -28,7 +28,7 @@ import litellm
 from django.conf import settings
 from litellm import ModelResponse
 
-from agents import inflight, model_access
+from agents import inflight, model_access, turns
 from agents.llm import ratelimit
 from agents.llm.model_info import model_name, native_tools
 from agents.llm.redaction import redact, remember_secret
@@ -174,7 +174,8 @@ def complete(
     on_text: Callable[[str], None] | None = None,
 ) -> Turn:
     """`acomplete` for code that waits for the answer (a judge): the call runs on this process's loop all the same."""
-    return inflight.run(acomplete(profile, messages, tools, on_wait=on_wait, on_text=on_text)).result()
+    with turns.released():  # a wait: never in a step's turn (agents/turns.py)
+        return inflight.run(acomplete(profile, messages, tools, on_wait=on_wait, on_text=on_text)).result()
 
 
 async def acomplete(

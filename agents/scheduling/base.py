@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from agents.models import Agent
+
+_KICK = (
+    f"UPDATE {Agent._meta.db_table} SET schedule_token = schedule_token + 1, next_step_at = %s WHERE id = %s"
+    " RETURNING schedule_token, disk_holder"
+)
 
 
 class Scheduler:
@@ -18,11 +22,13 @@ class Scheduler:
     # step function at start-up and hands its running steps back on SIGTERM)
 
     def kick(self, agent_id: int, delay: float) -> None:
-        due = timezone.now() + timedelta(seconds=delay)
-        with transaction.atomic():
-            Agent.objects.filter(pk=agent_id).update(schedule_token=F("schedule_token") + 1, next_step_at=due)
-            token, holder = Agent.objects.values_list("schedule_token", "disk_holder").get(pk=agent_id)
-        self.schedule(agent_id, token, delay, holder)
+        due = connection.ops.adapt_datetimefield_value(timezone.now() + timedelta(seconds=delay))
+        with connection.cursor() as cursor:  # one statement: the new token and where the worktree is
+            cursor.execute(_KICK, [due, agent_id])
+            row = cursor.fetchone()
+        if row is None:
+            raise Agent.DoesNotExist(f"no agent {agent_id}")
+        self.schedule(agent_id, row[0], delay, row[1])
 
     def schedule(self, agent_id: int, token: int, delay: float, holder: str = "") -> None:
         """`holder`: the worker whose disk holds the agent's worktree (SWARM_WORKER_DISK=local), or "" for any."""
