@@ -168,11 +168,9 @@ def broadcast_events(agent_id: int, seqs: list[int], header: bool = True) -> Non
     """Push freshly committed events of one agent to its watchers, as one message (with its header when it changed);
     mark its card for the overview."""
     if not live_send.watched(agent_group(agent_id)):
-        with connection.cursor() as cursor:  # (the ORM's query building cost more than the read itself)
-            cursor.execute(f"SELECT task_id FROM {Agent._meta.db_table} WHERE id = %s", [agent_id])
-            row = cursor.fetchone()
-        if row is not None:
-            overview.mark(row[0], agent_id)
+        task_id = _task_of(agent_id)
+        if task_id is not None:
+            overview.mark(task_id, agent_id)
         return
     agent = Agent.objects.select_related("task", "profile").get(pk=agent_id)
     events = list(Event.objects.filter(agent_id=agent_id, seq__in=seqs).order_by("seq")) if seqs else []
@@ -183,6 +181,23 @@ def broadcast_events(agent_id: int, seqs: list[int], header: bool = True) -> Non
     elif headers:
         _send(agent_group(agent_id), {"type": "agent.event", "seq": None, "html": "", **headers})
     overview.mark(agent.task_id, agent_id)
+
+
+_tasks: dict[int, int] = {}
+
+
+def _task_of(agent_id: int) -> int | None:
+    """An agent's task (which never changes): read once per process, not at every step."""
+    if agent_id not in _tasks:
+        with connection.cursor() as cursor:  # (the ORM's query building cost more than the read itself)
+            cursor.execute(f"SELECT task_id FROM {Agent._meta.db_table} WHERE id = %s", [agent_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        if len(_tasks) > 10_000:
+            _tasks.clear()
+        _tasks[agent_id] = row[0]
+    return _tasks[agent_id]
 
 
 def broadcast_preparation(task_id: int) -> None:

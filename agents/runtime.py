@@ -23,7 +23,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from agents import (
@@ -45,6 +45,14 @@ from agents.watching import text_hook
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_FULL_DELAY = 0.5  # seconds before a step refused for want of room among the calls in flight comes back
+
+
+# read with the claim: whether messages wait to be delivered, and whether delivered ones wait for the turn that
+# answers them (only the lease's holder delivers: none is delivered meanwhile but by this step)
+_MAIL = {
+    f"mail_{state.value}": Exists(Message.objects.filter(agent_id=OuterRef("pk"), state=state))
+    for state in (Message.State.QUEUED, Message.State.DELIVERED)
+}
 
 
 def _urgent_waiting(agent_id: int, modes=(Message.Mode.STEER, Message.Mode.INTERRUPT)) -> bool:
@@ -75,7 +83,7 @@ def begin_step(agent_id: int, then) -> float | None | Future:
 
 def _begin(agent_id: int, then) -> float | None | Future:
     # (not the task's roster: a JSON list as long as the fleet, which nothing in a step reads)
-    rows = Agent.objects.select_related("task", "task__repo", "profile").defer("task__roster")
+    rows = Agent.objects.select_related("task", "task__repo", "profile").defer("task__roster").annotate(**_MAIL)
     agent = lease.claim_row(agent_id, rows)
     if agent is None:
         return None
@@ -168,7 +176,8 @@ def _step(agent: Agent, token: int, started: float, then) -> float | None | Futu
     lease.check_stop(agent.pk)
     if not calls:  # a new step: ask the model (else run the calls of its last turn, without asking again)
         try:
-            _deliver(agent, token, conversation)
+            if agent.mail_queued:  # (read with the claim: a message queued since waits for the next step)
+                agent.mail_delivered |= bool(_deliver(agent, token, conversation))
         except lease.LeaseLost:
             return None
         return _ask(agent, token, conversation, started, then)
@@ -337,7 +346,7 @@ def _answered(
                 "cost_usd": turn.cost_usd,
             }
             services.record_event(agent.pk, "model_turn", payload)
-            for message_id in services.mark_answered(agent.pk):
+            for message_id in services.mark_answered(agent.pk) if getattr(agent, "mail_delivered", True) else ():
                 services.record_event(agent.pk, "message_answered", {"message_id": message_id})
             if not turn.tool_calls:
                 guards.nudge(agent, turn.content or "", conversation)
