@@ -16,11 +16,29 @@ NUDGE_MARK = "[Swarm runtime]"  # starts what the runtime itself says: nudges, l
 SKILL_DRAFT_MARK = "[Swarm skill draft]"  # starts the request to draft a skill from an approved run (judges)
 
 
-def system_prompt(agent: Agent) -> str:
+_pinned: dict[tuple, tuple[list[str], list[str]]] = {}
+
+
+def _library(task) -> tuple[list[str], list[str]]:
+    """The task's taste rules and its skills' lines. A launched task's are the versions it pinned at its launch, which
+    never change: read once per process, not at every step."""
     # imported here: the simulator (and the benchmark's model server, without Django set up) imports this module's
     # constants, and these two import the models
     from agents import skill_library, taste
 
+    key = (task.pk, task.launched_at)
+    if task.launched_at is None or key not in _pinned:
+        rules = taste.task_rules(task)
+        skills = [f"- {v.skill.name}: {v.description}" for v in skill_library.task_versions(task)]
+        if task.launched_at is None:
+            return rules, skills
+        if len(_pinned) > 1_000:
+            _pinned.clear()
+        _pinned[key] = (rules, skills)
+    return _pinned[key]
+
+
+def system_prompt(agent: Agent) -> str:
     task = agent.task
     left_min = max(0.0, agent.budget_minutes - agent.elapsed_seconds / 60)
     tokens_left = max(0, agent.budget_tokens - agent.tokens)
@@ -42,14 +60,13 @@ def system_prompt(agent: Agent) -> str:
         lines.append(f"Verify command: `{agent.verify_command}`")
     if agent.role == "planner":
         lines.append(planner_text(agent))
-    rules = taste.task_rules(task)
+    rules, skills = _library(task)
     if rules:
         lines.append("Taste rules of this team:\n" + "\n".join(f"- {r}" for r in rules))
-    skills = skill_library.task_versions(task)
     if skills:
         lines.append(
             "Skills of this task (load one's instructions with load_skill when it applies, and its files with"
-            " read_skill_file):\n" + "\n".join(f"- {v.skill.name}: {v.description}" for v in skills)
+            " read_skill_file):\n" + "\n".join(skills)
         )
     following = agent.active_skill or {}
     if following.get("tools"):
