@@ -188,7 +188,8 @@ _tasks: dict[int, int] = {}
 
 def _task_of(agent_id: int) -> int | None:
     """An agent's task (which never changes): read once per process, not at every step."""
-    if agent_id not in _tasks:
+    task_id = _tasks.get(agent_id)
+    if task_id is None:
         with connection.cursor() as cursor:  # (the ORM's query building cost more than the read itself)
             cursor.execute(f"SELECT task_id FROM {Agent._meta.db_table} WHERE id = %s", [agent_id])
             row = cursor.fetchone()
@@ -196,8 +197,8 @@ def _task_of(agent_id: int) -> int | None:
             return None
         if len(_tasks) > 10_000:
             _tasks.clear()
-        _tasks[agent_id] = row[0]
-    return _tasks[agent_id]
+        task_id = _tasks[agent_id] = row[0]
+    return task_id
 
 
 def broadcast_preparation(task_id: int) -> None:

@@ -32,14 +32,21 @@ from agents.models import Agent, Message
 log = logging.getLogger(__name__)
 
 POLL = 0.3  # seconds between two looks at the agents whose call is in flight
-CONTINUATION_THREADS = 4  # the ORM is synchronous: what runs around the calls, a few at a time
+HOOK_THREADS = 1  # what runs while calls are in flight: hooks (streamed text, a provider's wait) and the watcher
+
+
+def continuation_threads() -> int:
+    """Threads for the calls' ends (the ORM is synchronous): one more than the turns, so that the next end is ready
+    to take its turn when one is given up (agents/turns.py); 4 without turns."""
+    return settings.SWARM_STEP_TURNS + 1 if settings.SWARM_STEP_TURNS else 4
 
 
 @dataclass
 class _Process:
     pid: int
     loop: asyncio.AbstractEventLoop
-    executor: ThreadPoolExecutor
+    executor: ThreadPoolExecutor  # the ends of calls: the steps' own work, in turn (agents/turns.py)
+    hooks: ThreadPoolExecutor  # the rest (hooks while a call runs, the watcher's look): never behind a burst of ends
 
 
 class Flight:
@@ -80,8 +87,9 @@ def _process() -> _Process:
     with _cond:
         if _here is None:
             loop = asyncio.new_event_loop()
-            executor = ThreadPoolExecutor(CONTINUATION_THREADS, thread_name_prefix="swarm-continue")
-            _here = _Process(os.getpid(), loop, executor)
+            executor = ThreadPoolExecutor(continuation_threads(), thread_name_prefix="swarm-continue")
+            hooks = ThreadPoolExecutor(HOOK_THREADS, thread_name_prefix="swarm-hook")
+            _here = _Process(os.getpid(), loop, executor, hooks)
             threading.Thread(target=_serve, args=(loop,), name="swarm-inflight", daemon=True).start()
         return _here
 
@@ -105,8 +113,17 @@ def _closing(fn: Callable, *args):
 
 
 async def in_thread(fn: Callable, *args):
-    """Run synchronous code (the ORM, a broadcast, a caller's hook) in a continuation thread, from the loop."""
-    return await asyncio.get_running_loop().run_in_executor(_process().executor, _closing, fn, *args)
+    """Run synchronous code (the ORM, a broadcast, a caller's hook) in a thread, from the loop."""
+    return await asyncio.get_running_loop().run_in_executor(_process().hooks, _closing, fn, *args)
+
+
+def _end(finish: Callable, then: Callable | None, flight: Flight):
+    """A call's end, in one turn: `finish`, then `then` with its result."""
+    with turns.turn():
+        result = finish(flight)
+        if then is not None:
+            then(result)
+        return result
 
 
 def has_room() -> bool:
@@ -145,10 +162,9 @@ async def _fly(flight: Flight, call: Coroutine, finish: Callable, then: Callable
         with _cond:
             if _flights.get(flight.agent_id) is flight:
                 del _flights[flight.agent_id]
-        result = await in_thread(turns.call, finish, flight)  # the step's own work: in turn (agents/turns.py)
-        if then is not None:
-            await in_thread(turns.call, then, result)
-        return result
+        return await asyncio.get_running_loop().run_in_executor(
+            _process().executor, _closing, _end, finish, then, flight
+        )
     except Exception:
         log.exception("the end of agent %s's model call failed", flight.agent_id)
         raise

@@ -27,15 +27,17 @@ def _library(task) -> tuple[list[str], list[str]]:
     from agents import skill_library, taste
 
     key = (task.pk, task.launched_at)
-    if task.launched_at is None or key not in _pinned:
-        rules = taste.task_rules(task)
-        skills = [f"- {v.skill.name}: {v.description}" for v in skill_library.task_versions(task)]
-        if task.launched_at is None:
-            return rules, skills
-        if len(_pinned) > 1_000:
-            _pinned.clear()
-        _pinned[key] = (rules, skills)
-    return _pinned[key]
+    found = _pinned.get(key)
+    if found is None:
+        found = (
+            taste.task_rules(task),
+            [f"- {v.skill.name}: {v.description}" for v in skill_library.task_versions(task)],
+        )
+        if task.launched_at is not None:
+            if len(_pinned) > 1_000:
+                _pinned.clear()
+            _pinned[key] = found
+    return found
 
 
 def system_prompt(agent: Agent) -> str:

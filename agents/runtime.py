@@ -363,7 +363,8 @@ def _answered(
                 tokens_out=F("tokens_out") + turn.tokens_out,
                 cost_usd=F("cost_usd") + Decimal(str(turn.cost_usd)),
                 steps=F("steps") + 1,
-                **({} if inline else step_end.fields(started, pause=0.0 if turn.tool_calls else None)),
+                # inline: the call's time counted now (the calls' step end counts from here), the lease kept
+                **step_end.fields(started, pause=0.0 if turn.tool_calls else None, keep_lease=inline),
             )
             if not saved:
                 # another worker took over, or a person stopped or paused it: this step leaves no trace
@@ -373,7 +374,8 @@ def _answered(
                 step_end.ended(agent)
         if inline:  # the turn is saved first: a crash from here on leaves its calls to the next step, not a new turn
             content, calls = conversations.unfinished_turn(conversation)
-            return _run_calls(agent, token, started, conversation, guards.ToolState(agent), content, calls, None), False
+            state, now = guards.ToolState(agent), time.monotonic()
+            return _run_calls(agent, token, now, conversation, state, content, calls, None), False
         if turn.tool_calls:
             return 0.0, True
         return (0.0 if _urgent_waiting(agent.pk) else settings.SWARM_STEP_DELAY), False

@@ -64,9 +64,11 @@ def end(
     return True
 
 
-def fields(started: float, ending: dict | None = None, pause: float | None = None) -> dict:
+def fields(started: float, ending: dict | None = None, pause: float | None = None, keep_lease: bool = False) -> dict:
     """What a step's end writes on the agent: its time (with the pause before the next step), the lease freed, and
-    the state it ends the run in, if any."""
+    the state it ends the run in, if any. `keep_lease`: only the time so far (the step goes on)."""
+    if keep_lease:
+        return {"elapsed_seconds": F("elapsed_seconds") + (time.monotonic() - started)}
     elapsed = time.monotonic() - started + (settings.SWARM_STEP_DELAY if pause is None else pause)
     return {"elapsed_seconds": F("elapsed_seconds") + elapsed, "lease_expires_at": None, **(ending or {})}
 

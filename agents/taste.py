@@ -26,8 +26,9 @@ def pin(task: TaskSpec) -> None:
 
 
 def task_rules(task: TaskSpec) -> list[str]:
-    """The taste rules a task's agents follow and its judges score: the pinned ones once launched."""
-    if task.launched_at is not None and task.pinned_taste.exists():
+    """The taste rules a task's agents follow and its judges score: the pinned ones once launched (none when it had no
+    guide then; migration 0022 pinned the guides of the tasks launched before versions)."""
+    if task.launched_at is not None:
         versions = task.pinned_taste.select_related("guide").order_by("guide__name", "guide_id")
         return [r for v in versions for r in v.rules]
     return [r for g in task.taste_guides.order_by("name", "id") for r in g.rules]

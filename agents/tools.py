@@ -23,6 +23,7 @@ from agents import (
     skill_library,
     team_tools,
     tool_schemas,
+    turns,
     worktrees,
 )
 from agents.llm import ToolCall
@@ -247,7 +248,8 @@ def _search(worktree: str, pattern, path: str) -> ToolOutcome:
             continue  # a link out of the worktree or into git metadata: never read by the host
         if target.is_file() and target.stat().st_size <= MAX_READ:
             files.append((rel, str(target)))
-    found = search.search(pattern, files, MAX_READ, MAX_HITS)
+    with turns.released():  # up to seconds in a child process: other steps go on meanwhile (agents/turns.py)
+        found = search.search(pattern, files, MAX_READ, MAX_HITS)
     hits = [f"{rel}:{number}: {text}" for rel, number, text in found.hits]
     activity = f"searching {pattern[:60]}"
     if found.stopped:

@@ -7,7 +7,8 @@ the whole burst's time, so their next calls leave together and the burst comes b
 waiting as long as the last. Taken in turn, the first is done after one step's time, the second after two: the burst
 is spread out within one cycle and stays spread, so an answer rarely waits for others. A thread waiting for its turn
 holds nothing else (it takes its turn before any transaction); code that waits long on another process or thread
-gives its turn up meanwhile (`released`). 0 turns: no ordering (every thread runs at once, as before).
+gives its turn up meanwhile (`released`) and comes back ahead of the line. 0 turns: no ordering (every thread runs at
+once).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import deque
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import connection
 
 _lock = threading.Lock()
 _waiting: deque[threading.Event] = deque()
@@ -36,7 +38,9 @@ def reset() -> None:
 os.register_at_fork(after_in_child=reset)
 
 
-def _take() -> None:
+def _take(first: bool = False) -> None:
+    """Wait for a turn: behind every thread already waiting, or (`first`: one coming back from a wait it was given
+    up for) ahead of them."""
     global _free
     with _lock:
         if _free is None:
@@ -45,8 +49,20 @@ def _take() -> None:
             _free -= 1
             return
         ready = threading.Event()
-        _waiting.append(ready)
-    ready.wait()  # the thread giving its turn up hands it to the first in line
+        if first:
+            _waiting.appendleft(ready)
+        else:
+            _waiting.append(ready)
+    try:
+        ready.wait()  # the thread giving its turn up hands it to the first in line
+    except BaseException:  # (a test's timeout, ^C): never leave a turn to a thread that no longer waits for it
+        with _lock:
+            if ready in _waiting:
+                _waiting.remove(ready)
+                ready = None
+        if ready is not None:  # it was handed the turn meanwhile: pass it on
+            _give()
+        raise
 
 
 def _give() -> None:
@@ -55,7 +71,7 @@ def _give() -> None:
         if _waiting:
             _waiting.popleft().set()
         else:
-            _free += 1
+            _free = (_free or 0) + 1
 
 
 @contextmanager
@@ -76,18 +92,14 @@ def turn():
             _give()
 
 
-def call(fn, *args):
-    """`fn(*args)` in a turn."""
-    with turn():
-        return fn(*args)
-
-
 @contextmanager
 def released():
     """Give this thread's turn up for the block (a long wait on a subprocess or on another thread), then queue for it
     again. Nothing when it holds none."""
     depth, held = getattr(_local, "depth", 0), getattr(_local, "held", False)
-    if not held:
+    if not held or connection.in_atomic_block:
+        # in a transaction (SQLite's write lock may be held), taking the turn back could wait for a thread that
+        # waits for that lock: keep the turn
         yield
         return
     _local.depth, _local.held = 0, False
@@ -95,5 +107,5 @@ def released():
     try:
         yield
     finally:
-        _take()
+        _take(first=True)
         _local.depth, _local.held = depth, True

@@ -111,15 +111,15 @@ def ensure(agent: Agent, token: int) -> None:
     (the sandbox shows it as tag `base`, from the branch's first reflog entry), then moved to the pushed head."""
     if not local():
         return
-    with turns.released():  # git and the web process's answers: others' steps go on meanwhile
-        _ensure(agent, token)
-
-
-def _ensure(agent: Agent, token: int) -> None:
     me, path = name(), worktree_path(agent)
     if agent.disk_holder == me and (path / ".git").is_file():
         agent.worktree = str(path)
         return
+    with turns.released():  # git and the web process's answers: others' steps go on meanwhile
+        _rebuild(agent, token, me, path)
+
+
+def _rebuild(agent: Agent, token: int, me: str, path: Path) -> None:
     repo_id, branch = agent.task.repo_id, agent.branch
     with _locked(repo_id):
         head = _fetch(repo_id, branch)
