@@ -183,22 +183,11 @@ def broadcast_events(agent_id: int, seqs: list[int], header: bool = True) -> Non
     overview.mark(agent.task_id, agent_id)
 
 
-_tasks: dict[int, int] = {}
-
-
 def _task_of(agent_id: int) -> int | None:
-    """An agent's task (which never changes): read once per process, not at every step."""
-    task_id = _tasks.get(agent_id)
-    if task_id is None:
-        with connection.cursor() as cursor:  # (the ORM's query building cost more than the read itself)
-            cursor.execute(f"SELECT task_id FROM {Agent._meta.db_table} WHERE id = %s", [agent_id])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        if len(_tasks) > 10_000:
-            _tasks.clear()
-        task_id = _tasks[agent_id] = row[0]
-    return task_id
+    with connection.cursor() as cursor:  # (the ORM's query building cost more than the read itself)
+        cursor.execute(f"SELECT task_id FROM {Agent._meta.db_table} WHERE id = %s", [agent_id])
+        row = cursor.fetchone()
+    return row[0] if row is not None else None
 
 
 def broadcast_preparation(task_id: int) -> None:

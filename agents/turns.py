@@ -21,91 +21,105 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import connection
 
-_lock = threading.Lock()
-_waiting: deque[threading.Event] = deque()
-_free: int | None = None  # turns nobody holds (None until the first is asked for: the setting is read then)
-_local = threading.local()  # .depth: nested turns of this thread; .held: whether its outermost one took a turn
 
+class Turns:
+    """`slots` turns at once (None: SWARM_STEP_TURNS, read at the first turn asked for)."""
 
-def reset() -> None:
-    """Forget every turn (a forked child holds none of its parent's; tests change SWARM_STEP_TURNS)."""
-    global _lock, _free
-    _lock, _free = threading.Lock(), None
-    _local.__dict__.update(depth=0, held=False)
-    _waiting.clear()
+    def __init__(self, slots: int | None = None):
+        self.slots = slots
+        self._lock = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
+        self._free: int | None = slots  # turns nobody holds
+        self._local = threading.local()  # .depth: nested turns of this thread; .held: its outermost one took a turn
 
+    def _count(self) -> int:
+        return settings.SWARM_STEP_TURNS if self.slots is None else self.slots
 
-os.register_at_fork(after_in_child=reset)
+    def _take(self, first: bool = False) -> None:
+        """Wait for a turn: behind every thread already waiting, or (`first`: one coming back from a wait it was
+        given up for) ahead of them."""
+        with self._lock:
+            if self._free is None:
+                self._free = self._count()
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+                return
+            ready = threading.Event()
+            if first:
+                self._waiting.appendleft(ready)
+            else:
+                self._waiting.append(ready)
+        try:
+            ready.wait()  # the thread giving its turn up hands it to the first in line
+        except BaseException:  # (a test's timeout, ^C): never leave a turn to a thread that no longer waits for it
+            with self._lock:
+                if ready in self._waiting:
+                    self._waiting.remove(ready)
+                    ready = None
+            if ready is not None:  # it was handed the turn meanwhile: pass it on
+                self._give()
+            raise
 
+    def _give(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._free = (self._free or 0) + 1
 
-def _take(first: bool = False) -> None:
-    """Wait for a turn: behind every thread already waiting, or (`first`: one coming back from a wait it was given
-    up for) ahead of them."""
-    global _free
-    with _lock:
-        if _free is None:
-            _free = settings.SWARM_STEP_TURNS
-        if _free > 0 and not _waiting:
-            _free -= 1
-            return
-        ready = threading.Event()
-        if first:
-            _waiting.appendleft(ready)
-        else:
-            _waiting.append(ready)
-    try:
-        ready.wait()  # the thread giving its turn up hands it to the first in line
-    except BaseException:  # (a test's timeout, ^C): never leave a turn to a thread that no longer waits for it
-        with _lock:
-            if ready in _waiting:
-                _waiting.remove(ready)
-                ready = None
-        if ready is not None:  # it was handed the turn meanwhile: pass it on
-            _give()
-        raise
-
-
-def _give() -> None:
-    global _free
-    with _lock:
-        if _waiting:
-            _waiting.popleft().set()
-        else:
-            _free = (_free or 0) + 1
-
-
-@contextmanager
-def turn():
-    """Run the block in this thread's turn (at once when it already holds one: turns nest)."""
-    depth = getattr(_local, "depth", 0)
-    take = depth == 0 and settings.SWARM_STEP_TURNS > 0
-    if take:
-        _take()
-        _local.held = True
-    _local.depth = depth + 1
-    try:
-        yield
-    finally:
-        _local.depth = depth
+    @contextmanager
+    def turn(self):
+        """Run the block in this thread's turn (at once when it already holds one: turns nest)."""
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        take = depth == 0 and self._count() > 0
         if take:
-            _local.held = False
-            _give()
+            self._take()
+            local.held = True
+        local.depth = depth + 1
+        try:
+            yield
+        finally:
+            local.depth = depth
+            if take:
+                local.held = False
+                self._give()
+
+    @contextmanager
+    def released(self):
+        """Give this thread's turn up for the block (a long wait on a subprocess or on another thread), then take it
+        again ahead of the line. Nothing when it holds none, or inside a transaction: SQLite's write lock may be
+        held, and taking the turn back could wait for a thread that waits for that lock."""
+        local = self._local
+        depth, held = getattr(local, "depth", 0), getattr(local, "held", False)
+        if not held or connection.in_atomic_block:
+            yield
+            return
+        local.depth, local.held = 0, False
+        self._give()
+        try:
+            yield
+        finally:
+            self._take(first=True)
+            local.depth, local.held = depth, True
 
 
-@contextmanager
+_process = Turns()  # this process's turns (a forked child starts with none held)
+
+
+def _after_fork() -> None:
+    global _process
+    _process = Turns()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def turn():
+    """This process's turn for the block (see the module's docstring)."""
+    return _process.turn()
+
+
 def released():
-    """Give this thread's turn up for the block (a long wait on a subprocess or on another thread), then queue for it
-    again. Nothing when it holds none."""
-    depth, held = getattr(_local, "depth", 0), getattr(_local, "held", False)
-    if not held or connection.in_atomic_block:
-        # in a transaction (SQLite's write lock may be held), taking the turn back could wait for a thread that
-        # waits for that lock: keep the turn
-        yield
-        return
-    _local.depth, _local.held = 0, False
-    _give()
-    try:
-        yield
-    finally:
-        _take(first=True)
-        _local.depth, _local.held = depth, True
+    """This process's turn given up for the block."""
+    return _process.released()

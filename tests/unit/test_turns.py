@@ -12,16 +12,13 @@ from agents import turns
 
 
 @pytest.fixture
-def one_turn(settings):
-    settings.SWARM_STEP_TURNS = 1
-    turns.reset()
-    yield
-    turns.reset()
+def one_turn():
+    return turns.Turns(1)  # (not the process's own: other tests' threads may be taking turns)
 
 
-def _queued(n: int) -> None:
+def _queued(gate: turns.Turns, n: int) -> None:
     deadline = time.monotonic() + 5
-    while len(turns._waiting) < n:
+    while len(gate._waiting) < n:
         assert time.monotonic() < deadline, f"{n} threads never queued"
         time.sleep(0.001)
 
@@ -31,7 +28,7 @@ def test_a_burst_is_worked_through_one_at_a_time_in_order_of_arrival(one_turn):
     lock = threading.Lock()
 
     def step(i: int) -> None:
-        with turns.turn():
+        with one_turn.turn():
             with lock:
                 inside[0] += 1
                 most[0] = max(most[0], inside[0])
@@ -41,11 +38,11 @@ def test_a_burst_is_worked_through_one_at_a_time_in_order_of_arrival(one_turn):
                 done.append((i, time.monotonic()))
 
     threads = []
-    with turns.turn():  # the burst arrives while another step has the turn
+    with one_turn.turn():  # the burst arrives while another step has the turn
         for i in range(8):
             threads.append(threading.Thread(target=step, args=(i,)))
             threads[-1].start()
-            _queued(i + 1)
+            _queued(one_turn, i + 1)
     for t in threads:
         t.join(10)
     # one after the other, in order: the first was done after one step's time, not after the whole burst's
@@ -59,29 +56,28 @@ def test_turns_nest_and_a_long_wait_gives_the_turn_up(one_turn):
     gave_up = threading.Event()
 
     def other() -> None:
-        with turns.turn():
+        with one_turn.turn():
             order.append("other")
 
-    with turns.turn():
-        with turns.turn():  # nested: no second turn to wait for
+    with one_turn.turn():
+        with one_turn.turn():  # nested: no second turn to wait for
             t = threading.Thread(target=other)
             t.start()
-            _queued(1)
-            with turns.released():  # e.g. a push to the web process: the other step goes meanwhile
+            _queued(one_turn, 1)
+            with one_turn.released():  # e.g. a push to the web process: the other step goes meanwhile
                 t.join(5)
                 gave_up.set()
             order.append("back")
     assert order == ["other", "back"] and gave_up.is_set()
-    assert turns._free == 1 and not turns._waiting  # every turn given back
+    assert one_turn._free == 1 and not one_turn._waiting  # every turn given back
 
 
-def test_no_turns_lets_every_thread_run_at_once(settings):
-    settings.SWARM_STEP_TURNS = 0
-    turns.reset()
+def test_no_turns_lets_every_thread_run_at_once():
+    gate = turns.Turns(0)
     inside = threading.Barrier(3, timeout=5)
 
     def step() -> None:
-        with turns.turn():
+        with gate.turn():
             inside.wait()  # all three inside together
 
     threads = [threading.Thread(target=step) for _ in range(3)]
