@@ -2,19 +2,23 @@
 
 One simulated agent (`sim/looper`: one model turn and one tool call a step) is given a history of 9 turns, then
 499 (each turn an assistant message with a tool call and a 1,000-character tool output, too short to be
-compacted), and runs STEPS steps at each point. Every statement of a step is timed at the database driver
-(`connection.execute_wrapper`); the figures are medians over the steps. `bytes sent` is the size of the
+compacted), and runs STEPS steps at each point. Every statement of a step, in every thread it runs in, is timed by
+Django's debug cursor; the figures are medians over the steps. `bytes sent` is the size of the
 statements' parameters: what a step writes. `card load` is the read behind an agent's card and its broadcasts. `wall ms` is the whole call (a step's includes
 its tool call; a load's includes decoding the row).
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
+import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection
 
 from agents import demo, services
@@ -40,25 +44,47 @@ def _history(turns: int) -> list[dict]:
     return [{"role": "user", "content": "Fix mean()."}] + [m for i in range(turns) for m in _turn(i)]
 
 
-class _Recorder:
-    """An execute wrapper: the time and the parameter bytes of every statement, by its first word."""
+class _Recorder(logging.Handler):
+    """The time and the parameter bytes of every statement a step runs, by its first word, in whichever thread it
+    runs (the part up to the model call in the caller's, the rest in a continuation thread): Django's debug cursor
+    logs each with its duration. The process's other threads (lease heartbeat, in-flight watcher, overview) are not
+    the step's."""
+
+    OTHERS = ("swarm-lease-heartbeat", "swarm-hook", "swarm-overview")
 
     def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
         self.seconds = 0.0
         self.kinds: Counter[str] = Counter()
         self.sent = 0
         self.wall = 0.0
 
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
+    def emit(self, record: logging.LogRecord) -> None:
+        sql = getattr(record, "sql", None)
+        if sql is None or threading.current_thread().name.startswith(self.OTHERS):
+            return
+        self.seconds += getattr(record, "duration", 0.0) or 0.0
+        self.kinds[sql.split(None, 1)[0].upper()] += 1
+        params = getattr(record, "params", None)
+        rows = params if params and isinstance(params[0], list | tuple) else [params]
+        # psycopg wraps JSON in an adapter that keeps the value as `obj`
+        self.sent += sum(len(str(getattr(p, "obj", p))) for row in rows or () for p in (row or ()))
+
+    @contextmanager
+    def recording(self):
+        logger = logging.getLogger("django.db.backends")
+        level, propagate, debug = logger.level, logger.propagate, settings.DEBUG
+        settings.DEBUG = True  # (every thread's cursors log their statements)
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = False  # here only, not on the console
+        logger.addHandler(self)
         try:
-            return execute(sql, params, many, context)
+            yield
         finally:
-            self.seconds += time.perf_counter() - started
-            self.kinds[sql.split(None, 1)[0].upper()] += 1
-            rows = params if many else [params]
-            # psycopg wraps JSON in an adapter that keeps the value as `obj`
-            self.sent += sum(len(str(getattr(p, "obj", p))) for row in rows or () for p in (row or ()))
+            logger.removeHandler(self)
+            logger.setLevel(level)
+            logger.propagate = propagate
+            settings.DEBUG = debug
 
 
 def _measure(agent_id: int) -> _Recorder:
@@ -66,7 +92,7 @@ def _measure(agent_id: int) -> _Recorder:
     Agent.objects.filter(pk=agent_id).update(tokens_in=0, tokens_out=0, elapsed_seconds=0, recent_calls=[])
     recorder = _Recorder()
     started = time.perf_counter()
-    with connection.execute_wrapper(recorder):
+    with recorder.recording():
         delay = factories.run_step(agent_id)
     recorder.wall = time.perf_counter() - started
     assert delay is not None, "the step ended the run"
@@ -77,7 +103,7 @@ def _card_load(agent_id: int) -> _Recorder:
     """The read behind a card or a broadcast (events.broadcast_state)."""
     recorder = _Recorder()
     started = time.perf_counter()
-    with connection.execute_wrapper(recorder):
+    with recorder.recording():
         Agent.objects.select_related("task", "profile").get(pk=agent_id)
     recorder.wall = time.perf_counter() - started
     return recorder
