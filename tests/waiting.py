@@ -19,3 +19,11 @@ def wait_until(predicate, what: str, timeout: float = 30.0, poll: float = 0.05, 
             raise NotWithin(f"{what}: not within {timeout:.0f} s" + (f"\n{details()}" if details else ""))
         time.sleep(poll)
     return found
+
+
+def minute_left(seconds: float = 20.0) -> None:
+    """Wait, if need be, until the wall clock's minute has `seconds` left: counts kept per clock minute (the writes a
+    minute cap) start again at its turn, so a test that counts must not straddle one."""
+    left = 60 - time.time() % 60
+    if left < seconds:
+        time.sleep(left + 0.05)
