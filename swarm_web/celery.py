@@ -35,8 +35,22 @@ def _load_the_step_before_the_pool_forks(**_kwargs) -> None:
     # a bare Celery worker 138 MB). The step function is not loaded lazily in each child instead (1.7x a bare worker
     # idle): 4 children importing litellm at a fleet's first steps put its first model call 49-76 s after the launch
     # on this loaded 2-core machine.
+    _nothing_for_the_children_to_undo()
     gc.collect()
     gc.freeze()
+
+
+def _nothing_for_the_children_to_undo() -> None:
+    """What each pool child would otherwise do at its start, writing to pages it shares with this process (so each
+    got its own copy): close the database connection this process opened (closing a SQLite connection frees its page
+    cache; a PostgreSQL one is dropped by its descriptor) and parse the C declaration billiard's `set_pdeathsig` hands
+    cffi (whose parser tables are then built once, here). Measured idle, proportional set size over a worker and 4
+    children on PostgreSQL: 326 MB before, 287-294 MB with (each child's own pages 12 MB -> 7 MB; on SQLite 16 -> 8)."""
+    from billiard.util import set_pdeathsig
+    from django.db import connections
+
+    connections.close_all()
+    set_pdeathsig(0)  # this process's own: 0, no signal (as it was)
 
 
 @celeryd_after_setup.connect
