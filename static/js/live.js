@@ -26,16 +26,55 @@
     existing.replaceWith(el);
   }
 
+  // A person's click or typing is never lost to a frame: an element being pressed (between the pointer's down and
+  // up, a click would land on the element replaced meanwhile and do nothing), or holding the focus of a field being
+  // typed in, keeps its place; its newest version is swapped in once the pointer is released or the focus leaves.
+  const deferred = new Map(); // element id -> the newest fragment for it
+  let pressed = null;
+  const TYPING = "textarea, select, [contenteditable], input:not([type=checkbox]):not([type=radio]):not([type=submit]):not([type=button])";
+
+  function busy(existing) {
+    if (pressed && existing.contains(pressed)) return true;
+    const active = document.activeElement;
+    return !!(active && existing.contains(active) && active.matches(TYPING));
+  }
+
+  function swap(existing, el) {
+    if (el.tagName === "TR") replaceRow(existing, el);
+    else existing.replaceWith(el);
+    if (window.htmx && el.isConnected && !el.closest("[hx-disable]")) window.htmx.process(el);
+  }
+
+  function flush() {
+    for (const [id, el] of Array.from(deferred)) {
+      const existing = document.getElementById(id);
+      if (existing && busy(existing)) continue;
+      deferred.delete(id);
+      if (existing) swap(existing, el);
+    }
+  }
+
+  // after the click the release makes (dispatched right after pointerup): it lands on what the person pressed
+  const released = () => { pressed = null; setTimeout(flush, 0); };
+  document.addEventListener("pointerdown", (ev) => { pressed = ev.target; }, true);
+  document.addEventListener("pointerup", released, true);
+  document.addEventListener("pointercancel", released, true);
+  document.addEventListener("focusout", () => setTimeout(flush, 0), true);
+
   function apply(html, region) {
     const tpl = document.createElement("template");
     tpl.innerHTML = html;
     for (const el of Array.from(tpl.content.children)) {
       const existing = el.id && document.getElementById(el.id);
-      if (existing && el.tagName === "TR") {
-        replaceRow(existing, el);
-      } else if (existing) {
-        existing.replaceWith(el);
-      } else if (el.classList.contains("event") && region.id === "transcript") {
+      if (existing) {
+        if (busy(existing)) deferred.set(el.id, el);
+        else {
+          deferred.delete(el.id);
+          swap(existing, el);
+        }
+        continue;
+      }
+      if (el.classList.contains("event") && region.id === "transcript") {
         region.appendChild(el);
       } else if (el.id && el.id.endsWith("-card") && el.tagName !== "TR") {
         // a new card joins the cards; a table row not on this page is not shown (the table is paged)
