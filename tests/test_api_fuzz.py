@@ -2,8 +2,9 @@
 operation, and sends them to the app in this process (Django's WSGI handler, on the test database); no answer may be
 a 500, a status the document does not list, or a body its schema does not describe.
 
-Bounded: a few examples per operation and mode (SWARM_FUZZ_EXAMPLES, default 6), each within a deadline, the whole
-run within SWARM_FUZZ_SECONDS (default 240: it fails rather than run on). Path ids are drawn at random and, in a
+Bounded: a few examples per operation and mode (SWARM_FUZZ_EXAMPLES, default 6), the whole run within
+SWARM_FUZZ_SECONDS (default 240: it fails rather than run on); no deadline per example (a loaded machine may take
+seconds over one request, and hypothesis fails an example over its deadline). Path ids are drawn at random and, in a
 second pass, are the ids of real objects of the team, so the answers that succeed are checked too.
 """
 
@@ -63,7 +64,7 @@ def test_the_api_answers_generated_requests_as_its_schema_says(alices_things):
 
         @settings(
             max_examples=EXAMPLES,
-            deadline=5000,
+            deadline=None,  # the run's BUDGET bounds it, not each example's time
             database=None,  # nothing written to .hypothesis/
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),

@@ -27,6 +27,9 @@ from tests.factories import make_fleet
 print(make_fleet(TaskSpec.objects.get(title="Fix mean() in mathutil"), {n}, title="Three hundred agents").pk)
 """
 ROWS = "table.fleet-table tbody tr[id$='-card']"
+# the patience of each expectation here, given with each: `expect.set_options` would hold for every module after this
+# one in the process too
+WAIT = 10_000
 
 
 def rows_held(page) -> int:
@@ -43,7 +46,6 @@ def timed(timings: dict, name: str, action, check) -> None:
 def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, browser):
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=10_000)
     app = live_app("embedded")
     task_id = int(app.python("-c", SEED.format(n=FLEET)).strip().splitlines()[-1])
     timings: dict[str, float] = {}
@@ -54,12 +56,12 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
             timings,
             "open",
             lambda: page.goto(f"/tasks/{task_id}/"),
-            lambda: expect(page.locator(ROWS)).to_have_count(PAGE),
+            lambda: expect(page.locator(ROWS)).to_have_count(PAGE, timeout=WAIT),
         )
-        expect(page.locator(".table-meta")).to_contain_text(f"1–{PAGE} of {FLEET}")
-        expect(page.locator("#attention .chip")).to_have_count(12)
-        expect(page.locator("#attention")).to_contain_text("more waiting")
-        expect(page.locator("#swarm")).to_have_attribute("data-connected", "1")
+        expect(page.locator(".table-meta")).to_contain_text(f"1–{PAGE} of {FLEET}", timeout=WAIT)
+        expect(page.locator("#attention .chip")).to_have_count(12, timeout=WAIT)
+        expect(page.locator("#attention")).to_contain_text("more waiting", timeout=WAIT)
+        expect(page.locator("#swarm")).to_have_attribute("data-connected", "1", timeout=WAIT)
         shot(page, "fleet", "01-task-page", full_page=True)
 
         # filter: the running ones (half of them)
@@ -68,7 +70,7 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
             timings,
             "filter",
             lambda: status.select_option("running"),
-            lambda: expect(page.locator(".table-meta")).to_contain_text(f"of {FLEET // 2} matching"),
+            lambda: expect(page.locator(".table-meta")).to_contain_text(f"of {FLEET // 2} matching", timeout=WAIT),
         )
         assert set(page.locator(ROWS).evaluate_all("rows => rows.map(r => r.dataset.status)")) == {"running"}
         assert re.search(r"status=running", page.url)
@@ -79,13 +81,13 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
             timings,
             "sort",
             tokens.click,
-            lambda: expect(page.locator("th[aria-sort=ascending]")).to_have_text("Tokens ▲"),
+            lambda: expect(page.locator("th[aria-sort=ascending]")).to_have_text("Tokens ▲", timeout=WAIT),
         )
         timed(
             timings,
             "sort again",
             lambda: page.locator("th a", has_text="Tokens").click(),
-            lambda: expect(page.locator("th[aria-sort=descending]")).to_have_text("Tokens ▼"),
+            lambda: expect(page.locator("th[aria-sort=descending]")).to_have_text("Tokens ▼", timeout=WAIT),
         )
         shown = [int(t) for t in page.locator(ROWS).evaluate_all("rows => rows.map(r => r.dataset.tokens)")]
         assert shown == sorted(shown, reverse=True) and len(shown) == PAGE
@@ -95,14 +97,14 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
             timings,
             "select 50",
             lambda: page.get_by_label("Select every agent on this page").check(),
-            lambda: expect(page.locator("#selected-count")).to_have_text(f"{PAGE} selected"),
+            lambda: expect(page.locator("#selected-count")).to_have_text(f"{PAGE} selected", timeout=WAIT),
         )
         page.get_by_label("Message to the selected agents").fill("Wrap up within ten minutes, please.")
         timed(
             timings,
             "message 50",
             lambda: page.locator("#bulk-form button[value=message]").click(),
-            lambda: expect(page.locator("#bulk-outcome")).to_have_text(f"Messaged {PAGE}."),
+            lambda: expect(page.locator("#bulk-outcome")).to_have_text(f"Messaged {PAGE}.", timeout=WAIT),
         )
         on_page = set(page.locator(ROWS).evaluate_all("rows => rows.map(r => r.id)"))
         assert len(on_page) == PAGE
@@ -117,10 +119,10 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
             }"""
         )
         page.get_by_label(re.compile(r"all \d+ matching")).check()
-        expect(page.locator("#selected-count")).to_have_text(f"all {FLEET // 2} matching selected")
+        expect(page.locator("#selected-count")).to_have_text(f"all {FLEET // 2} matching selected", timeout=WAIT)
         page.get_by_label("Message to the selected agents").fill("One more thing: run the whole suite.")
         page.locator("#bulk-form button[value=message]").click()
-        expect(page.locator("#bulk-outcome")).to_have_text(f"Messaged {FLEET // 2}.")
+        expect(page.locator("#bulk-outcome")).to_have_text(f"Messaged {FLEET // 2}.", timeout=WAIT)
         page.wait_for_function("() => window.__swapped >= 1")  # the live frames arrived (rows updated in place)
         page.wait_for_timeout(1500)  # and any later frame of the 150
         held = set(page.locator("tr[id$='-card']").evaluate_all("rows => rows.map(r => r.id)"))
@@ -135,16 +137,16 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
         other = context.new_page()
         other.goto(f"/agents/{moved_id.split('-')[1]}/")
         other.get_by_role("button", name="Pause").click()
-        expect(other.locator(".agent-header .pill")).to_have_text("paused")
+        expect(other.locator(".agent-header .pill")).to_have_text("paused", timeout=WAIT)
         other.close()
-        expect(page.locator(f"#{moved_id}")).to_have_attribute("data-status", "paused")
-        expect(page.locator(f"#{moved_id}")).to_have_class(re.compile(r"\bmoved\b"))
-        expect(page.locator("#fleet-moved")).to_have_text("Rows changed since shown: 1 · refresh")
+        expect(page.locator(f"#{moved_id}")).to_have_attribute("data-status", "paused", timeout=WAIT)
+        expect(page.locator(f"#{moved_id}")).to_have_class(re.compile(r"\bmoved\b"), timeout=WAIT)
+        expect(page.locator("#fleet-moved")).to_have_text("Rows changed since shown: 1 · refresh", timeout=WAIT)
         assert page.locator(ROWS).nth(3).get_attribute("id") == moved_id  # still in its place
         shot(page, "fleet", "03-row-changed-live")
         page.locator("#fleet-moved").click()
-        expect(page.locator(f"#{moved_id}")).to_have_count(0)  # no longer running: out of this view
-        expect(page.locator("#fleet-moved")).to_be_hidden()
+        expect(page.locator(f"#{moved_id}")).to_have_count(0, timeout=WAIT)  # no longer running: out of this view
+        expect(page.locator("#fleet-moved")).to_be_hidden(timeout=WAIT)
 
         # open one agent
         first = page.locator(ROWS).first.locator("td a").first
@@ -153,17 +155,17 @@ def test_a_supervisor_filters_sorts_selects_and_messages_300_agents(live_app, br
             timings,
             "open agent",
             first.click,
-            lambda: expect(page.get_by_role("heading", level=1)).to_contain_text(name),
+            lambda: expect(page.get_by_role("heading", level=1)).to_contain_text(name, timeout=WAIT),
         )
-        expect(page.locator("#transcript")).to_contain_text("One more thing: run the whole suite.")
+        expect(page.locator("#transcript")).to_contain_text("One more thing: run the whole suite.", timeout=WAIT)
 
         page.goto("/dashboard/")
-        expect(page.locator("figure.chart")).to_have_count(5)
-        expect(page.locator("figure[data-chart=agents-by-status] polygon")).not_to_have_count(0)
+        expect(page.locator("figure.chart")).to_have_count(5, timeout=WAIT)
+        expect(page.locator("figure[data-chart=agents-by-status] polygon")).not_to_have_count(0, timeout=WAIT)
         shot(page, "fleet", "04-dashboard", full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(f"/tasks/{task_id}/?group=status")
-        expect(page.locator("tr.group-row").first).to_contain_text("error")
+        expect(page.locator("tr.group-row").first).to_contain_text("error", timeout=WAIT)
         shot(page, "fleet", "05-task-page-390x844")
         page.locator("#fleet-status").scroll_into_view_if_needed()
         shot(page, "fleet", "06-task-table-390x844")

@@ -6,6 +6,7 @@ in test-artifacts/setup-pages-*.png."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -39,9 +40,10 @@ def test_preferences_webhooks_with_their_delivery_log_and_the_admin_render_clean
         write_and_launch_task(page, "Tell the ops hook", "Linus = sim-lazy")  # submits at once: a verdict waits
         page.goto("/notifications/webhooks/")
         row = page.locator("tr[id^='delivery-']").first
-        for _ in range(30):
-            if row.count():
-                break
+        # until the verdict's delivery is logged: a deadline, not a number of looks (each reload may take seconds
+        # on a loaded machine); the expect below fails if it never is
+        deadline = time.monotonic() + 120
+        while not row.count() and time.monotonic() < deadline:
             page.wait_for_timeout(1_000)
             page.reload()
         expect(row).to_contain_text(re.compile("Connection refused|connection|refused", re.I))

@@ -25,13 +25,17 @@ def test_the_tree_shows_a_planner_and_its_workers_live_to_the_merge(live_app, br
         page.goto("/")
         page.get_by_role("link", name="Fix the shop helpers (planner)").click()
         expect(page.locator("#launch")).to_have_text("Launch the planner")
-        page.locator("#launch").click()
-        expect(page.locator(".flash")).to_have_text("Launched the planner.")
         # the task page shows the workers the planner spawns after it was loaded, live (no reload: the marker set
-        # on this window would be gone)
-        expect(page.locator("#swarm .card")).not_to_have_count(0)
+        # on this window before the launch, a boosted post, would be gone)
         page.evaluate("window.notReloaded = true")
-        assert page.locator("#swarm .card").count() < 4, "the workers were spawned before the page loaded"
+        task_page = re.compile(r"/tasks/\d+/$")
+        with page.expect_response(lambda r: r.request.method == "GET" and task_page.search(r.url)) as loaded:
+            page.locator("#launch").click()
+        expect(page.locator(".flash")).to_have_text("Launched the planner.")
+        expect(page.locator("#swarm .card")).not_to_have_count(0)
+        # the cards the page was loaded with, as the server rendered them (counting them on the page later would
+        # count the ones that came live since too, on a loaded machine)
+        assert loaded.value.text().count('<article class="card') < 4, "the workers were spawned before the page loaded"
         expect(page.locator("#swarm .card")).to_have_count(4)
         for name in ("Ada", "Grace", "Linus"):  # each worker's card, added live, says who spawned it
             expect(page.locator("#swarm .card", has_text=name).locator(".spawned")).to_have_text("spawned by Pat")
@@ -60,7 +64,8 @@ def test_the_tree_shows_a_planner_and_its_workers_live_to_the_merge(live_app, br
         expect(pat.locator("li.tree-node[data-name='Ada'] details.handoff")).to_contain_text("Unsure:")
         shot(page, "planner", "02-tree-merged", full_page=True)
 
-        pat.locator("li.tree-node[data-name='Grace'] > .tree-row a.agent-name").click()
+        # to the worker's page by its node's link (the tree is redrawn every 2 s: a click may race the redraw)
+        page.goto(pat.locator("li.tree-node[data-name='Grace'] > .tree-row a.agent-name").get_attribute("href"))
         expect(page.locator("#planner-info")).to_contain_text("spawned by Pat")
         expect(page.locator("#handoff")).to_contain_text("Changed:")
         shot(page, "planner", "03-worker-page", full_page=True)
@@ -89,7 +94,8 @@ def test_a_planner_task_written_on_the_form_is_stopped_with_its_subtree(live_app
         planner = page.locator("#tree li.tree-node[data-name='Planner']")
         expect(planner.locator(".tree-level li.tree-node")).to_have_count(3)
         page.once("dialog", lambda dialog: dialog.accept())
-        planner.locator("> .tree-row button", has_text="Stop subtree").click()
+        # dispatched where the button is at that instant: the tree is redrawn every 2 s, and a click may race a redraw
+        planner.locator("> .tree-row button", has_text="Stop subtree").dispatch_event("click")
         expect(page.locator(".flash")).to_contain_text("Stopped 4 agents: Planner and below.")
         expect(page.locator("#tree li.tree-node[data-status='stopped']")).to_have_count(4)
         shot(page, "planner-form", "02-stopped", full_page=True)

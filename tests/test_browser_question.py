@@ -27,7 +27,8 @@ def test_a_question_is_answered_in_the_browser_and_the_agent_goes_on_with_the_an
         expect(waiting.locator(".why")).to_have_text("asks a question")  # live, on the task page
         shot(page, "question", "01-task-page-attention")
 
-        waiting.click()
+        # to the agent's page by the chip's link (every overview frame redraws the strip: a click may race a redraw)
+        page.goto(waiting.get_attribute("href"))
         expect(page.locator("#transcript li.kind-question")).to_contain_text(QUESTION)
         expect(page.locator("#message-note")).to_contain_text(f"Quinn asks: “{QUESTION}”")
         expect(page.locator("#message-text")).to_have_attribute("placeholder", "Your answer to Quinn's question")

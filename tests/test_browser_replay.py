@@ -5,13 +5,27 @@ page, whose results change as you type."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
+from benchmarks.live_receipts import http
 from tests.browser import log_in, session, shot, write_and_launch_task
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+def _logged_events(app, token: str, agent_id: int) -> int:
+    """How many events the agent's log holds, by the API (its events "as the browser sees them")."""
+    count, after, more = 0, 0, True
+    while more:
+        status, body = http(app.port, f"/api/agents/{agent_id}/events?after={after}", token=token)
+        assert status == 200, body
+        page = json.loads(body)
+        count, after, more = count + len(page["events"]), page["next_after"], page["more"]
+    return count
 
 
 def test_a_finished_run_is_replayed_at_the_chosen_speed(live_app, browser):
@@ -26,26 +40,40 @@ def test_a_finished_run_is_replayed_at_the_chosen_speed(live_app, browser):
         write_and_launch_task(page, "Fix mean() lazily", "Lee = sim-lazy")
         card = page.locator("article.card", has_text="Lee")
         expect(card).to_have_attribute("data-status", "awaiting_review")
-        card.get_by_role("link", name="Lee", exact=True).first.click()
+        # to the agent's page by its card's link (a click races the live frames that redraw the card while the
+        # verification's events come in)
+        page.goto(card.get_by_role("link", name="Lee", exact=True).first.get_attribute("href"))
         expect(page).to_have_url(re.compile(r"/agents/\d+/$"))
+        agent_id = int(re.search(r"/agents/(\d+)/$", page.url).group(1))
         replay = page.get_by_role("group", name="Replay this run")
         expect(replay).to_be_visible()  # a run awaiting review is not working: a reviewer may replay it
 
-        page.get_by_role("button", name="Stop", exact=True).click()
+        # dispatched where the button is at that instant: the header it is in is redrawn by every live event
+        page.get_by_role("button", name="Stop", exact=True).dispatch_event("click")
         expect(page.locator(".agent-header .pill").first).to_have_text("stopped")
         expect(replay).to_be_visible()
         # the log is complete once the verdict is in (the verification begun before the stop still brings it)
         expect(page.locator("#transcript li.event.kind-verdict")).to_have_count(1)
         events = page.locator("#transcript li.event")
+        # and every event of the log is on the page (the counts below are exact: a live event still on its way
+        # would join the replay mid-way), the log's count read again once they are
+        token = app.manage("api_token", "admin").strip()
+
+        def page_has_the_whole_log() -> bool:
+            logged = _logged_events(app, token, agent_id)
+            return events.count() == logged and _logged_events(app, token, agent_id) == logged
+
+        wait_until(page_has_the_whole_log, "the page showing every event of the stopped run's log", 60, poll=0.5)
         total = events.count()
         assert total >= 3
 
         # the click hides every event but the first, synchronously; then they come back in their own rhythm
-        hidden = page.evaluate(
-            "() => { document.querySelector('[data-replay-speed=\"4\"]').click();"
-            " return document.querySelectorAll('#transcript li.event[hidden]').length; }"
+        total_then, hidden = page.evaluate(
+            "() => { const total = document.querySelectorAll('#transcript li.event').length;"
+            " document.querySelector('[data-replay-speed=\"4\"]').click();"
+            " return [total, document.querySelectorAll('#transcript li.event[hidden]').length]; }"
         )
-        assert hidden == total - 1
+        assert total_then == total and hidden == total - 1
         status = replay.locator("[data-replay-status]")
         expect(status).to_have_text(f"Replayed all {total} events at 4×.")
         expect(page.locator("#transcript li.event[hidden]")).to_have_count(0)

@@ -127,10 +127,11 @@ def test_a_pipeline_runs_a_task_file_to_an_approved_verdict_and_a_rejected_one(l
         # while it waits for a person, a shorter wait times out with 3
         cut = run_swarm(app, token, "follow", "task", str(pending[0]["task"]["id"]), "--timeout", "1")
         assert cut.returncode == 3 and "timed out" in cut.stdout
-        # its agent's too, here where its socket cannot be reached: after 3 tries, it says so once and polls
+        # its agent's too, here where its socket cannot be reached: after 3 tries, it says so once and polls (20 s:
+        # the tries, their 1.5 s of backoff and the polls, however loaded the machine, all before it times out)
         with forwarding(app.base_url) as url:
             cut = run_swarm(
-                app, token, "follow", "agent", str(agent_id), "--timeout", "5", "--interval", "0.2", url=url
+                app, token, "follow", "agent", str(agent_id), "--timeout", "20", "--interval", "0.2", url=url
             )
         assert cut.returncode == 3 and "timed out" in cut.stdout.splitlines()[-1], cut.stdout + cut.stderr
         assert re.search(r"Ada\s+awaiting review\s", cut.stdout), cut.stdout  # polled: its state all the same

@@ -7,6 +7,7 @@ with SIGKILL like a crashed worker; the tests watch the lease in the database th
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -21,6 +22,8 @@ from agents.models import Agent
 from agents.scheduling import sweep
 from tests import factories
 from tests.live_server import ROOT, kill_group
+from tests.sandboxes import processes_with
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 LEASE = 4  # seconds: the lease of a holder whose step outlasts it
@@ -111,12 +114,14 @@ def test_a_step_longer_than_its_lease_keeps_it_while_its_holder_lives_and_loses_
     holder.kill()
     killed_at = time.monotonic()
     token = None
-    while token is None and time.monotonic() - killed_at < LEASE + 8:
+    while token is None and time.monotonic() - killed_at < LEASE + 15:
         token = lease.claim(ada.pk)
         time.sleep(0.1)
     waited = time.monotonic() - killed_at
     assert token == first.fencing_token + 1, "nobody took over the step of the dead holder"
-    assert waited <= LEASE + 1.5, f"takeover {waited:.1f} s after the kill, the lease is {LEASE} s"
+    # at the lease's end (at most LEASE after the last beat), with room for a loaded machine's claims and kill; long
+    # before the periodic sweep (30 s) would free it
+    assert waited <= LEASE + 4, f"takeover {waited:.1f} s after the kill, the lease is {LEASE} s"
     assert Agent.objects.get(pk=ada.pk).lease_owner == lease.worker_id()
     # the dead holder's unfinished call left no trace: the new holder runs it again
     assert not holder.agent().events.filter(kind="tool_call", payload__tool="run_command").exists()
@@ -138,7 +143,8 @@ def test_a_sweep_frees_at_once_the_lease_of_a_holder_that_died_on_this_host_and_
     sweep.resume_orphans()
     token = lease.claim(ada.pk)
     assert token == held.fencing_token + 1
-    assert time.monotonic() - started < 2, "the dead holder's lease was not freed at once"
+    # at once: far less than the 300 s lease (a loaded machine's sweep and claim may take seconds)
+    assert time.monotonic() - started < 30, "the dead holder's lease was not freed at once"
 
 
 def test_a_step_whose_lease_was_taken_stops_its_command_and_leaves_no_trace(demo, holders):
@@ -159,7 +165,8 @@ def test_a_step_whose_lease_was_taken_stops_its_command_and_leaves_no_trace(demo
 
 
 def test_a_stopping_process_hands_its_running_step_back_within_seconds(demo):
-    ada = _one_agent_in_front_of_a_long_command(demo, "sleep 60")
+    marker = f"handed-{secrets.token_hex(4)}"  # names the command's processes
+    ada = _one_agent_in_front_of_a_long_command(demo, f"sleep 60; echo {marker}")
     returned = []
 
     def step() -> None:
@@ -174,15 +181,16 @@ def test_a_stopping_process_hands_its_running_step_back_within_seconds(demo):
     while Agent.objects.get(pk=ada.pk).events.filter(kind="model_turn").count() < 4:
         assert time.monotonic() < deadline and worker.is_alive()
         time.sleep(0.1)
-    time.sleep(1)  # the sandboxed sleep is running
+    wait_until(lambda: processes_with(marker), "the sandboxed sleep running", timeout=60)
     lease.begin_shutdown()  # what SIGTERM does in the web process and in a worker
     try:
         stopped = time.monotonic()
-        worker.join(timeout=15)
+        worker.join(timeout=30)
         took = time.monotonic() - stopped
     finally:
         lease.shutting_down.clear()
-    assert not worker.is_alive() and took < 5, f"the step took {took:.1f} s to hand back"
+    # within seconds, not the 60 s the command wanted (room for a loaded machine's kill and writes)
+    assert not worker.is_alive() and took < 15, f"the step took {took:.1f} s to hand back"
     assert returned == [0.0]  # the agent is scheduled again at once (by whoever runs next)
     ada.refresh_from_db()
     assert ada.status == Agent.Status.RUNNING and ada.lease_expires_at is None

@@ -113,8 +113,10 @@ def test_embedded_agents_start_as_their_worktrees_appear_and_the_page_follows_th
         connected, code = await comm.connect(timeout=TIMEOUT)
         assert connected, code
         await comm.receive_json_from(timeout=TIMEOUT)  # the page's state on connect: not launched yet
-        answered = await database_sync_to_async(services.launch_task)(task)
+        # timed from before the launch: its preparers may send frames while it still returns (the span the frames
+        # come in is then longer than the time after it)
         frames, started = [], time.monotonic()
+        answered = await database_sync_to_async(services.launch_task)(task)
         while True:
             html = (await comm.receive_json_from(timeout=DEADLINE))["html"]
             if f'id="task-{task.pk}-preparation"' in html:

@@ -67,9 +67,10 @@ def test_a_huge_declared_body_is_refused_at_once_without_a_login(limits_app):
     sock = connect(limits_app)
     started = time.monotonic()
     sock.sendall(head("POST /api/tasks", "Content-Length: 10000000000\r\n"))  # 10 GB announced, nothing sent
-    answer = read_answer(sock)
+    answer = read_answer(sock, timeout=20)
     assert status_of(answer) == 413, answer[:200]
-    assert time.monotonic() - started < 3
+    # at once: a server that waited for the 10 GB would never answer (room for a loaded machine)
+    assert time.monotonic() - started < 10
     assert f"larger than the {LIMIT:,} bytes".encode() in answer
     sock.close()
 

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from agents import live_send
+from tests.waiting import wait_until
 
 REDIS = "redis://127.0.0.1:6379/8"
 INTERVAL = 0.2
@@ -81,7 +82,18 @@ def test_cards_changed_in_three_processes_go_out_as_one_frame_an_interval_with_e
         thread.start()
     for thread in threads:
         thread.join()
-    _wait_quiet(frames)
+
+    def every_last_change_sent() -> bool:
+        sent = list(frames)
+        return all(
+            any(when >= marked and agent_id in cards for when, _, _, cards in sent)
+            for agent_id, marked in last_mark.items()
+        )
+
+    # until every card's last change went out (a loaded machine may stall a sender for longer than a few intervals:
+    # a fixed quiet time could end the wait before the last frame), then until no frame comes for five intervals
+    wait_until(every_last_change_sent, "every card's last change in a frame")
+    _wait_quiet(frames, quiet=5 * INTERVAL)
 
     assert {card for *_, cards in frames for card in cards} == set(range(1, 61))
     for agent_id, marked in last_mark.items():
@@ -94,16 +106,18 @@ def test_cards_changed_in_three_processes_go_out_as_one_frame_an_interval_with_e
     assert all(task == 7 for _, _, task, _ in frames)
 
 
-def test_a_card_marked_while_another_process_sends_goes_out_in_the_next_frame(shared):
+def test_a_card_marked_while_another_process_sends_goes_out_in_the_next_frame(shared, settings):
+    # a 2 s interval: the marks below must come within the web process's interval (with 0.2 s, a stall of the test's
+    # thread on a loaded machine let the interval lapse first, and the worker sent its card in a frame of its own)
+    settings.SWARM_OVERVIEW_INTERVAL = interval = 2.0
     frames: list = []
     web, worker = (_process(shared, frames, name) for name in ("web", "worker"))
     web.mark(3, 1)  # task 3 was quiet: its frame goes at once, and the web process has the interval
-    deadline = time.monotonic() + 10
-    while not frames and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: frames, "the quiet task's first frame", timeout=10, poll=0.005)
     worker.mark(3, 2)  # within that interval: the worker's card waits for the next frame, not a frame of its own
     web.mark(3, 1)
-    _wait_quiet(frames)
+    wait_until(lambda: len(frames) >= 2, "the next frame")
+    _wait_quiet(frames, quiet=1.75 * interval)  # no frame of its own after it either
     assert [set(cards) for *_, cards in frames] == [{1}, {1, 2}]
 
 
@@ -113,6 +127,7 @@ def test_without_redis_each_process_sends_its_own_cards(shared, settings):
     process = _process(shared, frames, "web")
     process.mark(5, 1)
     process.mark(5, 2)
+    wait_until(lambda: set().union(*[cards for *_, cards in list(frames)]) == {1, 2}, "both cards in frames")
     _wait_quiet(frames)
     assert set().union(*[cards for *_, cards in frames]) == {1, 2}
     live_send._unknown_until.clear()

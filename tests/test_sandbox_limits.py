@@ -32,7 +32,7 @@ def test_a_fork_bomb_is_capped_and_does_not_starve_another_sandbox(trees):
     assert neighbour.exit_code == 0 and "forked 20" in neighbour.output
     assert results["bomb"].exit_code == 0
     assert made < sandbox.PIDS_MAX < 1000
-    assert gone_within(marker, 5)
+    assert gone_within(marker, 15)
     control = host(f"{sys.executable} -c '{script}' {sandbox.PIDS_MAX + 50} 0.5 -")
     assert f"forked {sandbox.PIDS_MAX + 50}" in control.stdout
     print(f"fork bomb stopped at {made} children (pids.max {sandbox.PIDS_MAX}); neighbour forked 20 of 20")
@@ -64,8 +64,8 @@ def test_runaway_output_is_cut_at_the_cap_quickly(trees):
     assert result.truncated and not result.timed_out
     assert cap <= len(result.output.encode()) <= cap + 200
     assert result.output.rstrip().endswith(f"[output cut at {cap} bytes]")
-    assert result.seconds < 5
-    assert gone_within(f"yes {marker}", 5)
+    assert result.seconds < 15  # cut at the cap, not at the 30 s timeout (room for a loaded machine)
+    assert gone_within(f"yes {marker}", 15)
     print(f"`yes` cut at {cap} bytes after {result.seconds:.2f} s")
 
 
@@ -73,9 +73,9 @@ def test_a_timeout_kills_a_long_sleep(trees):
     marker = f"{100 + secrets.randbelow(900)}.{secrets.randbelow(10**6):06d}"
     result = sandbox.run(trees.ada, f"sleep {marker}", timeout=1)
     assert result.timed_out and result.exit_code == 124
-    assert result.seconds < 3
+    assert result.seconds < 10  # killed at its 1 s timeout, not after its 100+ s sleep (room for a loaded machine)
     assert "[killed after 1 s]" in result.output
-    assert gone_within(f"sleep {marker}", 5)
+    assert gone_within(f"sleep {marker}", 15)
 
 
 def test_background_processes_that_escape_the_session_do_not_survive_the_command(trees):
@@ -84,14 +84,14 @@ def test_background_processes_that_escape_the_session_do_not_survive_the_command
         f"setsid sleep {marker}1 > /dev/null 2>&1 & nohup sleep {marker}2 > /dev/null 2>&1 & "
         f"(sh -c 'sleep {marker}3 > /dev/null 2>&1 &') ; echo started"
     )
-    result = sandbox.run(trees.ada, escape, timeout=20)
+    result = sandbox.run(trees.ada, escape, timeout=60)
     assert result.exit_code == 0 and "started" in result.output
-    assert result.seconds < 5
-    assert gone_within(f"sleep {marker}", 5)
+    assert result.seconds < 20  # the command's end did not wait for them (nor for its 60 s timeout)
+    assert gone_within(f"sleep {marker}", 15)
     # and when the command is killed at its timeout instead of exiting
     result = sandbox.run(trees.ada, f"setsid sleep {marker}4 > /dev/null 2>&1 & sleep {marker}5", timeout=1)
     assert result.timed_out
-    assert gone_within(f"sleep {marker}", 5)
+    assert gone_within(f"sleep {marker}", 15)
     # control: on the host the same escape outlives its shell
     control = host(f"setsid sleep {marker}9 > /dev/null 2>&1 &")
     assert control.returncode == 0

@@ -26,7 +26,9 @@ DEADLINE = 90  # seconds; generous for a loaded machine
 def test_a_slow_verification_leaves_the_only_step_thread_to_the_other_agents(demo, embedded):
     _, task = demo
     slow = task_like(task, [("Ada", "sim-lazy")])
-    slow.verify_command = "sleep 8"
+    # run twice, at the submission and at its base: 40 s in which Bea's two steps must come, however loaded the
+    # machine (with `sleep 8`, 16 s)
+    slow.verify_command = "sleep 20"
     slow.save()
     (ada,) = services.launch_task(slow)
     (bea,) = services.launch_task(task_like(task, [("Bea", "sim-diligent")]))
@@ -36,7 +38,7 @@ def test_a_slow_verification_leaves_the_only_step_thread_to_the_other_agents(dem
         DEADLINE,
     )
     bea_then = Agent.objects.get(pk=bea.pk).steps
-    # Ada's verification sleeps 8 s; meanwhile the one step thread keeps serving Bea
+    # Ada's verification sleeps 2 x 20 s; meanwhile the one step thread keeps serving Bea
     wait_until(lambda: Agent.objects.get(pk=bea.pk).steps >= bea_then + 2, "two more steps of Bea", DEADLINE)
     assert not Verdict.objects.filter(agent_id=ada.pk).exists(), "Bea's steps waited for Ada's verification"
     verdict = wait_until(lambda: Verdict.objects.filter(agent_id=ada.pk).first(), "Ada's verdict", DEADLINE)
@@ -63,16 +65,17 @@ def test_a_queued_verification_is_left_alone_by_sweeps_until_a_restart_finds_its
 def test_a_verification_longer_than_its_lease_is_not_taken_for_lost_and_run_twice(demo):
     _, task = demo
     slow = task_like(task, [("Ada", "sim-lazy")])
-    slow.verify_command = "sleep 15"  # three leases long
+    slow.verify_command = "sleep 15"  # run twice (at the submission and at its base): three leases long
     slow.save()
     (ada,) = services.launch_task(slow)
     commit = Agent.objects.get(pk=ada.pk).base_commit
     Agent.objects.filter(pk=ada.pk).update(status=Agent.Status.AWAITING_REVIEW, submitted_commit=commit)
-    # another process verifies it, on a 5-second lease (renewed every 1.7 s; 2 s was lost at load 20)
+    # another process verifies it, on a 10-second lease (renewed every 3.3 s: a renewal may come 6.7 s late before
+    # the lease lapses; 2 s was lost at load 20, and a 5-second lease's 3.3 s of slack is not much more)
     holder = subprocess.Popen(
         [sys.executable, "-m", "tests.step_holder", connection.settings_dict["NAME"], str(ada.pk), "verify", commit],
         cwd=ROOT,
-        env={**os.environ, "SWARM_LEASE_SECONDS": "5"},
+        env={**os.environ, "SWARM_LEASE_SECONDS": "10"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
