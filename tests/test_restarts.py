@@ -23,10 +23,9 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
-# seconds from SIGTERM to exit: the running steps get SWARM_SHUTDOWN_SECONDS (5) to hand back, then the process
-# exits; room for a loaded machine on top (the bar is 10 s), while the commands cut short run for
-# COMMAND_SECONDS: a stop that waited for them would take minutes
-STOP_WITHIN = 20
+# seconds from SIGTERM to exit (the bar): the running steps get SWARM_SHUTDOWN_SECONDS (5) to hand back, then
+# the process exits, while the commands cut short run for COMMAND_SECONDS: a stop that waited for them takes minutes
+STOP_WITHIN = 10
 # seconds from the server being up to the first new step of a resumed agent: below the periodic sweep's 30 s and the
 # lease's 300 s, so only the start-up's own resumption gets there in time
 RESUME_WITHIN = 20

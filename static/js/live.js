@@ -36,7 +36,21 @@
   function busy(existing) {
     if (pressed && existing.contains(pressed)) return true;
     const active = document.activeElement;
-    return !!(active && existing.contains(active) && active.matches(TYPING));
+    if (active && existing.contains(active) && active.matches(TYPING)) return true;
+    // inside an element held back: its own fragment waits too, or the parent's older copy would overwrite it
+    for (let up = existing.parentElement; up; up = up.parentElement) if (up.id && deferred.has(up.id)) return true;
+    return false;
+  }
+
+  function forget(el) {
+    // a fragment supersedes what was held before it for itself or for anything inside it
+    deferred.delete(el.id);
+    for (const inner of el.querySelectorAll("[id]")) deferred.delete(inner.id);
+  }
+
+  function hold(el) {
+    forget(el);
+    deferred.set(el.id, el); // (re-)inserted last: the flush goes in order of arrival, parents before newer children
   }
 
   function swap(existing, el) {
@@ -56,9 +70,15 @@
 
   // after the click the release makes (dispatched right after pointerup): it lands on what the person pressed
   const released = () => { pressed = null; setTimeout(flush, 0); };
-  document.addEventListener("pointerdown", (ev) => { pressed = ev.target; }, true);
+  document.addEventListener("pointerdown", (ev) => {
+    // the main button only: a right click's menu may take the release, which would then never come
+    if (ev.isPrimary && ev.button === 0) pressed = ev.target;
+  }, true);
   document.addEventListener("pointerup", released, true);
   document.addEventListener("pointercancel", released, true);
+  document.addEventListener("contextmenu", released, true);
+  window.addEventListener("blur", released);
+  document.addEventListener("visibilitychange", released);
   document.addEventListener("focusout", () => setTimeout(flush, 0), true);
 
   function apply(html, region) {
@@ -67,9 +87,9 @@
     for (const el of Array.from(tpl.content.children)) {
       const existing = el.id && document.getElementById(el.id);
       if (existing) {
-        if (busy(existing)) deferred.set(el.id, el);
+        if (busy(existing)) hold(el);
         else {
-          deferred.delete(el.id);
+          forget(el);
           swap(existing, el);
         }
         continue;
@@ -154,6 +174,8 @@
   }
 
   function closeAll() {
+    deferred.clear();
+    pressed = null;
     document.querySelectorAll("[data-ws]").forEach((region) => {
       if (region._ws) { region._closing = true; region._ws.close(); }
     });
