@@ -41,13 +41,18 @@ def _frames(page, element_id: str) -> int:
 def _press(page, element_id: str, locator, inset: float | None = None):
     """Hold the pointer down on `locator` (its centre, or `inset` px from its lower right corner, away from links and
     buttons) until a frame for `element_id` has arrived; the element pressed."""
-    pressed = page.locator("#" + element_id).element_handle()
-    box = locator.bounding_box()
+    for _ in range(50):
+        box = locator.bounding_box()
+        if box:  # None while a frame is swapping the element
+            break
+    assert box, f"#{element_id} never showed"
     if inset is None:
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     else:
         page.mouse.move(box["x"] + box["width"] - inset, box["y"] + box["height"] - inset)
     page.mouse.down()
+    # the element under the pointer once it is down (a frame may have replaced it between the look and the press)
+    pressed = page.locator("#" + element_id).element_handle()
     page.wait_for_function(SEEN, arg=[element_id, _frames(page, element_id) + 1], timeout=60_000)
     assert pressed.evaluate("el => el.isConnected"), f"a frame replaced #{element_id} under the pointer"
     return pressed
@@ -68,7 +73,9 @@ def _quiet(page, element_id: str, seconds: float = 2.0) -> None:
 def test_a_pressed_card_or_header_waits_for_the_release_and_the_click_lands(live_app, browser):
     from playwright.sync_api import expect
 
-    app = live_app(step_delay=1.0)  # a step a second: the card and header are redrawn while the pointer is down
+    # a step every ~3 s (a second's model call, then the step delay): the card and header are redrawn while the
+    # pointer is down, and sim-diligent's ten steps last through the holds however loaded the machine
+    app = live_app(step_delay=2.0, SWARM_SIM_LATENCY="1")
     with session(browser, app, "press") as (context, _):
         context.add_init_script(COUNT_FRAMES)
         board = context.new_page()
