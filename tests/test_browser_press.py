@@ -73,9 +73,9 @@ def _quiet(page, element_id: str, seconds: float = 2.0) -> None:
 def test_a_pressed_card_or_header_waits_for_the_release_and_the_click_lands(live_app, browser):
     from playwright.sync_api import expect
 
-    # a step every ~3 s (a second's model call, then the step delay): the card and header are redrawn while the
-    # pointer is down, and sim-diligent's ten steps last through the holds however loaded the machine
-    app = live_app(step_delay=2.0, SWARM_SIM_LATENCY="1")
+    # a step every ~4 s (a second's model call, then the step delay): the card and header are redrawn while the
+    # pointer is down, and sim-diligent's steps (~40 s) last through both holds and the pause on a loaded machine
+    app = live_app(step_delay=3.0, SWARM_SIM_LATENCY="1")
     with session(browser, app, "press") as (context, _):
         context.add_init_script(COUNT_FRAMES)
         board = context.new_page()
